@@ -1,0 +1,222 @@
+package org.emberdl.tensor.cpu;
+
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.EmberConfig;
+import org.emberdl.tensor.Layout;
+import org.emberdl.tensor.NDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Batched matrix multiply on OpenBLAS ({@code cblas_sgemm}/{@code cblas_dgemm}) straight on the
+ * strided off-heap data: a transposed view is passed as a BLAS transpose flag, never copied. Only
+ * views that no BLAS layout describes (e.g. a sliced column step) are copied first.
+ *
+ * <p>OpenBLAS runs single-threaded; Ember splits the work (batch entries, else row blocks) over its
+ * own pool, so one set of threads owns the cores.
+ */
+final class CpuGemm {
+  private static final Logger LOG = LoggerFactory.getLogger(CpuGemm.class);
+
+  /** Loads OpenBLAS on first use (never on class-load of the CPU backend). */
+  private static final class Blas {
+    static {
+      openblas_nolapack.blas_set_num_threads(1);
+      LOG.debug("OpenBLAS loaded, set to 1 thread (Ember's pool parallelizes GEMM)");
+    }
+
+    static void init() {}
+  }
+
+  /** A FloatPointer/DoublePointer whose address we set per call: no allocation per GEMM. */
+  private static final class FloatAt extends FloatPointer {
+    FloatAt at(long address) {
+      this.address = address;
+      return this;
+    }
+  }
+
+  private static final class DoubleAt extends DoublePointer {
+    DoubleAt at(long address) {
+      this.address = address;
+      return this;
+    }
+  }
+
+  private static final class Pointers {
+    final FloatAt fa = new FloatAt();
+    final FloatAt fb = new FloatAt();
+    final FloatAt fc = new FloatAt();
+    final DoubleAt da = new DoubleAt();
+    final DoubleAt db = new DoubleAt();
+    final DoubleAt dc = new DoubleAt();
+  }
+
+  private static final ThreadLocal<Pointers> POINTERS = ThreadLocal.withInitial(Pointers::new);
+
+  /** How BLAS sees one strided matrix: transpose flag and leading dimension. */
+  private record BlasView(int trans, int ld) {
+    /** The view of a (rows x cols) matrix with these strides, or null if BLAS cannot take it. */
+    static BlasView of(int rows, int cols, long rs, long cs) {
+      if ((cols == 1 || cs == 1) && (rows == 1 || rs >= Math.max(1, cols))) {
+        long ld = rows == 1 ? Math.max(1, cols) : rs;
+        return ld <= Integer.MAX_VALUE ? new BlasView(CblasNoTrans, (int) ld) : null;
+      }
+      if ((rows == 1 || rs == 1) && (cols == 1 || cs >= Math.max(1, rows))) {
+        long ld = cols == 1 ? Math.max(1, rows) : cs;
+        return ld <= Integer.MAX_VALUE ? new BlasView(CblasTrans, (int) ld) : null;
+      }
+      return null;
+    }
+  }
+
+  private CpuGemm() {}
+
+  /** True when BLAS can read the last two dims of {@code a} as they are. */
+  static boolean isBlasCompatible(Layout a) {
+    int nd = a.ndim();
+    return BlasView.of(a.shape()[nd - 2], a.shape()[nd - 1], a.strides()[nd - 2], a.strides()[nd - 1])
+        != null;
+  }
+
+  /**
+   * {@code out = a @ b} over the last two dims; batch dims of a and b are already expanded to
+   * out's, out is contiguous, and a and b are BLAS-compatible ({@link #isBlasCompatible}).
+   */
+  static void matmul(NDArray a, NDArray b, NDArray out) {
+    Blas.init();
+    Layout la = a.layout();
+    Layout lb = b.layout();
+    int nd = out.layout().ndim();
+    int m = out.layout().shape()[nd - 2];
+    int n = out.layout().shape()[nd - 1];
+    int k = la.shape()[nd - 1];
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (k == 0) {
+      CpuBackend.INSTANCE.fill(out, 0);
+      return;
+    }
+    boolean f32 = a.dtype() == DType.FLOAT32;
+    int size = a.dtype().byteSize();
+    long baseA = a.storage().address() + la.offset() * size;
+    long baseB = b.storage().address() + lb.offset() * size;
+    long baseC = out.storage().address() + out.layout().offset() * size;
+
+    // Fold the batch into M when b is shared by every batch entry and a's rows run on evenly
+    // through the batch (a Linear layer on [batch, seq, features] input): one large GEMM.
+    int batchDims = nd - 2;
+    long batch = 1;
+    boolean bShared = true;
+    for (int d = 0; d < batchDims; d++) {
+      batch *= out.layout().shape()[d];
+      bShared &= lb.strides()[d] == 0 || lb.shape()[d] == 1;
+    }
+    if (batch > 1 && bShared && rowsMerge(la, batchDims) && m * batch <= Integer.MAX_VALUE) {
+      m = (int) (m * batch);
+      batch = 1;
+      batchDims = 0;
+    }
+    BlasView va = BlasView.of(m, k, la.strides()[nd - 2], la.strides()[nd - 1]);
+    BlasView vb = BlasView.of(k, n, lb.strides()[nd - 2], lb.strides()[nd - 1]);
+    if (va == null || vb == null) {
+      throw new IllegalArgumentException("matmul operands must be BLAS-compatible views");
+    }
+    final int fm = m;
+    final int fbd = batchDims;
+    final long fbatch = batch;
+    long flops = 2L * fm * n * k * fbatch;
+    int threads = EmberConfig.threads();
+    long minWork = 1L << 20; // below ~1 MFLOP the fork/join costs more than it saves
+    if (fbatch >= threads) {
+      Parallel.range(
+          fbatch,
+          flops,
+          minWork,
+          (from, to) -> {
+            for (long bi = from; bi < to; bi++) {
+              long offA = 0;
+              long offB = 0;
+              long rem = bi;
+              for (int d = fbd - 1; d >= 0; d--) {
+                int s = out.layout().shape()[d];
+                long i = rem % s;
+                rem /= s;
+                offA += i * la.strides()[d];
+                offB += i * lb.strides()[d];
+              }
+              long offC = bi * fm * n;
+              gemm(f32, va, vb, fm, n, k, baseA + offA * size, baseB + offB * size,
+                  baseC + offC * size, n);
+            }
+          });
+      return;
+    }
+    // Few batch entries: split each product's rows across threads.
+    long rowStrideA = va.trans == CblasNoTrans ? va.ld : 1;
+    for (long bi = 0; bi < fbatch; bi++) {
+      long offA = 0;
+      long offB = 0;
+      long rem = bi;
+      for (int d = fbd - 1; d >= 0; d--) {
+        int s = out.layout().shape()[d];
+        long i = rem % s;
+        rem /= s;
+        offA += i * la.strides()[d];
+        offB += i * lb.strides()[d];
+      }
+      long a0 = baseA + offA * size;
+      long b0 = baseB + offB * size;
+      long c0 = baseC + bi * fm * n * size;
+      int blocks = (int) Math.min(threads, Math.max(1, fm / 16));
+      Parallel.range(
+          blocks,
+          2L * fm * n * k,
+          minWork,
+          (from, to) -> {
+            for (long t = from; t < to; t++) {
+              int r0 = (int) (fm * t / blocks);
+              int r1 = (int) (fm * (t + 1) / blocks);
+              if (r1 > r0) {
+                gemm(f32, va, vb, r1 - r0, n, k, a0 + r0 * rowStrideA * size, b0,
+                    c0 + (long) r0 * n * size, n);
+              }
+            }
+          });
+    }
+  }
+
+  /** True when a's batch dims and row dim form one evenly strided run of rows. */
+  private static boolean rowsMerge(Layout a, int batchDims) {
+    int nd = a.ndim();
+    long expected = a.strides()[nd - 2] * a.shape()[nd - 2];
+    for (int d = batchDims - 1; d >= 0; d--) {
+      if (a.shape()[d] != 1 && a.strides()[d] != expected) {
+        return false;
+      }
+      expected = a.strides()[d] == 0 ? expected : a.strides()[d] * a.shape()[d];
+    }
+    // a NoTrans row-major A is needed for the merged rows to be addressable with one ld
+    return a.strides()[nd - 1] == 1 || a.shape()[nd - 1] == 1;
+  }
+
+  private static void gemm(
+      boolean f32, BlasView va, BlasView vb, int m, int n, int k, long a, long b, long c, int ldc) {
+    Pointers p = POINTERS.get();
+    if (f32) {
+      openblas_nolapack.cblas_sgemm(CblasRowMajor, va.trans, vb.trans, m, n, k, 1f, p.fa.at(a),
+          va.ld, p.fb.at(b), vb.ld, 0f, p.fc.at(c), ldc);
+    } else {
+      openblas_nolapack.cblas_dgemm(CblasRowMajor, va.trans, vb.trans, m, n, k, 1.0, p.da.at(a),
+          va.ld, p.db.at(b), vb.ld, 0.0, p.dc.at(c), ldc);
+    }
+  }
+}
