@@ -24,8 +24,7 @@ final class Indexing {
     int[] shape = x.shape();
     shape[d] = (int) index.numel();
     NDArray out = NDArray.empty(x.dtype(), x.device(), shape);
-    x.backend().indexSelect(x, d, index, out);
-    return out;
+    return NDArray.fillOrClose(out, () -> x.backend().indexSelect(x, d, index, out));
   }
 
   private static void checkSameRank(NDArray x, NDArray index, String op) {
@@ -47,8 +46,7 @@ final class Indexing {
       }
     }
     NDArray out = NDArray.empty(x.dtype(), x.device(), index.shape());
-    x.backend().gather(x, d, index, out);
-    return out;
+    return NDArray.fillOrClose(out, () -> x.backend().gather(x, d, index, out));
   }
 
   static void scatterAddInPlace(NDArray target, int dim, NDArray index, NDArray src) {
@@ -79,11 +77,14 @@ final class Indexing {
     int[] shape = java.util.Arrays.copyOf(labels.shape(), nd + 1);
     shape[nd] = numClasses;
     NDArray out = NDArray.zeros(dtype, labels.device(), shape);
-    try (NDArray idx = labels.unsqueeze(nd);
-        NDArray one = NDArray.full(dtype, labels.device(), 1);
-        NDArray ones = one.expand(idx.shape())) {
-      out.scatterAddInPlace(nd, idx, ones);
-    }
-    return out;
+    return NDArray.fillOrClose(
+        out,
+        () -> {
+          try (NDArray idx = labels.unsqueeze(nd);
+              NDArray one = NDArray.full(dtype, labels.device(), 1);
+              NDArray ones = one.expand(idx.shape())) {
+            out.scatterAddInPlace(nd, idx, ones);
+          }
+        });
   }
 }

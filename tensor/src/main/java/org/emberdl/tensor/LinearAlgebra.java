@@ -53,10 +53,14 @@ final class LinearAlgebra {
     shapeOut[bd] = m;
     shapeOut[bd + 1] = n;
     NDArray out = NDArray.empty(a.dtype(), a.device(), shapeOut);
-    try (NDArray ea = a.borrow(la.expand(shapeA));
-        NDArray eb = b.borrow(lb.expand(shapeB))) {
-      a.backend().matmul(ea, eb, out);
-    }
+    NDArray.fillOrClose(
+        out,
+        () -> {
+          try (NDArray ea = a.borrow(la.expand(shapeA));
+              NDArray eb = b.borrow(lb.expand(shapeB))) {
+            a.backend().matmul(ea, eb, out);
+          }
+        });
     if (!vecA && !vecB) {
       return out;
     }

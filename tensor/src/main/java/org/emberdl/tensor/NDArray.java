@@ -245,13 +245,14 @@ public final class NDArray implements AutoCloseable {
   }
 
   /** Uniform values in [low, high). */
-  public static NDArray rand(Generator gen, DType dtype, double low, double high, int... shape) {
+  public static NDArray uniform(
+      Generator gen, DType dtype, double low, double high, int... shape) {
     return random(gen, Backend.RandomKind.UNIFORM, dtype.toFloatingPoint(), low, high, shape);
   }
 
   /** Uniform values in [0, 1). */
   public static NDArray rand(Generator gen, DType dtype, int... shape) {
-    return rand(gen, dtype, 0, 1, shape);
+    return uniform(gen, dtype, 0, 1, shape);
   }
 
   /** Normal values with mean 0 and standard deviation 1. */
@@ -295,9 +296,27 @@ public final class NDArray implements AutoCloseable {
   private static NDArray random(
       Generator gen, Backend.RandomKind kind, DType dtype, double a, double b, int[] shape) {
     NDArray out = empty(dtype, Device.CPU, shape);
-    long offset = gen.reserve(out.numel(), kind, dtype);
-    out.backend().random(kind, out, gen.philox(), offset, a, b);
-    return out;
+    return fillOrClose(
+        out,
+        () -> {
+          long offset = gen.reserve(out.numel(), kind, dtype);
+          out.backend().random(kind, out, gen.philox(), offset, a, b);
+        });
+  }
+
+  /**
+   * Runs {@code kernel}, which fills the freshly allocated {@code out}, and returns {@code out};
+   * if the kernel throws (bad index, an input used after close), {@code out} is closed first so a
+   * failed op leaks nothing.
+   */
+  static NDArray fillOrClose(NDArray out, Runnable kernel) {
+    try {
+      kernel.run();
+      return out;
+    } catch (RuntimeException | Error e) {
+      out.close();
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -565,8 +584,7 @@ public final class NDArray implements AutoCloseable {
   /** A contiguous copy with its own storage. */
   public NDArray copy() {
     NDArray out = empty(dtype, device, layout.shape());
-    backend().copy(this, out);
-    return out;
+    return fillOrClose(out, () -> backend().copy(this, out));
   }
 
   /** A copy converted to {@code target} (a view of this array when the dtype is already it). */
@@ -575,8 +593,7 @@ public final class NDArray implements AutoCloseable {
       return view(layout);
     }
     NDArray out = empty(target, device, layout.shape());
-    backend().copy(this, out);
-    return out;
+    return fillOrClose(out, () -> backend().copy(this, out));
   }
 
   /** This array on {@code target} (a view when already there). */
@@ -631,15 +648,18 @@ public final class NDArray implements AutoCloseable {
     }
     shape[d] = total;
     NDArray out = empty(dt, first.device, shape);
-    int at = 0;
-    for (NDArray a : arrays) {
-      int len = a.layout.shape()[d];
-      try (NDArray part = out.borrow(out.layout.slice(d, at, at + len, 1))) {
-        out.backend().copy(a, part);
-      }
-      at += len;
-    }
-    return out;
+    return fillOrClose(
+        out,
+        () -> {
+          int at = 0;
+          for (NDArray a : arrays) {
+            int len = a.layout.shape()[d];
+            try (NDArray part = out.borrow(out.layout.slice(d, at, at + len, 1))) {
+              out.backend().copy(a, part);
+            }
+            at += len;
+          }
+        });
   }
 
   /** Stacks equal-shaped arrays along a new dim. */
@@ -690,8 +710,7 @@ public final class NDArray implements AutoCloseable {
     DType out =
         op == UnaryOp.LOGICAL_NOT ? DType.BOOL : op.isRealValued() ? dtype.toFloatingPoint() : dtype;
     NDArray result = empty(out, device, layout.shape());
-    backend().unary(op, this, result);
-    return result;
+    return fillOrClose(result, () -> backend().unary(op, this, result));
   }
 
   public NDArray neg() {
@@ -771,11 +790,14 @@ public final class NDArray implements AutoCloseable {
     checkDevice(other);
     int[] shape = Shape.broadcast(layout.shape(), other.layout.shape());
     NDArray out = empty(resultType(op, DType.promote(dtype, other.dtype)), device, shape);
-    try (NDArray a = borrow(layout.expand(shape));
-        NDArray b = other.borrow(other.layout.expand(shape))) {
-      backend().binary(op, a, b, out);
-    }
-    return out;
+    return fillOrClose(
+        out,
+        () -> {
+          try (NDArray a = borrow(layout.expand(shape));
+              NDArray b = other.borrow(other.layout.expand(shape))) {
+            backend().binary(op, a, b, out);
+          }
+        });
   }
 
   /**
@@ -794,15 +816,15 @@ public final class NDArray implements AutoCloseable {
       case COMPARISON -> new DType[] {
         DType.BOOL, dtype.isFloatingPoint() ? dtype : integral ? DType.INT64 : DType.FLOAT64
       };
-      case LOGICAL -> new DType[] {DType.BOOL, DType.BOOL};
+      case LOGICAL -> new DType[] {DType.BOOL, dtype.isFloatingPoint() ? dtype : DType.FLOAT64};
     };
   }
 
   private NDArray binaryScalar(BinaryOp op, double s, boolean scalarFirst) {
     DType[] types = scalarTypes(op, s);
     NDArray out = empty(types[0], device, layout.shape());
-    backend().binaryScalar(op, this, s, scalarFirst, types[1], out);
-    return out;
+    return fillOrClose(
+        out, () -> backend().binaryScalar(op, this, s, scalarFirst, types[1], out));
   }
 
   public NDArray add(NDArray other) {
@@ -941,16 +963,22 @@ public final class NDArray implements AutoCloseable {
 
   /** {@code cond ? a : b} elementwise, broadcasting all three; dtype is a's and b's promotion. */
   public static NDArray where(NDArray cond, NDArray a, NDArray b) {
+    if (cond.dtype != DType.BOOL) {
+      throw new IllegalArgumentException("where needs a bool condition, got " + cond.dtype);
+    }
     cond.checkDevice(a);
     a.checkDevice(b);
     int[] shape = Shape.broadcast(Shape.broadcast(cond.layout.shape(), a.layout.shape()), b.shape());
     NDArray out = empty(DType.promote(a.dtype, b.dtype), a.device, shape);
-    try (NDArray c = cond.borrow(cond.layout.expand(shape));
-        NDArray x = a.borrow(a.layout.expand(shape));
-        NDArray y = b.borrow(b.layout.expand(shape))) {
-      out.backend().where(c, x, y, out);
-    }
-    return out;
+    return fillOrClose(
+        out,
+        () -> {
+          try (NDArray c = cond.borrow(cond.layout.expand(shape));
+              NDArray x = a.borrow(a.layout.expand(shape));
+              NDArray y = b.borrow(b.layout.expand(shape))) {
+            out.backend().where(c, x, y, out);
+          }
+        });
   }
 
   /** {@code value} where {@code mask} is true, else this array's element. */
@@ -1195,7 +1223,7 @@ public final class NDArray implements AutoCloseable {
   /** A copy of this array with {@code src} added at {@code index} along {@code dim}. */
   public NDArray scatterAdd(int dim, NDArray index, NDArray src) {
     NDArray out = copy();
-    return out.scatterAddInPlace(dim, index, src);
+    return fillOrClose(out, () -> out.scatterAddInPlace(dim, index, src));
   }
 
   /** In place: {@code this[i][index[i][j]] += src[i][j]} for dim 1 (any dim). */

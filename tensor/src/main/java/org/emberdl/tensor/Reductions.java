@@ -55,18 +55,23 @@ final class Reductions {
           case ALL, ANY -> DType.BOOL;
         };
     NDArray out = NDArray.empty(outType, x.device(), keepDim ? plan.keepShape : plan.outShape);
-    try (NDArray src = x.borrow(x.layout().permute(plan.perm));
-        NDArray dst = out.borrow(Layout.contiguous(plan.outShape))) {
-      x.backend().reduce(op, src, plan.reduced.length, dst);
-    }
-    return out;
+    return NDArray.fillOrClose(
+        out,
+        () -> {
+          try (NDArray src = x.borrow(x.layout().permute(plan.perm));
+              NDArray dst = out.borrow(Layout.contiguous(plan.outShape))) {
+            x.backend().reduce(op, src, plan.reduced.length, dst);
+          }
+        });
   }
 
   static ValuesIndices withIndices(
       NDArray x, ReduceOp values, ReduceOp indices, int dim, boolean keepDim) {
     int[] dims = {dim};
     NDArray v = reduce(x, values, dims, keepDim);
-    return new ValuesIndices(v, reduce(x, indices, dims, keepDim));
+    NDArray[] i = new NDArray[1];
+    NDArray.fillOrClose(v, () -> i[0] = reduce(x, indices, dims, keepDim));
+    return new ValuesIndices(v, i[0]);
   }
 
   private static void requireFloating(NDArray x, String op) {

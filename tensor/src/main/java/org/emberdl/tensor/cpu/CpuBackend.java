@@ -67,8 +67,10 @@ public final class CpuBackend implements Backend {
 
   @Override
   public void unary(UnaryOp op, NDArray x, NDArray out) {
-    // Real-valued ops compute in the (floating) output dtype; logical-not reads truth values.
-    Family fam = Family.of(op == UnaryOp.LOGICAL_NOT ? x.dtype() : out.dtype());
+    // Real-valued ops compute in the (floating) output dtype. Truth tests (logical-not, a cast
+    // to bool) compute in the input's family, so that 0.5 counts as true.
+    boolean truth = op == UnaryOp.LOGICAL_NOT || out.dtype() == DType.BOOL;
+    Family fam = Family.of(truth ? x.dtype() : out.dtype());
     ElementwiseLoop.run(
         out.layout().shape(),
         fam,
@@ -82,8 +84,8 @@ public final class CpuBackend implements Backend {
     DType compute =
         switch (op.kind()) {
           case ARITHMETIC, REAL -> out.dtype();
-          case COMPARISON -> DType.promote(a.dtype(), b.dtype());
-          case LOGICAL -> DType.BOOL;
+          // logical ops test "!= 0" in the inputs' own family, so 0.5 counts as true
+          case COMPARISON, LOGICAL -> DType.promote(a.dtype(), b.dtype());
         };
     Family fam = Family.of(compute);
     ElementwiseLoop.run(
