@@ -79,8 +79,8 @@ public class GemmBenchmark {
   public void setUp() {
     EmberConfig.setThreads(THREADS);
     Generator gen = new Generator(42);
-    a = NDArray.rand(gen, DType.FLOAT32, -1, 1, n, n);
-    b = NDArray.rand(gen, DType.FLOAT32, -1, 1, n, n);
+    a = NDArray.rand(gen, DType.FLOAT32, n, n);
+    b = NDArray.rand(gen, DType.FLOAT32, n, n);
     out = NDArray.zeros(DType.FLOAT32, n, n); // zeros: its pages are touched before measuring
     cpu = Backends.of(Device.CPU);
     pa = new FloatAt(a.storage().address());

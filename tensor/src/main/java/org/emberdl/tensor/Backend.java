@@ -77,8 +77,8 @@ public interface Backend {
   void random(RandomKind kind, NDArray out, Philox generator, long offset, double a, double b);
 
   /**
-   * im2col for 2-D convolution. {@code input} is (C, H, W) contiguous; {@code columns} is (C * kh
-   * * kw, outH * outW) contiguous.
+   * im2col for 2-D convolution. {@code input} is (C, H, W) contiguous; {@code columns} is (C * kh *
+   * kw, outH * outW) contiguous.
    */
   void im2col(NDArray input, Conv2dGeometry g, NDArray columns);
 

@@ -2,8 +2,8 @@ package org.emberdl.tensor;
 
 /**
  * The shape arithmetic of one 2-D convolution over a (C, H, W) image, as in {@code
- * torch.nn.functional.conv2d}: {@code out = (in + 2 * pad - dilation * (kernel - 1) - 1) / stride
- * + 1}.
+ * torch.nn.functional.conv2d}: {@code out = (in + 2 * pad - dilation * (kernel - 1) - 1) / stride +
+ * 1}.
  */
 public record Conv2dGeometry(
     int channels,

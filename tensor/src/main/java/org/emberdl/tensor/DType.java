@@ -4,11 +4,11 @@ package org.emberdl.tensor;
  * Element types of an {@link NDArray}.
  *
  * <p>Type promotion follows PyTorch's category rule for two arrays: {@code bool < int32 < int64 <
- * float32 < float64}, and the result of a binary op is the higher of the two. A Java scalar
- * operand does not promote a floating array ({@code float32 + 2.5 -> float32}); a {@code double}
- * scalar with an integer array gives {@code float32} (PyTorch's default float), a {@code long}
- * scalar keeps the integer dtype. Ops that are only defined on reals ({@code exp}, {@code div},
- * {@code mean}, ...) promote integer and bool inputs to {@code float32}, as PyTorch does.
+ * float32 < float64}, and the result of a binary op is the higher of the two. A Java scalar operand
+ * does not promote a floating array ({@code float32 + 2.5 -> float32}); a {@code double} scalar
+ * with an integer array gives {@code float32} (PyTorch's default float), a {@code long} scalar
+ * keeps the integer dtype. Ops that are only defined on reals ({@code exp}, {@code div}, {@code
+ * mean}, ...) promote integer and bool inputs to {@code float32}, as PyTorch does.
  */
 public enum DType {
   BOOL("BOOL", "bool", 1),

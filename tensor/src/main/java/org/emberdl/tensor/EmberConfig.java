@@ -4,8 +4,8 @@ package org.emberdl.tensor;
  * Process-wide engine settings, in one place.
  *
  * <p>{@code threads}: worker threads for CPU kernels and GEMM ({@code -Demberdl.threads=N},
- * default: available processors). OpenBLAS always runs single-threaded inside Ember's own pool:
- * two spinning pools on the same cores slow each other down many times over.
+ * default: available processors). OpenBLAS always runs single-threaded inside Ember's own pool: two
+ * spinning pools on the same cores slow each other down many times over.
  */
 public final class EmberConfig {
   private static volatile int threads =

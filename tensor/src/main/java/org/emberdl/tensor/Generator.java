@@ -4,12 +4,12 @@ import org.emberdl.tensor.random.Philox;
 
 /**
  * A seeded source of random arrays: a {@link Philox} counter-based generator keyed by (seed,
- * stream) plus a position in its word sequence that advances with every draw, like PyTorch's
- * {@code torch.Generator}. Because Philox is counter-based, a draw depends only on (seed, stream,
+ * stream) plus a position in its word sequence that advances with every draw, like PyTorch's {@code
+ * torch.Generator}. Because Philox is counter-based, a draw depends only on (seed, stream,
  * position), never on threads: the same sequence of calls gives the same arrays on any machine.
  *
- * <p>For Spark tasks, {@link #forTask} derives one stream per (round, partition), so a retried
- * task draws exactly what the failed attempt drew.
+ * <p>For Spark tasks, {@link #forTask} derives one stream per (round, partition), so a retried task
+ * draws exactly what the failed attempt drew.
  */
 public final class Generator {
   private final Philox philox;
@@ -24,8 +24,8 @@ public final class Generator {
   }
 
   /**
-   * The generator of one task: stream {@code round << 32 | partition}, so no two (round,
-   * partition) pairs below 2^31 partitions share a stream.
+   * The generator of one task: stream {@code round << 32 | partition}, so no two (round, partition)
+   * pairs below 2^31 partitions share a stream.
    */
   public static Generator forTask(long seed, long round, int partition) {
     if (round < 0 || partition < 0) {

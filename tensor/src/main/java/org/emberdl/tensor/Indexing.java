@@ -41,7 +41,11 @@ final class Indexing {
     for (int k = 0; k < x.ndim(); k++) {
       if (k != d && index.shape(k) > x.shape(k)) {
         throw new IllegalArgumentException(
-            "gather: index size " + index.shape(k) + " at dim " + k + " exceeds the input's "
+            "gather: index size "
+                + index.shape(k)
+                + " at dim "
+                + k
+                + " exceeds the input's "
                 + x.shape(k));
       }
     }
@@ -57,8 +61,12 @@ final class Indexing {
     for (int k = 0; k < target.ndim(); k++) {
       if (index.shape(k) > src.shape(k) || (k != d && index.shape(k) > target.shape(k))) {
         throw new IllegalArgumentException(
-            "scatterAdd: index shape " + Shape.toString(index.shape()) + " exceeds src "
-                + Shape.toString(src.shape()) + " or target " + Shape.toString(target.shape()));
+            "scatterAdd: index shape "
+                + Shape.toString(index.shape())
+                + " exceeds src "
+                + Shape.toString(src.shape())
+                + " or target "
+                + Shape.toString(target.shape()));
       }
     }
     // Only the index's extent of src takes part, as in torch.scatter_add.

@@ -239,6 +239,11 @@ public record Layout(int[] shape, long[] strides, long offset) {
 
   @Override
   public String toString() {
-    return "Layout" + Arrays.toString(shape) + " strides " + Arrays.toString(strides) + " @" + offset;
+    return "Layout"
+        + Arrays.toString(shape)
+        + " strides "
+        + Arrays.toString(strides)
+        + " @"
+        + offset;
   }
 }

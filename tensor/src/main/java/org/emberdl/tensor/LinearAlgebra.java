@@ -12,10 +12,7 @@ final class LinearAlgebra {
     }
     if (a.dtype() != b.dtype() || !a.dtype().isFloatingPoint()) {
       throw new IllegalArgumentException(
-          "matmul needs two float32 or two float64 arrays, got "
-              + a.dtype()
-              + " and "
-              + b.dtype());
+          "matmul needs two float32 or two float64 arrays, got " + a.dtype() + " and " + b.dtype());
     }
     boolean vecA = a.ndim() == 1;
     boolean vecB = b.ndim() == 1;
@@ -40,8 +37,7 @@ final class LinearAlgebra {
               + lb.shape()[nb - 2]);
     }
     int[] batch =
-        Shape.broadcast(
-            Arrays.copyOf(la.shape(), na - 2), Arrays.copyOf(lb.shape(), nb - 2));
+        Shape.broadcast(Arrays.copyOf(la.shape(), na - 2), Arrays.copyOf(lb.shape(), nb - 2));
     int bd = batch.length;
     int[] shapeA = Arrays.copyOf(batch, bd + 2);
     shapeA[bd] = m;

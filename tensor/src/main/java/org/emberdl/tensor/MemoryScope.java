@@ -49,8 +49,8 @@ public final class MemoryScope implements AutoCloseable {
   }
 
   /**
-   * Moves {@code array} out of this scope into the enclosing one (or to the caller when this is
-   * the outermost scope) and returns it.
+   * Moves {@code array} out of this scope into the enclosing one (or to the caller when this is the
+   * outermost scope) and returns it.
    */
   public <T extends NDArray> T keep(T array) {
     if (array.owner() == this) {

@@ -245,8 +245,7 @@ public final class NDArray implements AutoCloseable {
   }
 
   /** Uniform values in [low, high). */
-  public static NDArray uniform(
-      Generator gen, DType dtype, double low, double high, int... shape) {
+  public static NDArray uniform(Generator gen, DType dtype, double low, double high, int... shape) {
     return random(gen, Backend.RandomKind.UNIFORM, dtype.toFloatingPoint(), low, high, shape);
   }
 
@@ -305,8 +304,8 @@ public final class NDArray implements AutoCloseable {
   }
 
   /**
-   * Runs {@code kernel}, which fills the freshly allocated {@code out}, and returns {@code out};
-   * if the kernel throws (bad index, an input used after close), {@code out} is closed first so a
+   * Runs {@code kernel}, which fills the freshly allocated {@code out}, and returns {@code out}; if
+   * the kernel throws (bad index, an input used after close), {@code out} is closed first so a
    * failed op leaks nothing.
    */
   static NDArray fillOrClose(NDArray out, Runnable kernel) {
@@ -408,8 +407,8 @@ public final class NDArray implements AutoCloseable {
   }
 
   /**
-   * An untracked view for passing to a kernel within one op: no reference, no scope, no Cleaner.
-   * It must not escape the op that made it; closing it does nothing to the storage.
+   * An untracked view for passing to a kernel within one op: no reference, no scope, no Cleaner. It
+   * must not escape the op that made it; closing it does nothing to the storage.
    */
   NDArray borrow(Layout l) {
     return new NDArray(storage(), dtype, l, false);
@@ -606,8 +605,7 @@ public final class NDArray implements AutoCloseable {
       long bytes = numel() * dtype.byteSize();
       long srcOffset = src.layout.offset() * dtype.byteSize();
       if (device.type() == Device.Type.CPU) {
-        out.backend()
-            .copyFromHost(src.storage().address() + srcOffset, out.storage(), 0, bytes);
+        out.backend().copyFromHost(src.storage().address() + srcOffset, out.storage(), 0, bytes);
       } else if (target.type() == Device.Type.CPU) {
         src.backend().copyToHost(src.storage(), srcOffset, out.storage().address(), bytes);
       } else {
@@ -639,8 +637,14 @@ public final class NDArray implements AutoCloseable {
       for (int k = 0; k < shape.length; k++) {
         if (k != d && a.layout.shape()[k] != shape[k]) {
           throw new IllegalArgumentException(
-              "cat: array " + i + " has shape " + Shape.toString(a.shape())
-                  + ", expected " + Shape.toString(shape) + " except at dim " + d);
+              "cat: array "
+                  + i
+                  + " has shape "
+                  + Shape.toString(a.shape())
+                  + ", expected "
+                  + Shape.toString(shape)
+                  + " except at dim "
+                  + d);
         }
       }
       total += a.layout.shape()[d];
@@ -672,8 +676,12 @@ public final class NDArray implements AutoCloseable {
     for (int i = 0; i < arrays.length; i++) {
       if (!Arrays.equals(arrays[i].layout.shape(), arrays[0].layout.shape())) {
         throw new IllegalArgumentException(
-            "stack: array " + i + " has shape " + Shape.toString(arrays[i].shape())
-                + ", expected " + Shape.toString(arrays[0].shape()));
+            "stack: array "
+                + i
+                + " has shape "
+                + Shape.toString(arrays[i].shape())
+                + ", expected "
+                + Shape.toString(arrays[0].shape()));
       }
       expanded[i] = arrays[i].borrow(arrays[i].layout.unsqueeze(d));
     }
@@ -708,7 +716,9 @@ public final class NDArray implements AutoCloseable {
 
   private NDArray unary(UnaryOp op) {
     DType out =
-        op == UnaryOp.LOGICAL_NOT ? DType.BOOL : op.isRealValued() ? dtype.toFloatingPoint() : dtype;
+        op == UnaryOp.LOGICAL_NOT
+            ? DType.BOOL
+            : op.isRealValued() ? dtype.toFloatingPoint() : dtype;
     NDArray result = empty(out, device, layout.shape());
     return fillOrClose(result, () -> backend().unary(op, this, result));
   }
@@ -813,9 +823,10 @@ public final class NDArray implements AutoCloseable {
     return switch (op.kind()) {
       case ARITHMETIC -> new DType[] {base, base};
       case REAL -> new DType[] {base.toFloatingPoint(), base.toFloatingPoint()};
-      case COMPARISON -> new DType[] {
-        DType.BOOL, dtype.isFloatingPoint() ? dtype : integral ? DType.INT64 : DType.FLOAT64
-      };
+      case COMPARISON ->
+          new DType[] {
+            DType.BOOL, dtype.isFloatingPoint() ? dtype : integral ? DType.INT64 : DType.FLOAT64
+          };
       case LOGICAL -> new DType[] {DType.BOOL, dtype.isFloatingPoint() ? dtype : DType.FLOAT64};
     };
   }
@@ -823,8 +834,7 @@ public final class NDArray implements AutoCloseable {
   private NDArray binaryScalar(BinaryOp op, double s, boolean scalarFirst) {
     DType[] types = scalarTypes(op, s);
     NDArray out = empty(types[0], device, layout.shape());
-    return fillOrClose(
-        out, () -> backend().binaryScalar(op, this, s, scalarFirst, types[1], out));
+    return fillOrClose(out, () -> backend().binaryScalar(op, this, s, scalarFirst, types[1], out));
   }
 
   public NDArray add(NDArray other) {
@@ -968,7 +978,8 @@ public final class NDArray implements AutoCloseable {
     }
     cond.checkDevice(a);
     a.checkDevice(b);
-    int[] shape = Shape.broadcast(Shape.broadcast(cond.layout.shape(), a.layout.shape()), b.shape());
+    int[] shape =
+        Shape.broadcast(Shape.broadcast(cond.layout.shape(), a.layout.shape()), b.shape());
     NDArray out = empty(DType.promote(a.dtype, b.dtype), a.device, shape);
     return fillOrClose(
         out,

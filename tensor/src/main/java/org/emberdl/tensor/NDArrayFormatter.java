@@ -4,8 +4,8 @@ import java.util.Locale;
 
 /**
  * PyTorch-style printing: {@code tensor([[1.5000, 2.0000], [3.0000, 4.0000]], shape=[2, 2],
- * dtype=float32, device=cpu)}. Arrays over 1000 elements show the first and last three entries
- * of each dim around {@code ...}, as PyTorch does.
+ * dtype=float32, device=cpu)}. Arrays over 1000 elements show the first and last three entries of
+ * each dim around {@code ...}, as PyTorch does.
  */
 final class NDArrayFormatter {
   private static final int THRESHOLD = 1000;

@@ -44,8 +44,10 @@ final class Reductions {
             || op == ReduceOp.ARGMAX
             || op == ReduceOp.ARGMIN)) {
       throw new IllegalArgumentException(
-          op.kernelName() + " of an empty dimension is undefined (shape "
-              + Shape.toString(x.layout().shape()) + ")");
+          op.kernelName()
+              + " of an empty dimension is undefined (shape "
+              + Shape.toString(x.layout().shape())
+              + ")");
     }
     DType outType =
         switch (op) {

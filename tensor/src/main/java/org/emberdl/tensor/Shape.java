@@ -27,8 +27,8 @@ public final class Shape {
   }
 
   /**
-   * The NumPy broadcast of two shapes: aligned at the trailing dim, each pair of sizes equal or
-   * one of them 1.
+   * The NumPy broadcast of two shapes: aligned at the trailing dim, each pair of sizes equal or one
+   * of them 1.
    *
    * @throws IllegalArgumentException naming both shapes when they do not broadcast
    */

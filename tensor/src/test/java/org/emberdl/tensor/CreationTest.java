@@ -86,7 +86,8 @@ class CreationTest {
       for (int i = 0; i < 1000; i++) {
         assertEquals(i, sorted[i]);
       }
-      assertThrows(IllegalArgumentException.class, () -> NDArray.bernoulli(g, 1.5, DType.FLOAT32, 2));
+      assertThrows(
+          IllegalArgumentException.class, () -> NDArray.bernoulli(g, 1.5, DType.FLOAT32, 2));
       assertThrows(IllegalArgumentException.class, () -> NDArray.randint(g, 3, 3, 2));
     }
   }
@@ -105,7 +106,8 @@ class CreationTest {
           "tensor([ True, False], shape=[2], dtype=bool, device=cpu)",
           NDArray.of(new boolean[] {true, false}).toString());
       assertEquals(
-          "tensor(7, shape=[], dtype=int64, device=cpu)", NDArray.scalar(7, DType.INT64).toString());
+          "tensor(7, shape=[], dtype=int64, device=cpu)",
+          NDArray.scalar(7, DType.INT64).toString());
       String big = NDArray.arange(2000).toString();
       assertTrue(big.startsWith("tensor([   0,    1,    2, ..., 1997, 1998, 1999]"), big);
     }

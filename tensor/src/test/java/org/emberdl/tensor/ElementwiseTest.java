@@ -18,8 +18,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Every elementwise op against a float64 reference computed with java.lang.Math on plain arrays,
- * on contiguous, transposed, sliced and broadcast inputs.
+ * Every elementwise op against a float64 reference computed with java.lang.Math on plain arrays, on
+ * contiguous, transposed, sliced and broadcast inputs.
  */
 class ElementwiseTest {
   // GELU reference by its definition x * Phi(x), Phi from the erf series (independent of the
@@ -195,7 +195,8 @@ class ElementwiseTest {
   @Test
   void broadcastShapesFollowNumpy() {
     try (MemoryScope scope = MemoryScope.open()) {
-      assertShape(NDArray.zeros(DType.FLOAT32, 5, 1, 3).add(NDArray.zeros(DType.FLOAT32, 4, 1)), 5, 4, 3);
+      assertShape(
+          NDArray.zeros(DType.FLOAT32, 5, 1, 3).add(NDArray.zeros(DType.FLOAT32, 4, 1)), 5, 4, 3);
       assertShape(NDArray.zeros(DType.FLOAT32).add(NDArray.zeros(DType.FLOAT32, 2, 3)), 2, 3);
       assertShape(NDArray.zeros(DType.FLOAT32, 0, 3).mul(NDArray.zeros(DType.FLOAT32, 1, 3)), 0, 3);
       IllegalArgumentException e =
@@ -289,7 +290,8 @@ class ElementwiseTest {
       m.t().subInPlace(NDArray.of(new double[] {1, 0}, 2, 1)); // rows of m.t() are columns of m
       assertClose(new double[] {0, 2, 2, 4}, m, 0);
       NDArray ints = NDArray.of(new int[] {1, 2});
-      assertThrows(IllegalArgumentException.class, () -> ints.divInPlace(NDArray.of(new int[] {1, 1})));
+      assertThrows(
+          IllegalArgumentException.class, () -> ints.divInPlace(NDArray.of(new int[] {1, 1})));
       base.fill(7).copyFrom(NDArray.of(new float[] {1, 2, 3, 4}));
       assertClose(new double[] {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, base, 0);
     }

@@ -25,9 +25,12 @@ class IndexingTest {
       NDArray t = x.t().indexSelect(0, NDArray.of(new long[] {1}));
       assertClose(new double[] {1, 4, 7, 10}, t, 0);
       assertShape(x.indexSelect(0, NDArray.zeros(DType.INT64, 0)), 0, 3);
-      assertThrows(IndexOutOfBoundsException.class, () -> x.indexSelect(0, NDArray.of(new long[] {4})));
-      assertThrows(IndexOutOfBoundsException.class, () -> x.indexSelect(0, NDArray.of(new long[] {-1})));
-      assertThrows(IllegalArgumentException.class, () -> x.indexSelect(0, NDArray.of(new float[] {0})));
+      assertThrows(
+          IndexOutOfBoundsException.class, () -> x.indexSelect(0, NDArray.of(new long[] {4})));
+      assertThrows(
+          IndexOutOfBoundsException.class, () -> x.indexSelect(0, NDArray.of(new long[] {-1})));
+      assertThrows(
+          IllegalArgumentException.class, () -> x.indexSelect(0, NDArray.of(new float[] {0})));
     }
   }
 
@@ -41,7 +44,8 @@ class IndexingTest {
       // dim 0: out[i][j] = x[idx[i][j]][j]
       NDArray idx = NDArray.of(new long[] {3, 0, 1}, 1, 3);
       assertClose(new double[] {9, 1, 5}, x.gather(0, idx), 0);
-      assertThrows(IndexOutOfBoundsException.class, () -> x.gather(1, NDArray.of(new long[] {3}, 1, 1)));
+      assertThrows(
+          IndexOutOfBoundsException.class, () -> x.gather(1, NDArray.of(new long[] {3}, 1, 1)));
       assertThrows(IllegalArgumentException.class, () -> x.gather(1, NDArray.of(new long[] {0})));
     }
   }
@@ -59,7 +63,8 @@ class IndexingTest {
       target.scatterAddInPlace(1, index, src);
       assertClose(new double[] {3, 0, 0, 3, 0, 15, 0, 0}, target, 0);
       NDArray counts = NDArray.zeros(DType.INT64, 3);
-      counts.scatterAddInPlace(0, NDArray.of(new long[] {2, 2, 0}), NDArray.of(new long[] {1, 1, 1}));
+      counts.scatterAddInPlace(
+          0, NDArray.of(new long[] {2, 2, 0}), NDArray.of(new long[] {1, 1, 1}));
       assertArrayEquals(new long[] {1, 0, 2}, counts.toLongArray());
     }
   }

@@ -80,7 +80,8 @@ class MatmulTest {
       assertClose(naive(a.toDoubleArray(), b.toDoubleArray(), 3, 5, 4, 6, false), c, 1e-12);
       // (3, 5, 4) @ (4, 6): b shared across the batch (folded into one GEMM)
       NDArray w = randn(6, DType.FLOAT64, 4, 6);
-      assertClose(naive(a.toDoubleArray(), w.toDoubleArray(), 3, 5, 4, 6, true), a.matmul(w), 1e-12);
+      assertClose(
+          naive(a.toDoubleArray(), w.toDoubleArray(), 3, 5, 4, 6, true), a.matmul(w), 1e-12);
       // broadcast batch dims: (2, 1, 5, 4) @ (3, 4, 6) -> (2, 3, 5, 6)
       NDArray a2 = randn(7, DType.FLOAT64, 2, 1, 5, 4);
       NDArray out = a2.matmul(b);
@@ -93,7 +94,8 @@ class MatmulTest {
           double[] ai = java.util.Arrays.copyOfRange(a2v, i * 20, i * 20 + 20);
           double[] bj = java.util.Arrays.copyOfRange(bv, j * 24, j * 24 + 24);
           double[] e = naive(ai, bj, 1, 5, 4, 6, false);
-          assertClose(e, java.util.Arrays.copyOfRange(ov, (i * 3 + j) * 30, (i * 3 + j) * 30 + 30), 1e-12);
+          assertClose(
+              e, java.util.Arrays.copyOfRange(ov, (i * 3 + j) * 30, (i * 3 + j) * 30 + 30), 1e-12);
         }
       }
     }
@@ -122,14 +124,17 @@ class MatmulTest {
       assertThrows(
           IllegalArgumentException.class, () -> a.matmul(NDArray.zeros(DType.FLOAT64, 3, 2)));
       assertThrows(
-          IllegalArgumentException.class, () -> NDArray.of(new int[] {1}).matmul(NDArray.of(new int[] {1})));
-      assertThrows(IllegalArgumentException.class, () -> NDArray.scalar(1, DType.FLOAT32).matmul(a));
+          IllegalArgumentException.class,
+          () -> NDArray.of(new int[] {1}).matmul(NDArray.of(new int[] {1})));
+      assertThrows(
+          IllegalArgumentException.class, () -> NDArray.scalar(1, DType.FLOAT32).matmul(a));
       // k = 0 gives zeros; m = 0 gives an empty result
       assertClose(
           new double[] {0, 0, 0, 0},
           NDArray.zeros(DType.FLOAT32, 2, 0).matmul(NDArray.zeros(DType.FLOAT32, 0, 2)),
           0);
-      assertShape(NDArray.zeros(DType.FLOAT32, 0, 3).matmul(NDArray.zeros(DType.FLOAT32, 3, 2)), 0, 2);
+      assertShape(
+          NDArray.zeros(DType.FLOAT32, 0, 3).matmul(NDArray.zeros(DType.FLOAT32, 3, 2)), 0, 2);
     }
   }
 }

@@ -150,8 +150,7 @@ class ReductionsTest {
       // 1e-12: 1000 + ln 2 is itself rounded to ~1e-13
       assertClose(new double[] {p[0], p[1], p[2], p[0], p[1], p[2]}, x.softmax(1), 1e-12);
       double[] lp = {Math.log(p[0]), Math.log(p[1]), Math.log(p[2])};
-      assertClose(
-          new double[] {lp[0], lp[1], lp[2], lp[0], lp[1], lp[2]}, x.logSoftmax(-1), 1e-12);
+      assertClose(new double[] {lp[0], lp[1], lp[2], lp[0], lp[1], lp[2]}, x.logSoftmax(-1), 1e-12);
       // logsumexp = log 6 and 1000 + log 6
       assertClose(
           new double[] {Math.log(6), 1000 + Math.log(6)}, x.logsumexp(new int[] {1}, false), 1e-14);

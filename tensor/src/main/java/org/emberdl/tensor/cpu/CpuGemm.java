@@ -82,7 +82,8 @@ final class CpuGemm {
   /** True when BLAS can read the last two dims of {@code a} as they are. */
   static boolean isBlasCompatible(Layout a) {
     int nd = a.ndim();
-    return BlasView.of(a.shape()[nd - 2], a.shape()[nd - 1], a.strides()[nd - 2], a.strides()[nd - 1])
+    return BlasView.of(
+            a.shape()[nd - 2], a.shape()[nd - 1], a.strides()[nd - 2], a.strides()[nd - 1])
         != null;
   }
 
@@ -154,8 +155,17 @@ final class CpuGemm {
                 offB += i * lb.strides()[d];
               }
               long offC = bi * fm * n;
-              gemm(f32, va, vb, fm, n, k, baseA + offA * size, baseB + offB * size,
-                  baseC + offC * size, n);
+              gemm(
+                  f32,
+                  va,
+                  vb,
+                  fm,
+                  n,
+                  k,
+                  baseA + offA * size,
+                  baseB + offB * size,
+                  baseC + offC * size,
+                  n);
             }
           });
       return;
@@ -186,8 +196,17 @@ final class CpuGemm {
               int r0 = (int) (fm * t / blocks);
               int r1 = (int) (fm * (t + 1) / blocks);
               if (r1 > r0) {
-                gemm(f32, va, vb, r1 - r0, n, k, a0 + r0 * rowStrideA * size, b0,
-                    c0 + (long) r0 * n * size, n);
+                gemm(
+                    f32,
+                    va,
+                    vb,
+                    r1 - r0,
+                    n,
+                    k,
+                    a0 + r0 * rowStrideA * size,
+                    b0,
+                    c0 + (long) r0 * n * size,
+                    n);
               }
             }
           });
@@ -212,11 +231,37 @@ final class CpuGemm {
       boolean f32, BlasView va, BlasView vb, int m, int n, int k, long a, long b, long c, int ldc) {
     Pointers p = POINTERS.get();
     if (f32) {
-      openblas_nolapack.cblas_sgemm(CblasRowMajor, va.trans, vb.trans, m, n, k, 1f, p.fa.at(a),
-          va.ld, p.fb.at(b), vb.ld, 0f, p.fc.at(c), ldc);
+      openblas_nolapack.cblas_sgemm(
+          CblasRowMajor,
+          va.trans,
+          vb.trans,
+          m,
+          n,
+          k,
+          1f,
+          p.fa.at(a),
+          va.ld,
+          p.fb.at(b),
+          vb.ld,
+          0f,
+          p.fc.at(c),
+          ldc);
     } else {
-      openblas_nolapack.cblas_dgemm(CblasRowMajor, va.trans, vb.trans, m, n, k, 1.0, p.da.at(a),
-          va.ld, p.db.at(b), vb.ld, 0.0, p.dc.at(c), ldc);
+      openblas_nolapack.cblas_dgemm(
+          CblasRowMajor,
+          va.trans,
+          vb.trans,
+          m,
+          n,
+          k,
+          1.0,
+          p.da.at(a),
+          va.ld,
+          p.db.at(b),
+          vb.ld,
+          0.0,
+          p.dc.at(c),
+          ldc);
     }
   }
 }

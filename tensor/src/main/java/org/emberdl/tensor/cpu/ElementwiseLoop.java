@@ -3,11 +3,11 @@ package org.emberdl.tensor.cpu;
 import org.emberdl.tensor.Shape;
 
 /**
- * The one loop behind every elementwise kernel. It merges dims that are contiguous for all
- * operands (a dense array of any rank becomes one run), cuts the runs into tiles, loads each
- * input tile into a heap array, lets the kernel compute one tile, and stores the output tile.
- * Tiles are split across {@link Parallel} threads; each tile's result depends only on its own
- * elements, so results do not depend on the thread count.
+ * The one loop behind every elementwise kernel. It merges dims that are contiguous for all operands
+ * (a dense array of any rank becomes one run), cuts the runs into tiles, loads each input tile into
+ * a heap array, lets the kernel compute one tile, and stores the output tile. Tiles are split
+ * across {@link Parallel} threads; each tile's result depends only on its own elements, so results
+ * do not depend on the thread count.
  */
 final class ElementwiseLoop {
   /** Computes one tile: reads input slots {@code 0..k-1}, writes slot {@link Workspace#OUT}. */

@@ -4,8 +4,8 @@ import org.emberdl.tensor.DType;
 import org.emberdl.tensor.NDArray;
 
 /**
- * One operand of an elementwise loop: a strided view of host memory, or a scalar constant.
- * Strides are in elements and already broadcast to the loop's shape.
+ * One operand of an elementwise loop: a strided view of host memory, or a scalar constant. Strides
+ * are in elements and already broadcast to the loop's shape.
  */
 final class Operand {
   final long address; // byte address of element [0, ..., 0]

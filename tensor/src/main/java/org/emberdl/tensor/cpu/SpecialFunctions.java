@@ -28,8 +28,8 @@ package org.emberdl.tensor.cpu;
  *       {@code erx} a 24-bit constant near {@code erf(1)}, so the fitted remainder stays small.
  *   <li>{@code 1.25 <= ax < 28}: {@code erfc(ax) = exp(-ax^2 - 0.5625 + R(1/ax^2) / S(1/ax^2)) /
  *       ax}, the asymptotic form of erfc with its correction fitted on {@code [1.25, 1/0.35)} and
- *       on {@code [1/0.35, 28)}; {@code erf = 1 - erfc}, which is exactly 1 in double once {@code ax
- *       >= 6}.
+ *       on {@code [1/0.35, 28)}; {@code erf = 1 - erfc}, which is exactly 1 in double once {@code
+ *       ax >= 6}.
  * </ul>
  *
  * <p>The double versions keep fdlibm's coefficients and evaluation order, so their error stays
@@ -256,7 +256,11 @@ final class SpecialFunctions {
           1
               + s
                   * (SA1
-                      + s * (SA2 + s * (SA3 + s * (SA4 + s * (SA5 + s * (SA6 + s * (SA7 + s * SA8)))))));
+                      + s
+                          * (SA2
+                              + s
+                                  * (SA3
+                                      + s * (SA4 + s * (SA5 + s * (SA6 + s * (SA7 + s * SA8)))))));
     } else {
       r = RB0 + s * (RB1 + s * (RB2 + s * (RB3 + s * (RB4 + s * (RB5 + s * RB6)))));
       q = 1 + s * (SB1 + s * (SB2 + s * (SB3 + s * (SB4 + s * (SB5 + s * (SB6 + s * SB7))))));

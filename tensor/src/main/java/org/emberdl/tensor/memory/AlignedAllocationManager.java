@@ -8,8 +8,8 @@ import org.apache.arrow.memory.util.MemoryUtil;
 
 /**
  * Arrow allocation manager that hands out 64-byte aligned native memory. Arrow's own managers give
- * malloc's 16-byte alignment; kernels that stream through memory in cache lines (and AVX loads)
- * run measurably faster on 64-byte aligned buffers.
+ * malloc's 16-byte alignment; kernels that stream through memory in cache lines (and AVX loads) run
+ * measurably faster on 64-byte aligned buffers.
  */
 final class AlignedAllocationManager extends AllocationManager {
   static final int ALIGNMENT = 64;

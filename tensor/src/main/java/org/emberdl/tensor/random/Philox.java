@@ -4,7 +4,11 @@ import java.util.Objects;
 
 /**
  * Philox4x32-10, the counter-based generator of Salmon, Moraes, Dror and Shaw, "Parallel random
- * numbers: as easy as 1, 2, 3" (SC'11), as used by PyTorch's CUDA generator and by JAX.
+ * numbers: as easy as 1, 2, 3" (SC'11), the one behind PyTorch's CUDA generator (through cuRAND)
+ * and TensorFlow's stateless random ops. The counter layout (key = seed, upper counter half =
+ * stream, lower half = block index) is cuRAND's {@code curand_init(seed, subsequence, offset)}
+ * layout, but the conversions to floats below are this class's own, so values are not
+ * bit-compatible with either library.
  *
  * <p>Philox is a keyed bijection of a 128-bit counter: {@link #block} maps four 32-bit counter
  * words and two 32-bit key words to four output words, with nothing carried from one call to the
@@ -13,13 +17,13 @@ import java.util.Objects;
  * 64-bit block index. The generator's output is therefore one long sequence of 32-bit words per
  * (seed, stream): word {@code w} is word {@code w % 4} of block {@code w / 4}.
  *
- * <p>Every bulk method takes an {@code offset} that names where in that sequence its output
- * starts, in units of the values that method produces, and output {@code i} depends only on
- * (seed, stream, {@code offset + i}). So a fill of {@code n} values from {@code offset} equals any
- * split of it, for example {@code (offset, k)} followed by {@code (offset + k, n - k)}, and threads
- * may fill disjoint slices of one array concurrently and get the bits a single-threaded fill
- * gives. Each method's javadoc says which words a value reads; callers that need independent draws
- * from one (seed, stream) must give them disjoint word ranges (or use different streams).
+ * <p>Every bulk method takes an {@code offset} that names where in that sequence its output starts,
+ * in units of the values that method produces, and output {@code i} depends only on (seed, stream,
+ * {@code offset + i}). So a fill of {@code n} values from {@code offset} equals any split of it,
+ * for example {@code (offset, k)} followed by {@code (offset + k, n - k)}, and threads may fill
+ * disjoint slices of one array concurrently and get the bits a single-threaded fill gives. Each
+ * method's javadoc says which words a value reads; callers that need independent draws from one
+ * (seed, stream) must give them disjoint word ranges (or use different streams).
  *
  * <p>Results are bit-for-bit reproducible on every JVM and CPU: they use only Java's exactly
  * specified integer and floating-point arithmetic (including {@link Math#sqrt}, which is correctly
@@ -41,16 +45,16 @@ public final class Philox {
   private static final double TWO_PI = 2 * Math.PI;
 
   /**
-   * Bound on {@code offset + n} in values, for every method. It keeps every word index below
-   * 2^62, so block indices stay below 2^60 and never reach the retry region below.
+   * Bound on {@code offset + n} in values, for every method. It keeps every word index below 2^62,
+   * so block indices stay below 2^60 and never reach the retry region below.
    */
   static final long MAX_VALUES = 1L << 60;
 
   /**
    * Bound on {@code offset + n} for the methods that reject draws ({@link #integers} and {@link
-   * #permutation}): a rejected draw is redrawn from block {@code 2^63 | r << 55 | w}, where
-   * {@code w} is the word index of the draw's first word and {@code r} the retry number, so
-   * {@code w} must fit in 55 bits.
+   * #permutation}): a rejected draw is redrawn from block {@code 2^63 | r << 55 | w}, where {@code
+   * w} is the word index of the draw's first word and {@code r} the retry number, so {@code w} must
+   * fit in 55 bits.
    */
   static final long MAX_REJECTING_VALUES = 1L << 53;
 
@@ -69,8 +73,8 @@ public final class Philox {
 
   /**
    * A generator for one (seed, stream) pair. The key is {@code seed} (key word 0 is its low 32
-   * bits, key word 1 its high 32 bits); counter words 2 and 3 are the low and high halves of
-   * {@code stream}; counter words 0 and 1 are the low and high halves of the block index.
+   * bits, key word 1 its high 32 bits); counter words 2 and 3 are the low and high halves of {@code
+   * stream}; counter words 0 and 1 are the low and high halves of the block index.
    *
    * @param seed the 64-bit key
    * @param stream the 64-bit stream (subsequence) number; different streams of one seed are
@@ -228,9 +232,10 @@ public final class Philox {
   /**
    * Uniform floats in {@code [low, high)}. Value {@code offset + i} reads word {@code offset + i}
    * (offset in values = words) and is {@code low + (high - low) * u} with {@code u = (w >>> 8) *
-   * 2^-24}, the 24-bit conversion PyTorch uses. When float rounding would give exactly {@code
-   * high} (possible when {@code u} is near 1), the result is the largest float below {@code high}
-   * instead, so the interval stays half-open.
+   * 2^-24}: 24 random bits, as many as a float in [0, 1) can hold uniformly spaced (PyTorch also
+   * uses 24, but the low ones). When float rounding would give exactly {@code high} (possible when
+   * {@code u} is near 1), the result is the largest float below {@code high} instead, so the
+   * interval stays half-open.
    *
    * @throws IllegalArgumentException unless {@code low < high}, both finite and {@code high - low}
    *     finite; or for a bad offset or count as in {@link #nextInts}
@@ -259,9 +264,9 @@ public final class Philox {
 
   /**
    * Uniform doubles in {@code [low, high)}. Value {@code v = offset + i} reads words {@code 2v}
-   * (low half) and {@code 2v + 1} (high half) of a 64-bit draw {@code x}, and is {@code low +
-   * (high - low) * u} with {@code u = (x >>> 11) * 2^-53}. As for floats, a result rounded up to
-   * {@code high} is replaced by the largest double below it.
+   * (low half) and {@code 2v + 1} (high half) of a 64-bit draw {@code x}, and is {@code low + (high
+   * - low) * u} with {@code u = (x >>> 11) * 2^-53}. As for floats, a result rounded up to {@code
+   * high} is replaced by the largest double below it.
    *
    * @throws IllegalArgumentException unless {@code low < high}, both finite and {@code high - low}
    *     finite; or for a bad offset or count as in {@link #nextInts}
@@ -390,9 +395,9 @@ public final class Philox {
   }
 
   /**
-   * Uniform longs in {@code [low, high)}, exactly unbiased, by Lemire's multiply-and-reject
-   * method ("Fast random integer generation in an interval", 2019) on 64-bit draws. Value {@code v
-   * = offset + i} first draws the 64-bit {@code x} from words {@code 2v} (low half) and {@code 2v +
+   * Uniform longs in {@code [low, high)}, exactly unbiased, by Lemire's multiply-and-reject method
+   * ("Fast random integer generation in an interval", 2019) on 64-bit draws. Value {@code v =
+   * offset + i} first draws the 64-bit {@code x} from words {@code 2v} (low half) and {@code 2v +
    * 1} (high half); offset is in values. With {@code s = high - low} (taken as unsigned, so the
    * whole {@code long} range works), the draw is rejected when the low 64 bits of {@code x * s}
    * fall below {@code 2^64 mod s}, which happens with probability below {@code s / 2^64} (never
@@ -457,8 +462,8 @@ public final class Philox {
    * {@code p} rounded up to a multiple of 2^-32, {@code p = 0} never gives 1 and {@code p = 1}
    * always does.
    *
-   * @throws IllegalArgumentException if {@code p} is not in {@code [0, 1]} (NaN included); or for
-   *     a bad offset or count as in {@link #nextInts}
+   * @throws IllegalArgumentException if {@code p} is not in {@code [0, 1]} (NaN included); or for a
+   *     bad offset or count as in {@link #nextInts}
    * @throws IndexOutOfBoundsException if {@code [from, from + n)} is not inside {@code out}
    */
   public void bernoulli(long offset, float[] out, int from, int n, double p) {
@@ -480,18 +485,18 @@ public final class Philox {
       for (int j = skip, e = skip + m; j < e; j++) {
         // The sign of word - threshold, as 0 or 1: branch-free, since for p near 1/2 a branch
         // would be mispredicted half the time.
-        out[i++] = ((buf[j] & MASK32) - threshold) >>> 63;
+        out[i++] = (float) (((buf[j] & MASK32) - threshold) >>> 63);
       }
       w += m;
     }
   }
 
   /**
-   * A uniformly random permutation of {@code 0 .. n - 1}, by the Fisher-Yates shuffle: for {@code
-   * k = n - 1} down to 1, swap element {@code k} with a uniform element of {@code 0 .. k}. Step
+   * A uniformly random permutation of {@code 0 .. n - 1}, by the Fisher-Yates shuffle: for {@code k
+   * = n - 1} down to 1, swap element {@code k} with a uniform element of {@code 0 .. k}. Step
    * {@code k} draws from word {@code offset + (n - 1 - k)}, so a permutation reads the {@code n -
-   * 1} words {@code offset .. offset + n - 2} (offset in words; call again with {@code offset + n
-   * - 1} for an independent permutation). Each uniform index is unbiased by Lemire's method on the
+   * 1} words {@code offset .. offset + n - 2} (offset in words; call again with {@code offset + n -
+   * 1} for an independent permutation). Each uniform index is unbiased by Lemire's method on the
    * 32-bit word; a rejected draw (probability below {@code (k + 1) / 2^32}) is redrawn from
    * reserved blocks as described for {@link #integers}, four 32-bit draws per block.
    *
@@ -568,14 +573,16 @@ public final class Philox {
 
   // Box-Muller needs ln, sin and cos. Math's versions may differ between JVMs and CPUs by an ulp,
   // which would break bit-reproducibility across a cluster; StrictMath's are reproducible but cost
-  // about 35 ns per normal. The arguments here are special (a dyadic rational for ln, a fraction
-  // of a turn given as an integer for sin and cos), which makes exact argument reduction trivial,
-  // so short polynomials in plain (strictly specified) double arithmetic give results within a
-  // few ulps of the true values, identical everywhere, at a fraction of the cost.
+  // about 35 ns per normal value (measured on a 2.45 GHz EPYC). The arguments here are special (a
+  // dyadic rational for ln, a fraction of a turn given as an integer for sin and cos), which makes
+  // exact argument reduction trivial, so short polynomials in plain (strictly specified) double
+  // arithmetic give results within a few ulps of the true values, identical everywhere, at a
+  // fraction of the cost.
 
   /** The 52 fraction bits of sqrt(2) rounded to double. */
   private static final long SQRT2_MANTISSA =
       Double.doubleToRawLongBits(1.4142135623730951) & 0x000F_FFFF_FFFF_FFFFL;
+
   // ln 2 split in two (fdlibm's ln2_hi and ln2_lo): LN2_HI has 32 significant bits, so e * LN2_HI
   // is exact for the small integers e used here.
   private static final double LN2_HI = 6.93147180369123816490e-01;
@@ -583,10 +590,10 @@ public final class Philox {
 
   /**
    * {@code ln(n / 2^k)} for {@code 1 <= n <= 2^53}. Writes {@code n = 2^e f} with {@code f} in
-   * {@code [sqrt(2)/2, sqrt(2)]} (exactly, from the bits) and uses {@code ln f = 2 atanh(s)}, {@code
-   * s = (f - 1) / (f + 1)}, whose series in {@code s^2 <= 0.0295} reaches double precision by the
-   * {@code s^21} term. The result has no cancellation: when {@code n} is near {@code 2^k}, {@code e
-   * = k} and the whole answer comes from the series.
+   * {@code [sqrt(2)/2, sqrt(2)]} (exactly, from the bits) and uses {@code ln f = 2 atanh(s)},
+   * {@code s = (f - 1) / (f + 1)}, whose series in {@code s^2 <= 0.0295} reaches double precision
+   * by the {@code s^21} term. The result has no cancellation: when {@code n} is near {@code 2^k},
+   * {@code e = k} and the whole answer comes from the series.
    */
   static double logScaled(long n, int k) {
     // Exponent and significand straight from the integer. (double) n would do, but x86's
@@ -689,8 +696,6 @@ public final class Philox {
     return 1 + z * p;
   }
 
-
-
   /** High 64 bits of the unsigned 128-bit product (Math.unsignedMultiplyHigh arrived in 18). */
   private static long unsignedMultiplyHigh(long a, long b) {
     return Math.multiplyHigh(a, b) + ((a >> 63) & b) + ((b >> 63) & a);
@@ -728,7 +733,10 @@ public final class Philox {
     // Written so that NaN fails the test; an infinite width would turn every value into NaN.
     if (!(low < high && Double.isFinite(high - low))) {
       throw new IllegalArgumentException(
-          method + ": need finite low < high with finite high - low, got low=" + low + ", high="
+          method
+              + ": need finite low < high with finite high - low, got low="
+              + low
+              + ", high="
               + high);
     }
   }
@@ -736,7 +744,10 @@ public final class Philox {
   private static void checkInterval(String method, float low, float high) {
     if (!(low < high && Float.isFinite(high - low))) {
       throw new IllegalArgumentException(
-          method + ": need finite low < high with finite high - low, got low=" + low + ", high="
+          method
+              + ": need finite low < high with finite high - low, got low="
+              + low
+              + ", high="
               + high);
     }
   }

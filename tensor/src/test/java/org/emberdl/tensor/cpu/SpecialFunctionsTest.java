@@ -27,11 +27,20 @@ class SpecialFunctionsTest {
 
   /** Where SpecialFunctions switches approximations, plus its tiny-argument cut-offs. */
   private static final double[] DOUBLE_BREAKS = {
-    0x1p-1015, 0x1p-56, 0x1p-28, 0.25, 0.84375, 1.25, Double.longBitsToDouble(0x4006DB6D00000000L),
-    6.0, 28.0
+    0x1p-1015,
+    0x1p-56,
+    0x1p-28,
+    0.25,
+    0.84375,
+    1.25,
+    Double.longBitsToDouble(0x4006DB6D00000000L),
+    6.0,
+    28.0
   };
 
-  private static final float[] FLOAT_BREAKS = {0.84375f, 1.25f, Float.intBitsToFloat(0x4036db8c), 4f};
+  private static final float[] FLOAT_BREAKS = {
+    0.84375f, 1.25f, Float.intBitsToFloat(0x4036db8c), 4f
+  };
 
   // ---- The reference: worked out in BigDecimal, independently of the code under test. ----
 
@@ -52,10 +61,10 @@ class SpecialFunctionsTest {
   }
 
   /**
-   * erfc(x) for x >= 4 by Laplace's continued fraction, erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)
-   * / (x + 1 / (x + (3/2) / (x + 2 / (x + ...))))), evaluated from the bottom up. It converges
-   * faster the larger x is; at x = 4, 200 levels already agree with 20000 to 1e-62, so 300 are
-   * plenty (and the test below checks it against the series where both apply).
+   * erfc(x) for x >= 4 by Laplace's continued fraction, erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2) /
+   * (x + 1 / (x + (3/2) / (x + 2 / (x + ...))))), evaluated from the bottom up. It converges faster
+   * the larger x is; at x = 4, 200 levels already agree with 20000 to 1e-62, so 300 are plenty (and
+   * the test below checks it against the series where both apply).
    */
   private static BigDecimal erfcContinuedFraction(BigDecimal x) {
     BigDecimal t = x;
@@ -287,7 +296,8 @@ class SpecialFunctionsTest {
     assertEquals(2.0, SpecialFunctions.erfc(-6.0));
 
     assertEquals(0, Float.floatToRawIntBits(SpecialFunctions.erf(0.0f)));
-    assertEquals(Float.floatToRawIntBits(-0.0f), Float.floatToRawIntBits(SpecialFunctions.erf(-0.0f)));
+    assertEquals(
+        Float.floatToRawIntBits(-0.0f), Float.floatToRawIntBits(SpecialFunctions.erf(-0.0f)));
     assertEquals(1.0f, SpecialFunctions.erf(Float.POSITIVE_INFINITY));
     assertEquals(-1.0f, SpecialFunctions.erf(Float.NEGATIVE_INFINITY));
     assertTrue(Float.isNaN(SpecialFunctions.erf(Float.NaN)));

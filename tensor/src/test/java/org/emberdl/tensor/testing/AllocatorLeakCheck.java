@@ -7,8 +7,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Fails a test that ends with CPU array memory still allocated. Registered for every test of the
- * module through {@code META-INF/services} (JUnit's extension auto-detection); later modules get
- * it from the tensor test-jar.
+ * module through {@code META-INF/services} (JUnit's extension auto-detection); later modules get it
+ * from the tensor test-jar.
  */
 public final class AllocatorLeakCheck implements BeforeEachCallback, AfterEachCallback {
   private static final ExtensionContext.Namespace NS =
