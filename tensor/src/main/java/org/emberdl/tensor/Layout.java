@@ -27,6 +27,9 @@ public record Layout(int[] shape, long[] strides, long offset) {
 
   /** True when the elements are dense and in row-major order (size-1 dims' strides ignored). */
   public boolean isContiguous() {
+    if (numel() == 0) {
+      return true;
+    }
     long expected = 1;
     for (int d = shape.length - 1; d >= 0; d--) {
       if (shape[d] != 1) {

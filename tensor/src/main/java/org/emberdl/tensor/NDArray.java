@@ -44,14 +44,23 @@ public final class NDArray implements AutoCloseable {
   /** The reference to storage; the Cleaner's action, so it must not reference the NDArray. */
   private static final class Handle implements Runnable {
     final AtomicReference<Storage> storage;
-    final String description;
+    // What the array was, for messages; the string is built only when one is needed.
+    final DType dtype;
+    final int[] shape;
+    final Device device;
     final Throwable allocatedAt;
     volatile Throwable closedAt;
 
-    Handle(Storage storage, String description) {
+    Handle(Storage storage, DType dtype, int[] shape, Device device) {
       this.storage = new AtomicReference<>(storage);
-      this.description = description;
+      this.dtype = dtype;
+      this.shape = shape;
+      this.device = device;
       this.allocatedAt = TRACK ? new Throwable("allocated here") : null;
+    }
+
+    String description() {
+      return describe(dtype, shape, device);
     }
 
     /** Runs only when the array became unreachable without close(): a leak. */
@@ -62,7 +71,7 @@ public final class NDArray implements AutoCloseable {
         LOG.warn(
             "NDArray {} was never closed; freed by the garbage collector. Close arrays or create"
                 + " them in a MemoryScope.{}",
-            description,
+            description(),
             TRACK ? "" : " Run with -Demberdl.trackMemory=true to see where it was allocated.",
             allocatedAt);
         s.release();
@@ -75,7 +84,7 @@ public final class NDArray implements AutoCloseable {
     this.dtype = dtype;
     this.layout = layout;
     this.device = storage.device();
-    this.handle = new Handle(storage, describe(dtype, layout.shape(), device));
+    this.handle = new Handle(storage, dtype, layout.shape(), device);
     if (tracked) {
       this.cleanable = CLEANER.register(this, handle);
       MemoryScope scope = MemoryScope.current();
@@ -360,7 +369,7 @@ public final class NDArray implements AutoCloseable {
     Storage s = handle.storage.get();
     if (s == null) {
       throw new IllegalStateException(
-          "NDArray " + handle.description + " was used after close()", handle.closedAt);
+          "NDArray " + handle.description() + " was used after close()", handle.closedAt);
     }
     return s;
   }
@@ -632,7 +641,7 @@ public final class NDArray implements AutoCloseable {
       NDArray a = arrays[i];
       if (a.ndim() != first.ndim() || !a.device.equals(first.device)) {
         throw new IllegalArgumentException(
-            "cat: array " + i + " is " + a.handle.description + ", expected like " + first);
+            "cat: array " + i + " is " + a.handle.description() + ", expected like " + first);
       }
       for (int k = 0; k < shape.length; k++) {
         if (k != d && a.layout.shape()[k] != shape[k]) {
@@ -1256,7 +1265,7 @@ public final class NDArray implements AutoCloseable {
   /** The single value of a one-element array. */
   public double item() {
     if (numel() != 1) {
-      throw new IllegalStateException("item() needs exactly one element, " + handle.description);
+      throw new IllegalStateException("item() needs exactly one element, " + handle.description());
     }
     return toDoubleArray()[0];
   }
@@ -1288,7 +1297,7 @@ public final class NDArray implements AutoCloseable {
 
   private int checkedLength() {
     if (numel() > Integer.MAX_VALUE - 8) {
-      throw new IllegalStateException(handle.description + " is too large for a Java array");
+      throw new IllegalStateException(handle.description() + " is too large for a Java array");
     }
     return (int) numel();
   }
@@ -1306,7 +1315,7 @@ public final class NDArray implements AutoCloseable {
   @Override
   public String toString() {
     if (isClosed()) {
-      return "NDArray(closed, " + handle.description + ")";
+      return "NDArray(closed, " + handle.description() + ")";
     }
     return NDArrayFormatter.format(this);
   }

@@ -95,13 +95,21 @@ public final class Shape {
 
   /** Checks that every size is non-negative; returns a defensive copy. */
   public static int[] checked(int... shape) {
+    long n = 1;
     for (int s : shape) {
       if (s < 0) {
         throw new IllegalArgumentException("negative size in shape " + toString(shape));
       }
+      n = Math.multiplyHigh(n, s) != 0 || n * s < 0 ? -1 : n * s;
+      if (n < 0 || n > MAX_ELEMENTS) {
+        throw new IllegalArgumentException("shape " + toString(shape) + " has too many elements");
+      }
     }
     return shape.clone();
   }
+
+  /** The most elements an array may have (byte sizes of every dtype then fit in a long). */
+  public static final long MAX_ELEMENTS = 1L << 56;
 
   /** {@code [2, 3]} */
   public static String toString(int[] shape) {

@@ -63,7 +63,7 @@ final class CpuRandomKernels {
               }
               case L -> gen.integers(at, w.l[Workspace.OUT], 0, len, (long) a, (long) b);
             }
-            TileIO.store(family, w, Workspace.OUT, o, start, 1, len);
+            TileIO.store(family, w, Workspace.OUT, 0, o, start, 1, len);
           }
         });
     if (out.dtype() == DType.BOOL && kind != RandomKind.BERNOULLI) {

@@ -164,7 +164,7 @@ final class CpuReduceKernels {
       Acc acc) {
     for (long s = 0; s < len; s += Workspace.TILE) {
       int n = (int) Math.min(Workspace.TILE, len - s);
-      TileIO.load(fam, in, off + s * stride, stride, n, w, 0);
+      TileIO.load(fam, in, off + s * stride, stride, n, w, 0, 0);
       long index0 = firstIndex + s;
       switch (fam) {
         case F -> tileF(op, w.f[0], n, index0, acc);

@@ -14,177 +14,187 @@ import org.emberdl.tensor.DType;
  * follow C casts (float to int truncates), as PyTorch's do.
  */
 final class TileIO {
+  /**
+   * Below this many elements a scalar loop beats {@code copyMemory} between heap and off-heap
+   * memory, which costs tens of nanoseconds per call (it is not intrinsified for heap arrays).
+   */
+  static final int BULK_MIN = 64;
+
   private TileIO() {}
 
-  static void load(Family fam, Operand o, long off, long stride, int n, Workspace w, int slot) {
+  /** Loads {@code n} elements into tile slot {@code slot} at position {@code pos}. */
+  static void load(
+      Family fam, Operand o, long off, long stride, int n, Workspace w, int slot, int pos) {
     switch (fam) {
-      case F -> loadF(o, off, stride, n, w.f[slot]);
-      case D -> loadD(o, off, stride, n, w.d[slot]);
-      case L -> loadL(o, off, stride, n, w.l[slot]);
+      case F -> loadF(o, off, stride, n, w.f[slot], pos);
+      case D -> loadD(o, off, stride, n, w.d[slot], pos);
+      case L -> loadL(o, off, stride, n, w.l[slot], pos);
     }
   }
 
-  static void store(Family fam, Workspace w, int slot, Operand o, long off, long stride, int n) {
+  /** Stores {@code n} elements of tile slot {@code slot} from position {@code pos}. */
+  static void store(
+      Family fam, Workspace w, int slot, int pos, Operand o, long off, long stride, int n) {
     switch (fam) {
-      case F -> storeF(w.f[slot], o, off, stride, n);
-      case D -> storeD(w.d[slot], o, off, stride, n);
-      case L -> storeL(w.l[slot], o, off, stride, n);
+      case F -> storeF(w.f[slot], pos, o, off, stride, n);
+      case D -> storeD(w.d[slot], pos, o, off, stride, n);
+      case L -> storeL(w.l[slot], pos, o, off, stride, n);
     }
   }
 
-  static void loadF(Operand o, long off, long stride, int n, float[] dst) {
+  static void loadF(Operand o, long off, long stride, int n, float[] dst, int pos) {
     if (o.constant) {
-      Arrays.fill(dst, 0, n, (float) o.value);
+      Arrays.fill(dst, pos, pos + n, (float) o.value);
       return;
     }
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.FLOAT32 && stride == 1) {
-      UNSAFE.copyMemory(null, a, dst, FLOAT_BASE, 4L * n);
+    if (t == DType.FLOAT32 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(null, a, dst, FLOAT_BASE + 4L * pos, 4L * n);
       return;
     }
     if (stride == 0) {
-      Arrays.fill(dst, 0, n, (float) readDouble(t, a));
+      Arrays.fill(dst, pos, pos + n, (float) readDouble(t, a));
       return;
     }
     long step = stride * size;
     switch (t) {
       case FLOAT32 -> {
         for (int i = 0; i < n; i++, a += step) {
-          dst[i] = UNSAFE.getFloat(a);
+          dst[pos + i] = UNSAFE.getFloat(a);
         }
       }
       case FLOAT64 -> {
         for (int i = 0; i < n; i++, a += step) {
-          dst[i] = (float) UNSAFE.getDouble(a);
+          dst[pos + i] = (float) UNSAFE.getDouble(a);
         }
       }
       case INT32 -> {
         for (int i = 0; i < n; i++, a += step) {
-          dst[i] = UNSAFE.getInt(a);
+          dst[pos + i] = UNSAFE.getInt(a);
         }
       }
       case INT64 -> {
         for (int i = 0; i < n; i++, a += step) {
-          dst[i] = UNSAFE.getLong(a);
+          dst[pos + i] = UNSAFE.getLong(a);
         }
       }
       case BOOL -> {
         for (int i = 0; i < n; i++, a += step) {
-          dst[i] = UNSAFE.getByte(a) != 0 ? 1f : 0f;
+          dst[pos + i] = UNSAFE.getByte(a) != 0 ? 1f : 0f;
         }
       }
     }
   }
 
-  static void loadD(Operand o, long off, long stride, int n, double[] dst) {
+  static void loadD(Operand o, long off, long stride, int n, double[] dst, int pos) {
     if (o.constant) {
-      Arrays.fill(dst, 0, n, o.value);
+      Arrays.fill(dst, pos, pos + n, o.value);
       return;
     }
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.FLOAT64 && stride == 1) {
-      UNSAFE.copyMemory(null, a, dst, DOUBLE_BASE, 8L * n);
+    if (t == DType.FLOAT64 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(null, a, dst, DOUBLE_BASE + 8L * pos, 8L * n);
       return;
     }
     if (stride == 0) {
-      Arrays.fill(dst, 0, n, readDouble(t, a));
+      Arrays.fill(dst, pos, pos + n, readDouble(t, a));
       return;
     }
     long step = stride * size;
     for (int i = 0; i < n; i++, a += step) {
-      dst[i] = readDouble(t, a);
+      dst[pos + i] = readDouble(t, a);
     }
   }
 
-  static void loadL(Operand o, long off, long stride, int n, long[] dst) {
+  static void loadL(Operand o, long off, long stride, int n, long[] dst, int pos) {
     if (o.constant) {
-      Arrays.fill(dst, 0, n, (long) o.value);
+      Arrays.fill(dst, pos, pos + n, (long) o.value);
       return;
     }
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.INT64 && stride == 1) {
-      UNSAFE.copyMemory(null, a, dst, LONG_BASE, 8L * n);
+    if (t == DType.INT64 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(null, a, dst, LONG_BASE + 8L * pos, 8L * n);
       return;
     }
     if (stride == 0) {
-      Arrays.fill(dst, 0, n, readLong(t, a));
+      Arrays.fill(dst, pos, pos + n, readLong(t, a));
       return;
     }
     long step = stride * size;
     for (int i = 0; i < n; i++, a += step) {
-      dst[i] = readLong(t, a);
+      dst[pos + i] = readLong(t, a);
     }
   }
 
-  static void storeF(float[] src, Operand o, long off, long stride, int n) {
+  static void storeF(float[] src, int pos, Operand o, long off, long stride, int n) {
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.FLOAT32 && stride == 1) {
-      UNSAFE.copyMemory(src, FLOAT_BASE, null, a, 4L * n);
+    if (t == DType.FLOAT32 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(src, FLOAT_BASE + 4L * pos, null, a, 4L * n);
       return;
     }
     long step = stride * size;
     switch (t) {
       case FLOAT32 -> {
         for (int i = 0; i < n; i++, a += step) {
-          UNSAFE.putFloat(a, src[i]);
+          UNSAFE.putFloat(a, src[pos + i]);
         }
       }
       case FLOAT64 -> {
         for (int i = 0; i < n; i++, a += step) {
-          UNSAFE.putDouble(a, src[i]);
+          UNSAFE.putDouble(a, src[pos + i]);
         }
       }
       case INT32 -> {
         for (int i = 0; i < n; i++, a += step) {
-          UNSAFE.putInt(a, (int) src[i]);
+          UNSAFE.putInt(a, (int) src[pos + i]);
         }
       }
       case INT64 -> {
         for (int i = 0; i < n; i++, a += step) {
-          UNSAFE.putLong(a, (long) src[i]);
+          UNSAFE.putLong(a, (long) src[pos + i]);
         }
       }
       case BOOL -> {
         for (int i = 0; i < n; i++, a += step) {
-          UNSAFE.putByte(a, src[i] != 0f ? (byte) 1 : (byte) 0);
+          UNSAFE.putByte(a, src[pos + i] != 0f ? (byte) 1 : (byte) 0);
         }
       }
     }
   }
 
-  static void storeD(double[] src, Operand o, long off, long stride, int n) {
+  static void storeD(double[] src, int pos, Operand o, long off, long stride, int n) {
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.FLOAT64 && stride == 1) {
-      UNSAFE.copyMemory(src, DOUBLE_BASE, null, a, 8L * n);
+    if (t == DType.FLOAT64 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(src, DOUBLE_BASE + 8L * pos, null, a, 8L * n);
       return;
     }
     long step = stride * size;
     for (int i = 0; i < n; i++, a += step) {
-      writeDouble(t, a, src[i]);
+      writeDouble(t, a, src[pos + i]);
     }
   }
 
-  static void storeL(long[] src, Operand o, long off, long stride, int n) {
+  static void storeL(long[] src, int pos, Operand o, long off, long stride, int n) {
     DType t = o.dtype;
     long size = t.byteSize();
     long a = o.address + off * size;
-    if (t == DType.INT64 && stride == 1) {
-      UNSAFE.copyMemory(src, LONG_BASE, null, a, 8L * n);
+    if (t == DType.INT64 && stride == 1 && n >= BULK_MIN) {
+      UNSAFE.copyMemory(src, LONG_BASE + 8L * pos, null, a, 8L * n);
       return;
     }
     long step = stride * size;
     for (int i = 0; i < n; i++, a += step) {
-      writeLong(t, a, src[i]);
+      writeLong(t, a, src[pos + i]);
     }
   }
 

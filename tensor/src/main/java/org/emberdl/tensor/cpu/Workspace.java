@@ -15,6 +15,11 @@ final class Workspace {
   final double[][] d = new double[SLOTS][TILE];
   final long[][] l = new long[SLOTS][TILE];
 
+  // Output segments of the current tile (one per row it spans), stored after the kernel ran.
+  final long[] segOffset = new long[TILE];
+  final int[] segLength = new int[TILE];
+  int segments;
+
   static Workspace get() {
     return LOCAL.get();
   }

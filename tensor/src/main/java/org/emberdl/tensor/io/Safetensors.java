@@ -102,10 +102,13 @@ public final class Safetensors {
    * renamed over {@code file}, so readers (and a crash) see either the old file or the complete new
    * one.
    *
-   * <p>The data section follows the map's iteration order and the header lists the tensors in the
-   * same order, after {@code __metadata__}. Arrays may be non-contiguous or on any device: each is
-   * made a contiguous host array one at a time (a view when it already is one) and written straight
-   * from off-heap memory. The arrays stay open; the caller still owns them.
+   * <p>The data section holds the tensors by element size, largest first, and otherwise in the
+   * map's iteration order (the header lists them in the same order, after {@code __metadata__}).
+   * Like the Rust writer's ordering, this keeps every tensor's offset aligned to its element size,
+   * which loaders that map the file into memory (PyTorch's among them) require. Arrays may be
+   * non-contiguous or on any device: each is made a contiguous host array one at a time (a view
+   * when it already is one) and written straight from off-heap memory. The arrays stay open; the
+   * caller still owns them.
    *
    * @param file the destination; replaced if it exists
    * @param tensors names to arrays; no name may be {@code "__metadata__"}
@@ -120,6 +123,7 @@ public final class Safetensors {
       throws IOException {
     checkLittleEndianHost();
     Objects.requireNonNull(file, "file");
+    tensors = alignedOrder(tensors);
     byte[] header = header(tensors, metadata);
     Path target = file.toAbsolutePath();
     Path tmp =
@@ -174,6 +178,7 @@ public final class Safetensors {
    */
   public static byte[] toBytes(Map<String, NDArray> tensors, Map<String, String> metadata) {
     checkLittleEndianHost();
+    tensors = alignedOrder(tensors);
     byte[] header = header(tensors, metadata);
     long total = PREFIX_BYTES + header.length;
     for (NDArray a : tensors.values()) {
@@ -193,6 +198,21 @@ public final class Safetensors {
       position += (int) byteSize(a);
     }
     return out;
+  }
+
+  /** The tensors, stably sorted by element size, largest first (see {@link #write}). */
+  private static Map<String, NDArray> alignedOrder(Map<String, NDArray> tensors) {
+    Objects.requireNonNull(tensors, "tensors");
+    Map<String, NDArray> sorted = new LinkedHashMap<>();
+    for (int size = 8; size >= 1; size /= 2) {
+      for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+        NDArray a = e.getValue();
+        if (a == null || a.dtype().byteSize() == size) {
+          sorted.putIfAbsent(e.getKey(), a);
+        }
+      }
+    }
+    return sorted;
   }
 
   /** The JSON header, space-padded to a multiple of 8 bytes as the Rust writer pads it. */
