@@ -18,19 +18,29 @@ public record Conv2dGeometry(
     int dilationH,
     int dilationW) {
 
+  // A compact constructor runs before the fields are assigned: validate the parameters
+  // themselves (accessors and toString() would still read zeros here).
   public Conv2dGeometry {
+    String sizes =
+        String.format(
+            "channels %d, input %dx%d, kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d",
+            channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH,
+            dilationW);
     if (channels <= 0 || height <= 0 || width <= 0 || kernelH <= 0 || kernelW <= 0) {
-      throw new IllegalArgumentException("conv2d sizes must be positive: " + this);
+      throw new IllegalArgumentException("conv2d sizes must be positive: " + sizes);
     }
     if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0) {
-      throw new IllegalArgumentException("conv2d stride and dilation must be positive: " + this);
+      throw new IllegalArgumentException("conv2d stride and dilation must be positive: " + sizes);
     }
     if (padH < 0 || padW < 0) {
-      throw new IllegalArgumentException("conv2d padding must be >= 0: " + this);
+      throw new IllegalArgumentException("conv2d padding must be >= 0: " + sizes);
     }
-    if (outH() <= 0 || outW() <= 0) {
+    // Compared before dividing: integer division truncates toward zero, so a kernel one larger
+    // than the padded input would otherwise pass with stride > 1.
+    if ((long) dilationH * (kernelH - 1) + 1 > height + 2L * padH
+        || (long) dilationW * (kernelW - 1) + 1 > width + 2L * padW) {
       throw new IllegalArgumentException(
-          "conv2d kernel (with dilation) is larger than the padded input: " + this);
+          "conv2d kernel (with dilation) is larger than the padded input: " + sizes);
     }
   }
 

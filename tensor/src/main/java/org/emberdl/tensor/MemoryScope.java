@@ -62,6 +62,15 @@ public final class MemoryScope implements AutoCloseable {
     return array;
   }
 
+  /**
+   * Takes {@code array} out of whatever scope owns it: no scope will close it, the caller must. For
+   * long-lived state created during a scoped step (a parameter's first gradient).
+   */
+  public static <T extends NDArray> T detach(T array) {
+    array.setOwner(null);
+    return array;
+  }
+
   /** Keeps every array of {@code arrays}; see {@link #keep(NDArray)}. */
   public void keepAll(Iterable<? extends NDArray> arrays) {
     for (NDArray a : arrays) {

@@ -423,6 +423,14 @@ public final class NDArray implements AutoCloseable {
     return new NDArray(storage(), dtype, l, false);
   }
 
+  /**
+   * Another reference to the same elements (same layout, shared storage), closed independently: for
+   * holding on to an array whose original owner may close it first.
+   */
+  public NDArray share() {
+    return view(layout);
+  }
+
   /** Same data, new shape; a view when the strides allow it, else a copy. One dim may be -1. */
   public NDArray reshape(int... shape) {
     int[] s = inferShape(shape);
@@ -779,6 +787,11 @@ public final class NDArray implements AutoCloseable {
   /** Exact (erf) GELU, PyTorch's default. */
   public NDArray gelu() {
     return unary(UnaryOp.GELU);
+  }
+
+  /** The error function. */
+  public NDArray erf() {
+    return unary(UnaryOp.ERF);
   }
 
   public NDArray logicalNot() {

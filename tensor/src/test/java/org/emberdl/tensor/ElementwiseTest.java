@@ -51,6 +51,7 @@ class ElementwiseTest {
     UNARY.put(UnaryOp.SIGMOID, x -> 1 / (1 + Math.exp(-x)));
     UNARY.put(UnaryOp.RELU, x -> x > 0 ? x : 0);
     UNARY.put(UnaryOp.GELU, x -> x * 0.5 * (1 + erfSeries(x / Math.sqrt(2))));
+    UNARY.put(UnaryOp.ERF, ElementwiseTest::erfSeries);
     UNARY.put(UnaryOp.LOGICAL_NOT, x -> x == 0 ? 1 : 0);
 
     BINARY.put(BinaryOp.ADD, Double::sum);
@@ -85,6 +86,7 @@ class ElementwiseTest {
       case SIGMOID -> x.sigmoid();
       case RELU -> x.relu();
       case GELU -> x.gelu();
+      case ERF -> x.erf();
       case LOGICAL_NOT -> x.logicalNot();
     };
   }

@@ -20,13 +20,14 @@ final class CpuConvKernels {
 
   /** columns[(c, i, j), (oh, ow)] = input[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] or 0. */
   static void im2col(NDArray input, Conv2dGeometry g, NDArray columns) {
-    DType t = input.dtype();
-    int es = t.byteSize();
+    boolean f32 = input.dtype() == DType.FLOAT32;
+    int es = input.dtype().byteSize();
     long in = base(input);
     long col = base(columns);
     int oh = g.outH();
     int ow = g.outW();
     int kk = g.kernelH() * g.kernelW();
+    int sw = g.strideW();
     Parallel.range(
         (long) g.channels() * kk,
         (long) g.columnRows() * g.columnCols(),
@@ -37,6 +38,11 @@ final class CpuConvKernels {
             int i = (int) (row % kk) / g.kernelW();
             int j = (int) (row % kk) % g.kernelW();
             long dstRow = col + row * oh * ow * es;
+            // The output columns whose input column lies inside the image depend only on j:
+            // [lo, hi) is copied, the rest is padding.
+            int w0 = -g.padW() + j * g.dilationW();
+            int lo = firstInside(w0, sw, ow);
+            int hi = endInside(w0, sw, g.width(), ow, lo);
             for (int y = 0; y < oh; y++) {
               int h = y * g.strideH() - g.padH() + i * g.dilationH();
               long dst = dstRow + (long) y * ow * es;
@@ -44,19 +50,23 @@ final class CpuConvKernels {
                 UNSAFE.setMemory(dst, (long) ow * es, (byte) 0);
                 continue;
               }
-              long srcRow = in + ((long) c * g.height() + h) * g.width() * es;
-              int w0 = -g.padW() + j * g.dilationW();
-              if (g.strideW() == 1 && w0 >= 0 && w0 + ow <= g.width()) {
-                UNSAFE.copyMemory(srcRow + (long) w0 * es, dst, (long) ow * es);
-                continue;
+              if (lo > 0) {
+                UNSAFE.setMemory(dst, (long) lo * es, (byte) 0);
               }
-              for (int x = 0; x < ow; x++) {
-                int w = x * g.strideW() + w0;
-                long d = dst + (long) x * es;
-                if (w < 0 || w >= g.width()) {
-                  TileIO.writeDouble(t, d, 0);
-                } else {
-                  copy(t, srcRow + (long) w * es, d);
+              if (hi < ow) {
+                UNSAFE.setMemory(dst + (long) hi * es, (long) (ow - hi) * es, (byte) 0);
+              }
+              long src = in + (((long) c * g.height() + h) * g.width() + lo * sw + w0) * es;
+              long d = dst + (long) lo * es;
+              if (sw == 1 && hi - lo >= 64) {
+                UNSAFE.copyMemory(src, d, (long) (hi - lo) * es);
+              } else if (f32) {
+                for (int x = lo; x < hi; x++, d += 4, src += 4L * sw) {
+                  UNSAFE.putFloat(d, UNSAFE.getFloat(src));
+                }
+              } else {
+                for (int x = lo; x < hi; x++, d += 8, src += 8L * sw) {
+                  UNSAFE.putDouble(d, UNSAFE.getDouble(src));
                 }
               }
             }
@@ -66,13 +76,14 @@ final class CpuConvKernels {
 
   /** image[c, h, w] += columns[(c, i, j), (oh, ow)] over every position that im2col read. */
   static void col2im(NDArray columns, Conv2dGeometry g, NDArray image) {
-    DType t = image.dtype();
-    int es = t.byteSize();
+    boolean f32 = image.dtype() == DType.FLOAT32;
+    int es = image.dtype().byteSize();
     long img = base(image);
     long col = base(columns);
     int oh = g.outH();
     int ow = g.outW();
     int kk = g.kernelH() * g.kernelW();
+    int sw = g.strideW();
     // Parallel over channels: two channels never write the same image element.
     Parallel.range(
         g.channels(),
@@ -83,25 +94,41 @@ final class CpuConvKernels {
             for (int r = 0; r < kk; r++) {
               int i = r / g.kernelW();
               int j = r % g.kernelW();
+              int w0 = -g.padW() + j * g.dilationW();
+              int lo = firstInside(w0, sw, ow);
+              int hi = endInside(w0, sw, g.width(), ow, lo);
               long srcRow = col + ((c * kk + r) * oh * ow) * es;
               for (int y = 0; y < oh; y++) {
                 int h = y * g.strideH() - g.padH() + i * g.dilationH();
                 if (h < 0 || h >= g.height()) {
                   continue;
                 }
-                long dstRow = img + ((c * g.height() + h) * g.width()) * es;
-                for (int x = 0; x < ow; x++) {
-                  int w = x * g.strideW() - g.padW() + j * g.dilationW();
-                  if (w >= 0 && w < g.width()) {
-                    long d = dstRow + (long) w * es;
-                    long s = srcRow + ((long) y * ow + x) * es;
-                    add(t, d, s, 1.0);
+                long s = srcRow + ((long) y * ow + lo) * es;
+                long d = img + ((c * g.height() + h) * g.width() + lo * sw + w0) * es;
+                if (f32) {
+                  for (int x = lo; x < hi; x++, s += 4, d += 4L * sw) {
+                    UNSAFE.putFloat(d, UNSAFE.getFloat(d) + UNSAFE.getFloat(s));
+                  }
+                } else {
+                  for (int x = lo; x < hi; x++, s += 8, d += 8L * sw) {
+                    UNSAFE.putDouble(d, UNSAFE.getDouble(d) + UNSAFE.getDouble(s));
                   }
                 }
               }
             }
           }
         });
+  }
+
+  /** The first output column x in [0, ow] with {@code x * stride + w0 >= 0}. */
+  private static int firstInside(int w0, int stride, int ow) {
+    return w0 >= 0 ? 0 : Math.min(ow, (-w0 + stride - 1) / stride);
+  }
+
+  /** One past the last output column x in [lo, ow] with {@code x * stride + w0 < width}. */
+  private static int endInside(int w0, int stride, int width, int ow, int lo) {
+    int end = w0 >= width ? 0 : (width - 1 - w0) / stride + 1;
+    return Math.max(lo, Math.min(ow, end));
   }
 
   static void maxPool2d(NDArray input, Pool2dGeometry g, NDArray out, NDArray indices) {
@@ -132,8 +159,9 @@ final class CpuConvKernels {
                   for (int xx = Math.max(ws, 0); xx < Math.min(ws + g.kernelW(), w); xx++) {
                     long k = (long) yy * w + xx;
                     double v = TileIO.readDouble(t, src + k * es);
-                    // NaN wins and sticks, as in PyTorch
-                    if (bestIdx < 0 || v > best || Double.isNaN(v) && !Double.isNaN(best)) {
+                    // Every NaN wins, so the index is the window's last NaN: PyTorch's rule
+                    // (val > maxval || isnan(val)).
+                    if (bestIdx < 0 || v > best || Double.isNaN(v)) {
                       best = v;
                       bestIdx = k;
                     }
@@ -167,6 +195,19 @@ final class CpuConvKernels {
             for (long k = 0; k < planeOut; k++) {
               long oi = p * planeOut + k;
               long target = UNSAFE.getLong(idx + oi * 8);
+              // Indices may come from the caller; an unchecked one would write outside the array.
+              if (target < 0 || target >= planeIn) {
+                throw new IllegalArgumentException(
+                    "maxPool2dBackward: index "
+                        + target
+                        + " at output element "
+                        + oi
+                        + " is outside the "
+                        + g.height()
+                        + "x"
+                        + g.width()
+                        + " input plane");
+              }
               add(t, gi + (p * planeIn + target) * es, go + oi * es, 1.0);
             }
           }
@@ -240,14 +281,6 @@ final class CpuConvKernels {
             }
           }
         });
-  }
-
-  private static void copy(DType t, long from, long to) {
-    if (t.byteSize() == 8) {
-      UNSAFE.putLong(to, UNSAFE.getLong(from));
-    } else {
-      UNSAFE.putInt(to, UNSAFE.getInt(from));
-    }
   }
 
   /** *dst += scale * *src. */

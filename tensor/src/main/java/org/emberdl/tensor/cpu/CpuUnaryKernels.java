@@ -84,8 +84,13 @@ final class CpuUnaryKernels {
             float[] x = w.f[0], o = w.f[Workspace.OUT];
             for (int i = 0; i < n; i++) {
               double v = x[i];
-              o[i] = (float) (0.5 * v * (1.0 + SpecialFunctions.erf(v * INV_SQRT2)));
+              o[i] = (float) (0.5 * v * (1.0 + SpecialFunctions.erf((float) (v * INV_SQRT2))));
             }
+          };
+      case ERF ->
+          (w, n) -> {
+            float[] x = w.f[0], o = w.f[Workspace.OUT];
+            for (int i = 0; i < n; i++) o[i] = SpecialFunctions.erf(x[i]);
           };
       case LOGICAL_NOT ->
           (w, n) -> {
@@ -160,6 +165,11 @@ final class CpuUnaryKernels {
               o[i] = 0.5 * x[i] * (1.0 + SpecialFunctions.erf(x[i] * INV_SQRT2));
             }
           };
+      case ERF ->
+          (w, n) -> {
+            double[] x = w.d[0], o = w.d[Workspace.OUT];
+            for (int i = 0; i < n; i++) o[i] = SpecialFunctions.erf(x[i]);
+          };
       case LOGICAL_NOT ->
           (w, n) -> {
             double[] x = w.d[0], o = w.d[Workspace.OUT];
@@ -197,7 +207,7 @@ final class CpuUnaryKernels {
             for (int i = 0; i < n; i++) o[i] = x[i] == 0L ? 1L : 0L;
           };
       // NDArray promotes integer inputs of real-valued ops to a floating dtype first.
-      case EXP, LOG, LOG1P, SQRT, RSQRT, TANH, SIGMOID, GELU ->
+      case EXP, LOG, LOG1P, SQRT, RSQRT, TANH, SIGMOID, GELU, ERF ->
           throw new IllegalStateException(
               op + " has no integer kernel; the caller must promote to a floating dtype");
     };

@@ -20,6 +20,8 @@ public enum UnaryOp {
   RELU("relu", false),
   /** Exact GELU, {@code x * Phi(x)} with the erf form (PyTorch's default). */
   GELU("gelu", true),
+  /** The error function (GELU's gradient needs it). */
+  ERF("erf", true),
   /** Logical not: the result is bool. */
   LOGICAL_NOT("logical_not", false);
 

@@ -310,7 +310,7 @@ class PhiloxTest {
   }
 
   private static void assertArraysEqual(Object a, Object b, String msg) {
-    // Bitwise equality: the contract is identical results, not close ones.
+    // Exact equality (delta 0): the contract is identical results, not close ones.
     if (a instanceof int[]) {
       assertArrayEquals((int[]) a, (int[]) b, msg);
     } else if (a instanceof float[]) {

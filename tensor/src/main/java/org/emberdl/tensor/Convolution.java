@@ -1,0 +1,697 @@
+package org.emberdl.tensor;
+
+/**
+ * 2-D convolution and pooling on {@link NDArray}s, without autograd (the autograd functions call
+ * these kernels), with the semantics of PyTorch's {@code torch.nn.functional.conv2d}, {@code
+ * max_pool2d(..., return_indices=True)} and {@code avg_pool2d(..., count_include_pad=True,
+ * ceil_mode=False)}.
+ *
+ * <p>Inputs are (N, C, H, W) or unbatched (C, H, W); results have the same rank. Sizes ({@code
+ * stride}, {@code padding}, {@code dilation}, {@code kernel}) are {@code {h, w}} pairs or one value
+ * for both dims. Any input view is accepted; non-contiguous inputs are copied once.
+ *
+ * <p>Convolution is im2col + GEMM: the columns of a chunk of samples are built by one im2col call
+ * (samples and channels are independent image planes, so a (n, C, H, W) block is one (n * C, H, W)
+ * image) and multiplied by one batched GEMM over (sample, group). Chunks bound the columns' memory;
+ * every intermediate is freed before returning.
+ */
+public final class Convolution {
+  /** Upper bound on the im2col buffer of one chunk of samples (at least one sample per chunk). */
+  private static final long COLUMN_BUDGET_BYTES = 64L << 20;
+
+  private Convolution() {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Convolution
+
+  /**
+   * The 2-D convolution {@code out[n, o] = bias[o] + sum_c weight[o, c] (*) input[n, g * C/G + c]}
+   * over the group {@code g} of output channel {@code o}, as {@code torch.nn.functional.conv2d}.
+   *
+   * @param input (N, C, H, W) or (C, H, W), float32 or float64
+   * @param weight (O, C / groups, kh, kw), same dtype as input
+   * @param bias (O), or null
+   * @param stride {@code {sh, sw}} or {@code {s}}, positive
+   * @param padding {@code {ph, pw}} or {@code {p}}, zero padding on both sides, non-negative
+   * @param dilation {@code {dh, dw}} or {@code {d}}, positive
+   * @param groups positive, dividing C and O
+   * @return (N, O, outH, outW), or (O, outH, outW) for an unbatched input
+   * @throws IllegalArgumentException naming the shapes when ranks, channels, groups, dtypes or
+   *     devices do not fit, or when the dilated kernel is larger than the padded input
+   */
+  public static NDArray conv2d(
+      NDArray input,
+      NDArray weight,
+      NDArray bias,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    ConvPlan p =
+        ConvPlan.of(
+            "conv2d",
+            input.shape(),
+            weight.shape(),
+            stride,
+            padding,
+            dilation,
+            groups,
+            input.dtype().byteSize());
+    checkFloating("conv2d", "input", input);
+    checkSame("conv2d", "input", input, "weight", weight);
+    if (bias != null) {
+      checkSame("conv2d", "input", input, "bias", bias);
+      if (bias.ndim() != 1 || bias.shape(0) != p.o) {
+        throw new IllegalArgumentException(
+            "conv2d: bias must have shape ("
+                + p.o
+                + ") for weight "
+                + Shape.toString(weight.shape())
+                + ", got "
+                + Shape.toString(bias.shape()));
+      }
+    }
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(input.dtype(), input.device(), p.outShape());
+      if (p.n > 0) {
+        NDArray x = input.contiguous();
+        NDArray w = weight.contiguous();
+        NDArray columns = NDArray.empty(input.dtype(), input.device(), p.columnsShape());
+        for (int n0 = 0; n0 < p.n; n0 += p.chunk) {
+          int nb = Math.min(p.chunk, p.n - n0);
+          try (NDArray image = p.imageChunk(x, n0, nb);
+              NDArray cols = p.columnsChunk(columns, nb);
+              // weight (G, Og, K), shared by all samples of the chunk: (nb, G, Og, K)
+              NDArray wb = w.borrow(p.weightAsBatch(w, nb, false));
+              NDArray y = p.outputChunk(out, n0, nb)) {
+            x.backend().im2col(image, p.geometry(nb), cols);
+            // (nb, G, Og, K) @ (nb, G, K, L) -> (nb, G, Og, L), straight into the output
+            x.backend().matmul(wb, cols, y);
+          }
+        }
+        if (bias != null) {
+          // (O, 1, 1) broadcasts over (N, O, outH, outW) and (O, outH, outW) alike
+          out.addInPlace(bias.reshape(p.o, 1, 1));
+        }
+      }
+      return scope.keep(out);
+    }
+  }
+
+  /**
+   * The gradient of {@link #conv2d} with respect to its input: {@code columns = weight_g^T @
+   * gradOut_g} per sample and group, accumulated back into image positions by col2im.
+   *
+   * @param gradOut (N, O, outH, outW) or (O, outH, outW), like conv2d's output
+   * @param weight (O, C / groups, kh, kw)
+   * @param inputShape (N, C, H, W) or (C, H, W) of the forward input
+   * @return the gradient, shaped {@code inputShape}, in weight's dtype
+   */
+  public static NDArray conv2dBackwardInput(
+      NDArray gradOut,
+      NDArray weight,
+      int[] inputShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    ConvPlan p =
+        ConvPlan.of(
+            "conv2dBackwardInput",
+            inputShape,
+            weight.shape(),
+            stride,
+            padding,
+            dilation,
+            groups,
+            weight.dtype().byteSize());
+    checkFloating("conv2dBackwardInput", "weight", weight);
+    checkSame("conv2dBackwardInput", "weight", weight, "gradOut", gradOut);
+    p.checkGradOut("conv2dBackwardInput", gradOut);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray gradIn = NDArray.zeros(weight.dtype(), weight.device(), inputShape);
+      if (p.n > 0) {
+        NDArray go = gradOut.contiguous();
+        NDArray w = weight.contiguous();
+        NDArray columns = NDArray.empty(weight.dtype(), weight.device(), p.columnsShape());
+        for (int n0 = 0; n0 < p.n; n0 += p.chunk) {
+          int nb = Math.min(p.chunk, p.n - n0);
+          try (NDArray cols = p.columnsChunk(columns, nb);
+              // weight_g^T: (nb, G, K, Og), a transposed view BLAS reads as is
+              NDArray wt = w.borrow(p.weightAsBatch(w, nb, true));
+              NDArray g = p.outputChunk(go, n0, nb);
+              NDArray image = p.imageChunk(gradIn, n0, nb)) {
+            // (nb, G, K, Og) @ (nb, G, Og, L) -> (nb, G, K, L)
+            w.backend().matmul(wt, g, cols);
+            w.backend().col2im(cols, p.geometry(nb), image);
+          }
+        }
+      }
+      return scope.keep(gradIn);
+    }
+  }
+
+  /**
+   * The gradient of {@link #conv2d} with respect to its weight: {@code sum_n gradOut_{n,g} @
+   * columns_{n,g}^T} per group, where {@code columns} is the im2col of the forward input.
+   *
+   * @param gradOut (N, O, outH, outW) or (O, outH, outW), like conv2d's output
+   * @param input the forward input, (N, C, H, W) or (C, H, W)
+   * @param weightShape (O, C / groups, kh, kw)
+   * @return the gradient, shaped {@code weightShape}, in input's dtype
+   */
+  public static NDArray conv2dBackwardWeight(
+      NDArray gradOut,
+      NDArray input,
+      int[] weightShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    ConvPlan p =
+        ConvPlan.of(
+            "conv2dBackwardWeight",
+            input.shape(),
+            weightShape,
+            stride,
+            padding,
+            dilation,
+            groups,
+            input.dtype().byteSize());
+    checkFloating("conv2dBackwardWeight", "input", input);
+    checkSame("conv2dBackwardWeight", "input", input, "gradOut", gradOut);
+    p.checkGradOut("conv2dBackwardWeight", gradOut);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray gradW = NDArray.zeros(input.dtype(), input.device(), weightShape);
+      if (p.n > 0) {
+        NDArray x = input.contiguous();
+        NDArray go = gradOut.contiguous();
+        NDArray columns = NDArray.empty(input.dtype(), input.device(), p.columnsShape());
+        // Per-sample products, summed afterwards: the GEMM has no accumulate (beta) operand.
+        int perSample = p.o * p.k;
+        NDArray partial = NDArray.empty(input.dtype(), input.device(), p.chunk * perSample);
+        // The sample sum is itself a GEMM, ones (1, nb) @ products (nb, O * K): one contiguous
+        // pass, where a reduction over dim 0 would gather with a stride of O * K.
+        NDArray ones = NDArray.full(input.dtype(), input.device(), 1, 1, p.chunk);
+        NDArray sum = NDArray.empty(input.dtype(), input.device(), 1, perSample);
+        NDArray acc = gradW.view(1, perSample);
+        for (int n0 = 0; n0 < p.n; n0 += p.chunk) {
+          int nb = Math.min(p.chunk, p.n - n0);
+          try (NDArray image = p.imageChunk(x, n0, nb);
+              NDArray cols = p.columnsChunk(columns, nb);
+              // columns^T: (nb, G, L, K), a transposed view BLAS reads as is
+              NDArray colsT = cols.borrow(cols.layout().transpose(2, 3));
+              NDArray g = p.outputChunk(go, n0, nb);
+              NDArray prod = partial.borrow(Layout.contiguous(new int[] {nb, p.g, p.og, p.k}));
+              NDArray prod2d = partial.borrow(Layout.contiguous(new int[] {nb, perSample}));
+              NDArray onesB = ones.borrow(Layout.contiguous(new int[] {1, nb}))) {
+            x.backend().im2col(image, p.geometry(nb), cols);
+            // (nb, G, Og, L) @ (nb, G, L, K) -> (nb, G, Og, K)
+            x.backend().matmul(g, colsT, prod);
+            // (1, nb) @ (nb, O * K) -> (1, O * K); straight into the result for the first chunk
+            x.backend().matmul(onesB, prod2d, n0 == 0 ? acc : sum);
+            if (n0 > 0) {
+              acc.addInPlace(sum);
+            }
+          }
+        }
+      }
+      return scope.keep(gradW);
+    }
+  }
+
+  /**
+   * The gradient of {@link #conv2d} with respect to its bias: {@code gradOut} summed over every dim
+   * but the channel one.
+   *
+   * @param gradOut (N, O, outH, outW) or (O, outH, outW)
+   * @return (O)
+   */
+  public static NDArray conv2dBackwardBias(NDArray gradOut) {
+    checkFloating("conv2dBackwardBias", "gradOut", gradOut);
+    int nd = gradOut.ndim();
+    if (nd != 3 && nd != 4) {
+      throw new IllegalArgumentException(
+          "conv2dBackwardBias: gradOut must be (N, O, H, W) or (O, H, W), got "
+              + Shape.toString(gradOut.shape()));
+    }
+    int[] s = gradOut.shape();
+    int n = nd == 4 ? s[0] : 1;
+    int o = s[nd - 3];
+    try (MemoryScope scope = MemoryScope.open()) {
+      // Sum the contiguous (H * W) runs first, then the batch: no strided pass over gradOut.
+      NDArray perSample = gradOut.reshape(n, o, s[nd - 2] * s[nd - 1]).sum(2); // (N, O)
+      return scope.keep(perSample.sum(0));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pooling
+
+  /**
+   * Max pooling with the flat index of each maximum in its input plane ({@code h * W + w}), as
+   * {@code torch.nn.functional.max_pool2d(..., return_indices=True)}. Ties go to the first position
+   * in row-major window order; a NaN in a window is the maximum, with the index of the window's
+   * last NaN (PyTorch's rule).
+   *
+   * @param input (N, C, H, W) or (C, H, W), float32 or float64
+   * @param kernel {@code {kh, kw}} or {@code {k}}
+   * @param stride {@code {sh, sw}}, {@code {s}}, or null / empty for the kernel size (PyTorch's
+   *     default)
+   * @param padding {@code {ph, pw}} or {@code {p}}, at most half the kernel; padding never wins
+   * @return values like input's dtype and int64 indices, both (N, C, outH, outW) (or unbatched)
+   */
+  public static ValuesIndices maxPool2d(NDArray input, int[] kernel, int[] stride, int[] padding) {
+    checkFloating("maxPool2d", "input", input);
+    PoolPlan p = PoolPlan.of("maxPool2d", input.shape(), kernel, stride, padding);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray values = NDArray.empty(input.dtype(), input.device(), p.outShape);
+      NDArray indices = NDArray.empty(DType.INT64, input.device(), p.outShape);
+      if (values.numel() > 0) {
+        input.backend().maxPool2d(input.contiguous(), p.geometry, values, indices);
+      }
+      return new ValuesIndices(scope.keep(values), scope.keep(indices));
+    }
+  }
+
+  /**
+   * The gradient of {@link #maxPool2d}: each element of {@code gradOut} is added to the input
+   * position its index names.
+   *
+   * @param gradOut like maxPool2d's values
+   * @param indices maxPool2d's int64 indices
+   * @param inputShape (N, C, H, W) or (C, H, W) of the forward input
+   * @return the gradient, shaped {@code inputShape}, in gradOut's dtype
+   */
+  public static NDArray maxPool2dBackward(
+      NDArray gradOut,
+      NDArray indices,
+      int[] inputShape,
+      int[] kernel,
+      int[] stride,
+      int[] padding) {
+    checkFloating("maxPool2dBackward", "gradOut", gradOut);
+    PoolPlan p = PoolPlan.of("maxPool2dBackward", inputShape, kernel, stride, padding);
+    p.checkGradOut("maxPool2dBackward", "gradOut", gradOut);
+    p.checkGradOut("maxPool2dBackward", "indices", indices);
+    if (indices.dtype() != DType.INT64) {
+      throw new IllegalArgumentException(
+          "maxPool2dBackward: indices must be int64, got " + indices.dtype());
+    }
+    checkDevice("maxPool2dBackward", "gradOut", gradOut, "indices", indices);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray gradIn = NDArray.zeros(gradOut.dtype(), gradOut.device(), inputShape);
+      if (gradOut.numel() > 0) {
+        gradOut
+            .backend()
+            .maxPool2dBackward(gradOut.contiguous(), indices.contiguous(), p.geometry, gradIn);
+      }
+      return scope.keep(gradIn);
+    }
+  }
+
+  /**
+   * Average pooling with padding counted in the divisor (every window divides by {@code kh * kw}),
+   * as {@code torch.nn.functional.avg_pool2d(..., count_include_pad=True, ceil_mode=False)}.
+   *
+   * @param input (N, C, H, W) or (C, H, W), float32 or float64
+   * @param kernel {@code {kh, kw}} or {@code {k}}
+   * @param stride {@code {sh, sw}}, {@code {s}}, or null / empty for the kernel size
+   * @param padding {@code {ph, pw}} or {@code {p}}, at most half the kernel
+   * @return (N, C, outH, outW) (or unbatched), in input's dtype
+   */
+  public static NDArray avgPool2d(NDArray input, int[] kernel, int[] stride, int[] padding) {
+    checkFloating("avgPool2d", "input", input);
+    PoolPlan p = PoolPlan.of("avgPool2d", input.shape(), kernel, stride, padding);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(input.dtype(), input.device(), p.outShape);
+      if (out.numel() > 0) {
+        input.backend().avgPool2d(input.contiguous(), p.geometry, out);
+      }
+      return scope.keep(out);
+    }
+  }
+
+  /**
+   * The gradient of {@link #avgPool2d}: each element of {@code gradOut}, divided by {@code kh *
+   * kw}, is added to every input position of its window.
+   *
+   * @param gradOut like avgPool2d's output
+   * @param inputShape (N, C, H, W) or (C, H, W) of the forward input
+   * @return the gradient, shaped {@code inputShape}, in gradOut's dtype
+   */
+  public static NDArray avgPool2dBackward(
+      NDArray gradOut, int[] inputShape, int[] kernel, int[] stride, int[] padding) {
+    checkFloating("avgPool2dBackward", "gradOut", gradOut);
+    PoolPlan p = PoolPlan.of("avgPool2dBackward", inputShape, kernel, stride, padding);
+    p.checkGradOut("avgPool2dBackward", "gradOut", gradOut);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray gradIn = NDArray.zeros(gradOut.dtype(), gradOut.device(), inputShape);
+      if (gradOut.numel() > 0) {
+        gradOut.backend().avgPool2dBackward(gradOut.contiguous(), p.geometry, gradIn);
+      }
+      return scope.keep(gradIn);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shapes and validation
+
+  /**
+   * Every size of one convolution, validated: {@code K = C/G * kh * kw} rows and {@code L = outH *
+   * outW} columns of one group's im2col matrix, and the samples per chunk.
+   */
+  private record ConvPlan(
+      boolean batched,
+      int n,
+      int c,
+      int h,
+      int w,
+      int o,
+      int g,
+      int og,
+      int k,
+      int kh,
+      int kw,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int outH,
+      int outW,
+      int chunk) {
+
+    static ConvPlan of(
+        String op,
+        int[] inputShape,
+        int[] weightShape,
+        int[] stride,
+        int[] padding,
+        int[] dilation,
+        int groups,
+        int elementSize) {
+      if (inputShape == null || (inputShape.length != 4 && inputShape.length != 3)) {
+        throw new IllegalArgumentException(
+            op
+                + ": input must be (N, C, H, W) or (C, H, W), got "
+                + (inputShape == null ? "null" : Shape.toString(inputShape)));
+      }
+      if (weightShape == null || weightShape.length != 4) {
+        throw new IllegalArgumentException(
+            op
+                + ": weight must be (O, C / groups, kh, kw), got "
+                + (weightShape == null ? "null" : Shape.toString(weightShape)));
+      }
+      boolean batched = inputShape.length == 4;
+      int n = batched ? inputShape[0] : 1;
+      int c = inputShape[inputShape.length - 3];
+      int h = inputShape[inputShape.length - 2];
+      int w = inputShape[inputShape.length - 1];
+      int o = weightShape[0];
+      int kh = weightShape[2];
+      int kw = weightShape[3];
+      String shapes =
+          "input " + Shape.toString(inputShape) + ", weight " + Shape.toString(weightShape);
+      if (n < 0
+          || c <= 0
+          || h <= 0
+          || w <= 0
+          || o <= 0
+          || weightShape[1] <= 0
+          || kh <= 0
+          || kw <= 0) {
+        throw new IllegalArgumentException(
+            op + ": channel, spatial and kernel sizes must be positive: " + shapes);
+      }
+      if (groups <= 0) {
+        throw new IllegalArgumentException(op + ": groups must be positive, got " + groups);
+      }
+      if (c % groups != 0 || o % groups != 0) {
+        throw new IllegalArgumentException(
+            op
+                + ": groups "
+                + groups
+                + " must divide the input channels ("
+                + c
+                + ") and the output channels ("
+                + o
+                + "): "
+                + shapes);
+      }
+      if (weightShape[1] != c / groups) {
+        throw new IllegalArgumentException(
+            op
+                + ": weight expects "
+                + weightShape[1]
+                + " input channels per group, but the input has "
+                + c
+                + " channels in "
+                + groups
+                + " group(s), "
+                + c / groups
+                + " per group: "
+                + shapes);
+      }
+      int[] s = pair(op, "stride", stride, 1);
+      int[] p = pair(op, "padding", padding, 0);
+      int[] d = pair(op, "dilation", dilation, 1);
+      int outH = outSize(op, shapes, "height", h, kh, s[0], p[0], d[0]);
+      int outW = outSize(op, shapes, "width", w, kw, s[1], p[1], d[1]);
+      int k = c / groups * kh * kw;
+      long perSample = (long) c * kh * kw * outH * outW * elementSize;
+      int chunk = (int) Math.max(1, Math.min(Math.max(n, 1), COLUMN_BUDGET_BYTES / perSample));
+      return new ConvPlan(
+          batched, n, c, h, w, o, groups, o / groups, k, kh, kw, s, p, d, outH, outW, chunk);
+    }
+
+    int l() {
+      return outH * outW;
+    }
+
+    int[] outShape() {
+      return batched ? new int[] {n, o, outH, outW} : new int[] {o, outH, outW};
+    }
+
+    /** The im2col buffer of one chunk: (chunk, G, K, L). */
+    int[] columnsShape() {
+      return new int[] {chunk, g, k, l()};
+    }
+
+    /** The geometry of {@code nb} samples as one (nb * C, H, W) image. */
+    Conv2dGeometry geometry(int nb) {
+      return new Conv2dGeometry(
+          nb * c,
+          h,
+          w,
+          kh,
+          kw,
+          stride[0],
+          stride[1],
+          padding[0],
+          padding[1],
+          dilation[0],
+          dilation[1]);
+    }
+
+    /** Samples {@code [n0, n0 + nb)} of a contiguous image array as one (nb * C, H, W) image. */
+    NDArray imageChunk(NDArray image, int n0, int nb) {
+      int[] shape = {nb * c, h, w};
+      long offset = image.layout().offset() + (long) n0 * c * h * w;
+      return image.borrow(new Layout(shape, Shape.contiguousStrides(shape), offset));
+    }
+
+    /** The first {@code nb} samples of the columns buffer: (nb, G, K, L). */
+    NDArray columnsChunk(NDArray columns, int nb) {
+      int[] shape = {nb, g, k, l()};
+      return columns.borrow(
+          new Layout(shape, Shape.contiguousStrides(shape), columns.layout().offset()));
+    }
+
+    /** Samples {@code [n0, n0 + nb)} of a contiguous (N, O, outH, outW) array: (nb, G, Og, L). */
+    NDArray outputChunk(NDArray out, int n0, int nb) {
+      int[] shape = {nb, g, og, l()};
+      long offset = out.layout().offset() + (long) n0 * o * l();
+      return out.borrow(new Layout(shape, Shape.contiguousStrides(shape), offset));
+    }
+
+    /**
+     * A contiguous weight (O, C/G, kh, kw) as (nb, G, Og, K) with a stride-0 sample dim, or its
+     * per-group transpose (nb, G, K, Og).
+     */
+    Layout weightAsBatch(NDArray weight, int nb, boolean transposed) {
+      long off = weight.layout().offset();
+      if (transposed) {
+        return new Layout(new int[] {nb, g, k, og}, new long[] {0, (long) og * k, 1, k}, off);
+      }
+      return new Layout(new int[] {nb, g, og, k}, new long[] {0, (long) og * k, k, 1}, off);
+    }
+
+    void checkGradOut(String op, NDArray gradOut) {
+      if (!java.util.Arrays.equals(gradOut.shape(), outShape())) {
+        throw new IllegalArgumentException(
+            op
+                + ": gradOut must have the forward output's shape "
+                + Shape.toString(outShape())
+                + " (input ("
+                + (batched ? n + ", " : "")
+                + c
+                + ", "
+                + h
+                + ", "
+                + w
+                + "), "
+                + o
+                + " output channels), got "
+                + Shape.toString(gradOut.shape()));
+      }
+    }
+  }
+
+  /** The sizes of one pooling: result shape and the kernels' geometry. */
+  private record PoolPlan(int[] outShape, Pool2dGeometry geometry) {
+    static PoolPlan of(String op, int[] inputShape, int[] kernel, int[] stride, int[] padding) {
+      if (inputShape == null || (inputShape.length != 4 && inputShape.length != 3)) {
+        throw new IllegalArgumentException(
+            op
+                + ": input must be (N, C, H, W) or (C, H, W), got "
+                + (inputShape == null ? "null" : Shape.toString(inputShape)));
+      }
+      int nd = inputShape.length;
+      int h = inputShape[nd - 2];
+      int w = inputShape[nd - 1];
+      String shapes = "input " + Shape.toString(inputShape);
+      for (int size : inputShape) {
+        if (size < 0) {
+          throw new IllegalArgumentException(op + ": negative size in " + shapes);
+        }
+      }
+      if (h == 0 || w == 0) {
+        throw new IllegalArgumentException(op + ": empty spatial dims in " + shapes);
+      }
+      int[] k = pair(op, "kernel", kernel, 1);
+      int[] s = stride == null || stride.length == 0 ? k : pair(op, "stride", stride, 1);
+      int[] p = pair(op, "padding", padding, 0);
+      shapes += ", kernel " + Shape.toString(k);
+      for (int i = 0; i < 2; i++) {
+        if (2 * p[i] > k[i]) {
+          throw new IllegalArgumentException(
+              op
+                  + ": padding "
+                  + Shape.toString(p)
+                  + " must be at most half the kernel (as in PyTorch): "
+                  + shapes);
+        }
+      }
+      int outH = outSize(op, shapes, "height", h, k[0], s[0], p[0], 1);
+      int outW = outSize(op, shapes, "width", w, k[1], s[1], p[1], 1);
+      int[] out = inputShape.clone();
+      out[nd - 2] = outH;
+      out[nd - 1] = outW;
+      return new PoolPlan(out, new Pool2dGeometry(h, w, k[0], k[1], s[0], s[1], p[0], p[1]));
+    }
+
+    void checkGradOut(String op, String name, NDArray a) {
+      if (!java.util.Arrays.equals(a.shape(), outShape)) {
+        throw new IllegalArgumentException(
+            op
+                + ": "
+                + name
+                + " must have the forward output's shape "
+                + Shape.toString(outShape)
+                + ", got "
+                + Shape.toString(a.shape()));
+      }
+    }
+  }
+
+  /**
+   * {@code (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1}, rejecting a dilated kernel
+   * larger than the padded input. The numerator is checked before dividing because Java's division
+   * truncates toward zero: {@code -1 / 2 + 1} would give a bogus output size of 1.
+   */
+  private static int outSize(
+      String op, String shapes, String dim, int in, int kernel, int stride, int pad, int dil) {
+    long span = (long) dil * (kernel - 1) + 1;
+    long padded = (long) in + 2L * pad;
+    if (span > padded) {
+      throw new IllegalArgumentException(
+          op
+              + ": the kernel "
+              + dim
+              + " ("
+              + span
+              + (dil > 1 ? " with dilation " + dil : "")
+              + ") is larger than the padded input "
+              + dim
+              + " ("
+              + padded
+              + "): "
+              + shapes);
+    }
+    return (int) ((padded - span) / stride + 1);
+  }
+
+  /** {@code {h, w}} from a pair or a single value, each at least {@code min}. */
+  private static int[] pair(String op, String name, int[] v, int min) {
+    if (v == null || (v.length != 1 && v.length != 2)) {
+      throw new IllegalArgumentException(
+          op
+              + ": "
+              + name
+              + " must have 1 or 2 values, got "
+              + (v == null ? "null" : java.util.Arrays.toString(v)));
+    }
+    int[] p = v.length == 1 ? new int[] {v[0], v[0]} : v.clone();
+    if (p[0] < min || p[1] < min) {
+      throw new IllegalArgumentException(
+          op
+              + ": "
+              + name
+              + " must be "
+              + (min == 0 ? "non-negative" : "positive")
+              + ", got "
+              + java.util.Arrays.toString(v));
+    }
+    return p;
+  }
+
+  private static void checkFloating(String op, String name, NDArray a) {
+    if (!a.dtype().isFloatingPoint()) {
+      throw new IllegalArgumentException(
+          op
+              + ": "
+              + name
+              + " "
+              + Shape.toString(a.shape())
+              + " must be float32 or float64, got "
+              + a.dtype());
+    }
+  }
+
+  /** Same dtype and device as the reference operand. */
+  private static void checkSame(String op, String refName, NDArray ref, String name, NDArray a) {
+    if (a.dtype() != ref.dtype()) {
+      throw new IllegalArgumentException(
+          op
+              + ": "
+              + name
+              + " "
+              + Shape.toString(a.shape())
+              + " is "
+              + a.dtype()
+              + " but "
+              + refName
+              + " "
+              + Shape.toString(ref.shape())
+              + " is "
+              + ref.dtype());
+    }
+    checkDevice(op, refName, ref, name, a);
+  }
+
+  private static void checkDevice(String op, String refName, NDArray ref, String name, NDArray a) {
+    if (!a.device().equals(ref.device())) {
+      throw new IllegalArgumentException(
+          op + ": " + name + " is on " + a.device() + " but " + refName + " is on " + ref.device());
+    }
+  }
+}
