@@ -3,9 +3,9 @@ package org.emberdl.data;
 import java.io.IOException;
 
 /**
- * An IDX file that breaks the format, or that does not hold what the caller asked for (class
- * labels out of range, images and labels of different counts): the message names the file and what
- * is wrong with it.
+ * An IDX file that breaks the format, or that does not hold what the caller asked for (class labels
+ * out of range, images and labels of different counts): the message names the file and what is
+ * wrong with it.
  */
 public class IdxFormatException extends IOException {
   private static final long serialVersionUID = 1L;

@@ -15,7 +15,8 @@ public record IdxHeader(IdxType type, int[] dims) {
    * Copies {@code dims}, so the record stays immutable.
    *
    * @throws IllegalArgumentException for a size below 0 or more than {@link Shape#MAX_ELEMENTS}
-   *     elements in all (the reader reports both as {@link IdxFormatException}s before it gets here)
+   *     elements in all (the reader reports both as {@link IdxFormatException}s before it gets
+   *     here)
    */
   public IdxHeader {
     Objects.requireNonNull(type, "type");

@@ -71,6 +71,19 @@ public final class MemoryScope implements AutoCloseable {
     return array;
   }
 
+  /**
+   * Moves {@code array} into the scope that owns {@code owner} (or out of every scope when {@code
+   * owner} has none), so both are freed together: a leaf's gradient lives as long as the leaf.
+   */
+  public static <T extends NDArray> T sameOwnerAs(T array, NDArray owner) {
+    MemoryScope scope = owner.owner();
+    array.setOwner(scope);
+    if (scope != null && !scope.closed) {
+      scope.register(array);
+    }
+    return array;
+  }
+
   /** Keeps every array of {@code arrays}; see {@link #keep(NDArray)}. */
   public void keepAll(Iterable<? extends NDArray> arrays) {
     for (NDArray a : arrays) {
