@@ -23,8 +23,8 @@ public final class Gradients implements AutoCloseable {
   }
 
   /**
-   * The gradients accumulated in {@code module}'s parameters; a parameter without one is null.
-   * When the module is flattened, {@link #flat()} is its flat gradient buffer.
+   * The gradients accumulated in {@code module}'s parameters; a parameter without one is null. When
+   * the module is flattened, {@link #flat()} is its flat gradient buffer.
    */
   public static Gradients of(Module module) {
     if (module.isFlattened()) {

@@ -17,9 +17,9 @@ import org.emberdl.tensor.io.Safetensors;
 
 /**
  * A layer or model, as {@code torch.nn.Module}: it owns parameters, buffers and submodules,
- * registered in order under names; {@link #namedParameters()} gives PyTorch's dotted names
- * ({@code fc1.weight}), which are also the state-dict and safetensors keys, so weights move
- * between Ember and PyTorch unchanged.
+ * registered in order under names; {@link #namedParameters()} gives PyTorch's dotted names ({@code
+ * fc1.weight}), which are also the state-dict and safetensors keys, so weights move between Ember
+ * and PyTorch unchanged.
  *
  * <pre>{@code
  * class Mlp extends Module {
@@ -190,8 +190,8 @@ public abstract class Module implements AutoCloseable {
 
   /**
    * Moves every parameter into one flat value buffer and every gradient into one flat gradient
-   * buffer (zeroed), on first call; later calls return the same buffers. Parameters must share
-   * one dtype and device.
+   * buffer (zeroed), on first call; later calls return the same buffers. Parameters must share one
+   * dtype and device.
    */
   public FlatParameters flatParameters() {
     if (flat != null) {
@@ -217,10 +217,8 @@ public abstract class Module implements AutoCloseable {
     if (total > Integer.MAX_VALUE) {
       throw new IllegalStateException("more than 2^31 parameters do not fit one flat buffer");
     }
-    NDArray values =
-        MemoryScope.detach(NDArray.empty(dtype, params.get(0).device(), (int) total));
-    NDArray grads =
-        MemoryScope.detach(NDArray.zeros(dtype, params.get(0).device(), (int) total));
+    NDArray values = MemoryScope.detach(NDArray.empty(dtype, params.get(0).device(), (int) total));
+    NDArray grads = MemoryScope.detach(NDArray.zeros(dtype, params.get(0).device(), (int) total));
     for (int i = 0; i < params.size(); i++) {
       Parameter p = params.get(i);
       int[] shape = p.data().shape();

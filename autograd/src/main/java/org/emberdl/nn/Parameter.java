@@ -27,8 +27,21 @@ public final class Parameter extends Tensor {
     old.close();
   }
 
-  /** Installs the gradient array (e.g. a slice of a flat gradient buffer). */
+  private boolean flatGrad;
+
+  /** Installs the gradient array: a slice of the module's flat gradient buffer. */
   void bindGrad(NDArray newGrad) {
     setGrad(newGrad);
+    flatGrad = true;
+  }
+
+  /**
+   * Zeroes the gradient. A gradient that is a slice of the module's flat buffer is always zeroed in
+   * place, never dropped: dropping it would silently detach this parameter from the buffer the
+   * optimizer reads.
+   */
+  @Override
+  public void zeroGrad(boolean setToNull) {
+    super.zeroGrad(setToNull && !flatGrad);
   }
 }

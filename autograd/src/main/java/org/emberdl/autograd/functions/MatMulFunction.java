@@ -20,6 +20,37 @@ public final class MatMulFunction extends Function {
     return isNeeded(a, b) ? new MatMulFunction(a, b).output(r) : Tensor.of(r);
   }
 
+  /**
+   * True when {@code m}'s last two dims are stored column-major (a transposed view, such as the
+   * {@code weight.t()} of a Linear layer).
+   */
+  private static boolean columnMajor(NDArray m) {
+    long[] st = m.layout().strides();
+    int nd = st.length;
+    return m.shape(-2) > 1 && m.shape(-1) > 1 && st[nd - 2] == 1 && st[nd - 1] != 1;
+  }
+
+  /**
+   * {@code op(x) @ op(y)}, with op a transpose where asked. With {@code transposedResult} it
+   * computes {@code (op(y)^T @ op(x)^T)^T} instead: the same values, laid out column-major, so that
+   * the gradient of a transposed view comes out contiguous for the array underneath it (as
+   * PyTorch's mm_mat2_backward arranges) and no transposing copy is ever made.
+   */
+  private static NDArray product(
+      NDArray x, boolean tx, NDArray y, boolean ty, boolean transposedResult) {
+    if (!transposedResult) {
+      try (NDArray ox = tx ? x.transpose(-1, -2) : x.share();
+          NDArray oy = ty ? y.transpose(-1, -2) : y.share()) {
+        return ox.matmul(oy);
+      }
+    }
+    try (NDArray yt = ty ? y.share() : y.transpose(-1, -2);
+        NDArray xt = tx ? x.share() : x.transpose(-1, -2);
+        NDArray r = yt.matmul(xt)) {
+      return r.transpose(-1, -2);
+    }
+  }
+
   @Override
   protected NDArray[] backward(NDArray grad) {
     boolean vecA = a.ndim() == 1;
@@ -32,15 +63,15 @@ public final class MatMulFunction extends Function {
       NDArray ga = null;
       NDArray gb = null;
       if (needsGrad(0)) {
-        try (NDArray bt = b2.transpose(-1, -2);
-            NDArray full = g2.matmul(bt);
+        // dA = G B^T, produced in A's own memory order (see columnMajor)
+        try (NDArray full = product(g2, false, b2, true, columnMajor(a2));
             NDArray summed = Grads.sumTo(full, a2.shape())) {
           ga = summed.reshape(a.shape());
         }
       }
       if (needsGrad(1)) {
-        try (NDArray at = a2.transpose(-1, -2);
-            NDArray full = at.matmul(g2);
+        // dB = A^T G
+        try (NDArray full = product(a2, true, g2, false, columnMajor(b2));
             NDArray summed = Grads.sumTo(full, b2.shape())) {
           gb = summed.reshape(b.shape());
         }

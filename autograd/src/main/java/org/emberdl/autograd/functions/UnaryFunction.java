@@ -95,10 +95,10 @@ public final class UnaryFunction extends Function {
           yield grad.mul(d);
         }
       }
-      // gradient where the output is positive (torch's threshold_backward: 0 at x = 0)
+      // gradient where the output is positive (torch's threshold_backward: 0 at x = 0); the
+      // output is >= 0, so its sign is exactly that 0/1 mask, in one pass
       case RELU -> {
-        try (NDArray positive = result.gt(0);
-            NDArray mask = positive.cast(grad.dtype())) {
+        try (NDArray mask = result.sign()) {
           yield grad.mul(mask);
         }
       }
