@@ -4,7 +4,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.emberdl.nn.Module;
+import org.emberdl.tensor.FusedOps;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.ops.AdamStep;
 
 /**
  * Adam, exactly {@code torch.optim.Adam} (without amsgrad): weight decay is an L2 term added to the
@@ -89,27 +91,13 @@ public class Adam extends Optimizer {
 
   @Override
   protected void update(NDArray params, NDArray grad, long step) {
-    double lr = learningRate();
-    NDArray g = grad;
-    if (weightDecay != 0) {
-      if (decoupled) {
-        params.mulInPlace(1 - lr * weightDecay);
-      } else {
-        g = params.mul(weightDecay);
-        g.addInPlace(grad);
-      }
-    }
-    NDArray m = stateOrZeros("exp_avg");
-    NDArray v = stateOrZeros("exp_avg_sq");
-    m.mulInPlace(beta1).addInPlace(g, 1 - beta1);
-    NDArray g2 = g.mul(g);
-    v.mulInPlace(beta2).addInPlace(g2.mulInPlace(1 - beta2));
-    double bias1 = 1 - Math.pow(beta1, step);
-    double bias2 = 1 - Math.pow(beta2, step);
-    NDArray denom = v.sqrt();
-    denom.divInPlace(Math.sqrt(bias2)).addInPlace(eps);
-    NDArray direction = m.div(denom);
-    params.addInPlace(direction, -lr / bias1);
+    // one fused pass over parameters, gradient and both moments (see AdamStep for the formulas)
+    FusedOps.adam(
+        params,
+        grad,
+        stateOrZeros("exp_avg"),
+        stateOrZeros("exp_avg_sq"),
+        new AdamStep(learningRate(), beta1, beta2, eps, weightDecay, decoupled, step));
   }
 
   @Override

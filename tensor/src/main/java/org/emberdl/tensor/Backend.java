@@ -1,6 +1,7 @@
 package org.emberdl.tensor;
 
 import org.emberdl.tensor.memory.Storage;
+import org.emberdl.tensor.ops.AdamStep;
 import org.emberdl.tensor.ops.BinaryOp;
 import org.emberdl.tensor.ops.ReduceOp;
 import org.emberdl.tensor.ops.UnaryOp;
@@ -98,6 +99,12 @@ public interface Backend {
   void avgPool2d(NDArray input, Pool2dGeometry g, NDArray out);
 
   void avgPool2dBackward(NDArray gradOut, Pool2dGeometry g, NDArray gradInput);
+
+  /**
+   * One fused Adam/AdamW update in place of {@code param}, {@code expAvg}, {@code expAvgSq}; all
+   * four arrays are contiguous, same shape and floating dtype.
+   */
+  void adamUpdate(NDArray param, NDArray grad, NDArray expAvg, NDArray expAvgSq, AdamStep step);
 
   /** Kinds of random fill; parameters {@code a, b} per kind. */
   enum RandomKind {

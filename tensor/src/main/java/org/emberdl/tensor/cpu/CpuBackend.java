@@ -9,6 +9,7 @@ import org.emberdl.tensor.Device;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.Pool2dGeometry;
 import org.emberdl.tensor.memory.Storage;
+import org.emberdl.tensor.ops.AdamStep;
 import org.emberdl.tensor.ops.BinaryOp;
 import org.emberdl.tensor.ops.ReduceOp;
 import org.emberdl.tensor.ops.UnaryOp;
@@ -178,6 +179,12 @@ public final class CpuBackend implements Backend {
   public void random(
       RandomKind kind, NDArray out, Philox generator, long offset, double a, double b) {
     CpuRandomKernels.fill(kind, out, generator, offset, a, b);
+  }
+
+  @Override
+  public void adamUpdate(
+      NDArray param, NDArray grad, NDArray expAvg, NDArray expAvgSq, AdamStep step) {
+    CpuFusedKernels.adam(param, grad, expAvg, expAvgSq, step);
   }
 
   @Override

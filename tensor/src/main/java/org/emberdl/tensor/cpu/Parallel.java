@@ -1,15 +1,18 @@
 package org.emberdl.tensor.cpu;
 
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import org.emberdl.tensor.EmberConfig;
 
 /**
  * Ember's one CPU thread pool. A parallel region splits {@code [0, n)} into at most {@link
- * EmberConfig#threads()} contiguous ranges; the calling thread runs the first. Nested regions run
- * inline, so kernels may call each other freely without oversubscribing the cores.
+ * EmberConfig#threads()} contiguous ranges; the calling thread runs the first.
+ *
+ * <p>Workers spin for a short while after each region before parking, as OpenMP runtimes do: the
+ * ops of a training step follow each other microseconds apart, and waking a parked thread costs
+ * tens of microseconds, more than a whole small kernel. Only one region uses the workers at a time;
+ * a region that finds them busy (another Spark task in the same JVM) or that starts inside a region
+ * runs on its own thread, so the cores are never oversubscribed.
  */
 final class Parallel {
   /** A body over a half-open range of work units. */
@@ -18,17 +21,87 @@ final class Parallel {
     void run(long from, long to);
   }
 
-  private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
+  /** How long an idle worker spins before parking. */
+  private static final long SPIN_NANOS = Long.getLong("emberdl.spinMicros", 200) * 1000;
 
-  private static final ExecutorService POOL =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "ember-cpu");
-            t.setDaemon(true);
-            return t;
-          });
+  private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
+  private static final ReentrantLock POOL_LOCK = new ReentrantLock();
+  private static volatile Worker[] workers = new Worker[0];
 
   private Parallel() {}
+
+  /** One pool thread with a single task slot. */
+  private static final class Worker extends Thread {
+    private volatile RangeBody body;
+    private volatile boolean done = true;
+    private volatile boolean parked;
+    private long from;
+    private long to;
+    private Throwable failure;
+
+    Worker(int index) {
+      super("ember-cpu-" + index);
+      setDaemon(true);
+    }
+
+    void submit(RangeBody task, long start, long end) {
+      from = start;
+      to = end;
+      failure = null;
+      done = false;
+      body = task; // volatile write publishes from/to
+      if (parked) {
+        LockSupport.unpark(this);
+      }
+    }
+
+    @Override
+    public void run() {
+      INSIDE.set(true);
+      while (true) {
+        RangeBody task = awaitTask();
+        try {
+          task.run(from, to);
+        } catch (Throwable e) {
+          failure = e;
+        }
+        body = null;
+        done = true;
+      }
+    }
+
+    private RangeBody awaitTask() {
+      long deadline = System.nanoTime() + SPIN_NANOS;
+      RangeBody task;
+      while ((task = body) == null) {
+        if (System.nanoTime() < deadline) {
+          Thread.onSpinWait();
+        } else {
+          parked = true;
+          if (body == null) {
+            LockSupport.park(this);
+          }
+          parked = false;
+          deadline = System.nanoTime() + SPIN_NANOS;
+        }
+      }
+      return task;
+    }
+  }
+
+  private static Worker[] workers(int count) {
+    Worker[] current = workers;
+    if (current.length >= count) {
+      return current;
+    }
+    Worker[] grown = java.util.Arrays.copyOf(current, count);
+    for (int i = current.length; i < count; i++) {
+      grown[i] = new Worker(i + 1);
+      grown[i].start();
+    }
+    workers = grown;
+    return grown;
+  }
 
   /**
    * Runs {@code body} over {@code [0, n)}, split across threads when {@code work} (an estimate of
@@ -36,48 +109,41 @@ final class Parallel {
    */
   static void range(long n, long work, long minWork, RangeBody body) {
     int threads = (int) Math.min(EmberConfig.threads(), n);
-    if (threads <= 1 || work < minWork || INSIDE.get()) {
+    if (threads <= 1 || work < minWork || INSIDE.get() || !POOL_LOCK.tryLock()) {
       body.run(0, n);
       return;
     }
-    CountDownLatch done = new CountDownLatch(threads - 1);
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    for (int t = 1; t < threads; t++) {
-      long from = n * t / threads;
-      long to = n * (t + 1) / threads;
-      POOL.execute(
-          () -> {
-            INSIDE.set(true);
-            try {
-              body.run(from, to);
-            } catch (Throwable e) {
-              failure.compareAndSet(null, e);
-            } finally {
-              INSIDE.set(false);
-              done.countDown();
-            }
-          });
-    }
-    INSIDE.set(true);
     try {
-      body.run(0, n / threads);
-    } catch (Throwable e) {
-      failure.compareAndSet(null, e);
+      Worker[] pool = workers(threads - 1);
+      for (int t = 1; t < threads; t++) {
+        pool[t - 1].submit(body, n * t / threads, n * (t + 1) / threads);
+      }
+      Throwable failure = null;
+      INSIDE.set(true);
+      try {
+        body.run(0, n / threads);
+      } catch (Throwable e) {
+        failure = e;
+      } finally {
+        INSIDE.set(false);
+      }
+      for (int t = 1; t < threads; t++) {
+        Worker w = pool[t - 1];
+        while (!w.done) {
+          Thread.onSpinWait();
+        }
+        if (failure == null) {
+          failure = w.failure;
+        }
+      }
+      if (failure instanceof RuntimeException re) {
+        throw re;
+      }
+      if (failure instanceof Error err) {
+        throw err;
+      }
     } finally {
-      INSIDE.set(false);
-    }
-    try {
-      done.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for kernel threads", e);
-    }
-    Throwable e = failure.get();
-    if (e instanceof RuntimeException re) {
-      throw re;
-    }
-    if (e instanceof Error err) {
-      throw err;
+      POOL_LOCK.unlock();
     }
   }
 }

@@ -31,12 +31,14 @@ final class AlignedAllocationManager extends AllocationManager {
       };
 
   private final long rawAddress;
+  private final long rawSize;
   private final long alignedAddress;
   private final long size;
 
   private AlignedAllocationManager(BufferAllocator accountingAllocator, long size) {
     super(accountingAllocator);
-    this.rawAddress = MemoryUtil.allocateMemory(size + ALIGNMENT);
+    this.rawSize = BlockCache.sizeClass(size + ALIGNMENT);
+    this.rawAddress = BlockCache.allocate(rawSize);
     this.alignedAddress = (rawAddress + ALIGNMENT - 1) & -ALIGNMENT;
     this.size = size;
   }
@@ -53,6 +55,6 @@ final class AlignedAllocationManager extends AllocationManager {
 
   @Override
   protected void release0() {
-    MemoryUtil.freeMemory(rawAddress);
+    BlockCache.free(rawAddress, rawSize);
   }
 }

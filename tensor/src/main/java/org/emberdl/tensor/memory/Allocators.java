@@ -36,6 +36,16 @@ public final class Allocators {
     return Holder.CPU.getAllocatedMemory();
   }
 
+  /** Bytes of freed blocks kept for reuse (not counted by {@link #cpuAllocatedBytes()}). */
+  public static long cpuCachedBytes() {
+    return BlockCache.cachedBytes();
+  }
+
+  /** Returns every cached free block to the operating system. */
+  public static void trimCpuCache() {
+    BlockCache.trim();
+  }
+
   /** The most CPU bytes ever allocated at once. */
   public static long cpuPeakBytes() {
     return Holder.CPU.getPeakMemoryAllocation();
