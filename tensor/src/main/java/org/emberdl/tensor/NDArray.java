@@ -789,6 +789,11 @@ public final class NDArray implements AutoCloseable {
     return unary(UnaryOp.GELU);
   }
 
+  /** Heaviside step: 1 where {@code x > 0}, else 0 (NaN stays NaN). */
+  public NDArray step() {
+    return unary(UnaryOp.STEP);
+  }
+
   /** The error function. */
   public NDArray erf() {
     return unary(UnaryOp.ERF);

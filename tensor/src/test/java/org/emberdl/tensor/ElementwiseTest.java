@@ -52,6 +52,7 @@ class ElementwiseTest {
     UNARY.put(UnaryOp.RELU, x -> x > 0 ? x : 0);
     UNARY.put(UnaryOp.GELU, x -> x * 0.5 * (1 + erfSeries(x / Math.sqrt(2))));
     UNARY.put(UnaryOp.ERF, ElementwiseTest::erfSeries);
+    UNARY.put(UnaryOp.STEP, x -> x > 0 ? 1 : 0);
     UNARY.put(UnaryOp.LOGICAL_NOT, x -> x == 0 ? 1 : 0);
 
     BINARY.put(BinaryOp.ADD, Double::sum);
@@ -87,6 +88,7 @@ class ElementwiseTest {
       case RELU -> x.relu();
       case GELU -> x.gelu();
       case ERF -> x.erf();
+      case STEP -> x.step();
       case LOGICAL_NOT -> x.logicalNot();
     };
   }

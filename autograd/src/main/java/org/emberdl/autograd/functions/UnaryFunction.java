@@ -42,6 +42,7 @@ public final class UnaryFunction extends Function {
       case RELU -> x.relu();
       case GELU -> x.gelu();
       case ERF -> x.erf();
+      case STEP -> x.step();
       case LOGICAL_NOT -> throw new IllegalArgumentException("logicalNot is not differentiable");
     };
   }
@@ -95,13 +96,13 @@ public final class UnaryFunction extends Function {
           yield grad.mul(d);
         }
       }
-      // gradient where the output is positive (torch's threshold_backward: 0 at x = 0); the
-      // output is >= 0, so its sign is exactly that 0/1 mask, in one pass
+      // gradient where the output is positive (torch's threshold_backward: 0 at x = 0)
       case RELU -> {
-        try (NDArray mask = result.sign()) {
+        try (NDArray mask = result.step()) {
           yield grad.mul(mask);
         }
       }
+      case STEP -> NDArray.zeros(grad.dtype(), grad.device(), grad.shape());
       // d x Phi(x) = Phi(x) + x phi(x)
       case GELU -> {
         try (NDArray scaled = x.mul(INV_SQRT2);

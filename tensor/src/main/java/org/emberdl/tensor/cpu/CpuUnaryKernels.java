@@ -87,6 +87,15 @@ final class CpuUnaryKernels {
               o[i] = (float) (0.5 * v * (1.0 + SpecialFunctions.erf((float) (v * INV_SQRT2))));
             }
           };
+      // Branch-free so that C2 vectorizes it (a ternary runs ~7x slower on random signs):
+      // scaling by 2^252 in two steps takes every positive float, subnormals included, to >= 1.
+      case STEP ->
+          (w, n) -> {
+            float[] x = w.f[0], o = w.f[Workspace.OUT];
+            for (int i = 0; i < n; i++) {
+              o[i] = Math.min(Math.max(x[i] * 0x1p126f * 0x1p126f, 0f), 1f);
+            }
+          };
       case ERF ->
           (w, n) -> {
             float[] x = w.f[0], o = w.f[Workspace.OUT];
@@ -165,6 +174,13 @@ final class CpuUnaryKernels {
               o[i] = 0.5 * x[i] * (1.0 + SpecialFunctions.erf(x[i] * INV_SQRT2));
             }
           };
+      case STEP ->
+          (w, n) -> {
+            double[] x = w.d[0], o = w.d[Workspace.OUT];
+            for (int i = 0; i < n; i++) {
+              o[i] = Math.min(Math.max(x[i] * 0x1p1022 * 0x1p1022, 0.0), 1.0);
+            }
+          };
       case ERF ->
           (w, n) -> {
             double[] x = w.d[0], o = w.d[Workspace.OUT];
@@ -200,6 +216,11 @@ final class CpuUnaryKernels {
           (w, n) -> {
             long[] x = w.l[0], o = w.l[Workspace.OUT];
             for (int i = 0; i < n; i++) o[i] = Math.max(x[i], 0L);
+          };
+      case STEP ->
+          (w, n) -> {
+            long[] x = w.l[0], o = w.l[Workspace.OUT];
+            for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? 1L : 0L;
           };
       case LOGICAL_NOT ->
           (w, n) -> {

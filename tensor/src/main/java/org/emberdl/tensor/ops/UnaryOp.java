@@ -20,6 +20,8 @@ public enum UnaryOp {
   RELU("relu", false),
   /** Exact GELU, {@code x * Phi(x)} with the erf form (PyTorch's default). */
   GELU("gelu", true),
+  /** Heaviside step, {@code x > 0 ? 1 : 0} (NaN stays NaN): ReLU's derivative. */
+  STEP("step", false),
   /** The error function (GELU's gradient needs it). */
   ERF("erf", true),
   /** Logical not: the result is bool. */
