@@ -250,13 +250,21 @@ public abstract class Module implements AutoCloseable {
    */
   public Map<String, NDArray> stateDict() {
     Map<String, NDArray> out = new LinkedHashMap<>();
-    for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
-      out.put(e.getKey(), e.getValue().data().share());
-    }
-    for (Map.Entry<String, NDArray> e : namedBuffers().entrySet()) {
-      out.put(e.getKey(), e.getValue().share());
-    }
+    collectState("", out);
     return out;
+  }
+
+  /** PyTorch's state_dict order: a module's parameters, then its buffers, then each child's. */
+  private void collectState(String prefix, Map<String, NDArray> out) {
+    for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+      out.put(prefix + e.getKey(), e.getValue().data().share());
+    }
+    for (Map.Entry<String, NDArray> e : buffers.entrySet()) {
+      out.put(prefix + e.getKey(), e.getValue().share());
+    }
+    for (Map.Entry<String, Module> e : modules.entrySet()) {
+      e.getValue().collectState(prefix + e.getKey() + ".", out);
+    }
   }
 
   /**
