@@ -40,10 +40,10 @@ import sun.misc.Unsafe;
  *       output allocated (and closed) inside the measured call.
  *   <li>{@code addInto}, {@code reluInto}: the same kernels into a preallocated, already touched
  *       output through the public {@link Backend} ({@code binary}/{@code unary}), which is what the
- *       NDArray methods call after allocating: the gap to {@code add}/{@code relu} is the cost of
- *       a fresh 64 MB output.
- *   <li>{@code addInPlace} ({@code acc.addInPlace(b)}), {@code reluInPlace} ({@code out = x} on
- *       the same array: there is no public {@code reluInPlace}).
+ *       NDArray methods call after allocating: the gap to {@code add}/{@code relu} is the cost of a
+ *       fresh 64 MB output.
+ *   <li>{@code addInPlace} ({@code acc.addInPlace(b)}), {@code reluInPlace} ({@code out = x} on the
+ *       same array: there is no public {@code reluInPlace}).
  *   <li>{@code copy}: {@code HostMemory.copy} (one {@code Unsafe.copyMemory}) of 64 MB, split into
  *       {@code threads} contiguous parts run on as many threads, as Ember splits its kernels.
  *   <li>{@code allocTouch}: {@code NDArray.empty} of 64 MB, one write per 4 KiB page, close: the

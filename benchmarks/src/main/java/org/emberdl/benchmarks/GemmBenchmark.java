@@ -3,6 +3,9 @@ package org.emberdl.benchmarks;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -35,11 +38,15 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code emberMatmul}: {@code a.matmul(b)} as users call it, output allocated (and closed)
  *       inside the measured call; Ember splits the rows over its pool of {@link
  *       EmberConfig#threads()} = 2 with OpenBLAS at 1 thread.
- *   <li>{@code emberMatmulInto}: the same GEMM into a preallocated output through the public
- *       {@link Backend#matmul} (what {@code matmul} calls after allocating), so the difference to
- *       {@code emberMatmul} is the allocation, first touch and free of the output.
+ *   <li>{@code emberMatmulInto}: the same GEMM into a preallocated output through the public {@link
+ *       Backend#matmul} (what {@code matmul} calls after allocating), so the difference to {@code
+ *       emberMatmul} is the allocation, first touch and free of the output.
  *   <li>{@code rawSgemm1t} / {@code rawSgemm2t}: one {@code cblas_sgemm} call with OpenBLAS set to
  *       1 / 2 threads (its own threading: the fair 2-thread baseline).
+ *   <li>{@code rawRowSplit}: a diagnostic, Ember's strategy without Ember: the rows split in two
+ *       halves, each a 1-thread {@code cblas_sgemm} on its own thread (the caller and one pooled
+ *       thread). Ember vs this is Ember's own overhead; this vs {@code rawSgemm2t} is the cost of
+ *       the row split against OpenBLAS's own 2-thread partitioning.
  * </ul>
  *
  * <p>Every benchmark method and {@code n} runs in its own forked JVM ({@code @Fork(1)}), so the
@@ -67,6 +74,9 @@ public class GemmBenchmark {
   private FloatPointer pa;
   private FloatPointer pb;
   private FloatPointer pc;
+  private FloatPointer pa2;
+  private FloatPointer pc2;
+  private ExecutorService helper;
 
   /** A FloatPointer on an address we own (as CpuGemm does): no copy, no allocation. */
   private static final class FloatAt extends FloatPointer {
@@ -86,6 +96,16 @@ public class GemmBenchmark {
     pa = new FloatAt(a.storage().address());
     pb = new FloatAt(b.storage().address());
     pc = new FloatAt(out.storage().address());
+    int half = n / 2;
+    pa2 = new FloatAt(a.storage().address() + 4L * half * n);
+    pc2 = new FloatAt(out.storage().address() + 4L * half * n);
+    helper =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "bench-gemm");
+              t.setDaemon(true);
+              return t;
+            });
     checkSameResult();
   }
 
@@ -106,6 +126,7 @@ public class GemmBenchmark {
 
   @TearDown(Level.Trial)
   public void tearDown() {
+    helper.shutdownNow();
     a.close();
     b.close();
     out.close();
@@ -138,6 +159,11 @@ public class GemmBenchmark {
         CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
   }
 
+  private void rawRows(int m, FloatPointer a0, FloatPointer c0) {
+    openblas_nolapack.cblas_sgemm(
+        CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, n, 1f, a0, n, pb, n, 0f, c0, n);
+  }
+
   @Benchmark
   public NDArray emberMatmul(Blas1 blas) {
     NDArray c = a.matmul(b);
@@ -160,6 +186,15 @@ public class GemmBenchmark {
   @Benchmark
   public FloatPointer rawSgemm2t(Blas2 blas) {
     rawSgemm();
+    return pc;
+  }
+
+  @Benchmark
+  public FloatPointer rawRowSplit(Blas1 blas) throws Exception {
+    int half = n / 2;
+    Future<?> second = helper.submit(() -> rawRows(n - half, pa2, pc2));
+    rawRows(half, pa, pc);
+    second.get();
     return pc;
   }
 }
