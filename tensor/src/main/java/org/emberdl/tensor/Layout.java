@@ -9,6 +9,8 @@ import java.util.Arrays;
  * @param shape sizes per dim
  * @param strides elements to step in storage per index step, per dim (0 for broadcast dims)
  * @param offset index of element {@code [0, ..., 0]} in storage
+ *     <p>The arrays are not copied (kernels read them on every op): treat them as read-only. Use
+ *     {@link NDArray#shape()} for a copy.
  */
 public record Layout(int[] shape, long[] strides, long offset) {
 
