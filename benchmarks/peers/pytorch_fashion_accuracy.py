@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Fashion-MNIST accuracy of the same recipes in PyTorch, for comparison with Ember's
+FashionMnistTraining (same models, Adam 1e-3, batch 128, pixels / 255, shuffled every epoch).
+
+Usage: /usr/bin/python3 pytorch_fashion_accuracy.py {mlp|cnn} EPOCHS SEED [SEED ...]
+Needs Debian's python3-torch; reads /usr/share/datasets/fashion-mnist (dataset-fashion-mnist).
+"""
+import gzip
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+
+DIR = "/usr/share/datasets/fashion-mnist/"
+
+
+def idx(name):
+    with gzip.open(DIR + name) as f:
+        data = f.read()
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+
+
+def model(kind):
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
+                             nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
+def main():
+    kind, epochs, seeds = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
+    xtr = idx("train-images-idx3-ubyte.gz").float().div(255).unsqueeze(1)
+    ytr = idx("train-labels-idx1-ubyte.gz").long()
+    xte = idx("t10k-images-idx3-ubyte.gz").float().div(255).unsqueeze(1)
+    yte = idx("t10k-labels-idx1-ubyte.gz").long()
+    for seed in seeds:
+        torch.manual_seed(seed)
+        net = model(kind)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        loss_fn = nn.CrossEntropyLoss()
+        for _ in range(epochs):
+            net.train()
+            perm = torch.randperm(len(xtr))
+            for i in range(0, len(xtr), 128):
+                b = perm[i:i + 128]
+                opt.zero_grad()
+                loss = loss_fn(net(xtr[b]), ytr[b])
+                loss.backward()
+                opt.step()
+        net.eval()
+        with torch.no_grad():
+            acc = (net(xte).argmax(1) == yte).float().mean().item()
+        print(f"{kind} epochs={epochs} seed={seed} test accuracy {100 * acc:.2f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()

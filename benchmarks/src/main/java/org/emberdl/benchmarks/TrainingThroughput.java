@@ -1,0 +1,190 @@
+package org.emberdl.benchmarks;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.emberdl.autograd.Tensor;
+import org.emberdl.examples.Mlp;
+import org.emberdl.examples.SmallCnn;
+import org.emberdl.nn.CrossEntropyLoss;
+import org.emberdl.nn.Module;
+import org.emberdl.optim.Adam;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.EmberConfig;
+import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.MemoryScope;
+import org.emberdl.tensor.NDArray;
+
+/**
+ * Steady-state training throughput (samples/s) of the Fashion-MNIST MLP and small CNN, the Ember
+ * side of the peer comparison in {@code benchmarks/peers/} (PyTorch: {@code pytorch_train.py}, DJL:
+ * {@code DjlTrainingThroughput} in the {@code peers} profile). All three take the same options and
+ * print the same lines.
+ *
+ * <p>Data: a fixed pool of synthetic Fashion-MNIST-shaped inputs (standard normal, 784 features)
+ * and uniform labels in [0, 10); step {@code i} trains on the contiguous slice {@code i} of the
+ * pool (a view, no copy). Each step is what {@code FashionMnistTraining} does: zero the gradients,
+ * forward, cross-entropy, backward, Adam (lr 1e-3), read the loss, all in one {@link MemoryScope}.
+ * Per configuration: warm up for {@code --warmup-seconds}, choose N so that N steps take about
+ * {@code --rep-seconds}, then time {@code --reps} repetitions of N steps.
+ *
+ * <pre>
+ * --configs mlp:64,mlp:256,mlp:1024,cnn:128   model:batch list
+ * --threads N          Ember CPU threads (also -Demberdl.threads=N)
+ * --reps N             timed repetitions per configuration (default 5)
+ * --rep-seconds X      target length of one repetition (default 1.0)
+ * --warmup-seconds X   warm-up per configuration (default 3.0)
+ * --seed N             default 42
+ * --label NAME         system name printed in the result lines (default ember)
+ * </pre>
+ *
+ * Prints one {@code RESULT system threads model batch samples_per_s} line per repetition, and a
+ * {@code SUMMARY} line (median) per configuration. Command-line output goes to stdout by design.
+ */
+public final class TrainingThroughput {
+  private static final int POOL_MIN = 8192;
+
+  private TrainingThroughput() {}
+
+  /** Runs the configurations given on the command line. */
+  public static void main(String[] args) {
+    Map<String, String> o = parse(args);
+    if (o.containsKey("threads")) {
+      EmberConfig.setThreads(Integer.parseInt(o.get("threads")));
+    }
+    int threads = EmberConfig.threads();
+    String label = o.getOrDefault("label", "ember");
+    int reps = Integer.parseInt(o.getOrDefault("reps", "5"));
+    double repSeconds = Double.parseDouble(o.getOrDefault("rep-seconds", "1.0"));
+    double warmupSeconds = Double.parseDouble(o.getOrDefault("warmup-seconds", "3.0"));
+    long seed = Long.parseLong(o.getOrDefault("seed", "42"));
+    for (String config : o.getOrDefault("configs", "mlp:64,mlp:256,mlp:1024,cnn:128").split(",")) {
+      String[] mb = config.split(":");
+      String model = mb[0];
+      int batch = Integer.parseInt(mb[1]);
+      double[] rates = run(model, batch, reps, repSeconds, warmupSeconds, seed);
+      for (double r : rates) {
+        System.out.printf(
+            Locale.ROOT, "RESULT %s %d %s %d %.1f%n", label, threads, model, batch, r);
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "SUMMARY %s threads=%d %s batch=%d median %.0f samples/s (reps %s)%n",
+          label,
+          threads,
+          model,
+          batch,
+          median(rates),
+          Arrays.toString(Arrays.stream(rates).mapToLong(Math::round).toArray()));
+    }
+  }
+
+  /** Samples/s of each timed repetition. */
+  static double[] run(
+      String model, int batch, int reps, double repSeconds, double warmupSeconds, long seed) {
+    int batches = Math.max(4, (POOL_MIN + batch - 1) / batch);
+    int pool = batches * batch;
+    Generator gen = new Generator(seed);
+    try (NDArray xs = NDArray.randn(gen, DType.FLOAT32, pool, 784);
+        NDArray ys = NDArray.randint(gen, 0, 10, pool);
+        Module net = create(model, gen);
+        Adam optimizer = new Adam(net, 1e-3);
+        CrossEntropyLoss lossFn = new CrossEntropyLoss()) {
+      net.train();
+      Trainer t = new Trainer(net, optimizer, lossFn, xs, ys, batch, batches);
+      // Warm-up, which also measures the step time to size the repetitions.
+      long start = System.nanoTime();
+      int warm = 0;
+      while (warm < 5 || System.nanoTime() - start < warmupSeconds * 1e9) {
+        t.step();
+        warm++;
+      }
+      double stepSeconds = (System.nanoTime() - start) / 1e9 / warm;
+      int steps = Math.max(3, (int) Math.ceil(repSeconds / stepSeconds));
+      double[] rates = new double[reps];
+      for (int r = 0; r < reps; r++) {
+        long t0 = System.nanoTime();
+        for (int s = 0; s < steps; s++) {
+          t.step();
+        }
+        rates[r] = (double) steps * batch / ((System.nanoTime() - t0) / 1e9);
+      }
+      if (!Double.isFinite(t.lossSum)) {
+        throw new IllegalStateException("non-finite loss in " + model + " batch " + batch);
+      }
+      return rates;
+    }
+  }
+
+  /** One training step over the next slice of the data pool. */
+  private static final class Trainer {
+    private final Module net;
+    private final Adam optimizer;
+    private final CrossEntropyLoss lossFn;
+    private final NDArray xs;
+    private final NDArray ys;
+    private final int batch;
+    private final int batches;
+    private int next;
+    double lossSum;
+
+    Trainer(
+        Module net,
+        Adam optimizer,
+        CrossEntropyLoss lossFn,
+        NDArray xs,
+        NDArray ys,
+        int batch,
+        int batches) {
+      this.net = net;
+      this.optimizer = optimizer;
+      this.lossFn = lossFn;
+      this.xs = xs;
+      this.ys = ys;
+      this.batch = batch;
+      this.batches = batches;
+    }
+
+    void step() {
+      int from = next * batch;
+      next = (next + 1) % batches;
+      try (MemoryScope scope = MemoryScope.open()) {
+        NDArray x = xs.narrow(0, from, batch);
+        NDArray y = ys.narrow(0, from, batch);
+        optimizer.zeroGrad();
+        Tensor logits = net.forward(Tensor.of(x));
+        Tensor loss = lossFn.apply(logits, y);
+        loss.backward();
+        optimizer.step();
+        lossSum += loss.item();
+      }
+    }
+  }
+
+  private static Module create(String model, Generator gen) {
+    return switch (model) {
+      case "mlp" -> new Mlp(gen);
+      case "cnn" -> new SmallCnn(gen);
+      default -> throw new IllegalArgumentException("unknown model " + model + " (mlp or cnn)");
+    };
+  }
+
+  static double median(double[] values) {
+    double[] v = values.clone();
+    Arrays.sort(v);
+    int n = v.length;
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  static Map<String, String> parse(String[] args) {
+    Map<String, String> o = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i += 2) {
+      if (!args[i].startsWith("--") || i + 1 >= args.length) {
+        throw new IllegalArgumentException("expected --option value pairs, got " + args[i]);
+      }
+      o.put(args[i].substring(2), args[i + 1]);
+    }
+    return o;
+  }
+}
