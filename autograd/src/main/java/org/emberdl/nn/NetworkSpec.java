@@ -1,0 +1,658 @@
+package org.emberdl.nn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.StringJoiner;
+import java.util.regex.Pattern;
+import org.emberdl.tensor.Generator;
+
+/**
+ * A compact, single-string description of a feed-forward network, built into a {@link Sequential}
+ * of Ember layers; the form a Spark ML string param ({@code network}, with an int-array {@code
+ * inputShape}) can carry.
+ *
+ * <pre>{@code
+ * Sequential cnn = NetworkSpec.build(
+ *     "conv(32,k=3,p=1), relu, maxpool(2), conv(64,k=3,p=1), relu, maxpool(2),"
+ *         + " flatten, linear(128), relu, dropout(0.25), linear(10)",
+ *     new int[] {1, 28, 28}, gen);                            // (N, 1, 28, 28) -> (N, 10)
+ * String mlp = NetworkSpec.mlp(new int[] {784, 256, 10});     // "linear(256), relu, linear(10)"
+ * Sequential net = NetworkSpec.build(mlp, new int[] {784}, gen); // (N, 784) -> (N, 10)
+ * }</pre>
+ *
+ * <p>The grammar:
+ *
+ * <pre>
+ * spec  := layer ( ',' layer )*
+ * layer := NAME [ '(' [ arg ( ',' arg )* ] ')' ]
+ * arg   := NUMBER | KEY '=' NUMBER
+ * </pre>
+ *
+ * <p>Whitespace between tokens is ignored; layer names and keys are case-insensitive; a layer
+ * without arguments may be written with or without {@code ()}. Shapes exclude the batch dim: the
+ * input shape is {@code (C, H, W)} for images or {@code (F)} for features, and each layer's input
+ * sizes are inferred from the shape so far. The layers:
+ *
+ * <ul>
+ *   <li>{@code conv(OUT, k=K[, s=S][, p=P])}: {@link Conv2d} from the current {@code C} channels to
+ *       {@code OUT}, square kernel {@code K}, stride {@code S} (default 1), zero padding {@code P}
+ *       (default 0); {@code (C, H, W) -> (OUT, (H + 2P - K) / S + 1, ...)}.
+ *   <li>{@code maxpool(K[, s=S])}, {@code avgpool(K[, s=S])}: {@link MaxPool2d}, {@link AvgPool2d}
+ *       with a square window {@code K} and stride {@code S} (default {@code K}); {@code (C, H, W)
+ *       -> (C, (H - K) / S + 1, ...)}.
+ *   <li>{@code flatten}: {@link Flatten}, all dims into one ({@code (C, H, W) -> (C * H * W)}).
+ *   <li>{@code linear(OUT)}: {@link Linear} from the current {@code (F)} to {@code (OUT)}; a
+ *       multi-dim shape needs a {@code flatten} first.
+ *   <li>{@code relu}, {@code tanh}, {@code sigmoid}, {@code gelu} (exact), {@code
+ *       leakyrelu[(SLOPE)]} (default slope 0.01): the activations, shape unchanged.
+ *   <li>{@code dropout(P)}: {@link Dropout} with probability {@code P} in {@code [0, 1)}.
+ *   <li>{@code batchnorm}: {@link BatchNorm2d} over {@code C} for {@code (C, H, W)}, {@link
+ *       BatchNorm1d} over {@code F} for {@code (F)} (and over {@code C} for {@code (C, L)}).
+ *   <li>{@code layernorm}: {@link LayerNorm} over the last dim.
+ * </ul>
+ *
+ * <p>Sizes ({@code OUT}, {@code K}, {@code S}) are positive integers, {@code P} a non-negative one.
+ * Layers are registered in order under {@code "0"}, {@code "1"}, ..., so state-dict keys are {@code
+ * 0.weight}, {@code 0.bias}, ... as in PyTorch. Every error is an {@link IllegalArgumentException}
+ * that names the offending layer (its number, its text and its 1-based column in the spec) and what
+ * was expected.
+ */
+public final class NetworkSpec {
+  private NetworkSpec() {}
+
+  private static final Pattern INT = Pattern.compile("[+-]?\\d+");
+  private static final Pattern DECIMAL =
+      Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+
+  /** The layer kinds, with what each accepts. */
+  private enum Kind {
+    CONV("conv(OUT, k=K[, s=S][, p=P])", 1, "k", "s", "p"),
+    MAXPOOL("maxpool(K[, s=S])", 1, "s"),
+    AVGPOOL("avgpool(K[, s=S])", 1, "s"),
+    FLATTEN("flatten", 0),
+    LINEAR("linear(OUT)", 1),
+    RELU("relu", 0),
+    TANH("tanh", 0),
+    SIGMOID("sigmoid", 0),
+    GELU("gelu", 0),
+    LEAKYRELU("leakyrelu[(SLOPE)]", 0, 1),
+    DROPOUT("dropout(P)", 1),
+    BATCHNORM("batchnorm", 0),
+    LAYERNORM("layernorm", 0);
+
+    final String usage;
+    final int minPositional;
+    final int maxPositional;
+    final Set<String> keys;
+
+    Kind(String usage, int positional, String... keys) {
+      this(usage, positional, positional, keys);
+    }
+
+    Kind(String usage, int minPositional, int maxPositional, String... keys) {
+      this.usage = usage;
+      this.minPositional = minPositional;
+      this.maxPositional = maxPositional;
+      this.keys = Set.of(keys);
+    }
+
+    String spelling() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    static Kind of(String name) {
+      for (Kind k : values()) {
+        if (k.spelling().equals(name)) {
+          return k;
+        }
+      }
+      return null;
+    }
+
+    static String all() {
+      StringJoiner j = new StringJoiner(", ");
+      for (Kind k : values()) {
+        j.add(k.usage);
+      }
+      return j.toString();
+    }
+  }
+
+  /**
+   * One parsed layer: where it is (1-based number and column, original text) and its arguments
+   * ({@code size}: conv/linear OUT; {@code kernel}, {@code stride}, {@code padding}: conv and
+   * pooling; {@code value}: dropout P or leaky slope). Unused fields are 0.
+   */
+  private record Layer(
+      Kind kind,
+      int number,
+      int column,
+      String text,
+      int size,
+      int kernel,
+      int stride,
+      int padding,
+      double value) {}
+
+  /** An argument as written: {@code key} null for a positional one. */
+  private record Arg(String key, String value, int column) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // API
+
+  /**
+   * Builds the network {@code spec} describes for inputs shaped {@code inputShape} (without the
+   * batch dim), initializing weights from {@code gen} layer by layer. The whole spec is checked
+   * before any weight is allocated.
+   *
+   * @throws IllegalArgumentException for a malformed spec (unknown layer, bad, missing or
+   *     non-positive argument, dropout outside [0, 1)), or one that does not fit the shape (a
+   *     window larger than the input, {@code linear} or {@code conv} on the wrong rank), or an
+   *     invalid {@code inputShape}
+   */
+  public static Sequential build(String spec, int[] inputShape, Generator gen) {
+    Objects.requireNonNull(gen, "gen");
+    List<Layer> layers = parse(spec);
+    int[] in = checkInputShape(inputShape);
+    walk(layers, in, null, null); // every shape check passes before a weight is allocated
+    Sequential model = new Sequential();
+    try {
+      walk(layers, in, gen, model);
+    } catch (RuntimeException | Error e) {
+      model.close();
+      throw e;
+    }
+    return model;
+  }
+
+  /**
+   * The output shape (without the batch dim) of the network {@code spec} describes, for inputs
+   * shaped {@code inputShape}, without allocating anything.
+   *
+   * @throws IllegalArgumentException exactly when {@link #build} would
+   */
+  public static int[] outputShape(String spec, int[] inputShape) {
+    List<Layer> layers = parse(spec);
+    return walk(layers, checkInputShape(inputShape), null, null);
+  }
+
+  /**
+   * The spec of a multilayer perceptron given MLlib-style layer sizes: {@code {784, 256, 128, 10}}
+   * gives {@code "linear(256), relu, linear(128), relu, linear(10)"} (ReLU between the linear
+   * layers, none after the last). {@code layers[0]} is the number of inputs, so {@code
+   * build(mlp(layers), new int[] {layers[0]}, gen)} is the MLP.
+   *
+   * @throws IllegalArgumentException for fewer than two sizes or a non-positive one
+   */
+  public static String mlp(int[] layers) {
+    if (layers == null || layers.length < 2) {
+      throw new IllegalArgumentException(
+          "mlp needs at least 2 layer sizes (inputs, ..., outputs), got "
+              + Arrays.toString(layers));
+    }
+    for (int i = 0; i < layers.length; i++) {
+      if (layers[i] <= 0) {
+        throw new IllegalArgumentException(
+            "mlp layer sizes must be positive, got "
+                + layers[i]
+                + " at index "
+                + i
+                + " of "
+                + Arrays.toString(layers));
+      }
+    }
+    StringJoiner j = new StringJoiner(", ");
+    for (int i = 1; i < layers.length; i++) {
+      if (i > 1) {
+        j.add("relu");
+      }
+      j.add("linear(" + layers[i] + ")");
+    }
+    return j.toString();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shapes and modules
+
+  private static int[] checkInputShape(int[] inputShape) {
+    if (inputShape == null || inputShape.length == 0) {
+      throw new IllegalArgumentException(
+          "inputShape must list the input dims without the batch dim ((C, H, W) or (F)), got "
+              + Arrays.toString(inputShape));
+    }
+    for (int d : inputShape) {
+      if (d <= 0) {
+        throw new IllegalArgumentException(
+            "inputShape dims must be positive, got " + Arrays.toString(inputShape));
+      }
+    }
+    return inputShape.clone();
+  }
+
+  /**
+   * Follows the shape through {@code layers} and returns the final one; when {@code into} is not
+   * null, also appends each layer's module to it. One walk does both, so what is checked and what
+   * is built cannot drift apart.
+   */
+  private static int[] walk(List<Layer> layers, int[] shape, Generator gen, Sequential into) {
+    for (Layer l : layers) {
+      shape = step(l, shape, gen, into);
+    }
+    return shape;
+  }
+
+  private static int[] step(Layer l, int[] in, Generator gen, Sequential into) {
+    return switch (l.kind()) {
+      case CONV -> {
+        requireImage(l, in);
+        int h = window(l, in, in[1], l.kernel(), l.stride(), l.padding());
+        int w = window(l, in, in[2], l.kernel(), l.stride(), l.padding());
+        if (into != null) {
+          into.add(new Conv2d(in[0], l.size(), l.kernel(), l.stride(), l.padding(), gen));
+        }
+        yield new int[] {l.size(), h, w};
+      }
+      case MAXPOOL, AVGPOOL -> {
+        requireImage(l, in);
+        int h = window(l, in, in[1], l.kernel(), l.stride(), 0);
+        int w = window(l, in, in[2], l.kernel(), l.stride(), 0);
+        if (into != null) {
+          into.add(
+              l.kind() == Kind.MAXPOOL
+                  ? new MaxPool2d(l.kernel(), l.stride())
+                  : new AvgPool2d(l.kernel(), l.stride()));
+        }
+        yield new int[] {in[0], h, w};
+      }
+      case FLATTEN -> {
+        int n = 1;
+        for (int d : in) {
+          try {
+            n = Math.multiplyExact(n, d);
+          } catch (ArithmeticException e) {
+            throw fail(l, "the flattened size of " + shape(in) + " overflows an int");
+          }
+        }
+        if (into != null) {
+          into.add(new Flatten());
+        }
+        yield new int[] {n};
+      }
+      case LINEAR -> {
+        if (in.length != 1) {
+          throw fail(
+              l,
+              "linear needs a flat (F) input but the shape here is "
+                  + shape(in)
+                  + "; add 'flatten' before it");
+        }
+        if (into != null) {
+          into.add(new Linear(in[0], l.size(), gen));
+        }
+        yield new int[] {l.size()};
+      }
+      case BATCHNORM -> {
+        if (in.length > 3) {
+          throw fail(
+              l,
+              "batchnorm needs a (C, H, W), (C, L) or (F) input, the shape here is " + shape(in));
+        }
+        if (into != null) {
+          into.add(in.length == 3 ? new BatchNorm2d(in[0]) : new BatchNorm1d(in[0]));
+        }
+        yield in;
+      }
+      case LAYERNORM -> {
+        if (into != null) {
+          into.add(new LayerNorm(in[in.length - 1]));
+        }
+        yield in;
+      }
+      case DROPOUT -> {
+        if (into != null) {
+          into.add(new Dropout(l.value(), gen));
+        }
+        yield in;
+      }
+      case RELU, TANH, SIGMOID, GELU, LEAKYRELU -> {
+        if (into != null) {
+          into.add(activation(l));
+        }
+        yield in;
+      }
+    };
+  }
+
+  private static Module activation(Layer l) {
+    return switch (l.kind()) {
+      case RELU -> new ReLU();
+      case TANH -> new Tanh();
+      case SIGMOID -> new Sigmoid();
+      case GELU -> new GELU();
+      case LEAKYRELU -> new LeakyReLU(l.value());
+      default -> throw new AssertionError(l.kind());
+    };
+  }
+
+  private static void requireImage(Layer l, int[] in) {
+    if (in.length != 3) {
+      throw fail(
+          l,
+          l.kind().spelling()
+              + " needs a (C, H, W) input but the shape here is "
+              + shape(in)
+              + (in.length == 1
+                  ? " (image layers need an inputShape (C, H, W) and must come before flatten"
+                      + " and linear)"
+                  : ""));
+    }
+  }
+
+  /** The output size of a window sliding over {@code size}, or an error when it does not fit. */
+  private static int window(Layer l, int[] in, int size, int kernel, int stride, int padding) {
+    long span = (long) size + 2L * padding - kernel;
+    if (span < 0) {
+      throw fail(
+          l,
+          "kernel "
+              + kernel
+              + " is larger than the input "
+              + shape(in)
+              + (padding > 0 ? " with padding " + padding : "")
+              + ", so the output would be empty");
+    }
+    long out = span / stride + 1;
+    if (out > Integer.MAX_VALUE) {
+      throw fail(l, "the output size " + out + " overflows an int");
+    }
+    return (int) out;
+  }
+
+  private static String shape(int[] s) {
+    return Arrays.toString(s).replace('[', '(').replace(']', ')');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Parsing
+
+  private static List<Layer> parse(String spec) {
+    if (spec == null || spec.isBlank()) {
+      throw new IllegalArgumentException(
+          "network spec is empty; expected a comma-separated layer list such as"
+              + " 'linear(128), relu, linear(10)'");
+    }
+    return new Parser(spec).layers();
+  }
+
+  /** A recursive-descent parser over the characters of a spec. */
+  private static final class Parser {
+    private final String src;
+    private int pos;
+    // the layer being bound, for its error messages
+    private Kind kind;
+    private int number;
+    private String text;
+
+    Parser(String src) {
+      this.src = src;
+    }
+
+    List<Layer> layers() {
+      List<Layer> out = new ArrayList<>();
+      while (true) {
+        out.add(layer(out.size() + 1));
+        skipSpace();
+        if (pos == src.length()) {
+          return out;
+        }
+        if (src.charAt(pos) != ',') {
+          throw syntax("expected ',' between layers");
+        }
+        pos++;
+      }
+    }
+
+    private Layer layer(int number) {
+      skipSpace();
+      int start = pos;
+      String name = word();
+      if (name.isEmpty() || !Character.isLetter(name.charAt(0))) {
+        throw syntax("expected layer " + number + " (a layer name such as 'relu' or 'linear(10)')");
+      }
+      List<Arg> args = new ArrayList<>();
+      int afterName = pos;
+      skipSpace();
+      if (pos < src.length() && src.charAt(pos) == '(') {
+        pos++;
+        skipSpace();
+        if (pos < src.length() && src.charAt(pos) == ')') {
+          pos++;
+        } else {
+          while (true) {
+            args.add(arg(number));
+            skipSpace();
+            if (pos < src.length() && src.charAt(pos) == ')') {
+              pos++;
+              break;
+            }
+            if (pos >= src.length() || src.charAt(pos) != ',') {
+              throw syntax("expected ',' or ')' in the arguments of layer " + number);
+            }
+            pos++;
+          }
+        }
+      } else {
+        pos = afterName;
+      }
+      return bind(
+          name.toLowerCase(Locale.ROOT), args, number, start + 1, src.substring(start, pos));
+    }
+
+    private Arg arg(int number) {
+      skipSpace();
+      int at = pos;
+      String first = word();
+      if (first.isEmpty()) {
+        throw syntax("expected an argument of layer " + number);
+      }
+      int afterFirst = pos;
+      skipSpace();
+      if (pos < src.length() && src.charAt(pos) == '=') {
+        pos++;
+        skipSpace();
+        int valueAt = pos;
+        String value = word();
+        if (value.isEmpty()) {
+          throw syntax("expected a value after '" + first + "='");
+        }
+        if (!Character.isLetter(first.charAt(0))) {
+          throw syntax(at, "expected an argument name (k, s or p) before '='");
+        }
+        return new Arg(first.toLowerCase(Locale.ROOT), value, valueAt + 1);
+      }
+      pos = afterFirst;
+      return new Arg(null, first, at + 1);
+    }
+
+    /** A run of name or number characters (possibly empty). */
+    private String word() {
+      int start = pos;
+      while (pos < src.length()) {
+        char c = src.charAt(pos);
+        if (Character.isLetterOrDigit(c) || c == '_' || c == '.' || c == '+' || c == '-') {
+          pos++;
+        } else {
+          break;
+        }
+      }
+      return src.substring(start, pos);
+    }
+
+    private void skipSpace() {
+      while (pos < src.length() && Character.isWhitespace(src.charAt(pos))) {
+        pos++;
+      }
+    }
+
+    /** Checks {@code args} against what {@code name} accepts and makes the layer record. */
+    private Layer bind(String name, List<Arg> args, int number, int column, String text) {
+      Kind kind = Kind.of(name);
+      if (kind == null) {
+        throw error(
+            number, text, column, "unknown layer '" + name + "'; expected one of " + Kind.all());
+      }
+      this.kind = kind;
+      this.number = number;
+      this.text = text;
+      List<Arg> positional = new ArrayList<>();
+      Map<String, Arg> named = new HashMap<>();
+      for (Arg a : args) {
+        if (a.key() == null) {
+          positional.add(a);
+        } else if (!kind.keys.contains(a.key())) {
+          throw argError(a, "unknown argument '" + a.key() + "='");
+        } else if (named.put(a.key(), a) != null) {
+          throw argError(a, "argument '" + a.key() + "=' is given twice");
+        }
+      }
+      if (positional.size() > kind.maxPositional) {
+        Arg extra = positional.get(kind.maxPositional);
+        throw argError(
+            extra,
+            (kind.maxPositional == 0
+                    ? kind.spelling() + " takes no arguments"
+                    : "too many arguments")
+                + ", got '"
+                + extra.value()
+                + "'");
+      }
+      if (positional.size() < kind.minPositional
+          || (kind == Kind.CONV && !named.containsKey("k"))) {
+        String missing =
+            kind == Kind.CONV && !positional.isEmpty() ? "kernel size 'k='" : "argument";
+        throw error(number, text, column, "missing " + missing + "; expected " + kind.usage);
+      }
+      Arg first = positional.isEmpty() ? null : positional.get(0);
+      Arg s = named.get("s");
+      return switch (kind) {
+        case CONV ->
+            new Layer(
+                kind,
+                number,
+                column,
+                text,
+                positive(first, "output channels OUT"),
+                positive(named.get("k"), "kernel size k"),
+                s == null ? 1 : positive(s, "stride s"),
+                named.containsKey("p") ? nonNegative(named.get("p"), "padding p") : 0,
+                0);
+        case MAXPOOL, AVGPOOL -> {
+          int kernel = positive(first, "kernel size K");
+          int stride = s == null ? kernel : positive(s, "stride s");
+          yield new Layer(kind, number, column, text, 0, kernel, stride, 0, 0);
+        }
+        case LINEAR ->
+            new Layer(
+                kind, number, column, text, positive(first, "output features OUT"), 0, 0, 0, 0);
+        case DROPOUT -> {
+          double p = decimal(first, "dropout probability P");
+          if (!(p >= 0 && p < 1)) {
+            throw argError(
+                first, "dropout probability P must be in [0, 1), got '" + first.value() + "'");
+          }
+          yield new Layer(kind, number, column, text, 0, 0, 0, 0, p);
+        }
+        case LEAKYRELU -> {
+          double slope = first == null ? 0.01 : decimal(first, "negative slope SLOPE");
+          yield new Layer(kind, number, column, text, 0, 0, 0, 0, slope);
+        }
+        default -> new Layer(kind, number, column, text, 0, 0, 0, 0, 0);
+      };
+    }
+
+    private int positive(Arg a, String what) {
+      int v = integer(a, what);
+      if (v <= 0) {
+        throw argError(a, what + " must be a positive integer, got '" + a.value() + "'");
+      }
+      return v;
+    }
+
+    private int nonNegative(Arg a, String what) {
+      int v = integer(a, what);
+      if (v < 0) {
+        throw argError(a, what + " must be a non-negative integer, got '" + a.value() + "'");
+      }
+      return v;
+    }
+
+    private int integer(Arg a, String what) {
+      if (INT.matcher(a.value()).matches()) {
+        try {
+          return Integer.parseInt(a.value());
+        } catch (NumberFormatException e) {
+          // beyond the int range: reported below
+        }
+      }
+      throw argError(a, what + " must be an integer, got '" + a.value() + "'");
+    }
+
+    private double decimal(Arg a, String what) {
+      if (DECIMAL.matcher(a.value()).matches()) {
+        double v = Double.parseDouble(a.value());
+        if (Double.isFinite(v)) {
+          return v;
+        }
+      }
+      throw argError(a, what + " must be a number, got '" + a.value() + "'");
+    }
+
+    /** An error at argument {@code a} of the layer being bound, followed by its usage. */
+    private IllegalArgumentException argError(Arg a, String message) {
+      return error(number, text, a.column(), message + "; expected " + kind.usage);
+    }
+
+    private IllegalArgumentException syntax(String expected) {
+      return syntax(pos, expected);
+    }
+
+    private IllegalArgumentException syntax(int at, String expected) {
+      String found;
+      if (at >= src.length()) {
+        found = "the end of the spec";
+      } else {
+        int end = at;
+        while (end < src.length() && end < at + 20 && src.charAt(end) != ',') {
+          end++;
+        }
+        found = "'" + src.substring(at, Math.max(end, at + 1)) + "'";
+      }
+      return new IllegalArgumentException(
+          "network spec, column "
+              + (at + 1)
+              + ": "
+              + expected
+              + ", found "
+              + found
+              + " in \""
+              + src
+              + "\"");
+    }
+  }
+
+  private static IllegalArgumentException fail(Layer l, String message) {
+    return error(l.number(), l.text(), l.column(), message);
+  }
+
+  private static IllegalArgumentException error(
+      int number, String text, int column, String message) {
+    return new IllegalArgumentException(
+        "network spec, layer " + number + " '" + text + "' at column " + column + ": " + message);
+  }
+}

@@ -1,0 +1,405 @@
+package org.emberdl.spark;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.UUID;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.functions;
+import org.apache.spark.storage.StorageLevel;
+import org.emberdl.autograd.NoGrad;
+import org.emberdl.autograd.Tensor;
+import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.MeanGradientAggregator;
+import org.emberdl.federated.ModelAveragingAggregator;
+import org.emberdl.federated.Step;
+import org.emberdl.federated.Update;
+import org.emberdl.nn.Gradients;
+import org.emberdl.nn.Module;
+import org.emberdl.optim.Optimizer;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.MemoryScope;
+import org.emberdl.tensor.NDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The driver's side of training: caches the data on the executors, then runs rounds of broadcast
+ * weights -> every partition's update -> {@link Aggregator} -> one optimizer step, with per-epoch
+ * metrics, validation, early stopping and checkpoints.
+ *
+ * <p>Updates come back with {@code collect()}, which returns them in partition order, and are
+ * summed in that order. (Spark's {@code treeAggregate} merges results in the order tasks finish,
+ * which changes the last bits of a float sum from run to run; summing in a fixed order is what
+ * makes training on the same data, seed and partitioning give the same weights every time.)
+ */
+final class Coordinator {
+  private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
+  private static final int EVAL_BATCH = 1024;
+
+  /** A finished fit: the weights as safetensors bytes, the summary, the output count. */
+  record Result(byte[] weights, TrainingSummary summary, int numOutputs) {}
+
+  private Coordinator() {}
+
+  static Result fit(
+      Dataset<?> dataset, EmberParams<?> p, TaskKind kind, String featuresCol, String labelCol) {
+    NetworkDefinition network = NetworkDefinition.of(p);
+    SparkSession spark = dataset.sparkSession();
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    long seed = p.getSeed();
+    try (Module model = network.build(new Generator(seed))) {
+      int outputs = countOutputs(model, network);
+      if (kind == TaskKind.REGRESSION && outputs != 1) {
+        throw new IllegalArgumentException(
+            "a regressor's network must have 1 output per example, this one has " + outputs);
+      }
+      Dataset<Row> selected =
+          dataset.select(
+              functions.col(featuresCol), functions.col(labelCol).cast("double").as(labelCol));
+      if (p.getNumPartitions() > 0) {
+        selected = selected.repartition(p.getNumPartitions());
+      }
+      FeatureColumn features =
+          FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
+      JavaRDD<PartitionData> data =
+          cache(
+              selected,
+              features,
+              labelCol,
+              kind,
+              outputs,
+              p.getValidationFraction(),
+              seed,
+              p.getHandleInvalid().equals("skip"));
+      String runKey = "fit-" + UUID.randomUUID();
+      try {
+        return run(sc, data, model, network, kind, outputs, p, runKey);
+      } finally {
+        data.foreachPartition(it -> ExecutorEngine.get().release(runKey));
+        data.unpersist(false);
+      }
+    }
+  }
+
+  /** Outputs per example, from a forward pass of one zero example. */
+  private static int countOutputs(Module model, NetworkDefinition network) {
+    int[] shape = new int[network.inputShape().length + 1];
+    shape[0] = 1;
+    System.arraycopy(network.inputShape(), 0, shape, 1, shape.length - 1);
+    try (NoGrad ng = NoGrad.enter();
+        MemoryScope scope = MemoryScope.open()) {
+      model.eval();
+      Tensor out = model.forward(Tensor.of(NDArray.zeros(DType.FLOAT32, shape)));
+      model.train();
+      return Math.toIntExact(out.data().numel());
+    }
+  }
+
+  private static JavaRDD<PartitionData> cache(
+      Dataset<Row> selected,
+      FeatureColumn features,
+      String labelCol,
+      TaskKind kind,
+      int numClasses,
+      double validationFraction,
+      long seed,
+      boolean skipInvalid) {
+    JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
+    JavaRDD<PartitionData> data =
+        rows.mapPartitionsWithIndex(
+            (partition, it) ->
+                Collections.singletonList(
+                        PartitionData.read(
+                            it,
+                            features,
+                            labelCol,
+                            kind,
+                            numClasses,
+                            validationFraction,
+                            seed,
+                            partition,
+                            skipInvalid))
+                    .iterator(),
+            true);
+    return data.persist(StorageLevel.MEMORY_AND_DISK());
+  }
+
+  private static Result run(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      Module model,
+      NetworkDefinition network,
+      TaskKind kind,
+      int outputs,
+      EmberParams<?> p,
+      String runKey) {
+    List<long[]> sizes = data.map(d -> new long[] {d.trainRows, d.validRows, d.skipped}).collect();
+    long trainRows = 0;
+    long validRows = 0;
+    long skipped = 0;
+    for (long[] s : sizes) {
+      trainRows += s[0];
+      validRows += s[1];
+      skipped += s[2];
+    }
+    if (trainRows == 0) {
+      throw new IllegalArgumentException(
+          "no training rows" + (skipped > 0 ? " (" + skipped + " invalid rows skipped)" : ""));
+    }
+    if (p.getEarlyStoppingPatience() > 0 && validRows == 0) {
+      throw new IllegalArgumentException("earlyStoppingPatience needs validationFraction > 0");
+    }
+    int batchSize = p.getBatchSize();
+    int localSteps = p.getLocalSteps();
+    int chunks = Math.toIntExact((trainRows + batchSize - 1) / batchSize);
+    int rounds = (chunks + localSteps - 1) / localSteps;
+    Aggregator aggregator =
+        localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
+    TrainingConfig config =
+        new TrainingConfig(
+            runKey,
+            network,
+            kind,
+            p.getSeed(),
+            p.getOptimizer(),
+            p.getLearningRate(),
+            p.getMomentum(),
+            p.getWeightDecay(),
+            localSteps,
+            chunks,
+            aggregator.updateKind());
+    LOG.info(
+        "Ember fit: {} on {} partitions, {} training and {} validation rows ({} skipped), "
+            + "{} rounds per epoch, aggregation {}",
+        network,
+        sizes.size(),
+        trainRows,
+        validRows,
+        skipped,
+        rounds,
+        aggregator.name());
+
+    try (Optimizer optimizer = Optimizers.create(config, model)) {
+      Checkpoints checkpoints =
+          p.getCheckpointDir().isEmpty()
+              ? null
+              : new Checkpoints(p.getCheckpointDir(), sc.hadoopConfiguration());
+      List<EpochMetrics> history = new ArrayList<>();
+      int startEpoch = 0;
+      double bestLoss = Double.POSITIVE_INFINITY;
+      int bestEpoch = 0;
+      int sinceBest = 0;
+      RoundWeights best = null;
+      if (checkpoints != null) {
+        Checkpoints.Progress restored = checkpoints.restoreLatest(model, optimizer);
+        if (restored != null) {
+          if (!restored.network().equals(network.toString()) || restored.trainRows() != trainRows) {
+            throw new IllegalStateException(
+                "the checkpoint in "
+                    + p.getCheckpointDir()
+                    + " was written for "
+                    + restored.network()
+                    + " on "
+                    + restored.trainRows()
+                    + " rows, not "
+                    + network
+                    + " on "
+                    + trainRows
+                    + " rows; use another checkpointDir");
+          }
+          startEpoch = restored.epochsDone();
+          history.addAll(restored.history());
+          bestLoss = restored.bestValidationLoss();
+          bestEpoch = restored.bestEpoch();
+          sinceBest = restored.epochsWithoutImprovement();
+        }
+      }
+      boolean stoppedEarly = false;
+      double roundMillis = 0;
+      long roundCount = 0;
+      double lastLoss = Double.NaN;
+      int maxEpochs = p.getMaxEpochs();
+      for (int epoch = startEpoch; epoch < maxEpochs; epoch++) {
+        long start = System.nanoTime();
+        Update epochTotal = Update.zero(0, 0);
+        for (int round = 0; round < rounds; round++) {
+          long roundStart = System.nanoTime();
+          sc.setJobDescription(
+              String.format(
+                  "Ember epoch %d/%d, round %d/%d, loss %.4f",
+                  epoch + 1, maxEpochs, round + 1, rounds, lastLoss));
+          Update total =
+              runRound(
+                  sc, data, config, snapshot(model), epoch, round, (long) epoch * rounds + round);
+          apply(aggregator.combine(total), model, optimizer);
+          epochTotal.add(
+              new Update(
+                  new float[0], new float[0], total.examples(), total.lossSum(), total.correct()));
+          lastLoss = total.lossSum() / Math.max(1, total.examples());
+          roundMillis += (System.nanoTime() - roundStart) / 1e6;
+          roundCount++;
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double validLoss = Double.NaN;
+        double validAcc = Double.NaN;
+        if (validRows > 0) {
+          sc.setJobDescription(
+              String.format("Ember epoch %d/%d, validation", epoch + 1, maxEpochs));
+          RoundWeights w = snapshot(model);
+          Update v =
+              sum(
+                  data.mapPartitions(
+                          it -> single(PartitionTrainer.evaluate(config, w, it.next(), EVAL_BATCH)))
+                      .collect());
+          validLoss = v.lossSum() / v.examples();
+          validAcc =
+              kind == TaskKind.CLASSIFICATION ? (double) v.correct() / v.examples() : Double.NaN;
+        }
+        EpochMetrics m =
+            new EpochMetrics(
+                epoch + 1,
+                epochTotal.lossSum() / epochTotal.examples(),
+                kind == TaskKind.CLASSIFICATION
+                    ? (double) epochTotal.correct() / epochTotal.examples()
+                    : Double.NaN,
+                epochTotal.examples() / seconds,
+                validLoss,
+                validAcc,
+                seconds);
+        history.add(m);
+        LOG.info(
+            "epoch {}/{}: loss {} accuracy {} validation loss {} validation accuracy {} "
+                + "({} samples/s, {} s)",
+            m.epoch(),
+            maxEpochs,
+            String.format("%.4f", m.loss()),
+            String.format("%.4f", m.accuracy()),
+            String.format("%.4f", validLoss),
+            String.format("%.4f", validAcc),
+            String.format("%.0f", m.samplesPerSecond()),
+            String.format("%.1f", seconds));
+        if (validRows > 0) {
+          if (validLoss < bestLoss) {
+            bestLoss = validLoss;
+            bestEpoch = epoch + 1;
+            sinceBest = 0;
+            best = p.getEarlyStoppingPatience() > 0 ? snapshot(model) : null;
+          } else {
+            sinceBest++;
+          }
+        }
+        boolean stop =
+            p.getEarlyStoppingPatience() > 0 && sinceBest >= p.getEarlyStoppingPatience();
+        if (checkpoints != null
+            && ((epoch + 1) % p.getCheckpointInterval() == 0 || epoch + 1 == maxEpochs || stop)) {
+          checkpoints.write(
+              model,
+              optimizer,
+              new Checkpoints.Progress(
+                  epoch + 1,
+                  network.toString(),
+                  trainRows,
+                  bestLoss,
+                  bestEpoch,
+                  sinceBest,
+                  history));
+        }
+        if (stop) {
+          stoppedEarly = true;
+          LOG.info(
+              "early stopping after epoch {}: best validation loss {} at epoch {}",
+              epoch + 1,
+              bestLoss,
+              bestEpoch);
+          break;
+        }
+      }
+      sc.setJobDescription(null);
+      int finalEpoch = history.isEmpty() ? 0 : history.get(history.size() - 1).epoch();
+      if (stoppedEarly && best != null) {
+        PartitionTrainer.load(model, best);
+        finalEpoch = bestEpoch;
+      }
+      TrainingSummary summary =
+          new TrainingSummary(
+              history,
+              stoppedEarly,
+              finalEpoch,
+              trainRows,
+              validRows,
+              sizes.size(),
+              rounds,
+              roundCount == 0 ? Double.NaN : roundMillis / roundCount);
+      byte[] weights = StateDicts.toBytes(model.stateDict());
+      return new Result(weights, summary, outputs);
+    }
+  }
+
+  private static Update runRound(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      RoundWeights weights,
+      int epoch,
+      int round,
+      long globalRound) {
+    Broadcast<RoundWeights> bc = sc.broadcast(weights);
+    try {
+      List<Update> updates =
+          data.mapPartitionsWithIndex(
+                  (partition, it) ->
+                      single(
+                          PartitionTrainer.train(
+                              config, bc.value(), it.next(), partition, epoch, round, globalRound)),
+                  true)
+              .collect();
+      return sum(updates);
+    } finally {
+      bc.destroy();
+    }
+  }
+
+  /** The updates summed in list (= partition) order. */
+  static Update sum(List<Update> updates) {
+    Update first = updates.get(0);
+    Update total = Update.zero(first.values().length, first.buffers().length);
+    for (Update u : updates) {
+      total.add(u);
+    }
+    return total;
+  }
+
+  private static <T> Iterator<T> single(T value) {
+    return Collections.singletonList(value).iterator();
+  }
+
+  private static RoundWeights snapshot(Module model) {
+    return new RoundWeights(
+        model.flatParameters().values().toFloatArray(), ModuleBuffers.read(model));
+  }
+
+  private static void apply(Step step, Module model, Optimizer optimizer) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray values = NDArray.of(step.values(), step.values().length);
+      if (step.kind() == Step.Kind.GRADIENT) {
+        try (Gradients g = Gradients.fromFlat(model, values)) {
+          optimizer.step(g);
+        }
+      } else {
+        model.flatParameters().values().addInPlace(values);
+      }
+    }
+    if (step.buffers() != null) {
+      ModuleBuffers.write(model, step.buffers());
+    }
+  }
+}

@@ -1,0 +1,173 @@
+package org.emberdl.spark;
+
+import java.io.Serializable;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntArrayParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.param.Params;
+import scala.Function1;
+
+/**
+ * The {@code Param} objects of one Ember stage (every Spark {@code Param} belongs to one owner's
+ * uid, so each stage instance holds its own set). {@link EmberParams} exposes them; defaults are
+ * set once in {@link EmberParams#initEmberDefaults()}.
+ */
+final class EmberParamSet implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  final IntArrayParam layers;
+  final Param<String> network;
+  final IntArrayParam inputShape;
+  final Param<String> moduleFactory;
+  final Param<String> loss;
+  final Param<String> optimizer;
+  final DoubleParam learningRate;
+  final DoubleParam momentum;
+  final DoubleParam weightDecay;
+  final IntParam batchSize;
+  final IntParam maxEpochs;
+  final LongParam seed;
+  final IntParam numPartitions;
+  final IntParam localSteps;
+  final Param<String> checkpointDir;
+  final IntParam checkpointInterval;
+  final DoubleParam validationFraction;
+  final IntParam earlyStoppingPatience;
+  final IntParam inferenceBatchSize;
+  final Param<String> handleInvalid;
+
+  EmberParamSet(Params owner) {
+    layers =
+        new IntArrayParam(
+            owner,
+            "layers",
+            "MLP layer sizes from input to output, e.g. [784, 256, 128, 10] (ReLU between); "
+                + "ignored when network is set",
+            positiveSizes(2));
+    network =
+        new Param<>(
+            owner,
+            "network",
+            "layer spec, e.g. 'conv(32,k=3,p=1), relu, maxpool(2), flatten, linear(10)' "
+                + "(see org.emberdl.nn.NetworkSpec); needs inputShape");
+    inputShape =
+        new IntArrayParam(
+            owner,
+            "inputShape",
+            "shape of one example without the batch dim, e.g. [1, 28, 28]; features are reshaped "
+                + "to it",
+            positiveSizes(1));
+    moduleFactory =
+        new Param<>(
+            owner,
+            "moduleFactory",
+            "class name of an org.emberdl.spark.ModuleFactory that builds the network (overrides "
+                + "layers and network; needs inputShape)");
+    loss =
+        new Param<>(
+            owner,
+            "loss",
+            "loss function: cross_entropy (classifiers) or mse (regressors)",
+            ParamValidators.inArray(new String[] {"cross_entropy", "mse"}));
+    optimizer =
+        new Param<>(
+            owner,
+            "optimizer",
+            "optimizer: adam, adamw or sgd",
+            ParamValidators.inArray(new String[] {"adam", "adamw", "sgd"}));
+    learningRate =
+        new DoubleParam(owner, "learningRate", "learning rate (> 0)", ParamValidators.gt(0));
+    momentum =
+        new DoubleParam(
+            owner,
+            "momentum",
+            "SGD momentum in [0, 1)",
+            ParamValidators.inRange(0, 1, true, false));
+    weightDecay =
+        new DoubleParam(
+            owner,
+            "weightDecay",
+            "weight decay (L2 for adam/sgd, decoupled for adamw), >= 0",
+            ParamValidators.gtEq(0));
+    batchSize =
+        new IntParam(
+            owner,
+            "batchSize",
+            "global mini-batch size per step, whatever the number of partitions (>= 1)",
+            ParamValidators.gtEq(1));
+    maxEpochs =
+        new IntParam(
+            owner, "maxEpochs", "passes over the training data (>= 1)", ParamValidators.gtEq(1));
+    seed = new LongParam(owner, "seed", "random seed of weights, shuffling and dropout");
+    numPartitions =
+        new IntParam(
+            owner,
+            "numPartitions",
+            "partitions to train on (0 = keep the input's partitioning)",
+            ParamValidators.gtEq(0));
+    localSteps =
+        new IntParam(
+            owner,
+            "localSteps",
+            "optimizer steps each partition takes per round; 1 = synchronous SGD, more = local "
+                + "SGD with model averaging",
+            ParamValidators.gtEq(1));
+    checkpointDir =
+        new Param<>(
+            owner,
+            "checkpointDir",
+            "directory (any Hadoop file system) for training checkpoints; fit resumes from the "
+                + "latest one found there; empty = no checkpoints");
+    checkpointInterval =
+        new IntParam(
+            owner,
+            "checkpointInterval",
+            "write a checkpoint every this many epochs (>= 1)",
+            ParamValidators.gtEq(1));
+    validationFraction =
+        new DoubleParam(
+            owner,
+            "validationFraction",
+            "fraction of the rows held out for validation each epoch, in [0, 1)",
+            ParamValidators.inRange(0, 1, true, false));
+    earlyStoppingPatience =
+        new IntParam(
+            owner,
+            "earlyStoppingPatience",
+            "stop after this many epochs without a better validation loss and keep the best "
+                + "weights (0 = never stop early; needs validationFraction > 0)",
+            ParamValidators.gtEq(0));
+    inferenceBatchSize =
+        new IntParam(
+            owner,
+            "inferenceBatchSize",
+            "rows per forward pass in transform (>= 1)",
+            ParamValidators.gtEq(1));
+    handleInvalid =
+        new Param<>(
+            owner,
+            "handleInvalid",
+            "what to do with rows whose features are null, of the wrong length or not finite: "
+                + "error (fail naming the row), skip (drop the row) or keep (transform only: "
+                + "output NaN predictions)",
+            ParamValidators.inArray(new String[] {"error", "skip", "keep"}));
+  }
+
+  private static Function1<int[], Object> positiveSizes(int minLength) {
+    return (Function1<int[], Object> & Serializable)
+        sizes -> {
+          if (sizes.length < minLength) {
+            return false;
+          }
+          for (int s : sizes) {
+            if (s <= 0) {
+              return false;
+            }
+          }
+          return true;
+        };
+  }
+}

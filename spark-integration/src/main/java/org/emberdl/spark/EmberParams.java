@@ -1,0 +1,327 @@
+package org.emberdl.spark;
+
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.IntArrayParam;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.Params;
+
+/**
+ * The Params every Ember stage shares (estimators and models alike, so that {@code fit} copies them
+ * onto the model as Spark's own stages do): the network, the loss and optimizer, the training
+ * schedule, and inference settings. Defaults live in one place, {@link #initEmberDefaults()}.
+ *
+ * @param <S> the concrete stage, which the setters return
+ */
+public interface EmberParams<S extends EmberParams<S>> extends Params {
+  /** The stage's own Param objects. */
+  EmberParamSet emberParamSet();
+
+  /** Sets every default; each stage's constructor calls this once. */
+  default void initEmberDefaults() {
+    EmberParamSet p = emberParamSet();
+    setDefault(p.network, "");
+    setDefault(p.moduleFactory, "");
+    setDefault(p.optimizer, "adam");
+    setDefault(p.learningRate, 1e-3);
+    setDefault(p.momentum, 0.0);
+    setDefault(p.weightDecay, 0.0);
+    setDefault(p.batchSize, 128);
+    setDefault(p.maxEpochs, 5);
+    setDefault(p.seed, 42L);
+    setDefault(p.numPartitions, 0);
+    setDefault(p.localSteps, 1);
+    setDefault(p.checkpointDir, "");
+    setDefault(p.checkpointInterval, 1);
+    setDefault(p.validationFraction, 0.0);
+    setDefault(p.earlyStoppingPatience, 0);
+    setDefault(p.inferenceBatchSize, 256);
+    setDefault(p.handleInvalid, "error");
+  }
+
+  @SuppressWarnings("unchecked")
+  private S self() {
+    return (S) this;
+  }
+
+  /** MLP layer sizes, input first (e.g. {784, 256, 128, 10}). */
+  default IntArrayParam layers() {
+    return emberParamSet().layers;
+  }
+
+  default int[] getLayers() {
+    return (int[]) getOrDefault(emberParamSet().layers);
+  }
+
+  default S setLayers(int[] value) {
+    set(emberParamSet().layers, value);
+    return self();
+  }
+
+  /** A layer spec for {@link org.emberdl.nn.NetworkSpec}; needs {@link #inputShape()}. */
+  default Param<String> network() {
+    return emberParamSet().network;
+  }
+
+  default String getNetwork() {
+    return (String) getOrDefault(emberParamSet().network);
+  }
+
+  default S setNetwork(String value) {
+    set(emberParamSet().network, value);
+    return self();
+  }
+
+  /** The shape of one example, batch dim excluded. */
+  default IntArrayParam inputShape() {
+    return emberParamSet().inputShape;
+  }
+
+  default int[] getInputShape() {
+    return (int[]) getOrDefault(emberParamSet().inputShape);
+  }
+
+  default S setInputShape(int[] value) {
+    set(emberParamSet().inputShape, value);
+    return self();
+  }
+
+  /** Class name of a {@link ModuleFactory} that builds the network. */
+  default Param<String> moduleFactory() {
+    return emberParamSet().moduleFactory;
+  }
+
+  default String getModuleFactory() {
+    return (String) getOrDefault(emberParamSet().moduleFactory);
+  }
+
+  default S setModuleFactory(String value) {
+    set(emberParamSet().moduleFactory, value);
+    return self();
+  }
+
+  /** The loss: cross_entropy or mse. */
+  default Param<String> loss() {
+    return emberParamSet().loss;
+  }
+
+  default String getLoss() {
+    return (String) getOrDefault(emberParamSet().loss);
+  }
+
+  default S setLoss(String value) {
+    set(emberParamSet().loss, value);
+    return self();
+  }
+
+  /** adam, adamw or sgd. */
+  default Param<String> optimizer() {
+    return emberParamSet().optimizer;
+  }
+
+  default String getOptimizer() {
+    return (String) getOrDefault(emberParamSet().optimizer);
+  }
+
+  default S setOptimizer(String value) {
+    set(emberParamSet().optimizer, value);
+    return self();
+  }
+
+  /** The optimizer's learning rate. */
+  default DoubleParam learningRate() {
+    return emberParamSet().learningRate;
+  }
+
+  default double getLearningRate() {
+    return (Double) getOrDefault(emberParamSet().learningRate);
+  }
+
+  default S setLearningRate(double value) {
+    set(emberParamSet().learningRate, value);
+    return self();
+  }
+
+  /** SGD momentum. */
+  default DoubleParam momentum() {
+    return emberParamSet().momentum;
+  }
+
+  default double getMomentum() {
+    return (Double) getOrDefault(emberParamSet().momentum);
+  }
+
+  default S setMomentum(double value) {
+    set(emberParamSet().momentum, value);
+    return self();
+  }
+
+  /** Weight decay. */
+  default DoubleParam weightDecay() {
+    return emberParamSet().weightDecay;
+  }
+
+  default double getWeightDecay() {
+    return (Double) getOrDefault(emberParamSet().weightDecay);
+  }
+
+  default S setWeightDecay(double value) {
+    set(emberParamSet().weightDecay, value);
+    return self();
+  }
+
+  /** The global mini-batch size. */
+  default IntParam batchSize() {
+    return emberParamSet().batchSize;
+  }
+
+  default int getBatchSize() {
+    return (Integer) getOrDefault(emberParamSet().batchSize);
+  }
+
+  default S setBatchSize(int value) {
+    set(emberParamSet().batchSize, value);
+    return self();
+  }
+
+  /** Passes over the training data. */
+  default IntParam maxEpochs() {
+    return emberParamSet().maxEpochs;
+  }
+
+  default int getMaxEpochs() {
+    return (Integer) getOrDefault(emberParamSet().maxEpochs);
+  }
+
+  default S setMaxEpochs(int value) {
+    set(emberParamSet().maxEpochs, value);
+    return self();
+  }
+
+  /** Seed of the weights, shuffling and dropout. */
+  default LongParam seed() {
+    return emberParamSet().seed;
+  }
+
+  default long getSeed() {
+    return (Long) getOrDefault(emberParamSet().seed);
+  }
+
+  default S setSeed(long value) {
+    set(emberParamSet().seed, value);
+    return self();
+  }
+
+  /** Partitions to train on; 0 keeps the input's. */
+  default IntParam numPartitions() {
+    return emberParamSet().numPartitions;
+  }
+
+  default int getNumPartitions() {
+    return (Integer) getOrDefault(emberParamSet().numPartitions);
+  }
+
+  default S setNumPartitions(int value) {
+    set(emberParamSet().numPartitions, value);
+    return self();
+  }
+
+  /** Local steps per round; 1 is synchronous SGD. */
+  default IntParam localSteps() {
+    return emberParamSet().localSteps;
+  }
+
+  default int getLocalSteps() {
+    return (Integer) getOrDefault(emberParamSet().localSteps);
+  }
+
+  default S setLocalSteps(int value) {
+    set(emberParamSet().localSteps, value);
+    return self();
+  }
+
+  /** Where checkpoints go; empty for none. */
+  default Param<String> checkpointDir() {
+    return emberParamSet().checkpointDir;
+  }
+
+  default String getCheckpointDir() {
+    return (String) getOrDefault(emberParamSet().checkpointDir);
+  }
+
+  default S setCheckpointDir(String value) {
+    set(emberParamSet().checkpointDir, value);
+    return self();
+  }
+
+  /** Epochs between checkpoints. */
+  default IntParam checkpointInterval() {
+    return emberParamSet().checkpointInterval;
+  }
+
+  default int getCheckpointInterval() {
+    return (Integer) getOrDefault(emberParamSet().checkpointInterval);
+  }
+
+  default S setCheckpointInterval(int value) {
+    set(emberParamSet().checkpointInterval, value);
+    return self();
+  }
+
+  /** Fraction of rows held out for validation. */
+  default DoubleParam validationFraction() {
+    return emberParamSet().validationFraction;
+  }
+
+  default double getValidationFraction() {
+    return (Double) getOrDefault(emberParamSet().validationFraction);
+  }
+
+  default S setValidationFraction(double value) {
+    set(emberParamSet().validationFraction, value);
+    return self();
+  }
+
+  /** Epochs without improvement before stopping; 0 = off. */
+  default IntParam earlyStoppingPatience() {
+    return emberParamSet().earlyStoppingPatience;
+  }
+
+  default int getEarlyStoppingPatience() {
+    return (Integer) getOrDefault(emberParamSet().earlyStoppingPatience);
+  }
+
+  default S setEarlyStoppingPatience(int value) {
+    set(emberParamSet().earlyStoppingPatience, value);
+    return self();
+  }
+
+  /** Rows per forward pass in transform. */
+  default IntParam inferenceBatchSize() {
+    return emberParamSet().inferenceBatchSize;
+  }
+
+  default int getInferenceBatchSize() {
+    return (Integer) getOrDefault(emberParamSet().inferenceBatchSize);
+  }
+
+  default S setInferenceBatchSize(int value) {
+    set(emberParamSet().inferenceBatchSize, value);
+    return self();
+  }
+
+  /** error, skip or keep for invalid feature rows. */
+  default Param<String> handleInvalid() {
+    return emberParamSet().handleInvalid;
+  }
+
+  default String getHandleInvalid() {
+    return (String) getOrDefault(emberParamSet().handleInvalid);
+  }
+
+  default S setHandleInvalid(String value) {
+    set(emberParamSet().handleInvalid, value);
+    return self();
+  }
+}

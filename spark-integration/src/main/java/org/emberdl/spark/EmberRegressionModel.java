@@ -1,0 +1,138 @@
+package org.emberdl.spark;
+
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.regression.RegressionModel;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+
+/** A trained Ember regressor: batched {@code transform} appends {@code prediction}. */
+public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressionModel>
+    implements EmberModel<EmberRegressionModel>, MLWritable {
+  private static final long serialVersionUID = 1L;
+  private static final String PREFIX = "emberRegressionModel";
+
+  private String uid; // assigned by the first uid() call, during the superclass constructor
+  private final EmberParamSet emberParams;
+  private final byte[] weights;
+  private final int numOutputs;
+  private final TrainingSummary summary;
+
+  EmberRegressionModel(String uid, byte[] weights, int numOutputs, TrainingSummary summary) {
+    this(PendingUid.set(uid), weights, numOutputs, summary);
+  }
+
+  private EmberRegressionModel(
+      PendingUid.Token token, byte[] weights, int numOutputs, TrainingSummary summary) {
+    super();
+    this.emberParams = new EmberParamSet(this);
+    this.weights = weights;
+    this.numOutputs = numOutputs;
+    this.summary = summary;
+    initEmberDefaults();
+    setDefault(emberParams.loss, "mse");
+  }
+
+  @Override
+  public String uid() {
+    if (uid == null) {
+      uid = PendingUid.take(PREFIX);
+    }
+    return uid;
+  }
+
+  @Override
+  public EmberParamSet emberParamSet() {
+    return emberParams;
+  }
+
+  @Override
+  public byte[] weights() {
+    return weights;
+  }
+
+  @Override
+  public int numOutputs() {
+    return numOutputs;
+  }
+
+  @Override
+  public TrainingSummary summaryOrNull() {
+    return summary;
+  }
+
+  public boolean hasSummary() {
+    return summary != null;
+  }
+
+  /**
+   * Per-epoch loss and throughput of the fit that produced this model.
+   *
+   * @throws IllegalStateException when the model has none
+   */
+  public TrainingSummary trainingSummary() {
+    if (summary == null) {
+      throw new IllegalStateException("this model has no training summary");
+    }
+    return summary;
+  }
+
+  @Override
+  public int numFeatures() {
+    return NetworkDefinition.of(this).inputSize();
+  }
+
+  @Override
+  public StructType transformSchema(StructType schema) {
+    return StageSchemas.regressorOutput(schema, getFeaturesCol(), getPredictionCol());
+  }
+
+  @Override
+  public Dataset<Row> transform(Dataset<?> dataset) {
+    StructType out = transformSchema(dataset.schema());
+    if (getPredictionCol().isEmpty()) {
+      return dataset.toDF();
+    }
+    BatchInference inference =
+        new BatchInference(
+            NetworkDefinition.of(this),
+            EmberModel.replicaKey(uid(), weights),
+            BatchInference.Output.REGRESSOR,
+            false,
+            false,
+            true,
+            null,
+            getInferenceBatchSize(),
+            getHandleInvalid());
+    return inference.transform(dataset, getFeaturesCol(), out, weights);
+  }
+
+  /** One example's prediction, on the driver (prefer transform for many). */
+  @Override
+  public double predict(Vector features) {
+    return LocalPredictor.forward(NetworkDefinition.of(this), weights, features)[0];
+  }
+
+  @Override
+  public EmberRegressionModel copy(ParamMap extra) {
+    EmberRegressionModel copy = new EmberRegressionModel(uid(), weights, numOutputs, summary);
+    return copyValues(copy, extra).setParent(parent());
+  }
+
+  @Override
+  public MLWriter write() {
+    return ModelIO.writer(this);
+  }
+
+  public static MLReader<EmberRegressionModel> read() {
+    return ModelIO.reader(EmberRegressionModel.class, EmberRegressionModel::new);
+  }
+
+  public static EmberRegressionModel load(String path) {
+    return read().load(path);
+  }
+}

@@ -1,0 +1,81 @@
+package org.emberdl.spark;
+
+import org.apache.spark.ml.Predictor;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.DefaultParamsReader;
+import org.apache.spark.ml.util.DefaultParamsWritable;
+import org.apache.spark.ml.util.Identifiable;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Trains a neural network regressor (one real output, mean squared error) on a DataFrame, as a
+ * Spark ML {@code Estimator}; the same Params and training rounds as {@link EmberClassifier}.
+ */
+public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegressionModel>
+    implements EmberParams<EmberRegressor>, DefaultParamsWritable {
+  private static final long serialVersionUID = 1L;
+  private static final String PREFIX = "emberRegressor";
+
+  private String uid; // assigned by the first uid() call, during the superclass constructor
+  private final EmberParamSet emberParams;
+
+  public EmberRegressor() {
+    this(Identifiable.randomUID(PREFIX));
+  }
+
+  public EmberRegressor(String uid) {
+    this(PendingUid.set(uid));
+  }
+
+  private EmberRegressor(PendingUid.Token token) {
+    super();
+    emberParams = new EmberParamSet(this);
+    initEmberDefaults();
+    setDefault(emberParams.loss, "mse");
+  }
+
+  @Override
+  public String uid() {
+    if (uid == null) {
+      uid = PendingUid.take(PREFIX);
+    }
+    return uid;
+  }
+
+  @Override
+  public EmberParamSet emberParamSet() {
+    return emberParams;
+  }
+
+  @Override
+  public StructType transformSchema(StructType schema) {
+    return StageSchemas.regressorOutput(schema, getFeaturesCol(), getPredictionCol());
+  }
+
+  @Override
+  public EmberRegressionModel train(Dataset<?> dataset) {
+    StageSchemas.checkLabel(dataset.schema(), getLabelCol());
+    if (!getLoss().equals("mse")) {
+      throw new IllegalArgumentException("EmberRegressor trains with loss mse, not " + getLoss());
+    }
+    Coordinator.Result r =
+        Coordinator.fit(dataset, this, TaskKind.REGRESSION, getFeaturesCol(), getLabelCol());
+    return new EmberRegressionModel(uid(), r.weights(), r.numOutputs(), r.summary());
+  }
+
+  @Override
+  public EmberRegressor copy(ParamMap extra) {
+    return defaultCopy(extra);
+  }
+
+  public static MLReader<EmberRegressor> read() {
+    return new DefaultParamsReader<>();
+  }
+
+  public static EmberRegressor load(String path) {
+    return read().load(path);
+  }
+}

@@ -1,0 +1,166 @@
+package org.emberdl.spark;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
+import org.emberdl.nn.Module;
+import org.emberdl.tensor.EmberConfig;
+import org.emberdl.tensor.memory.Allocators;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The tensor engine of one executor JVM, shared by its tasks: the device and thread settings, the
+ * off-heap budget, and a pool of network replicas per training run or model so that a round's task
+ * reuses a network built by an earlier round instead of rebuilding it.
+ *
+ * <p>Each concurrently running task borrows its own replica (a network's weights and gradients are
+ * mutable), so a JVM holds at most one replica per task slot and run. Replicas of the least
+ * recently used runs are closed when more than {@link #MAX_RUNS} runs are pooled, and {@link
+ * #release} closes a run's replicas when its driver is done with it.
+ *
+ * <p>Device: a task given GPUs ({@code TaskContext.resources()("gpu")}) would run on the first one;
+ * this build has no CUDA backend, so such tasks log that once and run on the CPU. Threads: kernels
+ * use {@code spark.task.cpus} threads. Off-heap memory: bounded by {@code spark.ember.memoryLimit},
+ * else the executor's memory overhead ({@code spark.executor.memoryOverhead}, default max(384 MiB,
+ * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory.
+ */
+final class ExecutorEngine {
+  private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngine.class);
+  static final int MAX_RUNS = 4;
+  static final String MEMORY_LIMIT_CONF = "spark.ember.memoryLimit";
+
+  private static ExecutorEngine instance;
+
+  private final long memoryLimitBytes;
+  private final Map<String, Deque<Module>> pools = new LinkedHashMap<>(16, 0.75f, true);
+  private boolean gpuNoticeLogged;
+
+  private ExecutorEngine(long memoryLimitBytes) {
+    this.memoryLimitBytes = memoryLimitBytes;
+  }
+
+  /** This JVM's engine, created on first use (its settings are logged once). */
+  static synchronized ExecutorEngine get() {
+    if (instance == null) {
+      SparkEnv env = SparkEnv.get();
+      long limit = env == null ? Long.MAX_VALUE : memoryLimit(env.conf());
+      instance = new ExecutorEngine(limit);
+      LOG.info(
+          "Ember engine started: device cpu, {} kernel threads per task, off-heap limit {} MiB",
+          taskThreads(),
+          limit == Long.MAX_VALUE ? "none" : limit >> 20);
+    }
+    return instance;
+  }
+
+  static long memoryLimit(SparkConf conf) {
+    if (conf.contains(MEMORY_LIMIT_CONF)) {
+      return conf.getSizeAsBytes(MEMORY_LIMIT_CONF);
+    }
+    if (conf.contains("spark.executor.memoryOverhead")) {
+      return conf.getSizeAsMb("spark.executor.memoryOverhead") << 20;
+    }
+    long executorMb = conf.getSizeAsMb("spark.executor.memory", "1g");
+    return Math.max(384L, executorMb / 10) << 20;
+  }
+
+  private static int taskThreads() {
+    TaskContext task = TaskContext.get();
+    return task == null ? EmberConfig.threads() : Math.max(1, task.cpus());
+  }
+
+  /** Applies the task's thread count and notes a GPU this build cannot use. */
+  void enterTask() {
+    TaskContext task = TaskContext.get();
+    if (task == null) {
+      return;
+    }
+    EmberConfig.setThreads(Math.max(1, task.cpus()));
+    if (task.resources().contains("gpu")) {
+      synchronized (this) {
+        if (!gpuNoticeLogged) {
+          gpuNoticeLogged = true;
+          LOG.warn(
+              "task was given GPU {} but this Ember build has no CUDA backend; running on the CPU",
+              task.resources().apply("gpu").addresses()[0]);
+        }
+      }
+    }
+  }
+
+  /** A replica for {@code key}: a pooled one, or a new one from {@code build}. */
+  Module borrow(String key, Supplier<Module> build) {
+    synchronized (this) {
+      Deque<Module> pool = pools.computeIfAbsent(key, k -> new ArrayDeque<>());
+      Module m = pool.pollFirst();
+      evictOldRuns(key);
+      if (m != null) {
+        return m;
+      }
+    }
+    return build.get();
+  }
+
+  /** Returns a replica to {@code key}'s pool (or closes it when that run was released). */
+  synchronized void giveBack(String key, Module replica) {
+    Deque<Module> pool = pools.get(key);
+    if (pool == null) {
+      replica.close();
+    } else {
+      pool.addFirst(replica);
+    }
+  }
+
+  /** Closes every pooled replica of {@code key}. */
+  synchronized void release(String key) {
+    Deque<Module> pool = pools.remove(key);
+    if (pool != null) {
+      pool.forEach(Module::close);
+    }
+  }
+
+  /**
+   * Closes every pooled replica of this JVM (e.g. after batch scoring is done, or between tests);
+   * replicas currently borrowed are closed when given back.
+   */
+  synchronized void releaseAll() {
+    for (String key : new java.util.ArrayList<>(pools.keySet())) {
+      release(key);
+    }
+  }
+
+  private void evictOldRuns(String current) {
+    while (pools.size() > MAX_RUNS) {
+      String oldest = pools.keySet().iterator().next();
+      if (oldest.equals(current)) {
+        return;
+      }
+      release(oldest);
+    }
+  }
+
+  /**
+   * Fails when the engine's off-heap arrays exceed the limit: called at a step's peak (after
+   * backward, before its arrays are freed).
+   *
+   * @throws IllegalStateException naming the batch size, the bytes in use and the settings to
+   *     change
+   */
+  void checkMemory(int batchRows) {
+    long used = Allocators.cpuAllocatedBytes();
+    if (used > memoryLimitBytes) {
+      throw new IllegalStateException(
+          String.format(
+              "a batch of %d rows needs %d MiB of off-heap memory on this executor, over the "
+                  + "limit of %d MiB; lower batchSize (or use more partitions), or raise "
+                  + "spark.executor.memoryOverhead or %s",
+              batchRows, used >> 20, memoryLimitBytes >> 20, MEMORY_LIMIT_CONF));
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package org.emberdl.spark;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Epoch metrics to and from JSON-ready maps. Doubles are written as strings so that NaN and
+ * infinities (no validation, a diverged loss) survive JSON.
+ */
+final class MetricsJson {
+  private MetricsJson() {}
+
+  static List<Map<String, Object>> toJson(List<EpochMetrics> epochs) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (EpochMetrics e : epochs) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("epoch", e.epoch());
+      m.put("loss", String.valueOf(e.loss()));
+      m.put("accuracy", String.valueOf(e.accuracy()));
+      m.put("samplesPerSecond", String.valueOf(e.samplesPerSecond()));
+      m.put("validationLoss", String.valueOf(e.validationLoss()));
+      m.put("validationAccuracy", String.valueOf(e.validationAccuracy()));
+      m.put("seconds", String.valueOf(e.seconds()));
+      out.add(m);
+    }
+    return out;
+  }
+
+  static List<EpochMetrics> fromJson(List<Map<String, Object>> list) {
+    List<EpochMetrics> out = new ArrayList<>();
+    for (Map<String, Object> m : list) {
+      out.add(
+          new EpochMetrics(
+              ((Number) m.get("epoch")).intValue(),
+              d(m, "loss"),
+              d(m, "accuracy"),
+              d(m, "samplesPerSecond"),
+              d(m, "validationLoss"),
+              d(m, "validationAccuracy"),
+              d(m, "seconds")));
+    }
+    return out;
+  }
+
+  private static double d(Map<String, Object> m, String key) {
+    return Double.parseDouble(String.valueOf(m.get(key)));
+  }
+}

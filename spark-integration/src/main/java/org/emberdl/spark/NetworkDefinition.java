@@ -1,0 +1,140 @@
+package org.emberdl.spark;
+
+import java.io.Serializable;
+import java.util.Arrays;
+import org.emberdl.nn.Module;
+import org.emberdl.nn.NetworkSpec;
+import org.emberdl.tensor.Generator;
+
+/**
+ * What network a stage trains, resolved from its Params into one serializable value that the
+ * executors rebuild the network from: a {@link ModuleFactory} class, a {@link NetworkSpec} string,
+ * or MLlib-style layer sizes (in that order of precedence).
+ */
+final class NetworkDefinition implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final String spec;
+  private final int[] inputShape;
+  private final String factoryClass;
+
+  private NetworkDefinition(String spec, int[] inputShape, String factoryClass) {
+    this.spec = spec;
+    this.inputShape = inputShape.clone();
+    this.factoryClass = factoryClass;
+  }
+
+  /**
+   * The stage's network.
+   *
+   * @throws IllegalArgumentException when neither layers, network nor moduleFactory is set, or when
+   *     network/moduleFactory lack an inputShape
+   */
+  static NetworkDefinition of(EmberParams<?> params) {
+    String factory = params.getModuleFactory();
+    String network = params.getNetwork();
+    boolean hasShape = params.isDefined(params.inputShape());
+    if (!factory.isEmpty() || !network.isEmpty()) {
+      if (!hasShape) {
+        throw new IllegalArgumentException(
+            "inputShape must be set with "
+                + (factory.isEmpty() ? "network" : "moduleFactory")
+                + " (e.g. setInputShape(new int[] {1, 28, 28}))");
+      }
+      NetworkDefinition def =
+          new NetworkDefinition(
+              factory.isEmpty() ? network : null, params.getInputShape(), factory);
+      if (factory.isEmpty()) {
+        NetworkSpec.outputShape(network, def.inputShape); // validates the spec on the driver
+      }
+      return def;
+    }
+    if (!params.isDefined(params.layers())) {
+      throw new IllegalArgumentException(
+          "set the network: layers (e.g. [784, 256, 128, 10]), network with inputShape, or "
+              + "moduleFactory with inputShape");
+    }
+    int[] layers = params.getLayers();
+    int[] shape = hasShape ? params.getInputShape() : new int[] {layers[0]};
+    if (numel(shape) != layers[0]) {
+      throw new IllegalArgumentException(
+          "inputShape "
+              + Arrays.toString(shape)
+              + " has "
+              + numel(shape)
+              + " elements but layers[0] is "
+              + layers[0]);
+    }
+    return new NetworkDefinition(NetworkSpec.mlp(layers), shape, "");
+  }
+
+  /** A new network with weights drawn from {@code gen}. */
+  Module build(Generator gen) {
+    if (!factoryClass.isEmpty()) {
+      return instantiateFactory().create(inputShape.clone(), gen);
+    }
+    return NetworkSpec.build(spec, inputShape, gen);
+  }
+
+  private ModuleFactory instantiateFactory() {
+    try {
+      Class<?> cls =
+          Class.forName(factoryClass, true, Thread.currentThread().getContextClassLoader());
+      if (!ModuleFactory.class.isAssignableFrom(cls)) {
+        throw new IllegalArgumentException(
+            "moduleFactory "
+                + factoryClass
+                + " does not implement "
+                + ModuleFactory.class.getName());
+      }
+      return (ModuleFactory) cls.getDeclaredConstructor().newInstance();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalArgumentException(
+          "cannot instantiate moduleFactory "
+              + factoryClass
+              + " (it needs a public no-argument constructor and must be on the classpath)",
+          e);
+    }
+  }
+
+  /** The shape of one example. */
+  int[] inputShape() {
+    return inputShape.clone();
+  }
+
+  /** Elements of one example's features. */
+  int inputSize() {
+    return numel(inputShape);
+  }
+
+  /** Outputs per example, by building the network once when it comes from a factory. */
+  int outputSize() {
+    if (factoryClass.isEmpty()) {
+      return numel(NetworkSpec.outputShape(spec, inputShape));
+    }
+    throw new IllegalStateException("outputSize of a factory network is found by a forward pass");
+  }
+
+  boolean fromFactory() {
+    return !factoryClass.isEmpty();
+  }
+
+  /** A description for logs. */
+  @Override
+  public String toString() {
+    return fromFactory()
+        ? factoryClass + " on " + Arrays.toString(inputShape)
+        : spec + " on " + Arrays.toString(inputShape);
+  }
+
+  static int numel(int[] shape) {
+    long n = 1;
+    for (int s : shape) {
+      n *= s;
+    }
+    if (n > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("input shape " + Arrays.toString(shape) + " is too large");
+    }
+    return (int) n;
+  }
+}

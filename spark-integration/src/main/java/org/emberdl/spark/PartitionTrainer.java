@@ -1,0 +1,285 @@
+package org.emberdl.spark;
+
+import org.emberdl.autograd.NoGrad;
+import org.emberdl.autograd.Tensor;
+import org.emberdl.federated.Update;
+import org.emberdl.federated.UpdateKind;
+import org.emberdl.nn.CrossEntropyLoss;
+import org.emberdl.nn.Dropout;
+import org.emberdl.nn.MSELoss;
+import org.emberdl.nn.Module;
+import org.emberdl.nn.Reduction;
+import org.emberdl.optim.Optimizer;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.MemoryScope;
+import org.emberdl.tensor.NDArray;
+
+/**
+ * The executor's side of a round: one partition's share of the global batch (or its {@code
+ * localSteps} local steps) on a replica of the network, turned into an {@link Update}; and the
+ * forward-only evaluation of held-out rows.
+ *
+ * <p>A task's work depends only on (seed, epoch, round, partition) and the broadcast weights: the
+ * shuffle of a partition's rows is drawn from the counter-based generator keyed by (seed, epoch,
+ * partition), dropout masks from the one keyed by (seed, global round, partition). A retried task
+ * therefore produces the same update bit for bit.
+ */
+final class PartitionTrainer {
+  private static final long SHUFFLE_SALT = 0x5348_5546_464c_4545L;
+  private static final long DROPOUT_SALT = 0x4452_4f50_4f55_5421L;
+
+  private PartitionTrainer() {}
+
+  /** Runs round {@code round} (0-based within {@code epoch}) of one partition. */
+  static Update train(
+      TrainingConfig c,
+      RoundWeights weights,
+      PartitionData data,
+      int partition,
+      int epoch,
+      int round,
+      long globalRound) {
+    ExecutorEngine engine = ExecutorEngine.get();
+    engine.enterTask();
+    Module model = engine.borrow(c.runKey(), () -> newReplica(c));
+    try (MemoryScope scope = MemoryScope.open()) {
+      load(model, weights);
+      setDropoutGenerator(
+          model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
+      model.train();
+      int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
+      if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
+        return gradientSum(c, engine, model, data, order, round);
+      }
+      return localSteps(c, engine, model, weights, data, order, round);
+    } finally {
+      engine.giveBack(c.runKey(), model);
+    }
+  }
+
+  private static Module newReplica(TrainingConfig c) {
+    Module m = c.network().build(new Generator(c.seed()));
+    m.flatParameters();
+    return m;
+  }
+
+  static void load(Module model, RoundWeights weights) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray values = model.flatParameters().values();
+      values.copyFrom(NDArray.of(weights.values(), values.shape()));
+    }
+    if (weights.buffers().length > 0) {
+      ModuleBuffers.write(model, weights.buffers());
+    }
+  }
+
+  private static void setDropoutGenerator(Module module, Generator gen) {
+    if (module instanceof Dropout d) {
+      d.setGenerator(gen);
+    }
+    for (Module child : module.children().values()) {
+      setDropoutGenerator(child, gen);
+    }
+  }
+
+  /** The epoch's order of a partition's training rows. */
+  static int[] shuffle(long seed, int epoch, int partition, int rows) {
+    if (rows == 0) {
+      return new int[0];
+    }
+    try (NDArray perm =
+        NDArray.randperm(Generator.forTask(seed ^ SHUFFLE_SALT, epoch, partition), rows)) {
+      return perm.toIntArray();
+    }
+  }
+
+  /** Rows {@code [lo, hi)} of the shuffled order for slice {@code chunk} of {@code chunks}. */
+  static int chunkStart(int rows, int chunk, int chunks) {
+    return (int) ((long) rows * chunk / chunks);
+  }
+
+  private static Update gradientSum(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      PartitionData data,
+      int[] order,
+      int round) {
+    int lo = chunkStart(data.trainRows, round, c.chunksPerEpoch());
+    int hi = chunkStart(data.trainRows, round + 1, c.chunksPerEpoch());
+    int size = Math.toIntExact(model.flatParameters().numel());
+    if (hi == lo) {
+      return new Update(new float[size], ModuleBuffers.read(model), 0, 0, 0);
+    }
+    model.zeroGrad();
+    StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.SUM);
+    float[] grads = model.flatParameters().grads().toFloatArray();
+    return new Update(grads, weightedBuffers(model, hi - lo), hi - lo, r.lossSum, r.correct);
+  }
+
+  private static Update localSteps(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      RoundWeights start,
+      PartitionData data,
+      int[] order,
+      int round) {
+    double lossSum = 0;
+    long correct = 0;
+    int used = 0;
+    try (Optimizer opt = Optimizers.create(c, model)) {
+      for (int k = 0; k < c.localSteps(); k++) {
+        int chunk = round * c.localSteps() + k;
+        if (chunk >= c.chunksPerEpoch()) {
+          break;
+        }
+        int lo = chunkStart(data.trainRows, chunk, c.chunksPerEpoch());
+        int hi = chunkStart(data.trainRows, chunk + 1, c.chunksPerEpoch());
+        if (hi == lo) {
+          continue;
+        }
+        opt.zeroGrad();
+        StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.MEAN);
+        opt.step();
+        lossSum += r.lossSum;
+        correct += r.correct;
+        used += hi - lo;
+      }
+    }
+    float[] delta = model.flatParameters().values().toFloatArray();
+    float[] w0 = start.values();
+    for (int i = 0; i < delta.length; i++) {
+      delta[i] = (delta[i] - w0[i]) * used;
+    }
+    return new Update(delta, weightedBuffers(model, used), used, lossSum, correct);
+  }
+
+  private static float[] weightedBuffers(Module model, long examples) {
+    float[] b = ModuleBuffers.read(model);
+    for (int i = 0; i < b.length; i++) {
+      b[i] *= examples;
+    }
+    return b;
+  }
+
+  private record StepResult(double lossSum, long correct) {}
+
+  /** Forward and backward on rows {@code order[lo..hi)}; loss summed or averaged. */
+  private static StepResult step(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      PartitionData data,
+      int[] order,
+      int lo,
+      int hi,
+      Reduction reduction) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      int n = hi - lo;
+      NDArray x = gather(data.trainX, data.dim, order, lo, hi, c.network().inputShape());
+      Tensor out = model.forward(Tensor.of(x));
+      Tensor loss = loss(c.kind(), out, data.trainY, order, lo, hi, reduction);
+      loss.backward();
+      engine.checkMemory(n);
+      double value = loss.item();
+      double lossSum = reduction == Reduction.SUM ? value : value * n;
+      long correct =
+          c.kind() == TaskKind.CLASSIFICATION
+              ? countCorrect(out.data(), data.trainY, order, lo, hi)
+              : 0;
+      return new StepResult(lossSum, correct);
+    }
+  }
+
+  /** The rows {@code order[lo..hi)} of a row-major block, shaped (n, inputShape...). */
+  static NDArray gather(float[] x, int dim, int[] order, int lo, int hi, int[] inputShape) {
+    int n = hi - lo;
+    float[] batch = new float[n * dim];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(x, order[i + lo] * dim, batch, i * dim, dim);
+    }
+    int[] shape = new int[inputShape.length + 1];
+    shape[0] = n;
+    System.arraycopy(inputShape, 0, shape, 1, inputShape.length);
+    return NDArray.of(batch, shape);
+  }
+
+  private static Tensor loss(
+      TaskKind kind, Tensor out, float[] y, int[] order, int lo, int hi, Reduction reduction) {
+    int n = hi - lo;
+    if (kind == TaskKind.CLASSIFICATION) {
+      long[] labels = new long[n];
+      for (int i = 0; i < n; i++) {
+        labels[i] = (long) y[order[lo + i]];
+      }
+      try (CrossEntropyLoss ce = new CrossEntropyLoss(reduction)) {
+        return ce.apply(out, NDArray.of(labels, n));
+      }
+    }
+    float[] targets = new float[n];
+    for (int i = 0; i < n; i++) {
+      targets[i] = y[order[lo + i]];
+    }
+    return new MSELoss(reduction).apply(out, NDArray.of(targets, out.shape()));
+  }
+
+  static long countCorrect(NDArray logits, float[] y, int[] order, int lo, int hi) {
+    try (NDArray pred = logits.argmax(1, false)) {
+      long[] p = pred.dtype() == DType.INT64 ? pred.toLongArray() : toLong(pred.toIntArray());
+      long correct = 0;
+      for (int i = 0; i < p.length; i++) {
+        if (p[i] == (long) y[order == null ? lo + i : order[lo + i]]) {
+          correct++;
+        }
+      }
+      return correct;
+    }
+  }
+
+  private static long[] toLong(int[] v) {
+    long[] out = new long[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = v[i];
+    }
+    return out;
+  }
+
+  /** Loss sum and correct count of the partition's validation rows (forward only, eval mode). */
+  static Update evaluate(TrainingConfig c, RoundWeights weights, PartitionData data, int batch) {
+    ExecutorEngine engine = ExecutorEngine.get();
+    engine.enterTask();
+    Module model = engine.borrow(c.runKey(), () -> newReplica(c));
+    double lossSum = 0;
+    long correct = 0;
+    try (NoGrad ng = NoGrad.enter()) {
+      load(model, weights);
+      model.eval();
+      for (int lo = 0; lo < data.validRows; lo += batch) {
+        int hi = Math.min(data.validRows, lo + batch);
+        try (MemoryScope scope = MemoryScope.open()) {
+          NDArray x =
+              gather(data.validX, data.dim, identity(lo, hi), 0, hi - lo, c.network().inputShape());
+          Tensor out = model.forward(Tensor.of(x));
+          int[] idx = identity(lo, hi);
+          lossSum += loss(c.kind(), out, data.validY, idx, 0, hi - lo, Reduction.SUM).item();
+          if (c.kind() == TaskKind.CLASSIFICATION) {
+            correct += countCorrect(out.data(), data.validY, idx, 0, hi - lo);
+          }
+        }
+      }
+    } finally {
+      engine.giveBack(c.runKey(), model);
+    }
+    return new Update(new float[0], new float[0], data.validRows, lossSum, correct);
+  }
+
+  private static int[] identity(int lo, int hi) {
+    int[] idx = new int[hi - lo];
+    for (int i = 0; i < idx.length; i++) {
+      idx[i] = lo + i;
+    }
+    return idx;
+  }
+}

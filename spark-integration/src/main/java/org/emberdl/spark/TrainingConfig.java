@@ -1,0 +1,25 @@
+package org.emberdl.spark;
+
+import java.io.Serializable;
+import org.emberdl.federated.UpdateKind;
+
+/**
+ * Everything a training task needs besides the round's weights, fixed for one {@code fit}.
+ *
+ * @param runKey identifies the fit in the executors' replica pools
+ * @param chunksPerEpoch how many slices each partition's shuffled rows are cut into per epoch; one
+ *     slice per partition makes one global batch of about {@code batchSize} rows
+ */
+record TrainingConfig(
+    String runKey,
+    NetworkDefinition network,
+    TaskKind kind,
+    long seed,
+    String optimizer,
+    double learningRate,
+    double momentum,
+    double weightDecay,
+    int localSteps,
+    int chunksPerEpoch,
+    UpdateKind updateKind)
+    implements Serializable {}

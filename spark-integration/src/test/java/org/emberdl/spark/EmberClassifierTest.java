@@ -1,0 +1,82 @@
+package org.emberdl.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class EmberClassifierTest {
+  private final SparkSession spark = SparkTestSession.get();
+
+  @AfterEach
+  void releaseReplicas() {
+    ExecutorEngine.get().releaseAll();
+  }
+
+  static EmberClassifier mlp() {
+    return new EmberClassifier()
+        .setLayers(new int[] {8, 16, 3})
+        .setBatchSize(32)
+        .setMaxEpochs(3)
+        .setLearningRate(0.01)
+        .setSeed(7L)
+        .setNumPartitions(2);
+  }
+
+  @Test
+  void learnsSeparableBlobsAndOutputsSparkClassifierColumns() {
+    Dataset<Row> data = TestData.blobs(spark, 600, 8, 3, 1, 2);
+    EmberClassificationModel model = mlp().fit(data);
+
+    Dataset<Row> scored = model.transform(data);
+    assertEquals(
+        List.of("features", "label", "rawPrediction", "probability", "prediction"),
+        List.of(scored.columns()));
+    double accuracy =
+        new MulticlassClassificationEvaluator().setMetricName("accuracy").evaluate(scored);
+    assertTrue(accuracy > 0.97, "accuracy " + accuracy);
+
+    for (Row r : scored.select("rawPrediction", "probability", "prediction").collectAsList()) {
+      double[] raw = ((Vector) r.get(0)).toArray();
+      double[] p = ((Vector) r.get(1)).toArray();
+      assertEquals(3, p.length);
+      assertEquals(1.0, p[0] + p[1] + p[2], 1e-9);
+      // softmax by hand from the logits
+      double m = Math.max(raw[0], Math.max(raw[1], raw[2]));
+      double z = Math.exp(raw[0] - m) + Math.exp(raw[1] - m) + Math.exp(raw[2] - m);
+      assertEquals(Math.exp(raw[1] - m) / z, p[1], 1e-12);
+      int argmax = raw[0] >= raw[1] && raw[0] >= raw[2] ? 0 : raw[1] >= raw[2] ? 1 : 2;
+      assertEquals(argmax, r.getDouble(2));
+    }
+
+    TrainingSummary summary = model.trainingSummary();
+    assertEquals(3, summary.epochs().size());
+    assertEquals(2, summary.partitions());
+    assertEquals(600, summary.trainRows());
+    assertEquals(19, summary.roundsPerEpoch()); // ceil(600 / 32)
+    assertTrue(summary.last().loss() < summary.epochs().get(0).loss());
+    assertFalse(summary.stoppedEarly());
+    assertEquals(3, model.numClasses());
+  }
+
+  @Test
+  void sameSeedAndPartitioningGiveTheSameWeights() {
+    Dataset<Row> data = TestData.blobs(spark, 300, 8, 3, 2, 3);
+    EmberClassifier clf = mlp().setNumPartitions(3).setMaxEpochs(2);
+    byte[] a = clf.fit(data).weights();
+    byte[] b = clf.fit(data).weights();
+    assertArrayEquals(a, b);
+    byte[] other =
+        clf.copy(new org.apache.spark.ml.param.ParamMap()).setSeed(8L).fit(data).weights();
+    assertFalse(java.util.Arrays.equals(a, other));
+  }
+}
