@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
@@ -78,16 +79,23 @@ final class Checkpoints {
   }
 
   /**
-   * Restores the newest complete checkpoint into {@code model} and {@code optimizer}.
+   * Restores the newest complete checkpoint into {@code model} and {@code optimizer}, after {@code
+   * check} accepted its progress (it throws to refuse one written for another run).
    *
    * @return its progress, or null when the directory holds none
    */
-  Progress restoreLatest(Module model, Optimizer optimizer) {
+  Progress restoreLatest(Module model, Optimizer optimizer, Consumer<Progress> check) {
     Path latest = latest();
     if (latest == null) {
       return null;
     }
     try {
+      Progress p =
+          fromJson(
+              JSON.readValue(
+                  readBytes(new Path(latest, "progress.json")),
+                  new TypeReference<Map<String, Object>>() {}));
+      check.accept(p);
       try (Safetensors.SafetensorsFile f =
           Safetensors.read(readBytes(new Path(latest, "model.safetensors")))) {
         model.loadStateDict(f.tensors(), true);
@@ -96,11 +104,6 @@ final class Checkpoints {
           Safetensors.read(readBytes(new Path(latest, "optimizer.safetensors")))) {
         optimizer.loadStateDict(f.tensors());
       }
-      Progress p =
-          fromJson(
-              JSON.readValue(
-                  readBytes(new Path(latest, "progress.json")),
-                  new TypeReference<Map<String, Object>>() {}));
       LOG.info("resuming from checkpoint {} ({} epochs done)", latest, p.epochsDone());
       return p;
     } catch (IOException e) {

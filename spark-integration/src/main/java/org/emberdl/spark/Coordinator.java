@@ -200,22 +200,28 @@ final class Coordinator {
       int sinceBest = 0;
       RoundWeights best = null;
       if (checkpoints != null) {
-        Checkpoints.Progress restored = checkpoints.restoreLatest(model, optimizer);
+        long rows = trainRows;
+        Checkpoints.Progress restored =
+            checkpoints.restoreLatest(
+                model,
+                optimizer,
+                found -> {
+                  if (!found.network().equals(network.toString()) || found.trainRows() != rows) {
+                    throw new IllegalStateException(
+                        "the checkpoint in "
+                            + p.getCheckpointDir()
+                            + " was written for "
+                            + found.network()
+                            + " on "
+                            + found.trainRows()
+                            + " rows, not "
+                            + network
+                            + " on "
+                            + rows
+                            + " rows; use another checkpointDir");
+                  }
+                });
         if (restored != null) {
-          if (!restored.network().equals(network.toString()) || restored.trainRows() != trainRows) {
-            throw new IllegalStateException(
-                "the checkpoint in "
-                    + p.getCheckpointDir()
-                    + " was written for "
-                    + restored.network()
-                    + " on "
-                    + restored.trainRows()
-                    + " rows, not "
-                    + network
-                    + " on "
-                    + trainRows
-                    + " rows; use another checkpointDir");
-          }
           startEpoch = restored.epochsDone();
           history.addAll(restored.history());
           bestLoss = restored.bestValidationLoss();

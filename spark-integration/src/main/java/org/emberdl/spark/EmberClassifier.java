@@ -72,9 +72,15 @@ public class EmberClassifier
         schema, getFeaturesCol(), getRawPredictionCol(), getProbabilityCol(), getPredictionCol());
   }
 
+  /** Checks the label column (naming it) before Spark's {@code Predictor.fit} casts it. */
+  @Override
+  public EmberClassificationModel fit(Dataset<?> dataset) {
+    StageSchemas.checkLabel(dataset.schema(), getLabelCol());
+    return super.fit(dataset);
+  }
+
   @Override
   public EmberClassificationModel train(Dataset<?> dataset) {
-    StageSchemas.checkLabel(dataset.schema(), getLabelCol());
     if (!getLoss().equals("cross_entropy")) {
       throw new IllegalArgumentException(
           "EmberClassifier trains with loss cross_entropy, not " + getLoss());

@@ -55,9 +55,15 @@ public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegre
     return StageSchemas.regressorOutput(schema, getFeaturesCol(), getPredictionCol());
   }
 
+  /** Checks the label column (naming it) before Spark's {@code Predictor.fit} casts it. */
+  @Override
+  public EmberRegressionModel fit(Dataset<?> dataset) {
+    StageSchemas.checkLabel(dataset.schema(), getLabelCol());
+    return super.fit(dataset);
+  }
+
   @Override
   public EmberRegressionModel train(Dataset<?> dataset) {
-    StageSchemas.checkLabel(dataset.schema(), getLabelCol());
     if (!getLoss().equals("mse")) {
       throw new IllegalArgumentException("EmberRegressor trains with loss mse, not " + getLoss());
     }

@@ -1,0 +1,109 @@
+package org.emberdl.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Pins the behaviour of the Spark internals Ember relies on, so an upgrade that changes it fails
+ * here.
+ */
+class SparkInternalsTest {
+  private final SparkSession spark = SparkTestSession.get();
+
+  @Test
+  void internalRowsCarryArrayFloatFeaturesAsUnsafeArrays() {
+    Dataset<Row> df = TestData.blobs(spark, 10, 4, 2, 3, 1);
+    List<float[]> viaRows =
+        df.select("features").collectAsList().stream().map(r -> toFloats(r.getList(0))).toList();
+    JavaRDD<float[]> viaInternal =
+        SparkInternals.internalRows(df.select("features"))
+            .toJavaRDD()
+            .map(
+                r -> {
+                  assertInstanceOf(UnsafeArrayData.class, r.getArray(0));
+                  float[] out = new float[4];
+                  SparkInternals.copyFloats(r.getArray(0), out, 0, 4);
+                  return out;
+                });
+    List<float[]> internal = viaInternal.collect();
+    assertEquals(viaRows.size(), internal.size());
+    for (int i = 0; i < internal.size(); i++) {
+      assertArrayEquals(viaRows.get(i), internal.get(i));
+    }
+  }
+
+  @Test
+  void copyFloatsReadsUnsafeAndGenericArraysAtAnOffset() {
+    float[] values = {1.5f, -2f, 3.25f};
+    float[] dst = new float[5];
+    SparkInternals.copyFloats(UnsafeArrayData.fromPrimitiveArray(values), dst, 2, 3);
+    assertArrayEquals(new float[] {0, 0, 1.5f, -2f, 3.25f}, dst);
+    float[] dst2 = new float[3];
+    SparkInternals.copyFloats(new GenericArrayData(new Object[] {1.5f, -2f, 3.25f}), dst2, 0, 3);
+    assertArrayEquals(values, dst2);
+  }
+
+  @Test
+  void createDataFrameTurnsInternalRowsIntoADataFrame() {
+    StructType schema =
+        new StructType()
+            .add("a", DataTypes.DoubleType, false)
+            .add("b", DataTypes.IntegerType, false);
+    List<InternalRow> rows =
+        List.of(
+            new GenericInternalRow(new Object[] {1.5, 3}),
+            new GenericInternalRow(new Object[] {-2.0, 4}));
+    var rdd =
+        org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext())
+            .parallelize(rows, 2);
+    Dataset<Row> df = SparkInternals.createDataFrame(spark, rdd.rdd(), schema);
+    assertEquals(schema, df.schema());
+    assertEquals(
+        List.of(1.5, -2.0),
+        df.select("a").as(org.apache.spark.sql.Encoders.DOUBLE()).collectAsList());
+    assertEquals(7L, df.groupBy().sum("b").first().getLong(0));
+  }
+
+  @Test
+  void paramsMetadataRoundTripsThroughSparkMlFormat(@TempDir Path dir) throws Exception {
+    EmberClassifier clf =
+        new EmberClassifier("emberClassifier_pinned")
+            .setLayers(new int[] {4, 3})
+            .setLearningRate(0.05);
+    String path = dir.resolve("stage").toString();
+    SparkInternals.saveMetadata(clf, path, spark);
+    assertEquals(true, Files.isDirectory(dir.resolve("stage/metadata")));
+    var metadata = SparkInternals.loadMetadata(path, spark, EmberClassifier.class.getName());
+    assertEquals("emberClassifier_pinned", metadata.uid());
+    EmberClassifier loaded = new EmberClassifier(metadata.uid());
+    SparkInternals.setParams(metadata, loaded);
+    assertArrayEquals(new int[] {4, 3}, loaded.getLayers());
+    assertEquals(0.05, loaded.getLearningRate());
+    assertEquals(128, loaded.getBatchSize());
+  }
+
+  private static float[] toFloats(List<Object> list) {
+    float[] out = new float[list.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = ((Number) list.get(i)).floatValue();
+    }
+    return out;
+  }
+}
