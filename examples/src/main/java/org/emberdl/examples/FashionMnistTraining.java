@@ -2,6 +2,7 @@ package org.emberdl.examples;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -154,6 +155,7 @@ public final class FashionMnistTraining {
               speed,
               seconds);
         }
+        Files.createDirectories(target.toAbsolutePath().getParent());
         net.save(target);
         out.println("saved " + target.toAbsolutePath());
         result = new Result(trainLoss, accuracy, speed);

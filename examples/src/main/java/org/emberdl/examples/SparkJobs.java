@@ -1,0 +1,403 @@
+package org.emberdl.examples;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.SparkConf;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoder;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.emberdl.data.FashionMnist;
+import org.emberdl.examples.EmberCli.ConvertArgs;
+import org.emberdl.examples.EmberCli.DemoArgs;
+import org.emberdl.examples.EmberCli.PredictArgs;
+import org.emberdl.examples.EmberCli.TrainArgs;
+import org.emberdl.spark.EmberClassificationModel;
+import org.emberdl.spark.EmberClassifier;
+import org.emberdl.spark.EpochMetrics;
+import org.emberdl.spark.TrainingSummary;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** What {@link EmberCli}'s commands do with Spark (kept apart so that parsing needs no Spark). */
+final class SparkJobs {
+  private static final Logger LOG = LoggerFactory.getLogger(SparkJobs.class);
+
+  /** Examples per DataFrame when converting: about 25 MB of pixels on the driver at a time. */
+  private static final int CHUNK_ROWS = 8192;
+
+  private SparkJobs() {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Session
+
+  /**
+   * The session. Under spark-submit (which sets the system property {@code spark.master}) its
+   * settings are used as they are; otherwise Spark runs embedded on {@code master} (default {@code
+   * local[*]}), and a local master keeps the driver on the loopback interface with the web UI off
+   * (unless {@code -Dspark.ui.enabled=true}).
+   */
+  static SparkSession session(String appName, String master) {
+    SparkConf submitted = new SparkConf(); // the spark.* system properties spark-submit sets
+    SparkSession.Builder builder = SparkSession.builder().appName(appName);
+    if (submitted.contains("spark.master")) {
+      if (master != null && !master.equals(submitted.get("spark.master"))) {
+        LOG.warn(
+            "--master {} ignored: spark-submit set the master {}",
+            master,
+            submitted.get("spark.master"));
+      }
+    } else {
+      String m = master == null ? "local[*]" : master;
+      builder.master(m);
+      if (m.startsWith("local")) {
+        for (String key : new String[] {"spark.driver.host", "spark.driver.bindAddress"}) {
+          if (!submitted.contains(key)) {
+            builder.config(key, "127.0.0.1");
+          }
+        }
+        if (!submitted.contains("spark.ui.enabled")) {
+          builder.config("spark.ui.enabled", "false");
+        }
+      }
+    }
+    SparkSession spark = builder.getOrCreate();
+    LOG.info("Spark {} on {}", spark.version(), spark.sparkContext().master());
+    return spark;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // convert
+
+  static void convert(ConvertArgs a, PrintStream out) throws IOException {
+    try (SparkSession spark = session("Ember convert", a.master())) {
+      if (a.fashionMnist() != null) {
+        convertFashionMnist(spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), out);
+      } else {
+        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), out);
+      }
+    }
+  }
+
+  /** Writes {@code out/train.parquet} and {@code out/test.parquet}; a limit of 0 keeps all. */
+  static void convertFashionMnist(
+      SparkSession spark, Path dir, String out, int trainLimit, int testLimit, PrintStream log)
+      throws IOException {
+    if (!FashionMnist.isAvailable(dir)) {
+      throw new NoSuchFileException(
+          dir.toString(),
+          null,
+          "no Fashion-MNIST IDX files here; install Debian's dataset-fashion-mnist package (run"
+              + " scripts/setup.sh), or pass the directory holding the four files");
+    }
+    String base = out.endsWith("/") ? out.substring(0, out.length() - 1) : out;
+    convertIdx(
+        spark,
+        idxFile(dir, "train-images-idx3-ubyte"),
+        idxFile(dir, "train-labels-idx1-ubyte"),
+        base + "/train.parquet",
+        trainLimit,
+        log);
+    convertIdx(
+        spark,
+        idxFile(dir, "t10k-images-idx3-ubyte"),
+        idxFile(dir, "t10k-labels-idx1-ubyte"),
+        base + "/test.parquet",
+        testLimit,
+        log);
+  }
+
+  private static Path idxFile(Path dir, String name) {
+    Path gz = dir.resolve(name + ".gz");
+    return Files.isRegularFile(gz) ? gz : dir.resolve(name);
+  }
+
+  /**
+   * Converts one pair of IDX files to Parquet ({@code features: array<float>}, {@code label:
+   * double}), replacing {@code out}; returns the number of rows written.
+   */
+  static long convertIdx(
+      SparkSession spark, Path images, Path labels, String out, int limit, PrintStream log)
+      throws IOException {
+    long start = System.nanoTime();
+    Encoder<LabeledImage> encoder = Encoders.bean(LabeledImage.class);
+    int n;
+    try (org.emberdl.data.Dataset all =
+        org.emberdl.data.Dataset.fromIdx(images, labels, FashionMnist.NUM_CLASSES)) {
+      n = limit > 0 ? Math.min(limit, all.size()) : all.size();
+      int[] shape = all.features().shape();
+      int perExample = 1;
+      for (int d = 1; d < shape.length; d++) {
+        perExample *= shape[d];
+      }
+      int from = 0;
+      do {
+        int to = Math.min(n, from + CHUNK_ROWS);
+        float[] pixels;
+        long[] y;
+        try (org.emberdl.data.Dataset part = all.subset(from, to)) {
+          pixels = part.features().toFloatArray();
+          y = part.labels().toLongArray();
+        }
+        List<LabeledImage> rows = new ArrayList<>(to - from);
+        for (int i = 0; i < to - from; i++) {
+          rows.add(
+              new LabeledImage(
+                  Arrays.copyOfRange(pixels, i * perExample, (i + 1) * perExample), y[i]));
+        }
+        spark
+            .createDataset(rows, encoder)
+            .select("features", "label")
+            .coalesce(1)
+            .write()
+            .mode(from == 0 ? SaveMode.Overwrite : SaveMode.Append)
+            .parquet(out);
+        from = to;
+      } while (from < n);
+    }
+    log.printf(
+        Locale.ROOT,
+        "converted %d examples of %s to %s (%.1f s)%n",
+        n,
+        images.getFileName(),
+        out,
+        (System.nanoTime() - start) / 1e9);
+    return n;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // train
+
+  static void train(TrainArgs a, PrintStream out) throws IOException {
+    try (SparkSession spark = session("Ember train", a.master())) {
+      fitAndSave(spark, a, out);
+    }
+  }
+
+  /** Reads the data, fits, prints each epoch's metrics, saves; returns the model. */
+  static EmberClassificationModel fitAndSave(SparkSession spark, TrainArgs a, PrintStream out)
+      throws IOException {
+    Dataset<Row> data = spark.read().parquet(a.data());
+    requireColumns(data, a.data(), a.featuresCol(), a.labelCol());
+    if (!data.schema().apply(a.labelCol()).dataType().equals(DataTypes.DoubleType)) {
+      data = data.withColumn(a.labelCol(), functions.col(a.labelCol()).cast(DataTypes.DoubleType));
+    }
+    long rows = data.count();
+    EmberClassifier classifier =
+        new EmberClassifier()
+            .setFeaturesCol(a.featuresCol())
+            .setLabelCol(a.labelCol())
+            .setOptimizer(a.optimizer())
+            .setLearningRate(a.learningRate())
+            .setBatchSize(a.batchSize())
+            .setMaxEpochs(a.epochs())
+            .setSeed(a.seed());
+    if (a.layers() != null) {
+      classifier.setLayers(a.layers());
+    } else {
+      classifier.setNetwork(a.network());
+      if (a.inputShape() != null) {
+        classifier.setInputShape(a.inputShape());
+      }
+    }
+    if (a.partitions() > 0) {
+      classifier.setNumPartitions(a.partitions());
+    }
+    out.printf(
+        Locale.ROOT,
+        "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s, seed %d%n",
+        a.layers() != null ? "MLP " + joined(a.layers()) : a.network(),
+        rows,
+        a.data(),
+        a.epochs(),
+        a.batchSize(),
+        a.optimizer(),
+        a.learningRate(),
+        a.seed());
+    long start = System.nanoTime();
+    EmberClassificationModel model = classifier.fit(data);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    TrainingSummary summary = model.trainingSummary();
+    for (EpochMetrics e : summary.epochs()) {
+      out.println(describe(e, a.epochs()));
+    }
+    out.printf(
+        Locale.ROOT,
+        "%d training rows on %d partitions, %d rounds per epoch%s%n",
+        summary.trainRows(),
+        summary.partitions(),
+        summary.roundsPerEpoch(),
+        summary.stoppedEarly() ? ", stopped early (best epoch " + summary.bestEpoch() + ")" : "");
+    model.write().overwrite().save(a.modelOut());
+    out.printf(Locale.ROOT, "trained in %.1f s; model saved to %s%n", seconds, a.modelOut());
+    return model;
+  }
+
+  /** One epoch's line, e.g. {@code epoch 1/5: loss 0.5123, accuracy 81.23%, 4100 samples/s}. */
+  static String describe(EpochMetrics e, int epochs) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "epoch %d/%d: loss %.4f, accuracy %.2f%%, %.0f samples/s",
+            e.epoch(),
+            epochs,
+            e.loss(),
+            100 * e.accuracy(),
+            e.samplesPerSecond()));
+    if (!Double.isNaN(e.validationLoss())) {
+      sb.append(String.format(Locale.ROOT, ", validation loss %.4f", e.validationLoss()));
+    }
+    if (!Double.isNaN(e.validationAccuracy())) {
+      sb.append(
+          String.format(Locale.ROOT, ", validation accuracy %.2f%%", 100 * e.validationAccuracy()));
+    }
+    return sb.toString();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // predict
+
+  static void predict(PredictArgs a, PrintStream out) throws IOException {
+    try (SparkSession spark = session("Ember predict", a.master())) {
+      EmberClassificationModel model = EmberClassificationModel.load(a.model());
+      score(spark, model, a, out);
+    }
+  }
+
+  /**
+   * Scores {@code a.data()} into {@code a.out()}: the data's columns except the features, then
+   * prediction and probability. Returns the accuracy when the data has the label column, else NaN.
+   */
+  static double score(
+      SparkSession spark, EmberClassificationModel model, PredictArgs a, PrintStream out) {
+    long start = System.nanoTime();
+    Dataset<Row> data = spark.read().parquet(a.data());
+    requireColumns(data, a.data(), a.featuresCol());
+    if (a.batchSize() > 0) {
+      model.setInferenceBatchSize(a.batchSize());
+    }
+    model.setFeaturesCol(a.featuresCol());
+    List<Column> keep = new ArrayList<>();
+    for (String c : data.columns()) {
+      if (!c.equals(a.featuresCol())) {
+        keep.add(functions.col(c));
+      }
+    }
+    keep.add(functions.col("prediction"));
+    keep.add(functions.col("probability"));
+    model
+        .transform(data)
+        .select(keep.toArray(new Column[0]))
+        .write()
+        .mode(SaveMode.Overwrite)
+        .parquet(a.out());
+    Dataset<Row> scored = spark.read().parquet(a.out());
+    long rows = scored.count();
+    out.printf(
+        Locale.ROOT,
+        "scored %d rows of %s into %s (%.1f s)%n",
+        rows,
+        a.data(),
+        a.out(),
+        (System.nanoTime() - start) / 1e9);
+    if (!Arrays.asList(scored.columns()).contains(a.labelCol())) {
+      return Double.NaN;
+    }
+    double accuracy =
+        new MulticlassClassificationEvaluator()
+            .setLabelCol(a.labelCol())
+            .setPredictionCol("prediction")
+            .setMetricName("accuracy")
+            .evaluate(scored);
+    out.printf(Locale.ROOT, "accuracy: %.4f (%d rows)%n", accuracy, rows);
+    return accuracy;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // demo
+
+  static void demo(DemoArgs a, PrintStream out) throws IOException {
+    long start = System.nanoTime();
+    try (SparkSession spark = session("Ember demo", a.master())) {
+      out.printf(
+          Locale.ROOT,
+          "Ember demo on Spark %s, master %s, work directory %s%n",
+          spark.version(),
+          spark.sparkContext().master(),
+          a.work().toAbsolutePath());
+      String work = a.work().toString();
+      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, out);
+      TrainArgs train =
+          new TrainArgs(
+              work + "/train.parquet",
+              work + "/model",
+              EmberCli.DEFAULT_LAYERS.stream().mapToInt(Integer::intValue).toArray(),
+              null,
+              null,
+              a.epochs(),
+              a.batchSize(),
+              a.learningRate(),
+              "adam",
+              a.seed(),
+              a.partitions() > 0 ? a.partitions() : spark.sparkContext().defaultParallelism(),
+              "features",
+              "label",
+              a.master());
+      fitAndSave(spark, train, out);
+      EmberClassificationModel model = EmberClassificationModel.load(train.modelOut());
+      double accuracy =
+          score(
+              spark,
+              model,
+              new PredictArgs(
+                  train.modelOut(),
+                  work + "/test.parquet",
+                  work + "/predictions.parquet",
+                  0,
+                  "features",
+                  "label",
+                  a.master()),
+              out);
+      out.printf(
+          Locale.ROOT,
+          "test accuracy: %.2f%% (model reloaded from %s; demo took %.1f s)%n",
+          100 * accuracy,
+          train.modelOut(),
+          (System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static void requireColumns(Dataset<Row> data, String path, String... names) {
+    List<String> have = Arrays.asList(data.columns());
+    for (String name : names) {
+      if (!have.contains(name)) {
+        throw new IllegalArgumentException(
+            path + " has no column '" + name + "'; its columns are " + have);
+      }
+    }
+  }
+
+  private static String joined(int[] sizes) {
+    StringBuilder sb = new StringBuilder();
+    for (int s : sizes) {
+      sb.append(sb.length() == 0 ? "" : "-").append(s);
+    }
+    return sb.toString();
+  }
+}

@@ -1,0 +1,251 @@
+package org.emberdl.examples;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.emberdl.examples.CliOptions.UsageException;
+import org.emberdl.examples.EmberCli.Command;
+import org.emberdl.examples.EmberCli.ConvertArgs;
+import org.emberdl.examples.EmberCli.DemoArgs;
+import org.emberdl.examples.EmberCli.PredictArgs;
+import org.emberdl.examples.EmberCli.TrainArgs;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The command line's parsing, help and exit statuses (no Spark is started). */
+class EmberCliTest {
+  /** Exit status, stdout and stderr of one {@link EmberCli#run}. */
+  private record Outcome(int status, String out, String err) {}
+
+  private static Outcome run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int status =
+        EmberCli.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Outcome(
+        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static Object parse(Command c, String... args) throws UsageException {
+    return EmberCli.parse(c, List.of(args));
+  }
+
+  @Test
+  void trainTakesEveryOption() throws Exception {
+    TrainArgs t =
+        (TrainArgs)
+            parse(
+                Command.TRAIN,
+                "--data",
+                "in.parquet",
+                "--model-out",
+                "m",
+                "--layers",
+                "784, 64,10",
+                "--epochs",
+                "3",
+                "--batch-size=32",
+                "--lr",
+                "0.01",
+                "--optimizer",
+                "SGD",
+                "--seed",
+                "-7",
+                "--partitions",
+                "4",
+                "--features-col",
+                "x",
+                "--label-col",
+                "y",
+                "--master",
+                "local[3]");
+    assertEquals("in.parquet", t.data());
+    assertEquals("m", t.modelOut());
+    assertArrayEquals(new int[] {784, 64, 10}, t.layers());
+    assertNull(t.network());
+    assertEquals(3, t.epochs());
+    assertEquals(32, t.batchSize());
+    assertEquals(0.01, t.learningRate());
+    assertEquals("sgd", t.optimizer());
+    assertEquals(-7, t.seed());
+    assertEquals(4, t.partitions());
+    assertEquals("x", t.featuresCol());
+    assertEquals("y", t.labelCol());
+    assertEquals("local[3]", t.master());
+  }
+
+  @Test
+  void trainDefaults() throws Exception {
+    TrainArgs t = (TrainArgs) parse(Command.TRAIN, "--data", "d", "--model-out", "m");
+    assertArrayEquals(new int[] {784, 256, 128, 10}, t.layers());
+    assertEquals(5, t.epochs());
+    assertEquals(128, t.batchSize());
+    assertEquals(1e-3, t.learningRate());
+    assertEquals("adam", t.optimizer());
+    assertEquals(42, t.seed());
+    assertEquals(0, t.partitions(), "0: the data's own partitioning");
+    assertEquals("features", t.featuresCol());
+    assertEquals("label", t.labelCol());
+    assertNull(t.master(), "no master: spark-submit's, or local[*]");
+  }
+
+  @Test
+  void aNetworkSpecReplacesTheLayers() throws Exception {
+    TrainArgs t =
+        (TrainArgs)
+            parse(
+                Command.TRAIN,
+                "--data",
+                "d",
+                "--model-out",
+                "m",
+                "--network",
+                "conv(8,k=3), relu, flatten, linear(10)",
+                "--input-shape",
+                "1,28,28");
+    assertNull(t.layers());
+    assertEquals("conv(8,k=3), relu, flatten, linear(10)", t.network());
+    assertArrayEquals(new int[] {1, 28, 28}, t.inputShape());
+  }
+
+  @Test
+  void convertTakesFilesOrADirectory() throws Exception {
+    ConvertArgs files =
+        (ConvertArgs)
+            parse(
+                Command.CONVERT,
+                "--images",
+                "i.gz",
+                "--labels",
+                "l.gz",
+                "--out",
+                "o",
+                "--limit",
+                "100");
+    assertEquals(new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, null), files);
+    ConvertArgs dir = (ConvertArgs) parse(Command.CONVERT, "--fashion-mnist", "/d", "--out", "o");
+    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, null), dir);
+    assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--images", "i", "--out", "o"));
+    assertThrows(
+        UsageException.class,
+        () -> parse(Command.CONVERT, "--images", "i", "--labels", "l", "--fashion-mnist", "d"));
+    assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--fashion-mnist", "d"));
+  }
+
+  @Test
+  void predictAndDemoDefaults() throws Exception {
+    assertEquals(
+        new PredictArgs("m", "d", "o", 0, "features", "label", null),
+        parse(Command.PREDICT, "--model", "m", "--data", "d", "--out", "o"));
+    assertEquals(
+        new DemoArgs(
+            Path.of("/usr/share/datasets/fashion-mnist"),
+            Path.of("target/ember-demo"),
+            5,
+            0,
+            0,
+            128,
+            1e-3,
+            42,
+            null),
+        parse(Command.DEMO));
+    DemoArgs d =
+        (DemoArgs)
+            parse(
+                Command.DEMO,
+                "--epochs",
+                "1",
+                "--limit",
+                "500",
+                "--partitions",
+                "2",
+                "--work",
+                "w");
+    assertEquals(1, d.epochs());
+    assertEquals(500, d.limit());
+    assertEquals(2, d.partitions());
+    assertEquals(Path.of("w"), d.work());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"convert", "train", "predict", "demo"})
+  void everyCommandHasHelp(String command) {
+    Outcome o = run(command, "--help");
+    assertEquals(0, o.status());
+    assertTrue(o.out().startsWith("usage: EmberCli " + command), o.out());
+    assertTrue(o.out().contains("--help"), o.out());
+    assertTrue(o.out().contains("--master URL"), o.out());
+    assertEquals("", o.err());
+    // help wins over everything else on the line, even mistakes
+    assertEquals(0, run(command, "--bogus", "-h").status());
+  }
+
+  @Test
+  void topLevelHelpListsTheCommands() {
+    Outcome o = run("--help");
+    assertEquals(0, o.status());
+    for (Command c : Command.values()) {
+      assertTrue(o.out().contains("  " + c.name + " "), o.out());
+    }
+    assertTrue(o.out().contains("spark-submit"), o.out());
+    Outcome none = run();
+    assertEquals(2, none.status());
+    assertTrue(none.err().startsWith("usage: EmberCli <command>"), none.err());
+  }
+
+  @Test
+  void mistakesPrintTheUsageAndExitTwo() {
+    String[][] bad = {
+      {"fly"},
+      {"train", "--model-out", "m"},
+      {"train", "--data", "d", "--model-out", "m", "--epochs", "0"},
+      {"train", "--data", "d", "--model-out", "m", "--epochs", "many"},
+      {"train", "--data", "d", "--model-out", "m", "--lr", "-1"},
+      {"train", "--data", "d", "--model-out", "m", "--lr", "NaN"},
+      {"train", "--data", "d", "--model-out", "m", "--layers", "784,,10"},
+      {"train", "--data", "d", "--model-out", "m", "--layers", "784"},
+      {"train", "--data", "d", "--model-out", "m", "--layers", "784,10", "--network", "x"},
+      {"train", "--data", "d", "--model-out", "m", "--input-shape", "1,28,28"},
+      {"train", "--data", "d", "--model-out", "m", "--optimizer", "lbfgs"},
+      {"train", "--data", "d", "--data", "e", "--model-out", "m"},
+      {"train", "--data", "d", "--model-out"},
+      {"train", "--data", "d", "--model-out", "m", "extra"},
+      {"predict", "--model", "m", "--data", "d", "--out", "o", "--unknown", "1"},
+      {"demo", "--limit", "-5"},
+    };
+    for (String[] args : bad) {
+      Outcome o = run(args);
+      String what = String.join(" ", args);
+      assertEquals(2, o.status(), what);
+      assertTrue(o.err().startsWith("error: "), what + " -> " + o.err());
+      assertTrue(o.err().contains("usage: EmberCli"), what + " -> " + o.err());
+      assertEquals("", o.out(), what);
+    }
+    assertTrue(run("train", "--model-out", "m").err().contains("--data is required"));
+    assertTrue(
+        run("train", "--data", "d", "--model-out", "m", "--epochs", "x")
+            .err()
+            .contains("--epochs needs an integer, got 'x'"));
+  }
+
+  @Test
+  void wrapKeepsLinesShort() {
+    String text = "a ".repeat(100) + "end";
+    for (String line : EmberCli.wrap(text, 20).split("\n")) {
+      assertTrue(line.length() <= 20, line);
+    }
+    assertEquals(text, EmberCli.wrap(text, 20).replace('\n', ' '));
+  }
+}
