@@ -57,6 +57,8 @@ public final class EmberCli {
       int partitions,
       String featuresCol,
       String labelCol,
+      String checkpointDir,
+      int checkpointInterval,
       String master) {
     @Override
     public String toString() {
@@ -86,6 +88,10 @@ public final class EmberCli {
           + featuresCol
           + ", labelCol="
           + labelCol
+          + ", checkpointDir="
+          + checkpointDir
+          + ", checkpointInterval="
+          + checkpointInterval
           + ", master="
           + master
           + "]";
@@ -157,6 +163,11 @@ public final class EmberCli {
             new Opt("partitions", "N", "train on N partitions (default: the data's own)"),
             new Opt("features-col", "NAME", "features column (default features)"),
             new Opt("label-col", "NAME", "label column (default label)"),
+            new Opt(
+                "checkpoint-dir",
+                "DIR",
+                "write checkpoints there; a rerun with the same DIR resumes from the newest"),
+            new Opt("checkpoint-interval", "N", "epochs between checkpoints (default 1)"),
             MASTER)),
     PREDICT(
         "predict",
@@ -384,6 +395,8 @@ public final class EmberCli {
         o.integer("partitions", 0, 1),
         o.string("features-col", "features"),
         o.string("label-col", "label"),
+        o.string("checkpoint-dir", ""),
+        o.integer("checkpoint-interval", 1, 1),
         o.string("master", null));
   }
 

@@ -216,6 +216,9 @@ final class SparkJobs {
     if (a.partitions() > 0) {
       classifier.setNumPartitions(a.partitions());
     }
+    if (!a.checkpointDir().isEmpty()) {
+      classifier.setCheckpointDir(a.checkpointDir()).setCheckpointInterval(a.checkpointInterval());
+    }
     out.printf(
         Locale.ROOT,
         "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s, seed %d%n",
@@ -356,6 +359,8 @@ final class SparkJobs {
               a.partitions() > 0 ? a.partitions() : spark.sparkContext().defaultParallelism(),
               "features",
               "label",
+              "",
+              1,
               a.master());
       fitAndSave(spark, train, out);
       EmberClassificationModel model = EmberClassificationModel.load(train.modelOut());
