@@ -7,14 +7,10 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.ml.linalg.DenseVector;
-import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
-import org.apache.spark.sql.catalyst.expressions.JoinedRow;
 import org.apache.spark.sql.types.StructType;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
@@ -132,7 +128,6 @@ final class BatchInference implements Serializable {
     private final List<InternalRow> outputs = new ArrayList<>();
     private int next;
     private long rowIndex;
-    private final VectorUDT vectors = new VectorUDT();
 
     BatchIterator(
         Iterator<InternalRow> input,
@@ -207,9 +202,11 @@ final class BatchInference implements Serializable {
         boolean invalid = k < invalidAt.size() && invalidAt.get(k) == i;
         if (invalid) {
           k++;
-          outputs.add(new JoinedRow(pending.get(i), outputRow(null, 0, Math.max(width, 1))));
+          outputs.add(
+              SparkInternals.appended(pending.get(i), outputValues(null, 0, Math.max(width, 1))));
         } else {
-          outputs.add(new JoinedRow(pending.get(i), outputRow(scores, v++ * width, width)));
+          outputs.add(
+              SparkInternals.appended(pending.get(i), outputValues(scores, v++ * width, width)));
         }
       }
     }
@@ -231,11 +228,11 @@ final class BatchInference implements Serializable {
     }
 
     /** The output columns of one row; {@code scores == null} for a kept invalid row. */
-    private InternalRow outputRow(float[] scores, int at, int width) {
+    private Object[] outputValues(float[] scores, int at, int width) {
       List<Object> values = new ArrayList<>(3);
       if (output == Output.REGRESSOR) {
         values.add(scores == null ? Double.NaN : (double) scores[at]);
-        return new GenericInternalRow(values.toArray());
+        return values.toArray();
       }
       double[] raw = new double[width];
       double[] prob = new double[width];
@@ -246,15 +243,15 @@ final class BatchInference implements Serializable {
         softmax(scores, at, width, raw, prob);
       }
       if (withRaw) {
-        values.add(vectors.serialize(new DenseVector(raw)));
+        values.add(SparkInternals.denseVector(raw));
       }
       if (withProbability) {
-        values.add(vectors.serialize(new DenseVector(prob)));
+        values.add(SparkInternals.denseVector(prob));
       }
       if (withPrediction) {
         values.add(scores == null ? Double.NaN : predict(prob));
       }
-      return new GenericInternalRow(values.toArray());
+      return values.toArray();
     }
   }
 

@@ -1,5 +1,7 @@
 package org.emberdl.spark;
 
+import org.apache.spark.ml.linalg.DenseVector;
+import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWriter;
@@ -8,6 +10,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.JoinedRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.StructType;
@@ -17,9 +21,11 @@ import scala.Option;
 /**
  * Every use of Spark's internal or developer API in Ember, in one place (pinned by {@code
  * SparkInternalsTest}): Catalyst's {@link InternalRow} view of a DataFrame (no per-row boxing into
- * {@code Row}), DataFrames made from {@code InternalRow}s, the one-memcpy copy of an {@code
- * array<float>} out of an {@link UnsafeArrayData}, and Spark ML's params metadata format (so that
- * {@code Pipeline} and {@code CrossValidator} persistence read Ember stages like their own).
+ * {@code Row}), DataFrames made from {@code InternalRow}s and the row and vector classes they are
+ * built from, the one-memcpy copy of an {@code array<float>} out of an {@link UnsafeArrayData}, and
+ * Spark ML's params metadata format (so that {@code Pipeline} and {@code CrossValidator}
+ * persistence read Ember stages like their own). Elsewhere Ember only reads rows through {@code
+ * InternalRow}'s and {@code ArrayData}'s accessors.
  *
  * <p>Measured on this project's machines (SPARK-NOTES, section 4): reading {@code array<float>}
  * features through {@code InternalRow} + memcpy ran at 213k rows/s against 94k for {@code
@@ -27,6 +33,8 @@ import scala.Option;
  * alone.
  */
 final class SparkInternals {
+  private static final VectorUDT VECTORS = new VectorUDT();
+
   private SparkInternals() {}
 
   /** The DataFrame's rows in Catalyst's form; rows may be reused by the iterator, copy to keep. */
@@ -58,6 +66,16 @@ final class SparkInternals {
         dst[offset + j] = array.getFloat(j);
       }
     }
+  }
+
+  /** {@code input} followed by {@code values} (Catalyst values: Double, or a vector's row). */
+  static InternalRow appended(InternalRow input, Object[] values) {
+    return new JoinedRow(input, new GenericInternalRow(values));
+  }
+
+  /** A dense Spark ML vector in Catalyst's form (VectorUDT's struct). */
+  static InternalRow denseVector(double[] values) {
+    return VECTORS.serialize(new DenseVector(values));
   }
 
   /** Writes Spark ML's params metadata for {@code stage} under {@code path}/metadata. */

@@ -82,6 +82,20 @@ class SparkInternalsTest {
   }
 
   @Test
+  void appendedRowsAndDenseVectorsUseCatalystsEncoding() {
+    InternalRow input = new GenericInternalRow(new Object[] {7.0});
+    InternalRow row =
+        SparkInternals.appended(
+            input, new Object[] {SparkInternals.denseVector(new double[] {0.25, 0.75}), 1.0});
+    assertEquals(3, row.numFields());
+    assertEquals(7.0, row.getDouble(0));
+    assertEquals(1.0, row.getDouble(2));
+    org.apache.spark.ml.linalg.Vector v =
+        new org.apache.spark.ml.linalg.VectorUDT().deserialize(row.getStruct(1, 4));
+    assertArrayEquals(new double[] {0.25, 0.75}, v.toArray());
+  }
+
+  @Test
   void paramsMetadataRoundTripsThroughSparkMlFormat(@TempDir Path dir) throws Exception {
     EmberClassifier clf =
         new EmberClassifier("emberClassifier_pinned")
