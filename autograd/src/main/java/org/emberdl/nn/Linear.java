@@ -10,7 +10,8 @@ import org.emberdl.tensor.Generator;
  * weight} {@code (out, in)} and {@code bias} {@code (out)}, initialized as PyTorch does, both from
  * {@code U(-1/sqrt(in), 1/sqrt(in))} (weight first, then bias, from the given generator).
  *
- * <p>Input {@code (*, in)}, output {@code (*, out)}.
+ * <p>Input {@code (*, in)}, output {@code (*, out)}. Under an open {@link PerExampleCapture} a call
+ * records what per-example gradient norms need (same values and gradients).
  */
 public class Linear extends Module {
   private final int inFeatures;
@@ -73,6 +74,10 @@ public class Linear extends Module {
     if (input.ndim() == 0 || input.shape(-1) != inFeatures) {
       throw new IllegalArgumentException(
           "Linear expects input (*, " + inFeatures + "), got " + Arrays.toString(input.shape()));
+    }
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture != null) {
+      return capture.linear(this, input);
     }
     return linear(input, weight, bias);
   }
