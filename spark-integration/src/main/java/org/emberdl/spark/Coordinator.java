@@ -21,6 +21,7 @@ import org.emberdl.federated.MeanGradientAggregator;
 import org.emberdl.federated.ModelAveragingAggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.federated.dp.RdpAccountant;
 import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
@@ -162,8 +163,14 @@ final class Coordinator {
     int localSteps = p.getLocalSteps();
     int chunks = Math.toIntExact((trainRows + batchSize - 1) / batchSize);
     int rounds = (chunks + localSteps - 1) / localSteps;
+    DpPlan dp = DpPlan.of(p, model, trainRows);
+    if (dp != null) {
+      rounds = dp.roundsPerEpoch();
+    }
     Aggregator aggregator =
-        localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
+        dp != null
+            ? dp.aggregator(p.getSeed(), 0)
+            : localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
     TrainingConfig config =
         new TrainingConfig(
             runKey,
@@ -176,7 +183,9 @@ final class Coordinator {
             p.getWeightDecay(),
             localSteps,
             chunks,
-            aggregator.updateKind());
+            aggregator.updateKind(),
+            dp == null ? 0 : dp.samplingRate(),
+            dp == null ? 0 : dp.clipNorm());
     LOG.info(
         "Ember fit: {} on {} partitions, {} training and {} validation rows ({} skipped), "
             + "{} rounds per epoch, aggregation {}",
@@ -229,12 +238,24 @@ final class Coordinator {
           sinceBest = restored.epochsWithoutImprovement();
         }
       }
+      if (dp != null) {
+        aggregator = dp.aggregator(p.getSeed(), (long) startEpoch * rounds);
+      }
+      RdpAccountant accountant =
+          dp == null
+              ? null
+              : new RdpAccountant()
+                  .withSteps(dp.samplingRate(), dp.sigma(), (long) startEpoch * rounds);
       boolean stoppedEarly = false;
       double roundMillis = 0;
       long roundCount = 0;
       double lastLoss = Double.NaN;
       int maxEpochs = p.getMaxEpochs();
       for (int epoch = startEpoch; epoch < maxEpochs; epoch++) {
+        if (dp != null && !dp.affordable(accountant, rounds, history.isEmpty())) {
+          stoppedEarly = true;
+          break;
+        }
         long start = System.nanoTime();
         Update epochTotal = Update.zero(0, 0);
         for (int round = 0; round < rounds; round++) {
@@ -280,7 +301,11 @@ final class Coordinator {
                 epochTotal.examples() / seconds,
                 validLoss,
                 validAcc,
-                seconds);
+                seconds,
+                accountant == null
+                    ? Double.NaN
+                    : (accountant = accountant.withSteps(dp.samplingRate(), dp.sigma(), rounds))
+                        .epsilon(dp.delta()));
         history.add(m);
         LOG.info(
             "epoch {}/{}: loss {} accuracy {} validation loss {} validation accuracy {} "

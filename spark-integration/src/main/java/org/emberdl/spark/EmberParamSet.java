@@ -38,6 +38,12 @@ final class EmberParamSet implements Serializable {
   final IntParam earlyStoppingPatience;
   final IntParam inferenceBatchSize;
   final Param<String> handleInvalid;
+  final Param<String> aggregation;
+  final DoubleParam noiseMultiplier;
+  final DoubleParam targetEpsilon;
+  final DoubleParam delta;
+  final DoubleParam l2NormClip;
+  final DoubleParam samplingRate;
 
   EmberParamSet(Params owner) {
     layers =
@@ -154,6 +160,45 @@ final class EmberParamSet implements Serializable {
                 + "error (fail naming the row), skip (drop the row) or keep (transform only: "
                 + "output NaN predictions)",
             ParamValidators.inArray(new String[] {"error", "skip", "keep"}));
+    aggregation =
+        new Param<>(
+            owner,
+            "aggregation",
+            "how partitions' updates become a step: sync (synchronous SGD; model averaging with"
+                + " localSteps > 1) or dp-sgd (example-level differential privacy: Poisson"
+                + " sampling, per-example clipping to l2NormClip, Gaussian noise on the sum)",
+            ParamValidators.inArray(new String[] {"sync", "dp-sgd"}));
+    noiseMultiplier =
+        new DoubleParam(
+            owner,
+            "noiseMultiplier",
+            "DP noise std divided by l2NormClip (>= 0); calibrated from targetEpsilon when that"
+                + " is set and this is not",
+            ParamValidators.gtEq(0));
+    targetEpsilon =
+        new DoubleParam(
+            owner,
+            "targetEpsilon",
+            "privacy budget epsilon at delta (0 = none): training refuses to start or stops before"
+                + " an epoch would exceed it",
+            ParamValidators.gtEq(0));
+    delta = new DoubleParam(owner, "delta", "DP delta, in (0, 1)", openUnit());
+    l2NormClip =
+        new DoubleParam(
+            owner,
+            "l2NormClip",
+            "per-example gradient L2 norm bound C (> 0)",
+            ParamValidators.gt(0));
+    samplingRate =
+        new DoubleParam(
+            owner,
+            "samplingRate",
+            "DP-SGD Poisson sampling rate q per step, in [0, 1]; 0 = batchSize / rows",
+            ParamValidators.inRange(0, 1, true, true));
+  }
+
+  private static Function1<Object, Object> openUnit() {
+    return ParamValidators.inRange(0, 1, false, false);
   }
 
   private static Function1<int[], Object> positiveSizes(int minLength) {

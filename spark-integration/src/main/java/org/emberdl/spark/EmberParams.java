@@ -38,6 +38,12 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.earlyStoppingPatience, 0);
     setDefault(p.inferenceBatchSize, 256);
     setDefault(p.handleInvalid, "error");
+    setDefault(p.aggregation, "sync");
+    setDefault(p.noiseMultiplier, 1.0);
+    setDefault(p.targetEpsilon, 0.0);
+    setDefault(p.delta, 1e-5);
+    setDefault(p.l2NormClip, 1.0);
+    setDefault(p.samplingRate, 0.0);
   }
 
   @SuppressWarnings("unchecked")
@@ -322,6 +328,90 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setHandleInvalid(String value) {
     set(emberParamSet().handleInvalid, value);
+    return self();
+  }
+
+  /** sync or dp-sgd. */
+  default Param<String> aggregation() {
+    return emberParamSet().aggregation;
+  }
+
+  default String getAggregation() {
+    return (String) getOrDefault(emberParamSet().aggregation);
+  }
+
+  default S setAggregation(String value) {
+    set(emberParamSet().aggregation, value);
+    return self();
+  }
+
+  /** DP noise multiplier sigma. */
+  default DoubleParam noiseMultiplier() {
+    return emberParamSet().noiseMultiplier;
+  }
+
+  default double getNoiseMultiplier() {
+    return (Double) getOrDefault(emberParamSet().noiseMultiplier);
+  }
+
+  default S setNoiseMultiplier(double value) {
+    set(emberParamSet().noiseMultiplier, value);
+    return self();
+  }
+
+  /** Privacy budget epsilon; 0 = none. */
+  default DoubleParam targetEpsilon() {
+    return emberParamSet().targetEpsilon;
+  }
+
+  default double getTargetEpsilon() {
+    return (Double) getOrDefault(emberParamSet().targetEpsilon);
+  }
+
+  default S setTargetEpsilon(double value) {
+    set(emberParamSet().targetEpsilon, value);
+    return self();
+  }
+
+  /** DP delta. */
+  default DoubleParam delta() {
+    return emberParamSet().delta;
+  }
+
+  default double getDelta() {
+    return (Double) getOrDefault(emberParamSet().delta);
+  }
+
+  default S setDelta(double value) {
+    set(emberParamSet().delta, value);
+    return self();
+  }
+
+  /** Per-example clipping norm C. */
+  default DoubleParam l2NormClip() {
+    return emberParamSet().l2NormClip;
+  }
+
+  default double getL2NormClip() {
+    return (Double) getOrDefault(emberParamSet().l2NormClip);
+  }
+
+  default S setL2NormClip(double value) {
+    set(emberParamSet().l2NormClip, value);
+    return self();
+  }
+
+  /** DP-SGD sampling rate q; 0 = batchSize / rows. */
+  default DoubleParam samplingRate() {
+    return emberParamSet().samplingRate;
+  }
+
+  default double getSamplingRate() {
+    return (Double) getOrDefault(emberParamSet().samplingRate);
+  }
+
+  default S setSamplingRate(double value) {
+    set(emberParamSet().samplingRate, value);
     return self();
   }
 }

@@ -13,6 +13,8 @@ import java.io.Serializable;
  * @param validationAccuracy accuracy on the held-out rows (NaN without validation or for
  *     regression)
  * @param seconds wall time of the epoch
+ * @param epsilon the privacy budget spent so far (at the stage's {@code delta}) under DP training,
+ *     NaN otherwise
  */
 public record EpochMetrics(
     int epoch,
@@ -21,5 +23,6 @@ public record EpochMetrics(
     double samplesPerSecond,
     double validationLoss,
     double validationAccuracy,
-    double seconds)
+    double seconds,
+    double epsilon)
     implements Serializable {}

@@ -23,6 +23,7 @@ final class MetricsJson {
       m.put("validationLoss", String.valueOf(e.validationLoss()));
       m.put("validationAccuracy", String.valueOf(e.validationAccuracy()));
       m.put("seconds", String.valueOf(e.seconds()));
+      m.put("epsilon", String.valueOf(e.epsilon()));
       out.add(m);
     }
     return out;
@@ -39,7 +40,8 @@ final class MetricsJson {
               d(m, "samplesPerSecond"),
               d(m, "validationLoss"),
               d(m, "validationAccuracy"),
-              d(m, "seconds")));
+              d(m, "seconds"),
+              m.containsKey("epsilon") ? d(m, "epsilon") : Double.NaN));
     }
     return out;
   }

@@ -4,6 +4,7 @@ import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
+import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.nn.CrossEntropyLoss;
 import org.emberdl.nn.Dropout;
 import org.emberdl.nn.MSELoss;
@@ -28,6 +29,7 @@ import org.emberdl.tensor.NDArray;
 final class PartitionTrainer {
   private static final long SHUFFLE_SALT = 0x5348_5546_464c_4545L;
   private static final long DROPOUT_SALT = 0x4452_4f50_4f55_5421L;
+  private static final long SAMPLE_SALT = 0x5341_4d50_4c45_5f51L;
 
   private PartitionTrainer() {}
 
@@ -49,6 +51,9 @@ final class PartitionTrainer {
           model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
       model.train();
       int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
+      if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
+        return clippedGradientSum(c, engine, model, data, partition, globalRound);
+      }
       if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
         return gradientSum(c, engine, model, data, order, round);
       }
@@ -116,6 +121,84 @@ final class PartitionTrainer {
     StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.SUM);
     float[] grads = model.flatParameters().grads().toFloatArray();
     return new Update(grads, weightedBuffers(model, hi - lo), hi - lo, r.lossSum, r.correct);
+  }
+
+  /**
+   * DP-SGD's share of one step: a Poisson sample (rate q, keyed by seed, global round and
+   * partition) of the partition's rows, each example's gradient clipped to C, summed; no noise here
+   * (the aggregator adds it once to the total).
+   */
+  private static Update clippedGradientSum(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      PartitionData data,
+      int partition,
+      long globalRound) {
+    int[] rows =
+        DpSgd.poissonSample(
+            data.trainRows,
+            c.samplingRate(),
+            Generator.forTask(c.seed() ^ SAMPLE_SALT, globalRound, partition));
+    int size = Math.toIntExact(model.flatParameters().numel());
+    if (rows.length == 0) {
+      return new Update(new float[size], new float[0], 0, 0, 0);
+    }
+    double[] lossSum = {0};
+    long[] correct = {0};
+    try (MemoryScope scope = MemoryScope.open();
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE)) {
+      NDArray x = gather(data.trainX, data.dim, rows, 0, rows.length, c.network().inputShape());
+      NDArray y = targets(c.kind(), data.trainY, rows, x.shape(0));
+      DpSgd.PerExampleLoss loss =
+          (out, target) -> {
+            Tensor l =
+                c.kind() == TaskKind.CLASSIFICATION
+                    ? ce.apply(out, target)
+                    : new MSELoss(Reduction.NONE).apply(out, target.reshape(out.shape()));
+            try (NDArray total = l.data().sum()) {
+              lossSum[0] += total.item();
+            }
+            if (c.kind() == TaskKind.CLASSIFICATION) {
+              correct[0] += countCorrect(out.data(), target);
+            }
+            return l;
+          };
+      try (DpSgd.ClippedSum sum = DpSgd.clippedSum(model, x, y, loss, c.clipNorm())) {
+        engine.checkMemory(rows.length);
+        return new Update(
+            sum.sum().toFloatArray(), new float[0], rows.length, lossSum[0], correct[0]);
+      }
+    }
+  }
+
+  private static NDArray targets(TaskKind kind, float[] y, int[] rows, int n) {
+    if (kind == TaskKind.CLASSIFICATION) {
+      long[] labels = new long[n];
+      for (int i = 0; i < n; i++) {
+        labels[i] = (long) y[rows[i]];
+      }
+      return NDArray.of(labels, n);
+    }
+    float[] t = new float[n];
+    for (int i = 0; i < n; i++) {
+      t[i] = y[rows[i]];
+    }
+    return NDArray.of(t, n);
+  }
+
+  private static long countCorrect(NDArray logits, NDArray target) {
+    try (NDArray pred = logits.argmax(1, false)) {
+      long[] p = pred.toLongArray();
+      long[] t = target.toLongArray();
+      long n = 0;
+      for (int i = 0; i < p.length; i++) {
+        if (p[i] == t[i]) {
+          n++;
+        }
+      }
+      return n;
+    }
   }
 
   private static Update localSteps(

@@ -9,6 +9,8 @@ import org.emberdl.federated.UpdateKind;
  * @param runKey identifies the fit in the executors' replica pools
  * @param chunksPerEpoch how many slices each partition's shuffled rows are cut into per epoch; one
  *     slice per partition makes one global batch of about {@code batchSize} rows
+ * @param samplingRate DP-SGD's Poisson sampling rate per step (0 when not private)
+ * @param clipNorm DP-SGD's per-example clipping norm (0 when not private)
  */
 record TrainingConfig(
     String runKey,
@@ -21,5 +23,7 @@ record TrainingConfig(
     double weightDecay,
     int localSteps,
     int chunksPerEpoch,
-    UpdateKind updateKind)
+    UpdateKind updateKind,
+    double samplingRate,
+    double clipNorm)
     implements Serializable {}

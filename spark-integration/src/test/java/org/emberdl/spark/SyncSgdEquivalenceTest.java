@@ -62,7 +62,9 @@ class SyncSgdEquivalenceTest {
             0,
             1,
             1,
-            UpdateKind.GRADIENT_SUM);
+            UpdateKind.GRADIENT_SUM,
+            0,
+            0);
 
     try (Module reference = NetworkSpec.build(spec, new int[] {8}, new Generator(11))) {
       float[] w = reference.flatParameters().values().toFloatArray();
