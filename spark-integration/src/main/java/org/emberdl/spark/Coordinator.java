@@ -17,6 +17,7 @@ import org.apache.spark.storage.StorageLevel;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.FederatedAveraging;
 import org.emberdl.federated.MeanGradientAggregator;
 import org.emberdl.federated.ModelAveragingAggregator;
 import org.emberdl.federated.Step;
@@ -45,6 +46,7 @@ import org.slf4j.LoggerFactory;
 final class Coordinator {
   private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
   private static final int EVAL_BATCH = 1024;
+  private static final long CLIENT_SALT = 0x434c_4945_4e54_5321L;
 
   /** A finished fit: the weights as safetensors bytes, the summary, the output count. */
   record Result(byte[] weights, TrainingSummary summary, int numOutputs) {}
@@ -167,10 +169,16 @@ final class Coordinator {
     if (dp != null) {
       rounds = dp.roundsPerEpoch();
     }
+    boolean federated = p.getAggregation().equals("fedavg") || p.getAggregation().equals("fedprox");
+    if (federated) {
+      rounds = 1; // one round per "epoch": every sampled client trains localEpochs epochs
+    }
     Aggregator aggregator =
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
-            : localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
+            : federated
+                ? FederatedAveraging.fedAvg(p.getServerLearningRate())
+                : localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
     TrainingConfig config =
         new TrainingConfig(
             runKey,
@@ -185,7 +193,10 @@ final class Coordinator {
             chunks,
             aggregator.updateKind(),
             dp == null ? 0 : dp.samplingRate(),
-            dp == null ? 0 : dp.clipNorm());
+            dp == null ? 0 : dp.clipNorm(),
+            federated ? p.getLocalEpochs() : 0,
+            p.getAggregation().equals("fedprox") ? p.getProximalMu() : 0,
+            batchSize);
     LOG.info(
         "Ember fit: {} on {} partitions, {} training and {} validation rows ({} skipped), "
             + "{} rounds per epoch, aggregation {}",
@@ -266,7 +277,20 @@ final class Coordinator {
                   epoch + 1, maxEpochs, round + 1, rounds, lastLoss));
           Update total =
               runRound(
-                  sc, data, config, snapshot(model), epoch, round, (long) epoch * rounds + round);
+                  sc,
+                  data,
+                  config,
+                  snapshot(model),
+                  epoch,
+                  round,
+                  (long) epoch * rounds + round,
+                  federated
+                      ? sampleClients(
+                          p.getSeed(),
+                          (long) epoch * rounds + round,
+                          sizes.size(),
+                          p.getClientFraction())
+                      : null);
           apply(aggregator.combine(total), model, optimizer);
           epochTotal.add(
               new Update(
@@ -382,7 +406,8 @@ final class Coordinator {
       RoundWeights weights,
       int epoch,
       int round,
-      long globalRound) {
+      long globalRound,
+      boolean[] sampled) {
     Broadcast<RoundWeights> bc = sc.broadcast(weights);
     try {
       List<Update> updates =
@@ -390,13 +415,37 @@ final class Coordinator {
                   (partition, it) ->
                       single(
                           PartitionTrainer.train(
-                              config, bc.value(), it.next(), partition, epoch, round, globalRound)),
+                              config,
+                              bc.value(),
+                              it.next(),
+                              partition,
+                              epoch,
+                              round,
+                              globalRound,
+                              sampled == null || sampled[partition])),
                   true)
               .collect();
       return sum(updates);
     } finally {
       bc.destroy();
     }
+  }
+
+  /**
+   * FedAvg's client sampling: {@code max(1, round(fraction * clients))} clients drawn without
+   * replacement, keyed by (seed, round).
+   */
+  static boolean[] sampleClients(long seed, long round, int clients, double fraction) {
+    int m = Math.max(1, (int) Math.round(fraction * clients));
+    boolean[] out = new boolean[clients];
+    try (NDArray perm =
+        NDArray.randperm(Generator.forTask(seed ^ CLIENT_SALT, round, 0), clients)) {
+      int[] order = perm.toIntArray();
+      for (int i = 0; i < m; i++) {
+        out[order[i]] = true;
+      }
+    }
+    return out;
   }
 
   /** The updates summed in list (= partition) order. */

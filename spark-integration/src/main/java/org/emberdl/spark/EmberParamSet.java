@@ -44,6 +44,10 @@ final class EmberParamSet implements Serializable {
   final DoubleParam delta;
   final DoubleParam l2NormClip;
   final DoubleParam samplingRate;
+  final DoubleParam clientFraction;
+  final IntParam localEpochs;
+  final DoubleParam proximalMu;
+  final DoubleParam serverLearningRate;
 
   EmberParamSet(Params owner) {
     layers =
@@ -165,9 +169,12 @@ final class EmberParamSet implements Serializable {
             owner,
             "aggregation",
             "how partitions' updates become a step: sync (synchronous SGD; model averaging with"
-                + " localSteps > 1) or dp-sgd (example-level differential privacy: Poisson"
-                + " sampling, per-example clipping to l2NormClip, Gaussian noise on the sum)",
-            ParamValidators.inArray(new String[] {"sync", "dp-sgd"}));
+                + " localSteps > 1), fedavg / fedprox (each partition is a client: sampled"
+                + " clients train localEpochs epochs, the server averages their example-weighted"
+                + " deltas; fedprox adds proximalMu/2 ||w - w_round||^2 to the local loss) or"
+                + " dp-sgd (example-level differential privacy: Poisson sampling, per-example"
+                + " clipping to l2NormClip, Gaussian noise on the sum)",
+            ParamValidators.inArray(new String[] {"sync", "fedavg", "fedprox", "dp-sgd"}));
     noiseMultiplier =
         new DoubleParam(
             owner,
@@ -195,6 +202,31 @@ final class EmberParamSet implements Serializable {
             "samplingRate",
             "DP-SGD Poisson sampling rate q per step, in [0, 1]; 0 = batchSize / rows",
             ParamValidators.inRange(0, 1, true, true));
+    clientFraction =
+        new DoubleParam(
+            owner,
+            "clientFraction",
+            "fedavg/fedprox: fraction of the clients (partitions) sampled each round, in (0, 1]",
+            ParamValidators.inRange(0, 1, false, true));
+    localEpochs =
+        new IntParam(
+            owner,
+            "localEpochs",
+            "fedavg/fedprox: local epochs each sampled client trains per round (>= 1); maxEpochs"
+                + " counts rounds",
+            ParamValidators.gtEq(1));
+    proximalMu =
+        new DoubleParam(
+            owner,
+            "proximalMu",
+            "fedprox: weight mu of the proximal term (>= 0)",
+            ParamValidators.gtEq(0));
+    serverLearningRate =
+        new DoubleParam(
+            owner,
+            "serverLearningRate",
+            "fedavg/fedprox: the server's step on the averaged delta (> 0; 1 = plain averaging)",
+            ParamValidators.gt(0));
   }
 
   private static Function1<Object, Object> openUnit() {

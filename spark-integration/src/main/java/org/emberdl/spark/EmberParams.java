@@ -44,6 +44,10 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.delta, 1e-5);
     setDefault(p.l2NormClip, 1.0);
     setDefault(p.samplingRate, 0.0);
+    setDefault(p.clientFraction, 1.0);
+    setDefault(p.localEpochs, 1);
+    setDefault(p.proximalMu, 0.01);
+    setDefault(p.serverLearningRate, 1.0);
   }
 
   @SuppressWarnings("unchecked")
@@ -412,6 +416,62 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setSamplingRate(double value) {
     set(emberParamSet().samplingRate, value);
+    return self();
+  }
+
+  /** Fraction of clients sampled per federated round. */
+  default DoubleParam clientFraction() {
+    return emberParamSet().clientFraction;
+  }
+
+  default double getClientFraction() {
+    return (Double) getOrDefault(emberParamSet().clientFraction);
+  }
+
+  default S setClientFraction(double value) {
+    set(emberParamSet().clientFraction, value);
+    return self();
+  }
+
+  /** Local epochs per federated round. */
+  default IntParam localEpochs() {
+    return emberParamSet().localEpochs;
+  }
+
+  default int getLocalEpochs() {
+    return (Integer) getOrDefault(emberParamSet().localEpochs);
+  }
+
+  default S setLocalEpochs(int value) {
+    set(emberParamSet().localEpochs, value);
+    return self();
+  }
+
+  /** FedProx's proximal weight mu. */
+  default DoubleParam proximalMu() {
+    return emberParamSet().proximalMu;
+  }
+
+  default double getProximalMu() {
+    return (Double) getOrDefault(emberParamSet().proximalMu);
+  }
+
+  default S setProximalMu(double value) {
+    set(emberParamSet().proximalMu, value);
+    return self();
+  }
+
+  /** The federated server's learning rate. */
+  default DoubleParam serverLearningRate() {
+    return emberParamSet().serverLearningRate;
+  }
+
+  default double getServerLearningRate() {
+    return (Double) getOrDefault(emberParamSet().serverLearningRate);
+  }
+
+  default S setServerLearningRate(double value) {
+    set(emberParamSet().serverLearningRate, value);
     return self();
   }
 }

@@ -42,6 +42,26 @@ final class PartitionTrainer {
       int epoch,
       int round,
       long globalRound) {
+    return train(c, weights, data, partition, epoch, round, globalRound, true);
+  }
+
+  /**
+   * As above; {@code sampled = false} (a federated client not drawn this round) contributes
+   * nothing.
+   */
+  static Update train(
+      TrainingConfig c,
+      RoundWeights weights,
+      PartitionData data,
+      int partition,
+      int epoch,
+      int round,
+      long globalRound,
+      boolean sampled) {
+    if (!sampled) {
+      return new Update(
+          new float[weights.values().length], new float[weights.buffers().length], 0, 0, 0);
+    }
     ExecutorEngine engine = ExecutorEngine.get();
     engine.enterTask();
     Module model = engine.borrow(c.runKey(), () -> newReplica(c));
@@ -51,6 +71,9 @@ final class PartitionTrainer {
           model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
       model.train();
       int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
+      if (c.localEpochs() > 0) {
+        return clientEpochs(c, engine, model, weights, data, partition, globalRound);
+      }
       if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
         return clippedGradientSum(c, engine, model, data, partition, globalRound);
       }
@@ -199,6 +222,64 @@ final class PartitionTrainer {
       }
       return n;
     }
+  }
+
+  /**
+   * A federated client's round: {@code localEpochs} epochs over all of its rows in mini-batches of
+   * {@code batchSize} with its own optimizer (fresh each round), FedProx's proximal gradient {@code
+   * mu (w - w_round)} added when {@code proximalMu > 0}; returns the delta weighted by the client's
+   * example count.
+   */
+  private static Update clientEpochs(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      RoundWeights start,
+      PartitionData data,
+      int partition,
+      long globalRound) {
+    double lossSum = 0;
+    long correct = 0;
+    long seen = 0;
+    int n = data.trainRows;
+    int batch = c.batchSize();
+    try (Optimizer opt = Optimizers.create(c, model);
+        MemoryScope scope = MemoryScope.open()) {
+      NDArray w0 = NDArray.of(start.values(), start.values().length);
+      for (int e = 0; e < c.localEpochs(); e++) {
+        int[] order = shuffle(c.seed(), (int) (globalRound * c.localEpochs() + e), partition, n);
+        for (int lo = 0; lo < n; lo += batch) {
+          int hi = Math.min(n, lo + batch);
+          opt.zeroGrad();
+          StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.MEAN);
+          if (c.proximalMu() > 0) {
+            try (NDArray diff = model.flatParameters().values().sub(w0)) {
+              model.flatParameters().grads().addInPlace(diff, c.proximalMu());
+            }
+          }
+          opt.step();
+          lossSum += r.lossSum;
+          correct += r.correct;
+          seen += hi - lo;
+        }
+      }
+    }
+    float[] delta = model.flatParameters().values().toFloatArray();
+    float[] w0 = start.values();
+    for (int i = 0; i < delta.length; i++) {
+      delta[i] = (delta[i] - w0[i]) * n;
+    }
+    // examples = the client's rows (the FedAvg weight); the loss and accuracy cover every local
+    // step
+    Update u = new Update(delta, weightedBuffers(model, n), n, 0, 0);
+    u.add(
+        new Update(
+            new float[delta.length],
+            new float[u.buffers().length],
+            0,
+            lossSum * n / Math.max(1, seen),
+            Math.round((double) correct * n / Math.max(1, seen))));
+    return u;
   }
 
   private static Update localSteps(

@@ -11,6 +11,9 @@ import org.emberdl.federated.UpdateKind;
  *     slice per partition makes one global batch of about {@code batchSize} rows
  * @param samplingRate DP-SGD's Poisson sampling rate per step (0 when not private)
  * @param clipNorm DP-SGD's per-example clipping norm (0 when not private)
+ * @param localEpochs federated averaging: local epochs per round (0 when not federated)
+ * @param proximalMu FedProx's proximal weight (0 for FedAvg)
+ * @param batchSize the stage's batchSize (a federated client's local mini-batch)
  */
 record TrainingConfig(
     String runKey,
@@ -25,5 +28,8 @@ record TrainingConfig(
     int chunksPerEpoch,
     UpdateKind updateKind,
     double samplingRate,
-    double clipNorm)
+    double clipNorm,
+    int localEpochs,
+    double proximalMu,
+    int batchSize)
     implements Serializable {}

@@ -64,7 +64,10 @@ class SyncSgdEquivalenceTest {
             1,
             UpdateKind.GRADIENT_SUM,
             0,
-            0);
+            0,
+            0,
+            0,
+            40);
 
     try (Module reference = NetworkSpec.build(spec, new int[] {8}, new Generator(11))) {
       float[] w = reference.flatParameters().values().toFloatArray();
