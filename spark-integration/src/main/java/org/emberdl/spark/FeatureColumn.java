@@ -28,11 +28,13 @@ final class FeatureColumn implements Serializable {
   private final String name;
   private final Kind kind;
   private final int size;
+  private final boolean elementsMayBeNull;
 
-  private FeatureColumn(String name, Kind kind, int size) {
+  private FeatureColumn(String name, Kind kind, int size, boolean elementsMayBeNull) {
     this.name = name;
     this.kind = kind;
     this.size = size;
+    this.elementsMayBeNull = elementsMayBeNull;
   }
 
   /**
@@ -41,7 +43,11 @@ final class FeatureColumn implements Serializable {
    * @throws IllegalArgumentException naming the column when it is missing or of another type
    */
   static FeatureColumn of(StructType schema, String name, int size) {
-    return new FeatureColumn(name, kindOf(schema, name), size);
+    Kind kind = kindOf(schema, name);
+    // Spark enforces containsNull = false, so such arrays need no per-element null scan.
+    boolean mayBeNull =
+        !(schema.apply(name).dataType() instanceof ArrayType array) || array.containsNull();
+    return new FeatureColumn(name, kind, size, mayBeNull);
   }
 
   /** Checks the column's type; the message names the column and the accepted types. */
@@ -98,7 +104,7 @@ final class FeatureColumn implements Serializable {
         if (bad != null) {
           return bad;
         }
-        if (hasNull(a)) {
+        if (elementsMayBeNull && hasNull(a)) {
           return "features contain a null element";
         }
         SparkInternals.copyFloats(a, dst, offset, size);
@@ -109,7 +115,7 @@ final class FeatureColumn implements Serializable {
         if (bad != null) {
           return bad;
         }
-        if (hasNull(a)) {
+        if (elementsMayBeNull && hasNull(a)) {
           return "features contain a null element";
         }
         for (int j = 0; j < size; j++) {
