@@ -46,7 +46,6 @@ import org.slf4j.LoggerFactory;
 final class Coordinator {
   private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
   private static final int EVAL_BATCH = 1024;
-  private static final long CLIENT_SALT = 0x434c_4945_4e54_5321L;
 
   /** A finished fit: the weights as safetensors bytes, the summary, the output count. */
   record Result(byte[] weights, TrainingSummary summary, int numOutputs) {}
@@ -65,11 +64,36 @@ final class Coordinator {
         throw new IllegalArgumentException(
             "a regressor's network must have 1 output per example, this one has " + outputs);
       }
-      Dataset<Row> selected =
-          dataset.select(
-              functions.col(featuresCol), functions.col(labelCol).cast("double").as(labelCol));
-      if (p.getNumPartitions() > 0) {
-        selected = selected.repartition(p.getNumPartitions());
+      String clientCol = p.getClientIdCol();
+      boolean skipInvalid = p.getHandleInvalid().equals("skip");
+      Dataset<Row> selected;
+      int clients = -1; // -1: the partitions are the clients
+      if (clientCol.isEmpty()) {
+        selected =
+            dataset.select(
+                functions.col(featuresCol), functions.col(labelCol).cast("double").as(labelCol));
+        if (p.getNumPartitions() > 0) {
+          selected = selected.repartition(p.getNumPartitions());
+        }
+      } else {
+        if (!Federation.isFederated(p.getAggregation())) {
+          throw new IllegalArgumentException(
+              "clientIdCol needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
+                  + p.getAggregation());
+        }
+        ClientIndex.Indexed indexed =
+            ClientIndex.attach(
+                dataset.select(
+                    functions.col(featuresCol),
+                    functions.col(labelCol).cast("double").as(labelCol),
+                    functions.col(clientCol)),
+                featuresCol,
+                labelCol,
+                clientCol,
+                p.getNumPartitions(),
+                skipInvalid);
+        selected = indexed.data();
+        clients = indexed.clients();
       }
       FeatureColumn features =
           FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
@@ -82,10 +106,11 @@ final class Coordinator {
               outputs,
               p.getValidationFraction(),
               seed,
-              p.getHandleInvalid().equals("skip"));
+              skipInvalid,
+              clients >= 0);
       String runKey = "fit-" + UUID.randomUUID();
       try {
-        return run(sc, data, model, network, kind, outputs, p, runKey);
+        return run(sc, data, model, network, kind, outputs, p, runKey, clients);
       } finally {
         data.foreachPartition(it -> ExecutorEngine.get().release(runKey));
         data.unpersist(false);
@@ -115,7 +140,8 @@ final class Coordinator {
       int numClasses,
       double validationFraction,
       long seed,
-      boolean skipInvalid) {
+      boolean skipInvalid,
+      boolean withClients) {
     JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
     JavaRDD<PartitionData> data =
         rows.mapPartitionsWithIndex(
@@ -130,7 +156,8 @@ final class Coordinator {
                             validationFraction,
                             seed,
                             partition,
-                            skipInvalid))
+                            skipInvalid,
+                            withClients ? 2 : -1))
                     .iterator(),
             true);
     return data.persist(StorageLevel.MEMORY_AND_DISK());
@@ -144,16 +171,20 @@ final class Coordinator {
       TaskKind kind,
       int outputs,
       EmberParams<?> p,
-      String runKey) {
+      String runKey,
+      int clientCount) {
     List<long[]> sizes = data.map(d -> new long[] {d.trainRows, d.validRows, d.skipped}).collect();
     long trainRows = 0;
     long validRows = 0;
     long skipped = 0;
+    long maxPartitionRows = 0;
     for (long[] s : sizes) {
       trainRows += s[0];
       validRows += s[1];
       skipped += s[2];
+      maxPartitionRows = Math.max(maxPartitionRows, s[0]);
     }
+    int clients = clientCount >= 0 ? clientCount : sizes.size();
     if (trainRows == 0) {
       throw new IllegalArgumentException(
           "no training rows" + (skipped > 0 ? " (" + skipped + " invalid rows skipped)" : ""));
@@ -165,14 +196,28 @@ final class Coordinator {
     int localSteps = p.getLocalSteps();
     int chunks = Math.toIntExact((trainRows + batchSize - 1) / batchSize);
     int rounds = (chunks + localSteps - 1) / localSteps;
-    DpPlan dp = DpPlan.of(p, model, trainRows);
+    DpPlan dp = DpPlan.of(p, model, trainRows, clients);
     if (dp != null) {
       rounds = dp.roundsPerEpoch();
     }
-    boolean federated = p.getAggregation().equals("fedavg") || p.getAggregation().equals("fedprox");
+    boolean federated = Federation.isFederated(p.getAggregation());
     if (federated) {
       rounds = 1; // one round per "epoch": every sampled client trains localEpochs epochs
     }
+    boolean secure = p.getSecureAggregation();
+    if (secure && !federated) {
+      throw new IllegalArgumentException(
+          "secureAggregation needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
+              + p.getAggregation());
+    }
+    SecureRound.Plan securePlan =
+        secure
+            ? new SecureRound.Plan(
+                dp != null,
+                Math.max(1, maxPartitionRows),
+                dp == null ? 0 : dp.sigma(),
+                dp == null ? 0 : dp.clipNorm())
+            : null;
     Aggregator aggregator =
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
@@ -192,21 +237,23 @@ final class Coordinator {
             localSteps,
             chunks,
             aggregator.updateKind(),
-            dp == null ? 0 : dp.samplingRate(),
+            dp == null || dp.clientLevel() ? 0 : dp.samplingRate(),
             dp == null ? 0 : dp.clipNorm(),
             federated ? p.getLocalEpochs() : 0,
             p.getAggregation().equals("fedprox") ? p.getProximalMu() : 0,
             batchSize);
     LOG.info(
-        "Ember fit: {} on {} partitions, {} training and {} validation rows ({} skipped), "
-            + "{} rounds per epoch, aggregation {}",
+        "Ember fit: {} on {} partitions ({} clients), {} training and {} validation rows ({}"
+            + " skipped), {} rounds per epoch, aggregation {}{}",
         network,
         sizes.size(),
+        clients,
         trainRows,
         validRows,
         skipped,
         rounds,
-        aggregator.name());
+        aggregator.name(),
+        secure ? " with secure aggregation" : "");
 
     try (Optimizer optimizer = Optimizers.create(config, model)) {
       Checkpoints checkpoints =
@@ -275,22 +322,17 @@ final class Coordinator {
               String.format(
                   "Ember epoch %d/%d, round %d/%d, loss %.4f",
                   epoch + 1, maxEpochs, round + 1, rounds, lastLoss));
+          long globalRound = (long) epoch * rounds + round;
+          boolean[] sampled =
+              federated
+                  ? Federation.sample(
+                      p.getAggregation(), p.getSeed(), globalRound, clients, p.getClientFraction())
+                  : null;
           Update total =
-              runRound(
-                  sc,
-                  data,
-                  config,
-                  snapshot(model),
-                  epoch,
-                  round,
-                  (long) epoch * rounds + round,
-                  federated
-                      ? sampleClients(
-                          p.getSeed(),
-                          (long) epoch * rounds + round,
-                          sizes.size(),
-                          p.getClientFraction())
-                      : null);
+              secure
+                  ? SecureRound.run(
+                      sc, data, config, snapshot(model), globalRound, sampled, securePlan)
+                  : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
           apply(aggregator.combine(total), model, optimizer);
           epochTotal.add(
               new Update(
@@ -422,30 +464,13 @@ final class Coordinator {
                               epoch,
                               round,
                               globalRound,
-                              sampled == null || sampled[partition])),
+                              sampled)),
                   true)
               .collect();
       return sum(updates);
     } finally {
       bc.destroy();
     }
-  }
-
-  /**
-   * FedAvg's client sampling: {@code max(1, round(fraction * clients))} clients drawn without
-   * replacement, keyed by (seed, round).
-   */
-  static boolean[] sampleClients(long seed, long round, int clients, double fraction) {
-    int m = Math.max(1, (int) Math.round(fraction * clients));
-    boolean[] out = new boolean[clients];
-    try (NDArray perm =
-        NDArray.randperm(Generator.forTask(seed ^ CLIENT_SALT, round, 0), clients)) {
-      int[] order = perm.toIntArray();
-      for (int i = 0; i < m; i++) {
-        out[order[i]] = true;
-      }
-    }
-    return out;
   }
 
   /** The updates summed in list (= partition) order. */

@@ -1,5 +1,7 @@
 package org.emberdl.spark;
 
+import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.dp.DpFedAvgAggregator;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.federated.dp.DpSgdAggregator;
 import org.emberdl.federated.dp.RdpAccountant;
@@ -8,12 +10,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The differential-privacy settings of one DP-SGD fit, resolved from the stage's Params: sampling
- * rate q (each step samples every training row independently with probability q), steps per epoch
- * (1/q, rounded up), clip norm C, noise multiplier sigma (given, or calibrated so that {@code
- * maxEpochs} epochs spend {@code targetEpsilon}), delta and the budget.
+ * The differential-privacy settings of one private fit, resolved from the stage's Params.
+ *
+ * <p>DP-SGD (example level): sampling rate q (each step samples every training row independently
+ * with probability q), steps per epoch (1/q, rounded up), clip norm C on each example's gradient.
+ * DP-FedAvg (client level): q = clientFraction (each round samples every client independently), one
+ * round per "epoch", clip norm S on each client's delta. Both: noise multiplier sigma (given, or
+ * calibrated so that {@code maxEpochs} epochs spend {@code targetEpsilon}), delta and the budget;
+ * the accountant's step is the sampled Gaussian mechanism with (q, sigma) in both.
+ *
+ * @param expectedBatchSize the fixed denominator: qN examples (DP-SGD) or qK clients (DP-FedAvg)
  */
 record DpPlan(
+    boolean clientLevel,
+    double serverLearningRate,
+    boolean secure,
     double samplingRate,
     int roundsPerEpoch,
     double clipNorm,
@@ -23,38 +34,72 @@ record DpPlan(
     double expectedBatchSize) {
   private static final Logger LOG = LoggerFactory.getLogger(DpPlan.class);
 
-  /** The plan for {@code p}, or null when it does not train with DP-SGD. */
-  static DpPlan of(EmberParams<?> p, Module model, long trainRows) {
-    if (!p.getAggregation().equals("dp-sgd")) {
+  /**
+   * The plan for {@code p}, or null when it does not train privately.
+   *
+   * @param clients the number of federated clients K (DP-FedAvg)
+   */
+  static DpPlan of(EmberParams<?> p, Module model, long trainRows, int clients) {
+    boolean clientLevel = p.getAggregation().equals("dp-fedavg");
+    if (!p.getAggregation().equals("dp-sgd") && !clientLevel) {
       return null;
     }
     if (p.getLocalSteps() != 1) {
-      throw new IllegalArgumentException("dp-sgd takes one step per round: set localSteps to 1");
+      throw new IllegalArgumentException(
+          p.getAggregation() + " takes one step per round: set localSteps to 1");
     }
     DpSgd.refuseBatchNorm(model);
-    double q =
-        p.getSamplingRate() > 0
-            ? p.getSamplingRate()
-            : Math.min(1.0, (double) p.getBatchSize() / trainRows);
-    int rounds = (int) Math.ceil(1.0 / q - 1e-9);
+    double q;
+    int rounds;
+    double expected;
+    if (clientLevel) {
+      q = p.getClientFraction();
+      rounds = 1;
+      expected = q * clients;
+    } else {
+      q =
+          p.getSamplingRate() > 0
+              ? p.getSamplingRate()
+              : Math.min(1.0, (double) p.getBatchSize() / trainRows);
+      rounds = (int) Math.ceil(1.0 / q - 1e-9);
+      expected = q * trainRows;
+    }
     double target = p.getTargetEpsilon();
     double sigma = p.getNoiseMultiplier();
     long plannedSteps = (long) rounds * p.getMaxEpochs();
     if (target > 0 && !p.isSet(p.noiseMultiplier())) {
       sigma = RdpAccountant.noiseMultiplierFor(target, p.getDelta(), q, plannedSteps);
       LOG.info(
-          "DP-SGD: noise multiplier {} calibrated for epsilon {} at delta {} over {} steps at q {}",
+          "{}: noise multiplier {} calibrated for epsilon {} at delta {} over {} steps at q {}",
+          p.getAggregation(),
           sigma,
           target,
           p.getDelta(),
           plannedSteps,
           q);
     }
-    return new DpPlan(q, rounds, p.getL2NormClip(), sigma, p.getDelta(), target, q * trainRows);
+    return new DpPlan(
+        clientLevel,
+        p.getServerLearningRate(),
+        p.getSecureAggregation(),
+        q,
+        rounds,
+        p.getL2NormClip(),
+        sigma,
+        p.getDelta(),
+        target,
+        expected);
   }
 
-  DpSgdAggregator aggregator(long seed, long firstRound) {
-    return new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, seed, firstRound);
+  /** The aggregator that adds this plan's noise (none under secure aggregation: clients do). */
+  Aggregator aggregator(long seed, long firstRound) {
+    if (!clientLevel) {
+      return new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, seed, firstRound);
+    }
+    return secure
+        ? DpFedAvgAggregator.distributed(clipNorm, sigma, expectedBatchSize, serverLearningRate)
+        : DpFedAvgAggregator.central(
+            clipNorm, sigma, expectedBatchSize, serverLearningRate, seed, firstRound);
   }
 
   /**
@@ -74,13 +119,20 @@ record DpPlan(
     if (first) {
       throw new IllegalArgumentException(
           String.format(
-              "DP-SGD refuses to start: one epoch (%d steps at q=%.5g, noise multiplier %.4g)"
+              "%s refuses to start: one epoch (%d steps at q=%.5g, noise multiplier %.4g)"
                   + " spends epsilon %.4g at delta %.3g, over targetEpsilon %.4g; raise"
-                  + " noiseMultiplier or lower samplingRate",
-              rounds, samplingRate, sigma, next, delta, targetEpsilon));
+                  + " noiseMultiplier or lower %s",
+              clientLevel ? "DP-FedAvg" : "DP-SGD",
+              rounds,
+              samplingRate,
+              sigma,
+              next,
+              delta,
+              targetEpsilon,
+              clientLevel ? "clientFraction" : "samplingRate"));
     }
     LOG.info(
-        "DP-SGD: stopping, the next epoch would spend epsilon {} > targetEpsilon {}",
+        "DP: stopping, the next epoch would spend epsilon {} > targetEpsilon {}",
         next,
         targetEpsilon);
     return false;

@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import java.io.Serializable;
+import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntArrayParam;
 import org.apache.spark.ml.param.IntParam;
@@ -48,6 +49,8 @@ final class EmberParamSet implements Serializable {
   final IntParam localEpochs;
   final DoubleParam proximalMu;
   final DoubleParam serverLearningRate;
+  final Param<String> clientIdCol;
+  final BooleanParam secureAggregation;
 
   EmberParamSet(Params owner) {
     layers =
@@ -169,12 +172,16 @@ final class EmberParamSet implements Serializable {
             owner,
             "aggregation",
             "how partitions' updates become a step: sync (synchronous SGD; model averaging with"
-                + " localSteps > 1), fedavg / fedprox (each partition is a client: sampled"
-                + " clients train localEpochs epochs, the server averages their example-weighted"
-                + " deltas; fedprox adds proximalMu/2 ||w - w_round||^2 to the local loss) or"
-                + " dp-sgd (example-level differential privacy: Poisson sampling, per-example"
-                + " clipping to l2NormClip, Gaussian noise on the sum)",
-            ParamValidators.inArray(new String[] {"sync", "fedavg", "fedprox", "dp-sgd"}));
+                + " localSteps > 1), fedavg / fedprox (each client, a partition or the rows"
+                + " sharing a clientIdCol value, is sampled with clientFraction and trains"
+                + " localEpochs epochs; the server averages the example-weighted deltas; fedprox"
+                + " adds proximalMu/2 ||w - w_round||^2 to the local loss), dp-sgd (example-level"
+                + " differential privacy: Poisson sampling, per-example clipping to l2NormClip,"
+                + " Gaussian noise on the sum) or dp-fedavg (client-level differential privacy:"
+                + " clients Poisson-sampled with clientFraction, deltas clipped to l2NormClip,"
+                + " Gaussian noise on the sum, fixed denominator)",
+            ParamValidators.inArray(
+                new String[] {"sync", "fedavg", "fedprox", "dp-sgd", "dp-fedavg"}));
     noiseMultiplier =
         new DoubleParam(
             owner,
@@ -206,7 +213,8 @@ final class EmberParamSet implements Serializable {
         new DoubleParam(
             owner,
             "clientFraction",
-            "fedavg/fedprox: fraction of the clients (partitions) sampled each round, in (0, 1]",
+            "fedavg/fedprox: fraction of the clients sampled each round, in (0, 1]; dp-fedavg:"
+                + " each client's sampling probability",
             ParamValidators.inRange(0, 1, false, true));
     localEpochs =
         new IntParam(
@@ -225,8 +233,23 @@ final class EmberParamSet implements Serializable {
         new DoubleParam(
             owner,
             "serverLearningRate",
-            "fedavg/fedprox: the server's step on the averaged delta (> 0; 1 = plain averaging)",
+            "fedavg/fedprox/dp-fedavg: the server's step on the averaged delta (> 0; 1 = plain"
+                + " averaging)",
             ParamValidators.gt(0));
+    clientIdCol =
+        new Param<>(
+            owner,
+            "clientIdCol",
+            "federated aggregations: the column naming each row's client (rows of one client stay"
+                + " together on one partition); empty = each partition is a client",
+            (Function1<String, Object> & Serializable) v -> v != null);
+    secureAggregation =
+        new BooleanParam(
+            owner,
+            "secureAggregation",
+            "fedavg/fedprox/dp-fedavg: sum the clients' updates with secure aggregation (Bonawitz"
+                + " et al. 2017), so the driver only learns their sum; under dp-fedavg the"
+                + " clients add the noise");
   }
 
   private static Function1<Object, Object> openUnit() {

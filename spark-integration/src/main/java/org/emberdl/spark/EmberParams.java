@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntArrayParam;
 import org.apache.spark.ml.param.IntParam;
@@ -48,6 +49,8 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.localEpochs, 1);
     setDefault(p.proximalMu, 0.01);
     setDefault(p.serverLearningRate, 1.0);
+    setDefault(p.clientIdCol, "");
+    setDefault(p.secureAggregation, false);
   }
 
   @SuppressWarnings("unchecked")
@@ -335,7 +338,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     return self();
   }
 
-  /** sync or dp-sgd. */
+  /** sync, fedavg, fedprox, dp-sgd or dp-fedavg. */
   default Param<String> aggregation() {
     return emberParamSet().aggregation;
   }
@@ -472,6 +475,34 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setServerLearningRate(double value) {
     set(emberParamSet().serverLearningRate, value);
+    return self();
+  }
+
+  /** The column naming each row's federated client; empty = partitions are clients. */
+  default Param<String> clientIdCol() {
+    return emberParamSet().clientIdCol;
+  }
+
+  default String getClientIdCol() {
+    return (String) getOrDefault(emberParamSet().clientIdCol);
+  }
+
+  default S setClientIdCol(String value) {
+    set(emberParamSet().clientIdCol, value);
+    return self();
+  }
+
+  /** Whether federated rounds sum the clients' updates with secure aggregation. */
+  default BooleanParam secureAggregation() {
+    return emberParamSet().secureAggregation;
+  }
+
+  default boolean getSecureAggregation() {
+    return (Boolean) getOrDefault(emberParamSet().secureAggregation);
+  }
+
+  default S setSecureAggregation(boolean value) {
+    set(emberParamSet().secureAggregation, value);
     return self();
   }
 }

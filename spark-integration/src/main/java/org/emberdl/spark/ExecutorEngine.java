@@ -117,8 +117,11 @@ final class ExecutorEngine {
     }
   }
 
-  /** Closes every pooled replica of {@code key}. */
+  /**
+   * Closes every pooled replica of {@code key} and forgets the fit's secure-aggregation clients.
+   */
   synchronized void release(String key) {
+    SecureClientTasks.release(key);
     Deque<Module> pool = pools.remove(key);
     if (pool != null) {
       pool.forEach(Module::close);
@@ -133,6 +136,7 @@ final class ExecutorEngine {
     for (String key : new java.util.ArrayList<>(pools.keySet())) {
       release(key);
     }
+    SecureClientTasks.release("");
   }
 
   private void evictOldRuns(String current) {

@@ -27,7 +27,19 @@ final class PartitionData implements Serializable {
   final int validRows;
   final long skipped;
 
-  private PartitionData(Rows train, Rows valid, int dim, long skipped) {
+  /**
+   * The federated clients whose rows this partition holds, ascending: their dense indices (see
+   * {@code clientIdCol}), or just this partition's index when the partitions are the clients.
+   */
+  final int[] clients;
+
+  /**
+   * {@code clientRows[k]}: the training rows (indices into trainX/trainY) of {@code clients[k]}.
+   */
+  final int[][] clientRows;
+
+  private PartitionData(
+      Rows train, Rows valid, int dim, long skipped, int[] clients, int[][] clientRows) {
     this.dim = dim;
     this.trainX = train.x();
     this.trainY = train.y();
@@ -36,6 +48,32 @@ final class PartitionData implements Serializable {
     this.validY = valid.y();
     this.validRows = valid.count;
     this.skipped = skipped;
+    this.clients = clients;
+    this.clientRows = clientRows;
+  }
+
+  /** Reads a partition of {@code (features, label)} rows; the partition is one client. */
+  static PartitionData read(
+      Iterator<InternalRow> rows,
+      FeatureColumn features,
+      String labelCol,
+      TaskKind kind,
+      int numClasses,
+      double validationFraction,
+      long seed,
+      int partition,
+      boolean skipInvalid) {
+    return read(
+        rows,
+        features,
+        labelCol,
+        kind,
+        numClasses,
+        validationFraction,
+        seed,
+        partition,
+        skipInvalid,
+        -1);
   }
 
   /**
@@ -45,6 +83,8 @@ final class PartitionData implements Serializable {
    * @param validationFraction the share of rows held out, chosen by a hash of (seed, partition,
    *     row) so the split does not depend on the executor or a retry
    * @param skipInvalid drop invalid rows instead of failing
+   * @param clientOrdinal the ordinal of an int column holding each row's dense client index, or -1
+   *     when the partition is one client
    * @throws IllegalArgumentException for an invalid row when not skipping, naming the column, the
    *     partition and the row
    */
@@ -57,9 +97,11 @@ final class PartitionData implements Serializable {
       double validationFraction,
       long seed,
       int partition,
-      boolean skipInvalid) {
+      boolean skipInvalid,
+      int clientOrdinal) {
     int dim = features.size();
     Rows train = new Rows(dim);
+    int[] clientOfRow = new int[64];
     Rows valid = new Rows(dim);
     long index = 0;
     long skipped = 0;
@@ -93,9 +135,78 @@ final class PartitionData implements Serializable {
                 + ": "
                 + badLabel);
       }
+      if (!toValid && clientOrdinal >= 0) {
+        if (clientOfRow.length == target.count) {
+          clientOfRow = Arrays.copyOf(clientOfRow, target.y.length);
+        }
+        clientOfRow[target.count] = row.getInt(clientOrdinal);
+      }
       target.y[target.count++] = (float) row.getDouble(1);
     }
-    return new PartitionData(train, valid, dim, skipped);
+    if (clientOrdinal < 0) {
+      int[] all = new int[train.count];
+      for (int i = 0; i < all.length; i++) {
+        all[i] = i;
+      }
+      return new PartitionData(
+          train, valid, dim, skipped, new int[] {partition}, new int[][] {all});
+    }
+    return groupByClient(train, valid, dim, skipped, Arrays.copyOf(clientOfRow, train.count));
+  }
+
+  /**
+   * Groups the training rows by client index, clients ascending, and puts each client's rows in a
+   * canonical order: by a 64-bit hash of their contents. Rows reach a partition through a shuffle,
+   * whose order varies with the cluster and between a task and its retry; ordering by content makes
+   * a client's training depend only on its rows, not on how they arrived.
+   */
+  private static PartitionData groupByClient(
+      Rows train, Rows valid, int dim, long skipped, int[] clientOfRow) {
+    int[] ids = Arrays.stream(clientOfRow).distinct().sorted().toArray();
+    int[] counts = new int[ids.length];
+    int[] slot = new int[clientOfRow.length];
+    for (int i = 0; i < clientOfRow.length; i++) {
+      slot[i] = Arrays.binarySearch(ids, clientOfRow[i]);
+      counts[slot[i]]++;
+    }
+    int[][] rows = new int[ids.length][];
+    for (int k = 0; k < ids.length; k++) {
+      rows[k] = new int[counts[k]];
+      counts[k] = 0;
+    }
+    for (int i = 0; i < clientOfRow.length; i++) {
+      rows[slot[i]][counts[slot[i]]++] = i;
+    }
+    for (int[] r : rows) {
+      sortByContent(r, train, dim);
+    }
+    return new PartitionData(train, valid, dim, skipped, ids, rows);
+  }
+
+  /**
+   * Sorts row indices by a hash of each row's features and label. The hash's top bits carry the
+   * order and the low bits the row's position, which only breaks ties between rows whose top bits
+   * agree (identical rows, whose order does not matter, or a 2^-40-per-pair collision).
+   */
+  private static void sortByContent(int[] rows, Rows train, int dim) {
+    int positionBits = 64 - Long.numberOfLeadingZeros(Math.max(1, rows.length - 1));
+    long positionMask = (1L << positionBits) - 1;
+    long[] keys = new long[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      long h = mix(Float.floatToRawIntBits(train.y[rows[i]]));
+      int base = rows[i] * dim;
+      for (int j = 0; j < dim; j++) {
+        h = mix(h + Float.floatToRawIntBits(train.x[base + j]));
+      }
+      // flip the sign bit so that unsigned hash order is signed long order
+      keys[i] = ((h ^ Long.MIN_VALUE) & ~positionMask) | i;
+    }
+    Arrays.sort(keys);
+    int[] sorted = new int[rows.length];
+    for (int i = 0; i < keys.length; i++) {
+      sorted[i] = rows[(int) (keys[i] & positionMask)];
+    }
+    System.arraycopy(sorted, 0, rows, 0, rows.length);
   }
 
   private static String checkLabel(double label, TaskKind kind, int numClasses) {

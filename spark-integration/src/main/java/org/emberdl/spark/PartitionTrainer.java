@@ -28,7 +28,7 @@ import org.emberdl.tensor.NDArray;
  */
 final class PartitionTrainer {
   private static final long SHUFFLE_SALT = 0x5348_5546_464c_4545L;
-  private static final long DROPOUT_SALT = 0x4452_4f50_4f55_5421L;
+  static final long DROPOUT_SALT = 0x4452_4f50_4f55_5421L;
   private static final long SAMPLE_SALT = 0x5341_4d50_4c45_5f51L;
 
   private PartitionTrainer() {}
@@ -42,12 +42,13 @@ final class PartitionTrainer {
       int epoch,
       int round,
       long globalRound) {
-    return train(c, weights, data, partition, epoch, round, globalRound, true);
+    return train(c, weights, data, partition, epoch, round, globalRound, null);
   }
 
   /**
-   * As above; {@code sampled = false} (a federated client not drawn this round) contributes
-   * nothing.
+   * As above, for federated rounds: only the clients (dense client indices) with {@code
+   * sampledClients[client]} train, each from the round's weights, and the partition returns the sum
+   * of their contributions in client order; null samples every client.
    */
   static Update train(
       TrainingConfig c,
@@ -57,30 +58,79 @@ final class PartitionTrainer {
       int epoch,
       int round,
       long globalRound,
-      boolean sampled) {
-    if (!sampled) {
-      return new Update(
-          new float[weights.values().length], new float[weights.buffers().length], 0, 0, 0);
+      boolean[] sampledClients) {
+    if (c.localEpochs() > 0 && !anySampled(data, sampledClients)) {
+      return ClientTrainer.empty(c, weights);
     }
+    return withReplica(
+        c,
+        (engine, model) -> {
+          if (c.localEpochs() > 0) {
+            Update total = ClientTrainer.empty(c, weights);
+            for (int k = 0; k < data.clients.length; k++) {
+              int client = data.clients[k];
+              if (sampledClients == null || sampledClients[client]) {
+                total.add(clientRound(c, engine, model, weights, data, k, globalRound));
+              }
+            }
+            return total;
+          }
+          load(model, weights);
+          setDropoutGenerator(
+              model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
+          model.train();
+          if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
+            return clippedGradientSum(c, engine, model, data, partition, globalRound);
+          }
+          int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
+          if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
+            return gradientSum(c, engine, model, data, order, round);
+          }
+          return localSteps(c, engine, model, weights, data, order, round);
+        });
+  }
+
+  /** Client {@code data.clients[k]}'s round from {@code weights} on {@code model}. */
+  static Update clientRound(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      RoundWeights weights,
+      PartitionData data,
+      int k,
+      long globalRound) {
+    int client = data.clients[k];
+    load(model, weights);
+    setDropoutGenerator(model, ClientTrainer.dropout(c, globalRound, client));
+    model.train();
+    return ClientTrainer.train(
+        c, engine, model, weights, data, data.clientRows[k], client, globalRound);
+  }
+
+  private static boolean anySampled(PartitionData data, boolean[] sampled) {
+    if (sampled == null) {
+      return data.clients.length > 0;
+    }
+    for (int client : data.clients) {
+      if (sampled[client]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Work on this executor's replica of the fit's network. */
+  interface ReplicaWork<T> {
+    T apply(ExecutorEngine engine, Module model);
+  }
+
+  /** Runs {@code work} on a replica borrowed from the executor's pool for this task. */
+  static <T> T withReplica(TrainingConfig c, ReplicaWork<T> work) {
     ExecutorEngine engine = ExecutorEngine.get();
     engine.enterTask();
     Module model = engine.borrow(c.runKey(), () -> newReplica(c));
     try (MemoryScope scope = MemoryScope.open()) {
-      load(model, weights);
-      setDropoutGenerator(
-          model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
-      model.train();
-      int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
-      if (c.localEpochs() > 0) {
-        return clientEpochs(c, engine, model, weights, data, partition, globalRound);
-      }
-      if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
-        return clippedGradientSum(c, engine, model, data, partition, globalRound);
-      }
-      if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
-        return gradientSum(c, engine, model, data, order, round);
-      }
-      return localSteps(c, engine, model, weights, data, order, round);
+      return work.apply(engine, model);
     } finally {
       engine.giveBack(c.runKey(), model);
     }
@@ -224,64 +274,6 @@ final class PartitionTrainer {
     }
   }
 
-  /**
-   * A federated client's round: {@code localEpochs} epochs over all of its rows in mini-batches of
-   * {@code batchSize} with its own optimizer (fresh each round), FedProx's proximal gradient {@code
-   * mu (w - w_round)} added when {@code proximalMu > 0}; returns the delta weighted by the client's
-   * example count.
-   */
-  private static Update clientEpochs(
-      TrainingConfig c,
-      ExecutorEngine engine,
-      Module model,
-      RoundWeights start,
-      PartitionData data,
-      int partition,
-      long globalRound) {
-    double lossSum = 0;
-    long correct = 0;
-    long seen = 0;
-    int n = data.trainRows;
-    int batch = c.batchSize();
-    try (Optimizer opt = Optimizers.create(c, model);
-        MemoryScope scope = MemoryScope.open()) {
-      NDArray w0 = NDArray.of(start.values(), start.values().length);
-      for (int e = 0; e < c.localEpochs(); e++) {
-        int[] order = shuffle(c.seed(), (int) (globalRound * c.localEpochs() + e), partition, n);
-        for (int lo = 0; lo < n; lo += batch) {
-          int hi = Math.min(n, lo + batch);
-          opt.zeroGrad();
-          StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.MEAN);
-          if (c.proximalMu() > 0) {
-            try (NDArray diff = model.flatParameters().values().sub(w0)) {
-              model.flatParameters().grads().addInPlace(diff, c.proximalMu());
-            }
-          }
-          opt.step();
-          lossSum += r.lossSum;
-          correct += r.correct;
-          seen += hi - lo;
-        }
-      }
-    }
-    float[] delta = model.flatParameters().values().toFloatArray();
-    float[] w0 = start.values();
-    for (int i = 0; i < delta.length; i++) {
-      delta[i] = (delta[i] - w0[i]) * n;
-    }
-    // examples = the client's rows (the FedAvg weight); the loss and accuracy cover every local
-    // step
-    Update u = new Update(delta, weightedBuffers(model, n), n, 0, 0);
-    u.add(
-        new Update(
-            new float[delta.length],
-            new float[u.buffers().length],
-            0,
-            lossSum * n / Math.max(1, seen),
-            Math.round((double) correct * n / Math.max(1, seen))));
-    return u;
-  }
-
   private static Update localSteps(
       TrainingConfig c,
       ExecutorEngine engine,
@@ -320,7 +312,7 @@ final class PartitionTrainer {
     return new Update(delta, weightedBuffers(model, used), used, lossSum, correct);
   }
 
-  private static float[] weightedBuffers(Module model, long examples) {
+  static float[] weightedBuffers(Module model, long examples) {
     float[] b = ModuleBuffers.read(model);
     for (int i = 0; i < b.length; i++) {
       b[i] *= examples;
@@ -328,10 +320,10 @@ final class PartitionTrainer {
     return b;
   }
 
-  private record StepResult(double lossSum, long correct) {}
+  record StepResult(double lossSum, long correct) {}
 
   /** Forward and backward on rows {@code order[lo..hi)}; loss summed or averaged. */
-  private static StepResult step(
+  static StepResult step(
       TrainingConfig c,
       ExecutorEngine engine,
       Module model,

@@ -58,14 +58,14 @@ class FederatedTrainingTest {
 
   @Test
   void clientSamplingDrawsTheRequestedFractionDeterministically() {
-    boolean[] a = Coordinator.sampleClients(7, 3, 10, 0.3);
+    boolean[] a = Federation.sampleClients(7, 3, 10, 0.3);
     assertEquals(3, count(a));
-    assertArrayEquals(a, Coordinator.sampleClients(7, 3, 10, 0.3));
-    assertEquals(1, count(Coordinator.sampleClients(7, 3, 10, 0.01))); // at least one client
-    assertEquals(10, count(Coordinator.sampleClients(7, 3, 10, 1.0)));
+    assertArrayEquals(a, Federation.sampleClients(7, 3, 10, 0.3));
+    assertEquals(1, count(Federation.sampleClients(7, 3, 10, 0.01))); // at least one client
+    assertEquals(10, count(Federation.sampleClients(7, 3, 10, 1.0)));
     int differing = 0;
     for (int r = 0; r < 20; r++) {
-      if (!Arrays.equals(a, Coordinator.sampleClients(7, r, 10, 0.3))) {
+      if (!Arrays.equals(a, Federation.sampleClients(7, r, 10, 0.3))) {
         differing++;
       }
     }

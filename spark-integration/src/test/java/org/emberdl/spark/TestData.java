@@ -34,6 +34,38 @@ final class TestData {
     return spark.createDataFrame(rows, FLOAT_ARRAY_SCHEMA).repartition(partitions);
   }
 
+  /**
+   * The blobs of {@link #blobs} split into {@code classes * clientsPerClass} clients that each hold
+   * one class only (the most skewed non-IID split): row i has class {@code i % classes} and client
+   * {@code "c<class>-<(i / classes) % clientsPerClass>"} in column {@code client}; every client has
+   * the same number of rows when {@code n} is a multiple of {@code classes * clientsPerClass}.
+   */
+  static Dataset<Row> clientBlobs(
+      SparkSession spark, int n, int dim, int classes, int clientsPerClass, long seed) {
+    List<Row> rows = new ArrayList<>();
+    int i = 0;
+    for (float[][] p : blobPoints(n, dim, classes, seed)) {
+      int c = (int) p[1][0];
+      String client = "c" + c + "-" + ((i++ / classes) % clientsPerClass);
+      rows.add(RowFactory.create(p[0], (double) c, client));
+    }
+    StructType schema = FLOAT_ARRAY_SCHEMA.add("client", DataTypes.StringType, false);
+    return spark.createDataFrame(rows, schema).repartition(3);
+  }
+
+  /**
+   * Every float of a float32 safetensors file (a model's {@code weights()}) in file order: the data
+   * after the 8-byte header length and the JSON header.
+   */
+  static float[] floats(byte[] safetensors) {
+    java.nio.ByteBuffer b =
+        java.nio.ByteBuffer.wrap(safetensors).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int start = Math.toIntExact(8 + b.getLong(0));
+    float[] out = new float[(safetensors.length - start) / 4];
+    b.position(start).asFloatBuffer().get(out);
+    return out;
+  }
+
   /** The same points with Spark ML dense vectors. */
   static Dataset<Row> blobVectors(SparkSession spark, int n, int dim, int classes, long seed) {
     List<Row> rows = new ArrayList<>();

@@ -1,0 +1,72 @@
+package org.emberdl.federated.dp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.emberdl.federated.Step;
+import org.emberdl.federated.Update;
+import org.emberdl.federated.UpdateKind;
+import org.emberdl.tensor.memory.Allocators;
+import org.junit.jupiter.api.Test;
+
+class DpFedAvgAggregatorTest {
+  @Test
+  void centralNoiseHasTheClippedSumAsMeanAndZSOverQKAsStd() {
+    // K = 40 clients sampled with q = 0.25: the denominator is qK = 10. Sum of clipped deltas s_i =
+    // i mod 7 - 3; z = 1.2, S = 0.5, eta = 2: the released step is 2 (s + N(0, 0.36)) / 10, so
+    // (step * 5 - s) must be N(0, 0.6^2). With n = 200,000 coordinates the sample mean has std
+    // 0.6 / sqrt(n) = 0.0013 (tolerance 5 std) and the sample std a relative std of 1/sqrt(2n) =
+    // 0.0016 (tolerance 1%).
+    int n = 200_000;
+    float[] sum = new float[n];
+    for (int i = 0; i < n; i++) {
+      sum[i] = i % 7 - 3;
+    }
+    DpFedAvgAggregator agg = DpFedAvgAggregator.central(0.5, 1.2, 10, 2.0, 17, 0);
+    assertEquals(UpdateKind.CLIPPED_DELTA_SUM, agg.updateKind());
+    long before = Allocators.cpuAllocatedBytes();
+    Step step = agg.combine(new Update(sum.clone(), new float[0], 123, 0, 0));
+    assertEquals(before, Allocators.cpuAllocatedBytes(), "the noise buffer is released");
+    assertEquals(Step.Kind.DELTA, step.kind());
+    double mean = 0;
+    double sq = 0;
+    for (int i = 0; i < n; i++) {
+      double noise = step.values()[i] * 5.0 - sum[i];
+      mean += noise;
+      sq += noise * noise;
+    }
+    mean /= n;
+    double std = Math.sqrt(sq / n - mean * mean);
+    assertEquals(0, mean, 5 * 0.6 / Math.sqrt(n));
+    assertEquals(0.6, std, 0.006);
+    // the next round draws fresh noise; the same seed and round draw the same
+    Step next = agg.combine(new Update(sum.clone(), new float[0], 123, 0, 0));
+    assertFalse(java.util.Arrays.equals(step.values(), next.values()));
+    Step again =
+        DpFedAvgAggregator.central(0.5, 1.2, 10, 2.0, 17, 0)
+            .combine(new Update(sum.clone(), new float[0], 123, 0, 0));
+    assertArrayEquals(step.values(), again.values());
+  }
+
+  @Test
+  void distributedNoiseIsLeftToTheClients() {
+    DpFedAvgAggregator agg = DpFedAvgAggregator.distributed(1.0, 1.1, 4, 1.0);
+    assertFalse(agg.addsNoise());
+    Step step = agg.combine(new Update(new float[] {4, -2, 1}, new float[0], 9, 0, 0));
+    assertArrayEquals(new float[] {1, -0.5f, 0.25f}, step.values());
+    assertTrue(DpFedAvgAggregator.central(1, 1, 1, 1, 0, 0).addsNoise());
+  }
+
+  @Test
+  void rejectsInvalidSettings() {
+    assertThrows(
+        IllegalArgumentException.class, () -> DpFedAvgAggregator.central(0, 1, 10, 1, 0, 0));
+    assertThrows(
+        IllegalArgumentException.class, () -> DpFedAvgAggregator.central(1, -1, 10, 1, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> DpFedAvgAggregator.distributed(1, 1, 0, 1));
+    assertThrows(IllegalArgumentException.class, () -> DpFedAvgAggregator.distributed(1, 1, 1, 0));
+  }
+}

@@ -1,0 +1,188 @@
+package org.emberdl.spark;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntPredicate;
+import org.emberdl.federated.Update;
+import org.emberdl.federated.secagg.Messages.KeyAdvertisement;
+import org.emberdl.federated.secagg.Messages.KeyDirectory;
+import org.emberdl.federated.secagg.Messages.MaskedInput;
+import org.emberdl.federated.secagg.Messages.ShareBundle;
+import org.emberdl.federated.secagg.Messages.SharedKeys;
+import org.emberdl.federated.secagg.Messages.UnmaskRequest;
+import org.emberdl.federated.secagg.Messages.UnmaskResponse;
+import org.emberdl.federated.secagg.Randomness;
+import org.emberdl.federated.secagg.SecureAggregationClient;
+import org.emberdl.federated.secagg.SecureAggregationParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The executor's side of a secure-aggregation round: the four protocol steps of every sampled
+ * client on a partition, one Spark job each (see {@link SecureRound}).
+ *
+ * <p>A client's {@link SecureAggregationClient}, which holds its private keys from the first step
+ * to the last, lives in this JVM's registry under (session, client) and never leaves the executor.
+ * A client whose object is not here when a later step runs (the task was scheduled on another
+ * executor, or the executor was lost and its task re-run elsewhere) has dropped out, as a phone
+ * that goes offline does in Bonawitz et al.'s setting; the protocol recovers from that. A retried
+ * task on the same executor replays the message the step already produced: a client never masks two
+ * different inputs in one session.
+ */
+final class SecureClientTasks {
+  private static final Logger LOG = LoggerFactory.getLogger(SecureClientTasks.class);
+
+  /** One client's protocol state and the messages it has sent. */
+  private static final class Entry {
+    final SecureAggregationClient client;
+    KeyAdvertisement advertised;
+    SharedKeys shared;
+    Masked masked;
+    UnmaskResponse unmasked;
+
+    Entry(SecureAggregationClient client) {
+      this.client = client;
+    }
+  }
+
+  /** A client's masked input and the clear metrics of its local training. */
+  record Masked(MaskedInput input, Update metrics) implements Serializable {}
+
+  private static final Map<String, Entry> REGISTRY = new ConcurrentHashMap<>();
+
+  /**
+   * Fault injection for tests: the clients it accepts lose their state just before masking, as if
+   * their executor had been lost between the protocol's steps. Null in production.
+   */
+  static volatile IntPredicate lostBeforeMasking;
+
+  private SecureClientTasks() {}
+
+  private static String key(String sessionId, int client) {
+    return sessionId + "#" + client;
+  }
+
+  /** Step 0: fresh keys for every sampled client of the partition. */
+  static List<KeyAdvertisement> advertise(
+      SecureAggregationParameters params, boolean[] sampled, PartitionData data) {
+    List<KeyAdvertisement> out = new ArrayList<>();
+    for (int client : data.clients) {
+      if (!sampled[client]) {
+        continue;
+      }
+      Entry e =
+          REGISTRY.computeIfAbsent(
+              key(params.sessionId(), client),
+              k -> new Entry(new SecureAggregationClient(client, params, Randomness.secure())));
+      synchronized (e) {
+        if (e.advertised == null) {
+          e.advertised = e.client.advertiseKeys();
+        }
+        out.add(e.advertised);
+      }
+    }
+    return out;
+  }
+
+  /** Step 1: each client that advertised here shares its secrets with the directory's clients. */
+  static List<SharedKeys> share(KeyDirectory directory, PartitionData data) {
+    List<SharedKeys> out = new ArrayList<>();
+    for (int client : data.clients) {
+      Entry e = present(directory.sessionId(), client, directory.keys().containsKey(client));
+      if (e != null) {
+        synchronized (e) {
+          if (e.shared == null) {
+            e.shared = e.client.shareKeys(directory);
+          }
+          out.add(e.shared);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** What step 2 does with one client: train it and return its plain update vector. */
+  interface LocalUpdate {
+    /** The client's update (the vector the round sums) and its clear metrics. */
+    Contribution compute(int k);
+  }
+
+  /** A client's plain update vector and its clear metrics. */
+  record Contribution(float[] vector, Update metrics) implements Serializable {}
+
+  /** Step 2: each client of U2 here trains, then masks its update. */
+  static List<Masked> mask(
+      String sessionId,
+      SortedMap<Integer, ShareBundle> bundles,
+      PartitionData data,
+      LocalUpdate local) {
+    List<Masked> out = new ArrayList<>();
+    for (int k = 0; k < data.clients.length; k++) {
+      int client = data.clients[k];
+      IntPredicate lost = lostBeforeMasking;
+      if (lost != null && lost.test(client)) {
+        REGISTRY.remove(key(sessionId, client));
+      }
+      Entry e = present(sessionId, client, bundles.containsKey(client));
+      if (e != null) {
+        synchronized (e) {
+          if (e.masked == null) {
+            Contribution c = local.compute(k);
+            e.masked = new Masked(e.client.maskInput(bundles.get(client), c.vector()), c.metrics());
+          }
+          out.add(e.masked);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Step 3: each survivor here reveals its shares, then forgets the session. */
+  static List<UnmaskResponse> unmask(UnmaskRequest request, PartitionData data) {
+    List<UnmaskResponse> out = new ArrayList<>();
+    for (int client : data.clients) {
+      Entry e = present(request.sessionId(), client, request.survivors().contains(client));
+      if (e != null) {
+        synchronized (e) {
+          if (e.unmasked == null) {
+            e.unmasked = e.client.unmask(request);
+          }
+          out.add(e.unmasked);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The client's state when the step concerns it ({@code wanted}) and it is still here; null (and a
+   * log line when it was wanted) otherwise.
+   */
+  private static Entry present(String sessionId, int client, boolean wanted) {
+    if (!wanted) {
+      return null;
+    }
+    Entry e = REGISTRY.get(key(sessionId, client));
+    if (e == null) {
+      LOG.info(
+          "secure aggregation {}: client {} has no state on this executor: it drops out",
+          sessionId,
+          client);
+    }
+    return e;
+  }
+
+  /** Forgets every client of the sessions whose id starts with {@code prefix} (a fit's run key). */
+  static void release(String prefix) {
+    REGISTRY.keySet().removeIf(k -> k.startsWith(prefix));
+  }
+
+  /** Number of clients held (for tests). */
+  static int held() {
+    return REGISTRY.size();
+  }
+}

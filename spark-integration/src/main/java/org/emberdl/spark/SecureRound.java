@@ -1,0 +1,324 @@
+package org.emberdl.spark;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SortedMap;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.emberdl.federated.Update;
+import org.emberdl.federated.secagg.BelowThresholdException;
+import org.emberdl.federated.secagg.DistributedGaussianNoise;
+import org.emberdl.federated.secagg.FixedPointCodec;
+import org.emberdl.federated.secagg.Messages.KeyAdvertisement;
+import org.emberdl.federated.secagg.Messages.KeyDirectory;
+import org.emberdl.federated.secagg.Messages.ShareBundle;
+import org.emberdl.federated.secagg.Messages.SharedKeys;
+import org.emberdl.federated.secagg.Messages.UnmaskRequest;
+import org.emberdl.federated.secagg.Messages.UnmaskResponse;
+import org.emberdl.federated.secagg.Randomness;
+import org.emberdl.federated.secagg.SecureAggregationParameters;
+import org.emberdl.federated.secagg.SecureAggregationServer;
+import org.emberdl.federated.secagg.SecureSum;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The driver's side of one federated round under secure aggregation ({@code
+ * secureAggregation=true}): the sampled clients' updates are summed by the protocol of Bonawitz et
+ * al. 2017 ({@code org.emberdl.federated.secagg}), one Spark job per protocol step (advertise keys,
+ * share keys, train and mask, unmask), so the driver learns the sum of the surviving clients'
+ * updates and nothing about any one of them.
+ *
+ * <p>What a client sends into the sum: FedAvg/FedProx send {@code (n_k / n_max) delta_k}, their
+ * weighted buffers likewise, and {@code n_k / n_max} as one last coordinate (the sum's weight);
+ * {@code n_max} bounds every client's row count, so every coordinate stays within the fixed-point
+ * range {@value #FEDAVG_RANGE}. DP-FedAvg clients send their delta clipped to S plus their share of
+ * the noise ({@link DistributedGaussianNoise}, calibrated for {@code t} clients, so the sum of the
+ * at least {@code t} survivors of any completed round carries at least {@code N(0, z^2 S^2)}).
+ *
+ * <p>The threshold is {@code t = max(2, ceil(2m / 3))} of the round's {@code m} sampled clients: a
+ * round survives a third of its clients dropping out, and the server together with fewer than
+ * {@code t} clients learns nothing beyond the sum. A round with one sampled client sends that
+ * client's update in the clear (it <em>is</em> the sum; under DP the client adds the whole noise
+ * first); with none, the sum is zero (plus, under DP, noise the driver draws). When fewer than
+ * {@code t} clients survive, the round is run once more with fresh keys, then the fit fails.
+ *
+ * <p>Not secret: which clients were sampled and survived, and the per-partition training metrics
+ * (loss, accuracy, example counts) used for the progress log.
+ */
+final class SecureRound {
+  private static final Logger LOG = LoggerFactory.getLogger(SecureRound.class);
+
+  /** FedAvg's fixed-point range: weighted delta coordinates beyond it fail the round. */
+  static final double FEDAVG_RANGE = 1024;
+
+  /** Standard deviations of a client's noise share the DP range covers (~1.5e-23 to exceed). */
+  private static final double NOISE_SIGMAS = 10;
+
+  private static final int ATTEMPTS = 2;
+
+  /**
+   * The settings fixed for one fit.
+   *
+   * @param maxClientRows an upper bound on any client's training rows ({@code n_max})
+   * @param noiseMultiplier DP-FedAvg's z (ignored for FedAvg)
+   * @param clipNorm DP-FedAvg's S (ignored for FedAvg)
+   */
+  record Plan(boolean dp, long maxClientRows, double noiseMultiplier, double clipNorm)
+      implements Serializable {}
+
+  /** A protocol step's work on one partition. */
+  private interface PartitionTask<T> extends Serializable {
+    List<T> apply(PartitionData data);
+  }
+
+  private SecureRound() {}
+
+  /** Runs global round {@code round} over the {@code sampled} clients; the sum as an Update. */
+  static Update run(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      RoundWeights weights,
+      long round,
+      boolean[] sampled,
+      Plan plan) {
+    int m = 0;
+    for (boolean s : sampled) {
+      m += s ? 1 : 0;
+    }
+    if (m == 0) {
+      Update zero = ClientTrainer.empty(config, weights);
+      if (plan.dp()) {
+        addNoise(
+            zero.values(),
+            new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), 1));
+      }
+      return zero;
+    }
+    if (m == 1) {
+      return single(sc, data, config, weights, round, sampled, plan);
+    }
+    for (int attempt = 1; ; attempt++) {
+      String session = config.runKey() + "/round-" + round + "/attempt-" + attempt;
+      try {
+        return protocol(sc, data, config, weights, round, sampled, plan, m, session);
+      } catch (BelowThresholdException e) {
+        if (attempt == ATTEMPTS) {
+          throw new IllegalStateException(
+              "secure aggregation failed in round "
+                  + (round + 1)
+                  + " after "
+                  + ATTEMPTS
+                  + " attempts: "
+                  + e.getMessage(),
+              e);
+        }
+        LOG.warn("secure aggregation {}: {}; retrying with fresh keys", session, e.getMessage());
+      }
+    }
+  }
+
+  private static Update protocol(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      RoundWeights weights,
+      long round,
+      boolean[] sampled,
+      Plan plan,
+      int m,
+      String session) {
+    int t = Math.max(2, (2 * m + 2) / 3);
+    int length = vectorLength(config, weights, plan);
+    DistributedGaussianNoise noise =
+        plan.dp() ? new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), t) : null;
+    double range = plan.dp() ? plan.clipNorm() + NOISE_SIGMAS * noise.perClientStd() : FEDAVG_RANGE;
+    SecureAggregationParameters params =
+        new SecureAggregationParameters(
+            session, t, length, FixedPointCodec.forClients(range, m), noise);
+    SecureAggregationServer server = new SecureAggregationServer(params);
+
+    for (KeyAdvertisement a :
+        job(
+            sc,
+            data,
+            session,
+            "advertise keys",
+            d -> SecureClientTasks.advertise(params, sampled, d))) {
+      server.receiveKeys(a);
+    }
+    KeyDirectory directory = server.closeAdvertiseKeys();
+
+    Broadcast<KeyDirectory> dir = sc.broadcast(directory);
+    for (SharedKeys s :
+        job(sc, data, session, "share keys", d -> SecureClientTasks.share(dir.value(), d))) {
+      server.receiveSharedKeys(s);
+    }
+    dir.destroy();
+    SortedMap<Integer, ShareBundle> bundles = server.closeShareKeys();
+
+    Broadcast<SortedMap<Integer, ShareBundle>> bc = sc.broadcast(bundles);
+    Broadcast<RoundWeights> w = sc.broadcast(weights);
+    Update metrics = Update.zero(0, 0);
+    for (SecureClientTasks.Masked masked :
+        job(
+            sc,
+            data,
+            session,
+            "train and mask",
+            d ->
+                SecureClientTasks.mask(
+                    session,
+                    bc.value(),
+                    d,
+                    k -> contribution(config, w.value(), d, k, round, plan)))) {
+      server.receiveMaskedInput(masked.input());
+      metrics.add(masked.metrics());
+    }
+    bc.destroy();
+    w.destroy();
+    UnmaskRequest request = server.closeMaskedInput();
+
+    Broadcast<UnmaskRequest> req = sc.broadcast(request);
+    for (UnmaskResponse r :
+        job(sc, data, session, "unmask", d -> SecureClientTasks.unmask(req.value(), d))) {
+      server.receiveUnmaskResponse(r);
+    }
+    req.destroy();
+    SecureSum sum = server.finish();
+    LOG.info(
+        "secure aggregation {}: {} clients sampled, threshold {}, {} summed, dropped {}",
+        session,
+        m,
+        t,
+        sum.contributors().size(),
+        sum.dropped());
+    return decode(sum.values(), metrics, config, weights, plan);
+  }
+
+  /** One sampled client: its update travels in the clear (under DP with the whole noise). */
+  private static Update single(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      RoundWeights weights,
+      long round,
+      boolean[] sampled,
+      Plan plan) {
+    Broadcast<RoundWeights> w = sc.broadcast(weights);
+    try {
+      List<SecureClientTasks.Contribution> results =
+          job(
+              sc,
+              data,
+              config.runKey() + "/round-" + round,
+              "single client",
+              d -> {
+                List<SecureClientTasks.Contribution> out = new ArrayList<>();
+                for (int k = 0; k < d.clients.length; k++) {
+                  if (sampled[d.clients[k]]) {
+                    SecureClientTasks.Contribution c =
+                        contribution(config, w.value(), d, k, round, plan);
+                    if (plan.dp()) {
+                      addNoise(
+                          c.vector(),
+                          new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), 1));
+                    }
+                    out.add(c);
+                  }
+                }
+                return out;
+              });
+      SecureClientTasks.Contribution c = results.get(0);
+      return decode(c.vector(), c.metrics(), config, weights, plan);
+    } finally {
+      w.destroy();
+    }
+  }
+
+  /** The plain vector client {@code data.clients[k]} puts into the sum. */
+  private static SecureClientTasks.Contribution contribution(
+      TrainingConfig config,
+      RoundWeights weights,
+      PartitionData data,
+      int k,
+      long round,
+      Plan plan) {
+    Update u =
+        PartitionTrainer.withReplica(
+            config,
+            (engine, model) ->
+                PartitionTrainer.clientRound(config, engine, model, weights, data, k, round));
+    Update metrics = new Update(new float[0], new float[0], u.examples(), u.lossSum(), u.correct());
+    if (plan.dp()) {
+      return new SecureClientTasks.Contribution(u.values(), metrics);
+    }
+    float[] v = u.values();
+    float[] b = u.buffers();
+    float[] out = new float[v.length + b.length + 1];
+    double scale = 1.0 / plan.maxClientRows();
+    for (int i = 0; i < v.length; i++) {
+      out[i] = (float) (v[i] * scale);
+    }
+    for (int i = 0; i < b.length; i++) {
+      out[v.length + i] = (float) (b[i] * scale);
+    }
+    out[out.length - 1] = (float) (u.examples() * scale);
+    return new SecureClientTasks.Contribution(out, metrics);
+  }
+
+  private static int vectorLength(TrainingConfig config, RoundWeights weights, Plan plan) {
+    return plan.dp()
+        ? weights.values().length
+        : weights.values().length + weights.buffers().length + 1;
+  }
+
+  /** The summed vector back in the Update layout the aggregator expects. */
+  private static Update decode(
+      float[] sum, Update metrics, TrainingConfig config, RoundWeights weights, Plan plan) {
+    if (plan.dp()) {
+      return new Update(
+          sum, new float[0], metrics.examples(), metrics.lossSum(), metrics.correct());
+    }
+    int p = weights.values().length;
+    int b = weights.buffers().length;
+    float[] values = new float[p];
+    float[] buffers = new float[b];
+    double scale = plan.maxClientRows();
+    for (int i = 0; i < p; i++) {
+      values[i] = (float) (sum[i] * scale);
+    }
+    for (int i = 0; i < b; i++) {
+      buffers[i] = (float) (sum[p + i] * scale);
+    }
+    long examples = Math.round(sum[p + b] * scale);
+    return new Update(values, buffers, examples, metrics.lossSum(), metrics.correct());
+  }
+
+  private static void addNoise(float[] values, DistributedGaussianNoise noise) {
+    double[] n = noise.sample(values.length, Randomness.secure());
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (float) (values[i] + n[i]);
+    }
+  }
+
+  /** One Spark job over every partition; the partitions' lists concatenated in partition order. */
+  private static <T> List<T> job(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      String session,
+      String step,
+      PartitionTask<T> task) {
+    sc.setJobDescription("Ember secure aggregation " + session + ": " + step);
+    List<List<T>> parts =
+        data.mapPartitions(it -> Collections.singletonList(task.apply(it.next())).iterator())
+            .collect();
+    List<T> out = new ArrayList<>();
+    parts.forEach(out::addAll);
+    return out;
+  }
+}

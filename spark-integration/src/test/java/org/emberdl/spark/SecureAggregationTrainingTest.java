@@ -1,0 +1,141 @@
+package org.emberdl.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.emberdl.federated.dp.RdpAccountant;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * secureAggregation = true: the driver sums the clients' updates through the masking protocol. The
+ * unmasked sum must be the plain sum up to the fixed-point rounding (each coordinate within n 2^-(f
+ * + 1) with f >= 40 here, far below float precision; 1e-5 is float noise of the rescaling), and
+ * dropouts must leave the sum of the survivors.
+ */
+class SecureAggregationTrainingTest {
+  private final SparkSession spark = SparkTestSession.get();
+
+  @AfterEach
+  void cleanUp() {
+    SecureClientTasks.lostBeforeMasking = null;
+    ExecutorEngine.get().releaseAll();
+  }
+
+  private static void assertClose(float[] expected, float[] actual) {
+    assertEquals(expected.length, actual.length);
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], actual[i], 1e-5, "weight " + i);
+    }
+  }
+
+  private static float[] weights(EmberClassifier stage, Dataset<Row> data) {
+    return TestData.floats(stage.fit(data).weights());
+  }
+
+  @Test
+  void fedAvgUnderSecureAggregationEqualsThePlainSumAndForgetsItsKeys() {
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 50);
+    EmberClassifier stage = ClientLevelTrainingTest.federated().setMaxEpochs(2);
+    float[] plain = weights(stage, data);
+    float[] secure = weights(stage.copy(stage.extractParamMap()).setSecureAggregation(true), data);
+    assertClose(plain, secure);
+    assertEquals(0, SecureClientTasks.held(), "the fit's client state is released");
+  }
+
+  @Test
+  void oneSampledClientSendsItsUpdateInTheClear() {
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 51);
+    EmberClassifier stage = ClientLevelTrainingTest.federated().setClientFraction(1.0 / 6);
+    assertClose(weights(stage, data), weights(stage.setSecureAggregation(true), data));
+  }
+
+  @Test
+  void dpFedAvgWithoutNoiseMatchesTheCentralAggregate() {
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 52);
+    EmberClassifier stage =
+        ClientLevelTrainingTest.federated()
+            .setAggregation("dp-fedavg")
+            .setL2NormClip(0.05)
+            .setNoiseMultiplier(0)
+            .setMaxEpochs(2);
+    assertClose(weights(stage, data), weights(stage.setSecureAggregation(true), data));
+  }
+
+  @Test
+  void dpFedAvgWithDistributedNoiseLearnsAccountsAndPersists(@TempDir Path dir) throws IOException {
+    Dataset<Row> data = TestData.clientBlobs(spark, 1200, 8, 3, 8, 53);
+    EmberClassificationModel model =
+        ClientLevelTrainingTest.federated()
+            .setAggregation("dp-fedavg")
+            .setSecureAggregation(true)
+            .setClientFraction(0.75)
+            .setL2NormClip(0.5)
+            .setNoiseMultiplier(0.3)
+            .setMaxEpochs(6)
+            .fit(data);
+    double accuracy =
+        new MulticlassClassificationEvaluator()
+            .setMetricName("accuracy")
+            .evaluate(model.transform(data));
+    assertTrue(accuracy > 0.9, "accuracy " + accuracy);
+    List<EpochMetrics> epochs = model.trainingSummary().epochs();
+    assertEquals(
+        new RdpAccountant().withSteps(0.75, 0.3, 6).epsilon(1e-5), epochs.get(5).epsilon(), 1e-9);
+    String path = dir.resolve("model").toString();
+    model.write().save(path);
+    EmberClassificationModel loaded = EmberClassificationModel.load(path);
+    assertEquals("dp-fedavg", loaded.getAggregation());
+    assertTrue(loaded.getSecureAggregation());
+    assertEquals("client", loaded.getClientIdCol());
+    assertEquals(0.3, loaded.getNoiseMultiplier());
+    assertEquals(0.5, loaded.getL2NormClip());
+    assertEquals(0.75, loaded.getClientFraction());
+    assertEquals(epochs.get(5).epsilon(), loaded.trainingSummary().last().epsilon(), 1e-12);
+  }
+
+  @Test
+  void aDroppedClientLeavesTheSumOfTheSurvivors() {
+    // Client 5 ("c2-1") loses its state after sharing its keys, in every round: the sum is
+    // recovered from the others' shares and equals FedAvg over the data without that client
+    // (clients keep their numbers, so their shuffles are the same).
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 54);
+    EmberClassifier stage = ClientLevelTrainingTest.federated().setMaxEpochs(2);
+    float[] withoutClient5 = weights(stage, data.where(functions.col("client").notEqual("c2-1")));
+    SecureClientTasks.lostBeforeMasking = c -> c == 5;
+    float[] secure = weights(stage.copy(stage.extractParamMap()).setSecureAggregation(true), data);
+    assertClose(withoutClient5, secure);
+  }
+
+  @Test
+  void tooManyDropoutsFailTheFitLoudly() {
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 55);
+    SecureClientTasks.lostBeforeMasking = c -> c >= 2; // 2 of 6 survive, the threshold is 4
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> ClientLevelTrainingTest.federated().setSecureAggregation(true).fit(data));
+    assertTrue(e.getMessage().contains("secure aggregation failed in round 1"), e.getMessage());
+    assertTrue(e.getMessage().contains("too few masked inputs"), e.getMessage());
+  }
+
+  @Test
+  void onlyFederatedAggregationsTakeSecureAggregation() {
+    Dataset<Row> data = TestData.blobs(spark, 60, 8, 3, 56, 2);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> EmberClassifierTest.mlp().setSecureAggregation(true).fit(data));
+    assertTrue(e.getMessage().contains("secureAggregation needs a federated"), e.getMessage());
+  }
+}
