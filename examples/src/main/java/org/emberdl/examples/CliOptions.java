@@ -133,6 +133,33 @@ final class CliOptions {
     return d;
   }
 
+  /** A finite number >= 0 (the option must be present). */
+  double nonNegative(String name) throws UsageException {
+    double d = number(name);
+    if (!(d >= 0) || Double.isInfinite(d)) {
+      throw new UsageException("option --" + name + " must be a number >= 0, got " + d);
+    }
+    return d;
+  }
+
+  /** A number in (0, 1] (the option must be present). */
+  double fraction(String name) throws UsageException {
+    double d = number(name);
+    if (!(d > 0 && d <= 1)) {
+      throw new UsageException("option --" + name + " must be a number in (0, 1], got " + d);
+    }
+    return d;
+  }
+
+  private double number(String name) throws UsageException {
+    String v = required(name);
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw new UsageException("option --" + name + " needs a number, got '" + v + "'");
+    }
+  }
+
   /** A comma-separated list of positive ints, e.g. {@code 784,256,10}; null when absent. */
   int[] intList(String name, int minLength) throws UsageException {
     String v = values.get(name);

@@ -40,7 +40,39 @@ public final class EmberCli {
 
   /** {@code convert}: IDX files to Parquet. */
   record ConvertArgs(
-      Path images, Path labels, Path fashionMnist, String out, int limit, String master) {}
+      Path images,
+      Path labels,
+      Path fashionMnist,
+      String out,
+      int limit,
+      int clients,
+      String master) {}
+
+  /**
+   * {@code train}'s federated-learning and privacy settings; null (or 0 for booleans' absence)
+   * leaves the stage's default.
+   */
+  record FederationArgs(
+      String aggregation,
+      String clientCol,
+      Double clientFraction,
+      Integer localEpochs,
+      Double proximalMu,
+      Double serverLearningRate,
+      String serverOptimizer,
+      Double serverMomentum,
+      Boolean secureAggregation,
+      Double noiseMultiplier,
+      Double targetEpsilon,
+      Double delta,
+      Double clipNorm,
+      Double samplingRate,
+      Double momentum) {
+    static final FederationArgs NONE =
+        new FederationArgs(
+            null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+            null);
+  }
 
   /** {@code train}: fit a classifier on Parquet data and save it. */
   record TrainArgs(
@@ -59,6 +91,7 @@ public final class EmberCli {
       String labelCol,
       String checkpointDir,
       int checkpointInterval,
+      FederationArgs federation,
       String master) {
     @Override
     public String toString() {
@@ -137,6 +170,12 @@ public final class EmberCli {
             new Opt("fashion-mnist", "DIR", "directory with all four Fashion-MNIST files"),
             new Opt("out", "PATH", "output Parquet path (a directory with --fashion-mnist)"),
             new Opt("limit", "N", "keep only the first N examples (of each file)"),
+            new Opt(
+                "clients",
+                "K",
+                "with --fashion-mnist: add a 'client' column to the training rows, a non-IID"
+                    + " split into K clients of two label-sorted shards each (McMahan et al."
+                    + " 2017)"),
             MASTER)),
     TRAIN(
         "train",
@@ -168,6 +207,43 @@ public final class EmberCli {
                 "DIR",
                 "write checkpoints there; a rerun with the same DIR resumes from the newest"),
             new Opt("checkpoint-interval", "N", "epochs between checkpoints (default 1)"),
+            new Opt(
+                "aggregation",
+                "NAME",
+                "sync (default), fedavg, fedprox, dp-sgd (example-level DP) or dp-fedavg"
+                    + " (client-level DP)"),
+            new Opt(
+                "client-col",
+                "NAME",
+                "federated: the column naming each row's client (default: partitions are"
+                    + " clients)"),
+            new Opt("client-fraction", "X", "federated: clients sampled per round (default 1)"),
+            new Opt("local-epochs", "N", "federated: local epochs per round (default 1)"),
+            new Opt("proximal-mu", "X", "fedprox: proximal weight (default 0.01)"),
+            new Opt("server-lr", "X", "federated: server learning rate (default 1)"),
+            new Opt(
+                "server-optimizer",
+                "NAME",
+                "federated: sgd (default), momentum (FedAvgM) or adam (FedAdam)"),
+            new Opt(
+                "server-momentum", "X", "federated: the server optimizer's momentum (default 0.9)"),
+            new Opt(
+                "secure-aggregation",
+                "true|false",
+                "federated: sum the clients' updates with secure aggregation (default false)"),
+            new Opt("noise-multiplier", "X", "DP: noise std / clip norm (default 1)"),
+            new Opt(
+                "target-epsilon",
+                "X",
+                "DP: privacy budget; calibrates the noise unless --noise-multiplier is given"),
+            new Opt("delta", "X", "DP: delta (default 1e-5)"),
+            new Opt(
+                "clip",
+                "X",
+                "DP: L2 clip norm of each example's gradient / client's delta (default 1)"),
+            new Opt(
+                "sampling-rate", "X", "dp-sgd: Poisson sampling rate (default batch-size / rows)"),
+            new Opt("momentum", "X", "sgd momentum (default 0)"),
             MASTER)),
     PREDICT(
         "predict",
@@ -363,6 +439,7 @@ public final class EmberCli {
         files ? null : Path.of(o.required("fashion-mnist")),
         out,
         o.integer("limit", 0, 1),
+        o.integer("clients", 0, 1),
         o.string("master", null));
   }
 
@@ -397,7 +474,43 @@ public final class EmberCli {
         o.string("label-col", "label"),
         o.string("checkpoint-dir", ""),
         o.integer("checkpoint-interval", 1, 1),
+        parseFederation(o),
         o.string("master", null));
+  }
+
+  private static final List<String> AGGREGATIONS =
+      List.of("sync", "fedavg", "fedprox", "dp-sgd", "dp-fedavg");
+
+  private static FederationArgs parseFederation(CliOptions o) throws UsageException {
+    String aggregation = o.string("aggregation", null);
+    if (aggregation != null && !AGGREGATIONS.contains(aggregation)) {
+      throw new UsageException(
+          "option --aggregation must be one of " + String.join(", ", AGGREGATIONS));
+    }
+    String server = o.string("server-optimizer", null);
+    if (server != null && !List.of("sgd", "momentum", "adam").contains(server)) {
+      throw new UsageException("option --server-optimizer must be sgd, momentum or adam");
+    }
+    String secure = o.string("secure-aggregation", null);
+    if (secure != null && !secure.equals("true") && !secure.equals("false")) {
+      throw new UsageException("option --secure-aggregation must be true or false");
+    }
+    return new FederationArgs(
+        aggregation,
+        o.string("client-col", null),
+        o.has("client-fraction") ? o.fraction("client-fraction") : null,
+        o.has("local-epochs") ? o.integer("local-epochs", 1, 1) : null,
+        o.has("proximal-mu") ? o.nonNegative("proximal-mu") : null,
+        o.has("server-lr") ? o.positive("server-lr", 1) : null,
+        server,
+        o.has("server-momentum") ? o.nonNegative("server-momentum") : null,
+        secure == null ? null : Boolean.valueOf(secure),
+        o.has("noise-multiplier") ? o.nonNegative("noise-multiplier") : null,
+        o.has("target-epsilon") ? o.positive("target-epsilon", 1) : null,
+        o.has("delta") ? o.fraction("delta") : null,
+        o.has("clip") ? o.positive("clip", 1) : null,
+        o.has("sampling-rate") ? o.fraction("sampling-rate") : null,
+        o.has("momentum") ? o.nonNegative("momentum") : null);
   }
 
   /** Wraps {@code text} at spaces to lines of at most {@code width} characters. */

@@ -5,13 +5,15 @@ import java.io.Serializable;
 /**
  * One example as a Java bean, for Spark's bean encoder: {@code features} becomes {@code
  * array<float>} (encoded straight from the {@code float[]}, without boxing each pixel) and {@code
- * label} a {@code double}.
+ * label} a {@code double}; {@code client} (an {@code int}) names the federated client of the row
+ * when the data is split into clients.
  */
 public final class LabeledImage implements Serializable {
   private static final long serialVersionUID = 1L;
 
   private float[] features;
   private double label;
+  private int client;
 
   /** For the encoder. */
   public LabeledImage() {}
@@ -35,5 +37,13 @@ public final class LabeledImage implements Serializable {
 
   public void setLabel(double label) {
     this.label = label;
+  }
+
+  public int getClient() {
+    return client;
+  }
+
+  public void setClient(int client) {
+    this.client = client;
   }
 }

@@ -85,16 +85,27 @@ final class SparkJobs {
   static void convert(ConvertArgs a, PrintStream out) throws IOException {
     try (SparkSession spark = session("Ember convert", a.master())) {
       if (a.fashionMnist() != null) {
-        convertFashionMnist(spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), out);
+        convertFashionMnist(
+            spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), a.clients(), out);
       } else {
-        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), out);
+        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), a.clients(), out);
       }
     }
   }
 
-  /** Writes {@code out/train.parquet} and {@code out/test.parquet}; a limit of 0 keeps all. */
+  /**
+   * Writes {@code out/train.parquet} and {@code out/test.parquet}; a limit of 0 keeps all. With
+   * {@code clients > 0} the training rows get a {@code client} column: the non-IID split of {@link
+   * NonIidSplit} (two label-sorted shards per client).
+   */
   static void convertFashionMnist(
-      SparkSession spark, Path dir, String out, int trainLimit, int testLimit, PrintStream log)
+      SparkSession spark,
+      Path dir,
+      String out,
+      int trainLimit,
+      int testLimit,
+      int clients,
+      PrintStream log)
       throws IOException {
     if (!FashionMnist.isAvailable(dir)) {
       throw new NoSuchFileException(
@@ -110,6 +121,7 @@ final class SparkJobs {
         idxFile(dir, "train-labels-idx1-ubyte"),
         base + "/train.parquet",
         trainLimit,
+        clients,
         log);
     convertIdx(
         spark,
@@ -117,6 +129,7 @@ final class SparkJobs {
         idxFile(dir, "t10k-labels-idx1-ubyte"),
         base + "/test.parquet",
         testLimit,
+        0,
         log);
   }
 
@@ -127,10 +140,17 @@ final class SparkJobs {
 
   /**
    * Converts one pair of IDX files to Parquet ({@code features: array<float>}, {@code label:
-   * double}), replacing {@code out}; returns the number of rows written.
+   * double}, and {@code client: int} when {@code clients > 0}), replacing {@code out}; returns the
+   * number of rows written.
    */
   static long convertIdx(
-      SparkSession spark, Path images, Path labels, String out, int limit, PrintStream log)
+      SparkSession spark,
+      Path images,
+      Path labels,
+      String out,
+      int limit,
+      int clients,
+      PrintStream log)
       throws IOException {
     long start = System.nanoTime();
     Encoder<LabeledImage> encoder = Encoders.bean(LabeledImage.class);
@@ -138,6 +158,12 @@ final class SparkJobs {
     try (org.emberdl.data.Dataset all =
         org.emberdl.data.Dataset.fromIdx(images, labels, FashionMnist.NUM_CLASSES)) {
       n = limit > 0 ? Math.min(limit, all.size()) : all.size();
+      int[] clientOf = null;
+      if (clients > 0) {
+        try (org.emberdl.data.Dataset head = all.subset(0, n)) {
+          clientOf = NonIidSplit.shards(head.labels().toLongArray(), clients, 2, 42);
+        }
+      }
       int[] shape = all.features().shape();
       int perExample = 1;
       for (int d = 1; d < shape.length; d++) {
@@ -154,13 +180,18 @@ final class SparkJobs {
         }
         List<LabeledImage> rows = new ArrayList<>(to - from);
         for (int i = 0; i < to - from; i++) {
-          rows.add(
+          LabeledImage row =
               new LabeledImage(
-                  Arrays.copyOfRange(pixels, i * perExample, (i + 1) * perExample), y[i]));
+                  Arrays.copyOfRange(pixels, i * perExample, (i + 1) * perExample), y[i]);
+          if (clientOf != null) {
+            row.setClient(clientOf[from + i]);
+          }
+          rows.add(row);
         }
-        spark
-            .createDataset(rows, encoder)
-            .select("features", "label")
+        org.apache.spark.sql.Dataset<LabeledImage> chunk = spark.createDataset(rows, encoder);
+        (clientOf != null
+                ? chunk.select("features", "label", "client")
+                : chunk.select("features", "label"))
             .coalesce(1)
             .write()
             .mode(from == 0 ? SaveMode.Overwrite : SaveMode.Append)
@@ -219,6 +250,7 @@ final class SparkJobs {
     if (!a.checkpointDir().isEmpty()) {
       classifier.setCheckpointDir(a.checkpointDir()).setCheckpointInterval(a.checkpointInterval());
     }
+    applyFederation(classifier, a.federation());
     out.printf(
         Locale.ROOT,
         "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s, seed %d%n",
@@ -230,6 +262,9 @@ final class SparkJobs {
         a.optimizer(),
         a.learningRate(),
         a.seed());
+    if (!classifier.getAggregation().equals("sync")) {
+      out.println(describeAggregation(classifier));
+    }
     long start = System.nanoTime();
     EmberClassificationModel model = classifier.fit(data);
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -247,6 +282,91 @@ final class SparkJobs {
     model.write().overwrite().save(a.modelOut());
     out.printf(Locale.ROOT, "trained in %.1f s; model saved to %s%n", seconds, a.modelOut());
     return model;
+  }
+
+  /** E.g. {@code aggregation dp-fedavg: clients from column 'client', secure aggregation, ...}. */
+  static String describeAggregation(EmberClassifier c) {
+    StringBuilder sb = new StringBuilder("aggregation ").append(c.getAggregation()).append(':');
+    boolean federated = !c.getAggregation().equals("dp-sgd");
+    if (federated) {
+      sb.append(
+          c.getClientIdCol().isEmpty()
+              ? " partitions are clients"
+              : " clients from column '" + c.getClientIdCol() + "'");
+      sb.append(String.format(Locale.ROOT, ", client fraction %s", c.getClientFraction()));
+      sb.append(String.format(Locale.ROOT, ", %d local epochs", c.getLocalEpochs()));
+      if (!c.getServerOptimizer().equals("sgd")) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                ", server %s (momentum %s)",
+                c.getServerOptimizer(),
+                c.getServerMomentum()));
+      }
+      if (c.getSecureAggregation()) {
+        sb.append(", secure aggregation");
+      }
+    }
+    if (c.getAggregation().startsWith("dp-")) {
+      sb.append(String.format(Locale.ROOT, ", clip %s", c.getL2NormClip()));
+      if (c.isSet(c.noiseMultiplier()) || c.getTargetEpsilon() == 0) {
+        sb.append(String.format(Locale.ROOT, ", noise multiplier %s", c.getNoiseMultiplier()));
+      }
+      if (c.getTargetEpsilon() > 0) {
+        sb.append(String.format(Locale.ROOT, ", target epsilon %s", c.getTargetEpsilon()));
+      }
+      sb.append(String.format(Locale.ROOT, ", delta %s", c.getDelta()));
+    }
+    return sb.toString();
+  }
+
+  /** Sets the federated-learning and privacy Params that were given. */
+  static void applyFederation(EmberClassifier c, EmberCli.FederationArgs f) {
+    if (f.aggregation() != null) {
+      c.setAggregation(f.aggregation());
+    }
+    if (f.clientCol() != null) {
+      c.setClientIdCol(f.clientCol());
+    }
+    if (f.clientFraction() != null) {
+      c.setClientFraction(f.clientFraction());
+    }
+    if (f.localEpochs() != null) {
+      c.setLocalEpochs(f.localEpochs());
+    }
+    if (f.proximalMu() != null) {
+      c.setProximalMu(f.proximalMu());
+    }
+    if (f.serverLearningRate() != null) {
+      c.setServerLearningRate(f.serverLearningRate());
+    }
+    if (f.serverOptimizer() != null) {
+      c.setServerOptimizer(f.serverOptimizer());
+    }
+    if (f.serverMomentum() != null) {
+      c.setServerMomentum(f.serverMomentum());
+    }
+    if (f.secureAggregation() != null) {
+      c.setSecureAggregation(f.secureAggregation());
+    }
+    if (f.noiseMultiplier() != null) {
+      c.setNoiseMultiplier(f.noiseMultiplier());
+    }
+    if (f.targetEpsilon() != null) {
+      c.setTargetEpsilon(f.targetEpsilon());
+    }
+    if (f.delta() != null) {
+      c.setDelta(f.delta());
+    }
+    if (f.clipNorm() != null) {
+      c.setL2NormClip(f.clipNorm());
+    }
+    if (f.samplingRate() != null) {
+      c.setSamplingRate(f.samplingRate());
+    }
+    if (f.momentum() != null) {
+      c.setMomentum(f.momentum());
+    }
   }
 
   /** One epoch's line, e.g. {@code epoch 1/5: loss 0.5123, accuracy 81.23%, 4100 samples/s}. */
@@ -267,6 +387,9 @@ final class SparkJobs {
     if (!Double.isNaN(e.validationAccuracy())) {
       sb.append(
           String.format(Locale.ROOT, ", validation accuracy %.2f%%", 100 * e.validationAccuracy()));
+    }
+    if (!Double.isNaN(e.epsilon())) {
+      sb.append(String.format(Locale.ROOT, ", epsilon %.4g", e.epsilon()));
     }
     return sb.toString();
   }
@@ -343,7 +466,7 @@ final class SparkJobs {
           spark.sparkContext().master(),
           a.work().toAbsolutePath());
       String work = a.work().toString();
-      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, out);
+      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, 0, out);
       TrainArgs train =
           new TrainArgs(
               work + "/train.parquet",
@@ -361,6 +484,7 @@ final class SparkJobs {
               "label",
               "",
               1,
+              EmberCli.FederationArgs.NONE,
               a.master());
       fitAndSave(spark, train, out);
       EmberClassificationModel model = EmberClassificationModel.load(train.modelOut());

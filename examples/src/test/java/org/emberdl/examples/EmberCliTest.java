@@ -102,6 +102,64 @@ class EmberCliTest {
   }
 
   @Test
+  void trainTakesTheFederatedAndPrivacyOptions() throws Exception {
+    TrainArgs t =
+        (TrainArgs)
+            parse(
+                Command.TRAIN,
+                "--data",
+                "d",
+                "--model-out",
+                "m",
+                "--aggregation",
+                "dp-fedavg",
+                "--client-col",
+                "client",
+                "--client-fraction",
+                "0.5",
+                "--local-epochs",
+                "2",
+                "--server-lr",
+                "1.5",
+                "--server-optimizer",
+                "momentum",
+                "--secure-aggregation",
+                "true",
+                "--noise-multiplier",
+                "0",
+                "--target-epsilon",
+                "3",
+                "--delta",
+                "1e-6",
+                "--clip",
+                "0.1",
+                "--momentum",
+                "0.9");
+    EmberCli.FederationArgs f = t.federation();
+    assertEquals(
+        new EmberCli.FederationArgs(
+            "dp-fedavg",
+            "client",
+            0.5,
+            2,
+            null,
+            1.5,
+            "momentum",
+            null,
+            true,
+            0.0,
+            3.0,
+            1e-6,
+            0.1,
+            null,
+            0.9),
+        f);
+    assertEquals(
+        EmberCli.FederationArgs.NONE,
+        ((TrainArgs) parse(Command.TRAIN, "--data", "d", "--model-out", "m")).federation());
+  }
+
+  @Test
   void aNetworkSpecReplacesTheLayers() throws Exception {
     TrainArgs t =
         (TrainArgs)
@@ -134,9 +192,9 @@ class EmberCliTest {
                 "o",
                 "--limit",
                 "100");
-    assertEquals(new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, null), files);
+    assertEquals(new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, 0, null), files);
     ConvertArgs dir = (ConvertArgs) parse(Command.CONVERT, "--fashion-mnist", "/d", "--out", "o");
-    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, null), dir);
+    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, 0, null), dir);
     assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--images", "i", "--out", "o"));
     assertThrows(
         UsageException.class,
@@ -220,6 +278,11 @@ class EmberCliTest {
       {"train", "--data", "d", "--model-out", "m", "--input-shape", "1,28,28"},
       {"train", "--data", "d", "--model-out", "m", "--optimizer", "lbfgs"},
       {"train", "--data", "d", "--data", "e", "--model-out", "m"},
+      {"train", "--data", "d", "--model-out", "m", "--aggregation", "fedsgd"},
+      {"train", "--data", "d", "--model-out", "m", "--secure-aggregation", "yes"},
+      {"train", "--data", "d", "--model-out", "m", "--client-fraction", "1.5"},
+      {"train", "--data", "d", "--model-out", "m", "--noise-multiplier", "-1"},
+      {"convert", "--fashion-mnist", "d", "--out", "o", "--clients", "0"},
       {"train", "--data", "d", "--model-out"},
       {"train", "--data", "d", "--model-out", "m", "extra"},
       {"predict", "--model", "m", "--data", "d", "--out", "o", "--unknown", "1"},

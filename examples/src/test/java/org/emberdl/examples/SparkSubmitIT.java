@@ -78,6 +78,7 @@ class SparkSubmitIT {
         dir.resolve("data").toString(),
         TRAIN_ROWS,
         TEST_ROWS,
+        4,
         new PrintStream(System.out, true, StandardCharsets.UTF_8));
   }
 
@@ -167,6 +168,48 @@ class SparkSubmitIT {
     Matcher printed = Pattern.compile("accuracy: ([0-9.]+) \\(").matcher(predictLog);
     assertTrue(printed.find(), "predict prints the accuracy:\n" + predictLog);
     assertEquals(accuracy, Double.parseDouble(printed.group(1)), 1e-4);
+  }
+
+  /**
+   * The federated example's path through spark-submit: the 2,000 images split non-IID into 4
+   * clients by {@code convert --clients 4}, 2 rounds of DP-FedAvg whose sum goes through secure
+   * aggregation, epsilon printed per round.
+   */
+  @Test
+  void dpFedAvgWithSecureAggregationThroughSparkSubmit() throws Exception {
+    Path model = dir.resolve("federated-model");
+    String trainLog =
+        submit(
+            "federated train",
+            List.of(
+                "train",
+                "--data",
+                dir.resolve("data/train.parquet").toString(),
+                "--model-out",
+                model.toString(),
+                "--aggregation",
+                "dp-fedavg",
+                "--client-col",
+                "client",
+                "--secure-aggregation",
+                "true",
+                "--noise-multiplier",
+                "0.5",
+                "--clip",
+                "1",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "64"),
+            0);
+    assertTrue(
+        trainLog.contains(
+            "aggregation dp-fedavg: clients from column 'client', client fraction 1.0, 1 local"
+                + " epochs, secure aggregation, clip 1.0, noise multiplier 0.5"),
+        trainLog);
+    Matcher eps = Pattern.compile("epoch 2/2: .*epsilon ([0-9.e+]+)").matcher(trainLog);
+    assertTrue(eps.find(), "epsilon printed per round:\n" + trainLog);
+    assertTrue(Files.isDirectory(model), "model saved in " + model);
   }
 
   @Test

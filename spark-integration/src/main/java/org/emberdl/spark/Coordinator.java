@@ -222,7 +222,7 @@ final class Coordinator {
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
             : federated
-                ? FederatedAveraging.fedAvg(p.getServerLearningRate())
+                ? new FederatedAveraging(Federation.serverOptimizer(p))
                 : localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
     TrainingConfig config =
         new TrainingConfig(

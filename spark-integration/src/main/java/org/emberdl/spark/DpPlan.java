@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.dp.DpFedAvgAggregator;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.federated.dp.DpSgdAggregator;
@@ -23,7 +24,7 @@ import org.slf4j.LoggerFactory;
  */
 record DpPlan(
     boolean clientLevel,
-    double serverLearningRate,
+    ServerOptimizer server,
     boolean secure,
     double samplingRate,
     int roundsPerEpoch,
@@ -80,7 +81,7 @@ record DpPlan(
     }
     return new DpPlan(
         clientLevel,
-        p.getServerLearningRate(),
+        Federation.serverOptimizer(p),
         p.getSecureAggregation(),
         q,
         rounds,
@@ -97,9 +98,8 @@ record DpPlan(
       return new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, seed, firstRound);
     }
     return secure
-        ? DpFedAvgAggregator.distributed(clipNorm, sigma, expectedBatchSize, serverLearningRate)
-        : DpFedAvgAggregator.central(
-            clipNorm, sigma, expectedBatchSize, serverLearningRate, seed, firstRound);
+        ? DpFedAvgAggregator.distributed(clipNorm, sigma, expectedBatchSize, server)
+        : DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, seed, firstRound);
   }
 
   /**

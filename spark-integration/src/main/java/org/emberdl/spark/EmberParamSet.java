@@ -49,6 +49,8 @@ final class EmberParamSet implements Serializable {
   final IntParam localEpochs;
   final DoubleParam proximalMu;
   final DoubleParam serverLearningRate;
+  final Param<String> serverOptimizer;
+  final DoubleParam serverMomentum;
   final Param<String> clientIdCol;
   final BooleanParam secureAggregation;
 
@@ -236,6 +238,20 @@ final class EmberParamSet implements Serializable {
             "fedavg/fedprox/dp-fedavg: the server's step on the averaged delta (> 0; 1 = plain"
                 + " averaging)",
             ParamValidators.gt(0));
+    serverOptimizer =
+        new Param<>(
+            owner,
+            "serverOptimizer",
+            "fedavg/fedprox/dp-fedavg: the server's step on the averaged delta: sgd (w +="
+                + " serverLearningRate * delta), momentum (FedAvgM, with serverMomentum) or adam"
+                + " (FedAdam: beta1 = serverMomentum, beta2 0.99, tau 1e-3)",
+            ParamValidators.inArray(new String[] {"sgd", "momentum", "adam"}));
+    serverMomentum =
+        new DoubleParam(
+            owner,
+            "serverMomentum",
+            "the server optimizer's momentum (FedAvgM's beta, FedAdam's beta1), in [0, 1)",
+            ParamValidators.inRange(0, 1, true, false));
     clientIdCol =
         new Param<>(
             owner,

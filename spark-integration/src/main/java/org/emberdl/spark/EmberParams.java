@@ -49,6 +49,8 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.localEpochs, 1);
     setDefault(p.proximalMu, 0.01);
     setDefault(p.serverLearningRate, 1.0);
+    setDefault(p.serverOptimizer, "sgd");
+    setDefault(p.serverMomentum, 0.9);
     setDefault(p.clientIdCol, "");
     setDefault(p.secureAggregation, false);
   }
@@ -503,6 +505,34 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setSecureAggregation(boolean value) {
     set(emberParamSet().secureAggregation, value);
+    return self();
+  }
+
+  /** The federated server's optimizer: sgd, momentum or adam. */
+  default Param<String> serverOptimizer() {
+    return emberParamSet().serverOptimizer;
+  }
+
+  default String getServerOptimizer() {
+    return (String) getOrDefault(emberParamSet().serverOptimizer);
+  }
+
+  default S setServerOptimizer(String value) {
+    set(emberParamSet().serverOptimizer, value);
+    return self();
+  }
+
+  /** The federated server optimizer's momentum. */
+  default DoubleParam serverMomentum() {
+    return emberParamSet().serverMomentum;
+  }
+
+  default double getServerMomentum() {
+    return (Double) getOrDefault(emberParamSet().serverMomentum);
+  }
+
+  default S setServerMomentum(double value) {
+    set(emberParamSet().serverMomentum, value);
     return self();
   }
 }

@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
@@ -16,6 +17,16 @@ final class Federation {
     return aggregation.equals("fedavg")
         || aggregation.equals("fedprox")
         || aggregation.equals("dp-fedavg");
+  }
+
+  /** The server's step the stage's Params ask for. */
+  static ServerOptimizer serverOptimizer(EmberParams<?> p) {
+    double eta = p.getServerLearningRate();
+    return switch (p.getServerOptimizer()) {
+      case "momentum" -> ServerOptimizer.momentum(eta, p.getServerMomentum());
+      case "adam" -> ServerOptimizer.adam(eta, p.getServerMomentum(), 0.99, 1e-3);
+      default -> ServerOptimizer.sgd(eta);
+    };
   }
 
   /** The clients (dense indices 0..K-1) that take part in global round {@code round}. */

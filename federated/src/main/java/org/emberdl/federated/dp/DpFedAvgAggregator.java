@@ -1,6 +1,7 @@
 package org.emberdl.federated.dp;
 
 import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
@@ -38,7 +39,7 @@ public final class DpFedAvgAggregator implements Aggregator {
   private final double clipNorm;
   private final double noiseMultiplier;
   private final double expectedClients;
-  private final double serverLearningRate;
+  private final ServerOptimizer server;
   private final boolean centralNoise;
   private final long seed;
   private long round;
@@ -47,32 +48,26 @@ public final class DpFedAvgAggregator implements Aggregator {
       double clipNorm,
       double noiseMultiplier,
       double expectedClients,
-      double serverLearningRate,
+      ServerOptimizer server,
       boolean centralNoise,
       long seed,
       long firstRound) {
-    if (!(clipNorm > 0)
-        || !(noiseMultiplier >= 0)
-        || !(expectedClients > 0)
-        || !(serverLearningRate > 0)
-        || firstRound < 0) {
+    if (!(clipNorm > 0) || !(noiseMultiplier >= 0) || !(expectedClients > 0) || firstRound < 0) {
       throw new IllegalArgumentException(
-          "DP-FedAvg needs clipNorm > 0, noiseMultiplier >= 0, expectedClients > 0, a server"
-              + " learning rate > 0 and a round >= 0; got "
+          "DP-FedAvg needs clipNorm > 0, noiseMultiplier >= 0, expectedClients > 0 and a round"
+              + " >= 0; got "
               + clipNorm
               + ", "
               + noiseMultiplier
               + ", "
               + expectedClients
               + ", "
-              + serverLearningRate
-              + ", "
               + firstRound);
     }
     this.clipNorm = clipNorm;
     this.noiseMultiplier = noiseMultiplier;
     this.expectedClients = expectedClients;
-    this.serverLearningRate = serverLearningRate;
+    this.server = server;
     this.centralNoise = centralNoise;
     this.seed = seed;
     this.round = firstRound;
@@ -84,7 +79,7 @@ public final class DpFedAvgAggregator implements Aggregator {
    * @param clipNorm S, the clients' delta bound
    * @param noiseMultiplier z: the noise std on the sum is {@code z * S}
    * @param expectedClients qK, the fixed denominator
-   * @param serverLearningRate eta (1 = plain averaging)
+   * @param server the server's step on the noisy average
    * @param seed keys the noise of round r as ({@code seed}, r)
    * @param firstRound the global round the next {@link #combine} call is (for resumed runs)
    */
@@ -92,18 +87,17 @@ public final class DpFedAvgAggregator implements Aggregator {
       double clipNorm,
       double noiseMultiplier,
       double expectedClients,
-      double serverLearningRate,
+      ServerOptimizer server,
       long seed,
       long firstRound) {
     return new DpFedAvgAggregator(
-        clipNorm, noiseMultiplier, expectedClients, serverLearningRate, true, seed, firstRound);
+        clipNorm, noiseMultiplier, expectedClients, server, true, seed, firstRound);
   }
 
   /** DP-FedAvg whose sums already carry the clients' distributed noise: adds none. */
   public static DpFedAvgAggregator distributed(
-      double clipNorm, double noiseMultiplier, double expectedClients, double serverLearningRate) {
-    return new DpFedAvgAggregator(
-        clipNorm, noiseMultiplier, expectedClients, serverLearningRate, false, 0, 0);
+      double clipNorm, double noiseMultiplier, double expectedClients, ServerOptimizer server) {
+    return new DpFedAvgAggregator(clipNorm, noiseMultiplier, expectedClients, server, false, 0, 0);
   }
 
   @Override
@@ -111,7 +105,10 @@ public final class DpFedAvgAggregator implements Aggregator {
     return UpdateKind.CLIPPED_DELTA_SUM;
   }
 
-  /** {@code eta * (sum + N(0, z^2 S^2 I)) / (qK)} (noise only when central), as a delta. */
+  /**
+   * The server's step on {@code (sum + N(0, z^2 S^2 I)) / (qK)} (noise only when central), as a
+   * delta.
+   */
   @Override
   public Step combine(Update total) {
     float[] sum = total.values();
@@ -128,12 +125,12 @@ public final class DpFedAvgAggregator implements Aggregator {
       }
     }
     round++;
-    double scale = serverLearningRate / expectedClients;
-    float[] out = new float[sum.length];
+    double scale = 1.0 / expectedClients;
+    float[] mean = new float[sum.length];
     for (int i = 0; i < sum.length; i++) {
-      out[i] = (float) (((double) sum[i] + (noise == null ? 0 : noise[i])) * scale);
+      mean[i] = (float) (((double) sum[i] + (noise == null ? 0 : noise[i])) * scale);
     }
-    return new Step(Step.Kind.DELTA, out, null);
+    return new Step(Step.Kind.DELTA, server.step(mean), null);
   }
 
   public double noiseMultiplier() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
@@ -25,7 +26,8 @@ class DpFedAvgAggregatorTest {
     for (int i = 0; i < n; i++) {
       sum[i] = i % 7 - 3;
     }
-    DpFedAvgAggregator agg = DpFedAvgAggregator.central(0.5, 1.2, 10, 2.0, 17, 0);
+    DpFedAvgAggregator agg =
+        DpFedAvgAggregator.central(0.5, 1.2, 10, ServerOptimizer.sgd(2.0), 17, 0);
     assertEquals(UpdateKind.CLIPPED_DELTA_SUM, agg.updateKind());
     long before = Allocators.cpuAllocatedBytes();
     Step step = agg.combine(new Update(sum.clone(), new float[0], 123, 0, 0));
@@ -46,27 +48,43 @@ class DpFedAvgAggregatorTest {
     Step next = agg.combine(new Update(sum.clone(), new float[0], 123, 0, 0));
     assertFalse(java.util.Arrays.equals(step.values(), next.values()));
     Step again =
-        DpFedAvgAggregator.central(0.5, 1.2, 10, 2.0, 17, 0)
+        DpFedAvgAggregator.central(0.5, 1.2, 10, ServerOptimizer.sgd(2.0), 17, 0)
             .combine(new Update(sum.clone(), new float[0], 123, 0, 0));
     assertArrayEquals(step.values(), again.values());
   }
 
   @Test
   void distributedNoiseIsLeftToTheClients() {
-    DpFedAvgAggregator agg = DpFedAvgAggregator.distributed(1.0, 1.1, 4, 1.0);
+    DpFedAvgAggregator agg = DpFedAvgAggregator.distributed(1.0, 1.1, 4, ServerOptimizer.sgd(1.0));
     assertFalse(agg.addsNoise());
     Step step = agg.combine(new Update(new float[] {4, -2, 1}, new float[0], 9, 0, 0));
     assertArrayEquals(new float[] {1, -0.5f, 0.25f}, step.values());
-    assertTrue(DpFedAvgAggregator.central(1, 1, 1, 1, 0, 0).addsNoise());
+    assertTrue(DpFedAvgAggregator.central(1, 1, 1, ServerOptimizer.sgd(1), 0, 0).addsNoise());
+  }
+
+  @Test
+  void theServersMomentumPostProcessesTheNoisyMean() {
+    // mean delta (4 / 4) = 1 both rounds; FedAvgM with beta 0.5: v = 1, then 1.5
+    DpFedAvgAggregator agg =
+        DpFedAvgAggregator.distributed(1.0, 1.0, 4, ServerOptimizer.momentum(1.0, 0.5));
+    assertArrayEquals(
+        new float[] {1}, agg.combine(new Update(new float[] {4}, new float[0], 1, 0, 0)).values());
+    assertArrayEquals(
+        new float[] {1.5f},
+        agg.combine(new Update(new float[] {4}, new float[0], 1, 0, 0)).values());
   }
 
   @Test
   void rejectsInvalidSettings() {
     assertThrows(
-        IllegalArgumentException.class, () -> DpFedAvgAggregator.central(0, 1, 10, 1, 0, 0));
+        IllegalArgumentException.class,
+        () -> DpFedAvgAggregator.central(0, 1, 10, ServerOptimizer.sgd(1), 0, 0));
     assertThrows(
-        IllegalArgumentException.class, () -> DpFedAvgAggregator.central(1, -1, 10, 1, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> DpFedAvgAggregator.distributed(1, 1, 0, 1));
-    assertThrows(IllegalArgumentException.class, () -> DpFedAvgAggregator.distributed(1, 1, 1, 0));
+        IllegalArgumentException.class,
+        () -> DpFedAvgAggregator.central(1, -1, 10, ServerOptimizer.sgd(1), 0, 0));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> DpFedAvgAggregator.distributed(1, 1, 0, ServerOptimizer.sgd(1)));
+    assertThrows(IllegalArgumentException.class, () -> ServerOptimizer.sgd(0));
   }
 }
