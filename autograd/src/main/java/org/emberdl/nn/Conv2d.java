@@ -11,7 +11,9 @@ import org.emberdl.tensor.Generator;
  * {@code U(-1/sqrt(fan_in), 1/sqrt(fan_in))} with {@code fan_in = in / groups * kh * kw}.
  *
  * <p>Input {@code (N, in, H, W)} or unbatched {@code (in, H, W)}; output {@code (N, out, H', W')}
- * with {@code H' = (H + 2 ph - dh (kh - 1) - 1) / sh + 1} (and likewise W').
+ * with {@code H' = (H + 2 ph - dh (kh - 1) - 1) / sh + 1} (and likewise W'). Under an open {@link
+ * PerExampleCapture} a call records what per-example gradient norms need (same values and
+ * gradients).
  */
 public class Conv2d extends Module {
   private final int inChannels;
@@ -124,6 +126,10 @@ public class Conv2d extends Module {
               + inChannels
               + ", H, W), got "
               + Arrays.toString(input.shape()));
+    }
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture != null) {
+      return capture.conv2d(this, input);
     }
     return Tensor.conv2d(input, weight, bias, stride, padding, dilation, groups);
   }

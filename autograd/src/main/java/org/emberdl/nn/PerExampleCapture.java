@@ -6,71 +6,129 @@ import java.util.List;
 import java.util.Map;
 import org.emberdl.autograd.Function;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.tensor.Convolution;
 import org.emberdl.tensor.NDArray;
 
 /**
- * Per-example gradient norms without per-example gradients, for {@link Linear} layers: the "ghost
- * norm" identity of Goodfellow ("Efficient Per-Example Gradient Computations", 2015), used by Li et
- * al. ("Large Language Models Can Be Strong Differentially Private Learners", 2022) and Opacus'
- * ghost clipping.
+ * Per-example gradient norms without a backward pass per example, for {@link Linear} and {@link
+ * Conv2d} layers: the "ghost norm" identity of Goodfellow ("Efficient Per-Example Gradient
+ * Computations", 2015), used by Li et al. ("Large Language Models Can Be Strong Differentially
+ * Private Learners", 2022) and Opacus' ghost clipping, and for convolutions the per-layer choice
+ * between ghost norms and per-example gradients of Bu et al.'s mixed ghost clipping ("Scalable and
+ * Efficient Training of Large Convolutional Neural Networks with Differential Privacy", 2022).
  *
- * <p>For {@code y = x W^T + b} with a 2-D input {@code x (B, in)}, the gradient of example {@code
- * i}'s loss with respect to {@code W} is the outer product {@code delta_i x_i^T}, where {@code
- * delta = dLoss_i / dy (B, out)}; hence
+ * <h2>Linear</h2>
+ *
+ * For {@code y = x W^T + b} with a 2-D input {@code x (B, in)}, the gradient of example {@code i}'s
+ * loss with respect to {@code W} is the outer product {@code delta_i x_i^T}, where {@code delta =
+ * dLoss_i / dy (B, out)}; hence
  *
  * <pre>
  *   ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2,     ||g_b,i||^2 = ||delta_i||^2.
  * </pre>
  *
- * Only {@code x} and {@code delta} are needed, {@code O(B (in + out))} memory instead of {@code O(B
- * in out)}.
+ * <h2>Conv2d</h2>
+ *
+ * A convolution is a GEMM on unfolded input: with {@code A_i} the im2col of example {@code i}'s
+ * input ({@code K x T}, {@code K = Cin/groups * kh * kw}, {@code T = outH * outW} output positions)
+ * and {@code D_i} its output gradient ({@code Cout/groups x T}) per group, {@code g_W,i = D_i
+ * A_i^T} and {@code g_b,i = sum_t D_i[:, t]}. The weight norm is taken one of two ways, chosen per
+ * layer by cost ({@link #ghostIsCheaper}):
+ *
+ * <ul>
+ *   <li><b>ghost</b>: {@code ||g_W,i||^2 = <A_i^T A_i, D_i^T D_i>_F}, two {@code T x T} Gram
+ *       matrices, {@code 2 T^2 (K + Cout)} flops per example (when {@code T} is small: late layers,
+ *       strided layers, many channels);
+ *   <li><b>per-example</b>: {@code g_W,i} materialised by one batched GEMM, {@code 2 T Cout K}
+ *       flops per example, then its squared norm. The per-example gradients are kept (within {@link
+ *       #KEEP_BUDGET_BYTES}) so that the second backward pass of ghost clipping can form the
+ *       layer's clipped sum {@code sum_i c_i g_W,i} by one small GEMM instead of recomputing the
+ *       weight gradient ({@link #setExampleWeights}).
+ * </ul>
+ *
+ * Both are batched GEMMs through the engine ({@link Convolution#conv2dPerSampleWeightGrads}, {@link
+ * Convolution#conv2dPerSampleWeightGradSquaredNorms}); the bias term is {@code ||sum_t D_i[:,
+ * t]||^2}. Every stride, padding, dilation and group count that {@link Conv2d} accepts is covered
+ * (per group: the norms of the groups' blocks add); an unbatched (3-D) input is not (it marks the
+ * capture unsupported).
  *
  * <h2>Mechanism</h2>
  *
  * While a capture is open on the current thread ({@link #open()}), {@link Linear#forward} with a
- * 2-D input and grad mode on records its op as a {@code CapturedLinear} function: the same values
- * and the same gradients as the ordinary {@code matmul} + {@code add} graph, but the function keeps
- * the layer's input and, while the capture is {@linkplain #setRecording recording}, takes a copy of
- * the gradient flowing into the layer's output (its {@code delta}) when backward reaches it. While
- * recording, the function computes no parameter gradients at all (the first backward pass of ghost
- * clipping only needs the deltas, so it costs about half a backward pass); with recording off it
- * behaves exactly as the ordinary graph. Nothing in the autograd engine changes: the function is an
- * ordinary {@link Function}.
+ * 2-D input and {@link Conv2d#forward} with a 4-D input, grad mode on, record their op as a
+ * captured function: the same values and the same gradients as the ordinary graph, but while the
+ * capture is {@linkplain #setRecording recording}, backward computes the layer's per-example
+ * squared gradient norms from the gradient flowing into its output and computes no parameter
+ * gradients at all (the first backward pass of ghost clipping only needs the norms). With recording
+ * off the functions behave exactly as the ordinary graph, unless {@linkplain #setExampleWeights
+ * example weights} were declared. Nothing in the autograd engine changes: the functions are
+ * ordinary {@link Function}s.
  *
  * <p>Backpropagating a <em>sum</em> of per-example losses with recording on then gives, by {@link
  * #perExampleSquaredNorms()}, every example's squared gradient norm over all captured layers. That
  * equals the squared norm of the example's whole gradient only when every parameter of the model
- * belongs to a Linear layer called exactly once on a 2-D input, and the model treats the examples
- * of a batch independently (no batch norm): {@link #coversAllParameters(Module)} checks the first
- * part.
+ * belongs to a Linear or Conv2d layer called exactly once (Linear on a 2-D input, Conv2d on a 4-D
+ * one), and the model treats the examples of a batch independently (no batch norm): {@link
+ * #coversAllParameters(Module)} checks the first part. Parameter-free layers in between (ReLU,
+ * Tanh, pooling, Flatten, Dropout, ...) need no rule.
  *
  * <p>A capture owns what it records; close it (it also stops capturing on this thread). Captures do
  * not nest.
  */
 public final class PerExampleCapture implements AutoCloseable {
+  /**
+   * The most memory the per-example convolution gradients kept for the second pass may take, over
+   * all layers of one capture (beyond it, the second pass recomputes the layer's weight gradient).
+   */
+  public static final long KEEP_BUDGET_BYTES = 256L << 20;
+
   private static final ThreadLocal<PerExampleCapture> CURRENT = new ThreadLocal<>();
+
+  /** How a Conv2d layer's per-example weight-gradient norms are taken. */
+  public enum ConvNormMethod {
+    /** Per layer, whichever costs fewer flops ({@link #ghostIsCheaper}). */
+    AUTO,
+    /** Always from the two Gram matrices. */
+    GHOST,
+    /** Always by materialising each example's weight gradient. */
+    PER_EXAMPLE
+  }
 
   private final List<Record> records = new ArrayList<>();
   private boolean recording;
   private boolean unsupported;
   private String unsupportedReason;
   private boolean closed;
+  private ConvNormMethod convNormMethod = ConvNormMethod.AUTO;
+  private double[] exampleWeights;
+  private long keptBytes;
 
-  /** One call of a Linear layer: its input and, once backward has run, its output gradient. */
+  /** One call of a captured layer and, once a recording backward has run, its norms. */
   private static final class Record {
-    final Linear layer;
-    final NDArray input;
-    NDArray delta;
+    final Module layer;
+    final boolean ghost;
+    double[] squaredNorms;
 
-    Record(Linear layer, NDArray input) {
+    /** Conv2d per-example path: the (B, O, C/G, kh, kw) weight gradients, or null. */
+    NDArray perExampleGrads;
+
+    Record(Module layer, boolean ghost) {
       this.layer = layer;
-      this.input = input;
+      this.ghost = ghost;
+    }
+
+    void releaseGrads(PerExampleCapture owner) {
+      if (perExampleGrads != null) {
+        owner.keptBytes -= perExampleGrads.numel() * perExampleGrads.dtype().byteSize();
+        perExampleGrads.close();
+        perExampleGrads = null;
+      }
     }
   }
 
   private PerExampleCapture() {}
 
-  /** Starts capturing Linear calls on this thread (recording off). */
+  /** Starts capturing Linear and Conv2d calls on this thread (recording off). */
   public static PerExampleCapture open() {
     if (CURRENT.get() != null) {
       throw new IllegalStateException("a PerExampleCapture is already open on this thread");
@@ -86,7 +144,7 @@ public final class PerExampleCapture implements AutoCloseable {
   }
 
   /**
-   * While recording, captured layers copy their output gradients and compute no parameter
+   * While recording, captured layers compute their per-example gradient norms and no parameter
    * gradients; otherwise they backpropagate as ordinary layers.
    */
   public void setRecording(boolean value) {
@@ -97,6 +155,49 @@ public final class PerExampleCapture implements AutoCloseable {
     return recording;
   }
 
+  /**
+   * How Conv2d layers called from now on take their weight norms ({@link ConvNormMethod#AUTO} by
+   * default; the others are for tests and measurements).
+   */
+  public void setConvNormMethod(ConvNormMethod method) {
+    this.convNormMethod = java.util.Objects.requireNonNull(method, "method");
+  }
+
+  /**
+   * Declares that the next backward passes with recording off are seeded with {@code weights[i]} on
+   * example {@code i}'s losses: they backpropagate {@code sum_i weights[i] loss_i} (the second pass
+   * of ghost clipping, with the clip factors). Conv2d layers that kept their per-example weight
+   * gradients in the recording pass then form their weight gradient as {@code sum_i weights[i]
+   * g_W,i} by one GEMM, without recomputing it; the result is the same. Null clears it.
+   *
+   * @throws IllegalArgumentException when the length is not the batch size of the recording pass
+   */
+  public void setExampleWeights(double[] weights) {
+    if (weights != null) {
+      for (Record r : records) {
+        if (r.squaredNorms != null && r.squaredNorms.length != weights.length) {
+          throw new IllegalArgumentException(
+              weights.length
+                  + " example weights for a batch of "
+                  + r.squaredNorms.length
+                  + " examples");
+        }
+      }
+    }
+    this.exampleWeights = weights == null ? null : weights.clone();
+  }
+
+  /**
+   * True when the ghost norm of a convolution costs fewer flops than materialising each example's
+   * weight gradient: {@code 2 T^2 (K + O) < 2 T O K}, i.e. {@code T (K + O) < O K}, per group, with
+   * {@code T} output positions, {@code K = Cin/groups * kh * kw} and {@code O = Cout/groups}. This
+   * implies Opacus' memory rule {@code 2 T^2 <= O K} (the Gram matrices are no larger than the
+   * per-example gradient), since {@code O K / (K + O)} is at most half of {@code sqrt(O K)}.
+   */
+  public static boolean ghostIsCheaper(long positions, long k, long outPerGroup) {
+    return positions * (k + outPerGroup) < outPerGroup * k;
+  }
+
   /** The forward pass of a Linear layer under this capture. */
   Tensor linear(Linear layer, Tensor input) {
     if (input.ndim() != 2 || !Function.isNeeded(input, layer.weight(), layer.bias())) {
@@ -105,9 +206,40 @@ public final class PerExampleCapture implements AutoCloseable {
       }
       return Linear.linear(input, layer.weight(), layer.bias());
     }
-    Record r = new Record(layer, input.data().share());
+    Record r = new Record(layer, true);
     records.add(r);
     return new CapturedLinear(this, r, input, layer.weight(), layer.bias()).run();
+  }
+
+  /** The forward pass of a Conv2d layer under this capture. */
+  Tensor conv2d(Conv2d layer, Tensor input) {
+    Tensor w = layer.weight();
+    Tensor b = layer.bias();
+    if (input.ndim() != 4 || !Function.isNeeded(input, w, b)) {
+      if (input.ndim() != 4) {
+        markUnsupported("Conv2d called on an input of " + input.ndim() + " dims, not (B, C, H, W)");
+      }
+      return Tensor.conv2d(
+          input, w, b, layer.stride(), layer.padding(), layer.dilation(), layer.groups());
+    }
+    boolean ghost;
+    switch (convNormMethod) {
+      case GHOST -> ghost = true;
+      case PER_EXAMPLE -> ghost = false;
+      default -> {
+        int[] s = w.shape();
+        int[] k = layer.kernelSize();
+        int[] st = layer.stride();
+        int[] p = layer.padding();
+        int[] d = layer.dilation();
+        long oh = (input.shape(2) + 2L * p[0] - (long) d[0] * (k[0] - 1) - 1) / st[0] + 1;
+        long ow = (input.shape(3) + 2L * p[1] - (long) d[1] * (k[1] - 1) - 1) / st[1] + 1;
+        ghost = ghostIsCheaper(oh * ow, (long) s[1] * s[2] * s[3], s[0] / (long) layer.groups());
+      }
+    }
+    Record r = new Record(layer, ghost);
+    records.add(r);
+    return new CapturedConv2d(this, r, layer, input).run();
   }
 
   private void markUnsupported(String reason) {
@@ -118,25 +250,32 @@ public final class PerExampleCapture implements AutoCloseable {
   }
 
   /**
-   * Null when the ghost norms of this capture are the norms of the whole per-example gradients of
-   * {@code module}: every parameter belongs to a {@code Linear} (exactly that class) called exactly
-   * once on a 2-D input during the capture. Otherwise the reason they are not.
+   * Null when the norms of this capture are the norms of the whole per-example gradients of {@code
+   * module}: every parameter belongs to a {@code Linear} or {@code Conv2d} (exactly those classes)
+   * called exactly once on a batched input during the capture. Otherwise the reason they are not.
    */
   public String coversAllParameters(Module module) {
     if (unsupported) {
       return unsupportedReason;
     }
-    Map<Linear, Integer> calls = new IdentityHashMap<>();
+    Map<Module, Integer> calls = new IdentityHashMap<>();
     for (Record r : records) {
       calls.merge(r.layer, 1, Integer::sum);
     }
     return check(module, calls);
   }
 
-  private static String check(Module m, Map<Linear, Integer> calls) {
-    if (m instanceof Linear lin && m.getClass() == Linear.class) {
-      int n = calls.getOrDefault(lin, 0);
-      return n == 1 ? null : "a Linear layer was called " + n + " times, not once";
+  /** True for the layers this capture has a norm rule for: Linear and Conv2d, not subclasses. */
+  public static boolean hasNormRule(Module m) {
+    return m.getClass() == Linear.class || m.getClass() == Conv2d.class;
+  }
+
+  private static String check(Module m, Map<Module, Integer> calls) {
+    if (hasNormRule(m)) {
+      int n = calls.getOrDefault(m, 0);
+      return n == 1
+          ? null
+          : "a " + m.getClass().getSimpleName() + " layer was called " + n + " times, not once";
     }
     boolean ownParams = false;
     for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
@@ -158,33 +297,35 @@ public final class PerExampleCapture implements AutoCloseable {
   }
 
   /**
-   * Each example's squared gradient norm summed over the captured layers, from the deltas recorded
-   * by the last backward pass with recording on.
+   * How each captured call takes its norms, in call order: {@code "<layer>: ghost"} or {@code
+   * "<layer>: per-example"} (for reports and tests).
+   */
+  public List<String> plan() {
+    List<String> out = new ArrayList<>(records.size());
+    for (Record r : records) {
+      out.add(r.layer + ": " + (r.ghost ? "ghost" : "per-example"));
+    }
+    return out;
+  }
+
+  /**
+   * Each example's squared gradient norm summed over the captured layers, from the last backward
+   * pass with recording on.
    *
    * @throws IllegalStateException when a captured layer has received no gradient
    */
   public double[] perExampleSquaredNorms() {
     double[] total = null;
     for (Record r : records) {
-      if (r.delta == null) {
+      if (r.squaredNorms == null) {
         throw new IllegalStateException(
             "no gradient was recorded for " + r.layer + ": run backward with recording on");
       }
-      double[] dsq;
-      double[] xsq;
-      try (NDArray d2 = r.delta.square();
-          NDArray ds = d2.sum(new int[] {1}, false);
-          NDArray x2 = r.input.square();
-          NDArray xs = x2.sum(new int[] {1}, false)) {
-        dsq = ds.toDoubleArray();
-        xsq = xs.toDoubleArray();
-      }
       if (total == null) {
-        total = new double[dsq.length];
+        total = new double[r.squaredNorms.length];
       }
-      double biasTerm = r.layer.bias() != null ? 1 : 0;
-      for (int i = 0; i < dsq.length; i++) {
-        total[i] += dsq[i] * (xsq[i] + biasTerm);
+      for (int i = 0; i < total.length; i++) {
+        total[i] += r.squaredNorms[i];
       }
     }
     return total == null ? new double[0] : total;
@@ -201,12 +342,31 @@ public final class PerExampleCapture implements AutoCloseable {
       CURRENT.remove();
     }
     for (Record r : records) {
-      r.input.close();
-      if (r.delta != null) {
-        r.delta.close();
-      }
+      r.releaseGrads(this);
     }
     records.clear();
+    exampleWeights = null;
+  }
+
+  /** {@code sum} over the last dims of {@code a} squared: (B, ...) -> B doubles. */
+  private static double[] rowSquares(NDArray a) {
+    int b = a.shape(0);
+    int m = (int) (a.numel() / Math.max(1, b));
+    // (B, 1, M) @ (B, M, 1): one batched dot product per example
+    try (NDArray dense = a.contiguous();
+        NDArray row = dense.view(b, 1, m);
+        NDArray col = dense.view(b, m, 1);
+        NDArray dots = row.matmul(col)) {
+      return dots.toDoubleArray();
+    }
+  }
+
+  /** {@code weights (B)} as a (1, B) array of {@code like}'s dtype and device. */
+  private static NDArray weightRow(double[] weights, NDArray like) {
+    try (NDArray w = NDArray.of(weights, 1, weights.length);
+        NDArray c = w.cast(like.dtype())) {
+      return c.to(like.device());
+    }
   }
 
   /**
@@ -246,10 +406,13 @@ public final class PerExampleCapture implements AutoCloseable {
     protected NDArray[] backward(NDArray grad) {
       boolean rec = capture.recording && !capture.closed;
       if (rec) {
-        if (record.delta != null) {
-          record.delta.close();
+        double[] dsq = rowSquares(grad);
+        double[] xsq = rowSquares(x);
+        double biasTerm = bias != null ? 1 : 0;
+        for (int i = 0; i < dsq.length; i++) {
+          dsq[i] *= xsq[i] + biasTerm;
         }
-        record.delta = grad.copy();
+        record.squaredNorms = dsq;
       }
       NDArray gx = null;
       NDArray gw = null;
@@ -271,6 +434,126 @@ public final class PerExampleCapture implements AutoCloseable {
     @Override
     public String toString() {
       return "CapturedLinearBackward(" + w.shape(1) + " -> " + w.shape(0) + ")";
+    }
+  }
+
+  /**
+   * {@link Tensor#conv2d} as one op with the same gradients, plus the recording described on the
+   * class.
+   */
+  private static final class CapturedConv2d extends Function {
+    private final PerExampleCapture capture;
+    private final Record record;
+    private final NDArray x;
+    private final NDArray w;
+    private final NDArray b;
+    private final int[] stride;
+    private final int[] padding;
+    private final int[] dilation;
+    private final int groups;
+
+    CapturedConv2d(PerExampleCapture capture, Record record, Conv2d layer, Tensor input) {
+      super("conv2d", input, layer.weight(), layer.bias());
+      this.capture = capture;
+      this.record = record;
+      this.x = save(input.data());
+      this.w = save(layer.weight().data());
+      this.b = layer.bias() == null ? null : save(layer.bias().data());
+      this.stride = layer.stride();
+      this.padding = layer.padding();
+      this.dilation = layer.dilation();
+      this.groups = layer.groups();
+    }
+
+    Tensor run() {
+      return output(Convolution.conv2d(x, w, b, stride, padding, dilation, groups));
+    }
+
+    @Override
+    protected NDArray[] backward(NDArray grad) {
+      boolean rec = capture.recording && !capture.closed;
+      NDArray[] out = new NDArray[3];
+      if (rec) {
+        record(grad);
+      }
+      if (needsGrad(0)) {
+        out[0] =
+            Convolution.conv2dBackwardInput(grad, w, x.shape(), stride, padding, dilation, groups);
+      }
+      if (!rec && needsGrad(1)) {
+        NDArray kept = record.perExampleGrads;
+        double[] weights = capture.exampleWeights;
+        if (kept != null && weights != null) {
+          // sum_i c_i g_W,i: (1, B) @ (B, O * K), the recording pass's gradients reused
+          int n = kept.shape(0);
+          try (NDArray c = weightRow(weights, kept);
+              NDArray flat = kept.view(n, (int) (kept.numel() / n));
+              NDArray sum = c.matmul(flat)) {
+            out[1] = sum.reshape(w.shape());
+          }
+        } else {
+          out[1] =
+              Convolution.conv2dBackwardWeight(
+                  grad, x, w.shape(), stride, padding, dilation, groups);
+        }
+      }
+      if (!rec && b != null && needsGrad(2)) {
+        out[2] = Convolution.conv2dBackwardBias(grad);
+      }
+      return out;
+    }
+
+    /** The per-example squared norms of this layer's weight and bias gradients. */
+    private void record(NDArray grad) {
+      record.releaseGrads(capture);
+      double[] sq;
+      int[] ws = w.shape();
+      if (record.ghost) {
+        try (NDArray norms =
+            Convolution.conv2dPerSampleWeightGradSquaredNorms(
+                grad, x, ws, stride, padding, dilation, groups, true)) {
+          sq = norms.toDoubleArray();
+        }
+      } else {
+        long bytes = (long) x.shape(0) * w.numel() * x.dtype().byteSize();
+        if (capture.keptBytes + bytes <= KEEP_BUDGET_BYTES) {
+          NDArray g =
+              Convolution.conv2dPerSampleWeightGrads(
+                  grad, x, ws, stride, padding, dilation, groups);
+          record.perExampleGrads = g;
+          capture.keptBytes += bytes;
+          sq = rowSquares(g);
+        } else {
+          try (NDArray norms =
+              Convolution.conv2dPerSampleWeightGradSquaredNorms(
+                  grad, x, ws, stride, padding, dilation, groups, false)) {
+            sq = norms.toDoubleArray();
+          }
+        }
+      }
+      if (b != null) {
+        // g_b,i = sum over positions of D_i: (B, O, T) -> (B, O)
+        int n = grad.shape(0);
+        int o = grad.shape(1);
+        try (NDArray d = grad.reshape(n, o, grad.shape(2) * grad.shape(3));
+            NDArray gb = d.sum(2)) {
+          double[] bsq = rowSquares(gb);
+          for (int i = 0; i < sq.length; i++) {
+            sq[i] += bsq[i];
+          }
+        }
+      }
+      record.squaredNorms = sq;
+    }
+
+    @Override
+    public String toString() {
+      return "CapturedConv2dBackward("
+          + x.shape(1)
+          + " -> "
+          + w.shape(0)
+          + (record.ghost ? ", ghost" : ", per-example")
+          + ")";
     }
   }
 }

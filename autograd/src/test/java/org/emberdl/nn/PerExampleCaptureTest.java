@@ -2,10 +2,13 @@ package org.emberdl.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
@@ -95,6 +98,201 @@ class PerExampleCaptureTest {
       y.sum().backward();
       assertEquals("Linear called on an input of 3 dims, not (B, in)", c.coversAllParameters(fc));
     }
+  }
+
+  /**
+   * A small CNN on (2, 10, 10): conv stride 1 with padding (100 output positions: per-example path
+   * by cost), max pooling, a strided dilated conv in 2 groups with 2 x 2 output positions (ghost
+   * path by cost), average pooling and a Linear head.
+   */
+  private static Sequential cnn(boolean bias, DType dtype) {
+    Generator gen = new Generator(17);
+    int[] one = {1};
+    int[] two = {2};
+    return new Sequential(
+        new Conv2d(2, 4, new int[] {3}, one, one, one, 1, bias, dtype, gen),
+        new ReLU(),
+        new MaxPool2d(2),
+        new Conv2d(4, 32, new int[] {3}, two, one, two, 2, bias, dtype, gen),
+        new Tanh(),
+        new AvgPool2d(2, 1),
+        new Flatten(),
+        new Linear(32, 3, bias, dtype, gen));
+  }
+
+  /** Each example's flat parameter gradient of {@code sum(y^2)}, by its own backward pass. */
+  private static double[][] perExampleGrads(Module m, NDArray x) {
+    int b = x.shape(0);
+    double[][] out = new double[b][];
+    for (int i = 0; i < b; i++) {
+      m.zeroGrad();
+      try (MemoryScope s = MemoryScope.open()) {
+        Tensor y = m.forward(Tensor.of(x.narrow(0, i, 1)));
+        y.square().sum().backward();
+        double[] flat = new double[(int) m.parameterCount()];
+        int at = 0;
+        for (Parameter p : m.parameters()) {
+          double[] g = p.grad().toDoubleArray();
+          System.arraycopy(g, 0, flat, at, g.length);
+          at += g.length;
+        }
+        out[i] = flat;
+      }
+    }
+    for (Parameter p : m.parameters()) {
+      p.zeroGrad(true);
+    }
+    return out;
+  }
+
+  private static double squaredNorm(double[] v) {
+    double s = 0;
+    for (double d : v) {
+      s += d * d;
+    }
+    return s;
+  }
+
+  @Test
+  void capturedConvolutionsGiveTheOrdinaryValuesAndGradients() {
+    for (boolean bias : new boolean[] {true, false}) {
+      try (Sequential plain = cnn(bias, DType.FLOAT32);
+          Sequential captured = cnn(bias, DType.FLOAT32);
+          NDArray x = NDArray.randn(new Generator(9), DType.FLOAT32, 3, 2, 10, 10);
+          MemoryScope s = MemoryScope.open()) {
+        Tensor in = Tensor.of(x.share(), true);
+        Tensor y1 = plain.forward(in);
+        y1.square().sum().backward();
+        Tensor in2 = Tensor.of(x.share(), true);
+        Tensor y2;
+        try (PerExampleCapture c = PerExampleCapture.open()) {
+          y2 = captured.forward(in2);
+          y2.square().sum().backward();
+          assertEquals(3, c.plan().size());
+        }
+        assertArrayEquals(y1.data().toFloatArray(), y2.data().toFloatArray(), 1e-6f);
+        assertArrayEquals(in.grad().toFloatArray(), in2.grad().toFloatArray(), 1e-6f);
+        for (int i = 0; i < plain.parameters().size(); i++) {
+          assertArrayEquals(
+              plain.parameters().get(i).grad().toFloatArray(),
+              captured.parameters().get(i).grad().toFloatArray(),
+              1e-6f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void convolutionNormsEqualEachExamplesOwnGradientNorm() {
+    for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+      for (boolean bias : new boolean[] {true, false}) {
+        for (PerExampleCapture.ConvNormMethod method : PerExampleCapture.ConvNormMethod.values()) {
+          try (Sequential model = cnn(bias, dtype);
+              NDArray x0 = NDArray.randn(new Generator(5), DType.FLOAT32, 4, 2, 10, 10);
+              NDArray x = x0.cast(dtype)) {
+            double[][] ref = perExampleGrads(model, x);
+            try (MemoryScope s = MemoryScope.open();
+                PerExampleCapture c = PerExampleCapture.open()) {
+              c.setConvNormMethod(method);
+              Tensor y = model.forward(Tensor.of(x.share()));
+              assertNull(c.coversAllParameters(model));
+              c.setRecording(true);
+              y.square().sum().backward();
+              for (Parameter p : model.parameters()) {
+                assertNull(p.gradOrNull(), "recording computes no parameter gradients");
+              }
+              List<String> plan = c.plan();
+              String first =
+                  method == PerExampleCapture.ConvNormMethod.GHOST ? "ghost" : "per-example";
+              String second =
+                  method == PerExampleCapture.ConvNormMethod.PER_EXAMPLE ? "per-example" : "ghost";
+              assertTrue(plan.get(0).endsWith(": " + first), plan.toString());
+              assertTrue(plan.get(1).endsWith(": " + second), plan.toString());
+              assertTrue(plan.get(2).startsWith("Linear"), plan.toString());
+              double[] norms = c.perExampleSquaredNorms();
+              double tol = dtype == DType.FLOAT64 ? 1e-10 : 1e-4;
+              for (int i = 0; i < ref.length; i++) {
+                double e = squaredNorm(ref[i]);
+                assertEquals(e, norms[i], tol * e, dtype + " " + method + " example " + i);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void exampleWeightsGiveTheWeightedSumOfPerExampleGradients() {
+    // after a recording pass, a pass seeded with c_i gives sum_i c_i g_i, reusing the kept
+    // per-example convolution gradients; the same as without a capture
+    double[] c = {0.5, 2.0, 0.0, 1.25};
+    for (PerExampleCapture.ConvNormMethod method : PerExampleCapture.ConvNormMethod.values()) {
+      try (Sequential model = cnn(true, DType.FLOAT32);
+          NDArray x = NDArray.randn(new Generator(6), DType.FLOAT32, 4, 2, 10, 10)) {
+        double[][] ref = perExampleGrads(model, x);
+        double[] expected = new double[ref[0].length];
+        for (int i = 0; i < ref.length; i++) {
+          for (int j = 0; j < expected.length; j++) {
+            expected[j] += c[i] * ref[i][j];
+          }
+        }
+        try (MemoryScope s = MemoryScope.open();
+            PerExampleCapture cap = PerExampleCapture.open()) {
+          cap.setConvNormMethod(method);
+          Tensor y = model.forward(Tensor.of(x.share()));
+          Tensor losses = y.square().sum(new int[] {1}, false);
+          cap.setRecording(true);
+          losses.backward(NDArray.ones(DType.FLOAT32, 4), true);
+          cap.setRecording(false);
+          assertThrows(IllegalArgumentException.class, () -> cap.setExampleWeights(new double[3]));
+          cap.setExampleWeights(c);
+          losses.backward(NDArray.of(c, 4).cast(DType.FLOAT32), false);
+          int at = 0;
+          for (Parameter p : model.parameters()) {
+            double[] g = p.grad().toDoubleArray();
+            for (int j = 0; j < g.length; j++) {
+              double e = expected[at + j];
+              assertEquals(
+                  e, g[j], 1e-4 * (1 + Math.abs(e)), method + " parameter element " + (at + j));
+            }
+            at += g.length;
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void unbatchedOrRepeatedConvolutionsAreNotCovered() {
+    Generator gen = new Generator(4);
+    try (Conv2d conv = new Conv2d(2, 3, 3, gen);
+        NDArray x = NDArray.randn(gen, DType.FLOAT32, 2, 6, 6);
+        MemoryScope s = MemoryScope.open();
+        PerExampleCapture c = PerExampleCapture.open()) {
+      conv.forward(Tensor.of(x.share())).sum().backward();
+      assertEquals(
+          "Conv2d called on an input of 3 dims, not (B, C, H, W)", c.coversAllParameters(conv));
+    }
+    try (Conv2d conv = new Conv2d(2, 2, 3, 1, 1, gen);
+        NDArray x = NDArray.randn(gen, DType.FLOAT32, 2, 2, 6, 6);
+        MemoryScope s = MemoryScope.open();
+        PerExampleCapture c = PerExampleCapture.open()) {
+      conv.forward(conv.forward(Tensor.of(x.share()))).sum().backward();
+      assertEquals("a Conv2d layer was called 2 times, not once", c.coversAllParameters(conv));
+    }
+  }
+
+  @Test
+  void theCostRulePicksGhostNormsForFewOutputPositions() {
+    // T (K + O) < O K: 16 positions of 64 x 3 x 3 inputs and 128 outputs: ghost
+    assertTrue(PerExampleCapture.ghostIsCheaper(16, 576, 128));
+    // 28 x 28 positions of a 5 x 5 kernel on 1 channel: per-example
+    assertFalse(PerExampleCapture.ghostIsCheaper(784, 25, 16));
+    // 14 x 14 positions, 16 x 5 x 5 inputs, 32 outputs: per-example
+    assertFalse(PerExampleCapture.ghostIsCheaper(196, 400, 32));
+    // a 1 x 1 output (a Linear in disguise): ghost
+    assertTrue(PerExampleCapture.ghostIsCheaper(1, 400, 32));
   }
 
   @Test

@@ -45,7 +45,7 @@ public final class EmberCli {
       Path fashionMnist,
       String out,
       int limit,
-      int clients,
+      NonIidSplit.Spec split,
       String master) {}
 
   /**
@@ -173,9 +173,13 @@ public final class EmberCli {
             new Opt(
                 "clients",
                 "K",
-                "with --fashion-mnist: add a 'client' column to the training rows, a non-IID"
-                    + " split into K clients of two label-sorted shards each (McMahan et al."
-                    + " 2017)"),
+                "add a 'client' column to the training rows: a non-IID split into K clients"),
+            new Opt(
+                "split",
+                "NAME",
+                "with --clients: shards (default; two label-sorted shards per client, McMahan et"
+                    + " al. 2017) or dirichlet (label skew, NIID-Bench)"),
+            new Opt("alpha", "X", "with --split dirichlet: the concentration (default 0.5)"),
             MASTER)),
     TRAIN(
         "train",
@@ -439,8 +443,22 @@ public final class EmberCli {
         files ? null : Path.of(o.required("fashion-mnist")),
         out,
         o.integer("limit", 0, 1),
-        o.integer("clients", 0, 1),
+        parseSplit(o),
         o.string("master", null));
+  }
+
+  private static NonIidSplit.Spec parseSplit(CliOptions o) throws UsageException {
+    if (!o.has("clients")) {
+      if (o.has("split") || o.has("alpha")) {
+        throw new UsageException("--split and --alpha go with --clients");
+      }
+      return null;
+    }
+    String kind = o.string("split", "shards");
+    if (!kind.equals("shards") && !kind.equals("dirichlet")) {
+      throw new UsageException("option --split must be shards or dirichlet, got " + kind);
+    }
+    return new NonIidSplit.Spec(kind, o.integer("clients", 0, 1), o.positive("alpha", 0.5));
   }
 
   private static TrainArgs parseTrain(CliOptions o) throws UsageException {

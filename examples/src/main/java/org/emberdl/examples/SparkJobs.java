@@ -85,18 +85,16 @@ final class SparkJobs {
   static void convert(ConvertArgs a, PrintStream out) throws IOException {
     try (SparkSession spark = session("Ember convert", a.master())) {
       if (a.fashionMnist() != null) {
-        convertFashionMnist(
-            spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), a.clients(), out);
+        convertFashionMnist(spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), a.split(), out);
       } else {
-        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), a.clients(), out);
+        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), a.split(), out);
       }
     }
   }
 
   /**
-   * Writes {@code out/train.parquet} and {@code out/test.parquet}; a limit of 0 keeps all. With
-   * {@code clients > 0} the training rows get a {@code client} column: the non-IID split of {@link
-   * NonIidSplit} (two label-sorted shards per client).
+   * Writes {@code out/train.parquet} and {@code out/test.parquet}; a limit of 0 keeps all. With a
+   * {@code split} the training rows get a {@code client} column (see {@link NonIidSplit}).
    */
   static void convertFashionMnist(
       SparkSession spark,
@@ -104,7 +102,7 @@ final class SparkJobs {
       String out,
       int trainLimit,
       int testLimit,
-      int clients,
+      NonIidSplit.Spec split,
       PrintStream log)
       throws IOException {
     if (!FashionMnist.isAvailable(dir)) {
@@ -121,7 +119,7 @@ final class SparkJobs {
         idxFile(dir, "train-labels-idx1-ubyte"),
         base + "/train.parquet",
         trainLimit,
-        clients,
+        split,
         log);
     convertIdx(
         spark,
@@ -129,7 +127,7 @@ final class SparkJobs {
         idxFile(dir, "t10k-labels-idx1-ubyte"),
         base + "/test.parquet",
         testLimit,
-        0,
+        null,
         log);
   }
 
@@ -140,7 +138,7 @@ final class SparkJobs {
 
   /**
    * Converts one pair of IDX files to Parquet ({@code features: array<float>}, {@code label:
-   * double}, and {@code client: int} when {@code clients > 0}), replacing {@code out}; returns the
+   * double}, and {@code client: int} with a {@code split}), replacing {@code out}; returns the
    * number of rows written.
    */
   static long convertIdx(
@@ -149,7 +147,7 @@ final class SparkJobs {
       Path labels,
       String out,
       int limit,
-      int clients,
+      NonIidSplit.Spec split,
       PrintStream log)
       throws IOException {
     long start = System.nanoTime();
@@ -159,10 +157,11 @@ final class SparkJobs {
         org.emberdl.data.Dataset.fromIdx(images, labels, FashionMnist.NUM_CLASSES)) {
       n = limit > 0 ? Math.min(limit, all.size()) : all.size();
       int[] clientOf = null;
-      if (clients > 0) {
+      if (split != null) {
         try (org.emberdl.data.Dataset head = all.subset(0, n)) {
-          clientOf = NonIidSplit.shards(head.labels().toLongArray(), clients, 2, 42);
+          clientOf = split.assign(head.labels().toLongArray());
         }
+        log.printf(Locale.ROOT, "client column: %s%n", split);
       }
       int[] shape = all.features().shape();
       int perExample = 1;
@@ -466,7 +465,7 @@ final class SparkJobs {
           spark.sparkContext().master(),
           a.work().toAbsolutePath());
       String work = a.work().toString();
-      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, 0, out);
+      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, null, out);
       TrainArgs train =
           new TrainArgs(
               work + "/train.parquet",

@@ -192,9 +192,10 @@ class EmberCliTest {
                 "o",
                 "--limit",
                 "100");
-    assertEquals(new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, 0, null), files);
+    assertEquals(
+        new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, null, null), files);
     ConvertArgs dir = (ConvertArgs) parse(Command.CONVERT, "--fashion-mnist", "/d", "--out", "o");
-    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, 0, null), dir);
+    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, null, null), dir);
     assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--images", "i", "--out", "o"));
     assertThrows(
         UsageException.class,
@@ -283,6 +284,8 @@ class EmberCliTest {
       {"train", "--data", "d", "--model-out", "m", "--client-fraction", "1.5"},
       {"train", "--data", "d", "--model-out", "m", "--noise-multiplier", "-1"},
       {"convert", "--fashion-mnist", "d", "--out", "o", "--clients", "0"},
+      {"convert", "--fashion-mnist", "d", "--out", "o", "--split", "dirichlet"},
+      {"convert", "--fashion-mnist", "d", "--out", "o", "--clients", "3", "--split", "iid"},
       {"train", "--data", "d", "--model-out"},
       {"train", "--data", "d", "--model-out", "m", "extra"},
       {"predict", "--model", "m", "--data", "d", "--out", "o", "--unknown", "1"},

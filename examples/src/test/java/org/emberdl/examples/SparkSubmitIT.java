@@ -78,7 +78,7 @@ class SparkSubmitIT {
         dir.resolve("data").toString(),
         TRAIN_ROWS,
         TEST_ROWS,
-        4,
+        new NonIidSplit.Spec("shards", 4, 0),
         new PrintStream(System.out, true, StandardCharsets.UTF_8));
   }
 

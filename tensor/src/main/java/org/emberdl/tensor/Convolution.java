@@ -221,6 +221,173 @@ public final class Convolution {
   }
 
   /**
+   * Each sample's own weight gradient of {@link #conv2d}, {@code G_n = gradOut_{n,g} @
+   * columns_{n,g}^T} per group: the per-sample terms that {@link #conv2dBackwardWeight} sums, as
+   * per-example gradient clipping (DP-SGD) needs. One batched GEMM per chunk of samples, straight
+   * into the result: {@code 2 L Og K} flops per sample and group ({@code L = outH * outW}, {@code K
+   * = C/G * kh * kw}).
+   *
+   * @param gradOut (N, O, outH, outW) or (O, outH, outW), like conv2d's output
+   * @param input the forward input, (N, C, H, W) or (C, H, W)
+   * @param weightShape (O, C / groups, kh, kw)
+   * @return (N, O, C / groups, kh, kw) (N = 1 for an unbatched input), in input's dtype
+   */
+  public static NDArray conv2dPerSampleWeightGrads(
+      NDArray gradOut,
+      NDArray input,
+      int[] weightShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    String op = "conv2dPerSampleWeightGrads";
+    ConvPlan p =
+        ConvPlan.of(
+            op,
+            input.shape(),
+            weightShape,
+            stride,
+            padding,
+            dilation,
+            groups,
+            input.dtype().byteSize());
+    checkFloating(op, "input", input);
+    checkSame(op, "input", input, "gradOut", gradOut);
+    p.checkGradOut(op, gradOut);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray grads =
+          NDArray.empty(
+              input.dtype(),
+              input.device(),
+              p.n,
+              weightShape[0],
+              weightShape[1],
+              weightShape[2],
+              weightShape[3]);
+      if (p.n > 0) {
+        NDArray x = input.contiguous();
+        NDArray go = gradOut.contiguous();
+        NDArray columns = NDArray.empty(input.dtype(), input.device(), p.columnsShape());
+        long perSample = (long) p.o * p.k;
+        for (int n0 = 0; n0 < p.n; n0 += p.chunk) {
+          int nb = Math.min(p.chunk, p.n - n0);
+          int[] shape = {nb, p.g, p.og, p.k};
+          try (NDArray image = p.imageChunk(x, n0, nb);
+              NDArray cols = p.columnsChunk(columns, nb);
+              NDArray colsT = cols.borrow(cols.layout().transpose(2, 3));
+              NDArray g = p.outputChunk(go, n0, nb);
+              NDArray prod =
+                  grads.borrow(
+                      new Layout(
+                          shape,
+                          Shape.contiguousStrides(shape),
+                          grads.layout().offset() + n0 * perSample))) {
+            x.backend().im2col(image, p.geometry(nb), cols);
+            // (nb, G, Og, L) @ (nb, G, L, K) -> (nb, G, Og, K)
+            x.backend().matmul(g, colsT, prod);
+          }
+        }
+      }
+      return scope.keep(grads);
+    }
+  }
+
+  /**
+   * Each sample's squared norm of its own weight gradient of {@link #conv2d}: {@code ||G_n||^2}
+   * with {@code G_n = gradOut_{n,g} @ columns_{n,g}^T} per group (the per-sample term that {@link
+   * #conv2dBackwardWeight} sums over samples), as per-example gradient clipping (DP-SGD) needs. Two
+   * ways, equal up to rounding; with {@code A = columns_{n,g}} ({@code K x L}, {@code K = C/G * kh
+   * * kw}, {@code L = outH * outW}) and {@code D = gradOut_{n,g}} ({@code Og x L}):
+   *
+   * <ul>
+   *   <li>{@code ghost = false}: materialises {@code D A^T} ({@code Og x K}) by one batched GEMM
+   *       per chunk of samples and sums its squares: {@code 2 L Og K} flops per sample and group,
+   *       {@code Og K} floats of scratch per sample.
+   *   <li>{@code ghost = true}: the ghost norm {@code ||D A^T||_F^2 = <A^T A, D^T D>_F}, two {@code
+   *       L x L} Gram matrices by batched GEMMs and their Frobenius inner product: {@code 2 L^2 (K
+   *       + Og)} flops, {@code 2 L^2} floats of scratch per sample; cheaper when {@code L (K + Og)
+   *       < Og K} (few output positions, many channels).
+   * </ul>
+   *
+   * The inner products are batched GEMMs too ({@code (1, M) @ (M, 1)} per sample); chunks of
+   * samples bound the scratch memory as {@link #conv2dBackwardWeight} bounds its columns.
+   *
+   * @param gradOut (N, O, outH, outW) or (O, outH, outW), like conv2d's output
+   * @param input the forward input, (N, C, H, W) or (C, H, W)
+   * @param weightShape (O, C / groups, kh, kw)
+   * @return (N) (one value for an unbatched input), in input's dtype
+   */
+  public static NDArray conv2dPerSampleWeightGradSquaredNorms(
+      NDArray gradOut,
+      NDArray input,
+      int[] weightShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups,
+      boolean ghost) {
+    String op = "conv2dPerSampleWeightGradSquaredNorms";
+    int es = input.dtype().byteSize();
+    ConvPlan p0 =
+        ConvPlan.of(op, input.shape(), weightShape, stride, padding, dilation, groups, es);
+    checkFloating(op, "input", input);
+    checkSame(op, "input", input, "gradOut", gradOut);
+    p0.checkGradOut(op, gradOut);
+    int l = p0.l();
+    long scratch = ghost ? 2L * p0.g * l * l : (long) p0.o * p0.k;
+    ConvPlan p = p0.withScratch(scratch, es);
+    DType dt = input.dtype();
+    Device dev = input.device();
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray result = NDArray.empty(dt, dev, p.n);
+      if (p.n > 0) {
+        NDArray x = input.contiguous();
+        NDArray go = gradOut.contiguous();
+        NDArray columns = NDArray.empty(dt, dev, p.columnsShape());
+        // ghost: the two Gram matrices (chunk, G, L, L); else the gradients (chunk, G, Og, K)
+        long per = ghost ? (long) p.g * l * l : (long) p.o * p.k;
+        NDArray first = NDArray.empty(dt, dev, Math.toIntExact(p.chunk * per));
+        NDArray second = ghost ? NDArray.empty(dt, dev, Math.toIntExact(p.chunk * per)) : first;
+        int m = Math.toIntExact(per);
+        for (int n0 = 0; n0 < p.n; n0 += p.chunk) {
+          int nb = Math.min(p.chunk, p.n - n0);
+          try (NDArray image = p.imageChunk(x, n0, nb);
+              NDArray cols = p.columnsChunk(columns, nb);
+              NDArray colsT = cols.borrow(cols.layout().transpose(2, 3));
+              NDArray g = p.outputChunk(go, n0, nb);
+              NDArray row = first.borrow(Layout.contiguous(new int[] {nb, 1, m}));
+              NDArray col = second.borrow(Layout.contiguous(new int[] {nb, m, 1}));
+              NDArray dots =
+                  result.borrow(
+                      new Layout(
+                          new int[] {nb, 1, 1},
+                          new long[] {1, 1, 1},
+                          result.layout().offset() + n0))) {
+            x.backend().im2col(image, p.geometry(nb), cols);
+            if (ghost) {
+              try (NDArray gramA = first.borrow(Layout.contiguous(new int[] {nb, p.g, l, l}));
+                  NDArray gramD = second.borrow(Layout.contiguous(new int[] {nb, p.g, l, l}));
+                  NDArray gT = g.borrow(g.layout().transpose(2, 3))) {
+                // (nb, G, L, K) @ (nb, G, K, L) and (nb, G, L, Og) @ (nb, G, Og, L)
+                x.backend().matmul(colsT, cols, gramA);
+                x.backend().matmul(gT, g, gramD);
+              }
+            } else {
+              try (NDArray prod = first.borrow(Layout.contiguous(new int[] {nb, p.g, p.og, p.k}))) {
+                // (nb, G, Og, L) @ (nb, G, L, K) -> (nb, G, Og, K), each sample's gradient
+                x.backend().matmul(g, colsT, prod);
+              }
+            }
+            // per sample: (1, M) @ (M, 1), the Frobenius inner product
+            x.backend().matmul(row, col, dots);
+          }
+        }
+      }
+      return scope.keep(result);
+    }
+  }
+
+  /**
    * The gradient of {@link #conv2d} with respect to its bias: {@code gradOut} summed over every dim
    * but the channel one.
    *
@@ -465,6 +632,14 @@ public final class Convolution {
 
     int l() {
       return outH * outW;
+    }
+
+    /** This plan with chunks sized for {@code scratch} more elements per sample. */
+    ConvPlan withScratch(long scratch, int elementSize) {
+      long perSample = ((long) c * kh * kw * l() + scratch) * elementSize;
+      int ch = (int) Math.max(1, Math.min(Math.max(n, 1), COLUMN_BUDGET_BYTES / perSample));
+      return new ConvPlan(
+          batched, n, c, h, w, o, g, og, k, kh, kw, stride, padding, dilation, outH, outW, ch);
     }
 
     int[] outShape() {

@@ -399,6 +399,106 @@ class ConvolutionTest {
     }
   }
 
+  /**
+   * Per-sample weight gradients and their squared norms (materialised and ghost) against the
+   * reference backward of each sample alone, and against the batch gradient they sum to.
+   */
+  @ParameterizedTest
+  @MethodSource("convCases")
+  void perSampleWeightGradientsAndNormsMatchEachSampleAlone(Conv cv) {
+    double[] x = randn(21, cv.inputShape());
+    double[] g = randn(22, cv.outShape());
+    Conv one =
+        new Conv(
+            1,
+            cv.c(),
+            cv.h(),
+            cv.w(),
+            cv.o(),
+            cv.kh(),
+            cv.kw(),
+            cv.sh(),
+            cv.sw(),
+            cv.ph(),
+            cv.pw(),
+            cv.dh(),
+            cv.dw(),
+            cv.groups());
+    int inPer = cv.c() * cv.h() * cv.w();
+    int outPer = cv.o() * cv.outH() * cv.outW();
+    int wPer = cv.o() * (cv.c() / cv.groups()) * cv.kh() * cv.kw();
+    for (DType dtype : new DType[] {F64, F32}) {
+      double tol = dtype == F64 ? 1e-12 : 1e-5;
+      try (MemoryScope scope = MemoryScope.open()) {
+        NDArray xa = NDArray.of(x, cv.inputShape()).cast(dtype);
+        NDArray ga = NDArray.of(g, cv.outShape()).cast(dtype);
+        double[] xd = xa.toDoubleArray();
+        double[] gd = ga.toDoubleArray();
+        double[] expected = new double[cv.n() * wPer];
+        double[] norms = new double[cv.n()];
+        for (int i = 0; i < cv.n(); i++) {
+          double[] xi = java.util.Arrays.copyOfRange(xd, i * inPer, (i + 1) * inPer);
+          double[] gi = java.util.Arrays.copyOfRange(gd, i * outPer, (i + 1) * outPer);
+          double[] wi = one.backwardWeight(gi, xi);
+          System.arraycopy(wi, 0, expected, i * wPer, wPer);
+          norms[i] = dot(wi, wi);
+        }
+        NDArray per =
+            Convolution.conv2dPerSampleWeightGrads(
+                ga, xa, cv.weightShape(), cv.stride(), cv.padding(), cv.dilation(), cv.groups());
+        assertShape(per, cv.n(), cv.o(), cv.c() / cv.groups(), cv.kh(), cv.kw());
+        assertEquals(dtype, per.dtype());
+        assertClose(expected, per, tol);
+        NDArray batch =
+            Convolution.conv2dBackwardWeight(
+                ga, xa, cv.weightShape(), cv.stride(), cv.padding(), cv.dilation(), cv.groups());
+        assertClose(batch.toDoubleArray(), per.sum(0), tol);
+        for (boolean ghost : new boolean[] {false, true}) {
+          NDArray sq =
+              Convolution.conv2dPerSampleWeightGradSquaredNorms(
+                  ga,
+                  xa,
+                  cv.weightShape(),
+                  cv.stride(),
+                  cv.padding(),
+                  cv.dilation(),
+                  cv.groups(),
+                  ghost);
+          assertShape(sq, cv.n());
+          assertEquals(dtype, sq.dtype());
+          assertClose(norms, sq, dtype == F64 ? 1e-11 : 1e-4);
+        }
+      }
+    }
+  }
+
+  @Test
+  void perSampleNormsAreChunked() {
+    // 48 x 48 = 2304 output positions: the two float64 Gram matrices of one sample take 85 MB,
+    // over the 64 MB budget, so the ghost path runs one sample per chunk.
+    Conv cv = new Conv(3, 1, 48, 48, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    double[] x = randn(31, cv.inputShape());
+    double[] g = randn(32, cv.outShape());
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray xa = NDArray.of(x, cv.inputShape());
+      NDArray ga = NDArray.of(g, cv.outShape());
+      NDArray per =
+          Convolution.conv2dPerSampleWeightGrads(
+              ga, xa, cv.weightShape(), cv.stride(), cv.padding(), cv.dilation(), 1);
+      double[] expected;
+      try (NDArray sq = per.square();
+          NDArray flat = sq.reshape(cv.n(), -1)) {
+        expected = flat.sum(1).toDoubleArray();
+      }
+      for (boolean ghost : new boolean[] {false, true}) {
+        NDArray sq =
+            Convolution.conv2dPerSampleWeightGradSquaredNorms(
+                ga, xa, cv.weightShape(), cv.stride(), cv.padding(), cv.dilation(), 1, ghost);
+        assertClose(expected, sq, 1e-10);
+      }
+    }
+  }
+
   static Stream<Arguments> smallConvCases() {
     return Stream.of(
             new Conv(2, 4, 5, 5, 4, 3, 3, 2, 2, 1, 1, 1, 1, 2),

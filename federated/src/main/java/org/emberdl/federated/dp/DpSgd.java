@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.BatchNorm;
+import org.emberdl.nn.Conv2d;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.Parameter;
@@ -41,20 +42,25 @@ import org.emberdl.tensor.NDArray;
  * <h2>How per-example gradients are clipped</h2>
  *
  * <b>Ghost clipping</b> (the fast path), when every parameter of the model belongs to a {@link
- * Linear} layer applied once to a 2-D input (an MLP, with any parameter-free layers between): one
- * forward pass inside a {@link PerExampleCapture}, then two backward passes over the same graph.
- * Pass 1 backpropagates the sum of the per-example losses and records, for each Linear layer, its
- * output gradient {@code delta}; with the layer inputs {@code x} this gives every example's
- * gradient norm by the ghost-norm identity {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus
- * {@code ||delta_i||^2} for the bias), without materialising any per-example gradient; pass 1
- * computes no parameter gradients. Pass 2 backpropagates {@code sum_i c_i loss_i} with the {@code
- * c_i} constants (seeding the backward pass with {@code c} is the same as weighting the losses by
- * detached {@code c_i}): by linearity its parameter gradient is exactly {@code sum_i c_i g_i}. The
- * same forward graph serves both passes, so dropout masks agree.
+ * Linear} layer applied once to a 2-D input or a {@link Conv2d} layer applied once to a 4-D input
+ * (MLPs and CNNs, with any parameter-free layers between: activations, pooling, flatten, dropout):
+ * one forward pass inside a {@link PerExampleCapture}, then two backward passes over the same
+ * graph. Pass 1 backpropagates the sum of the per-example losses; each captured layer turns the
+ * gradient flowing into its output ({@code delta}) and its input into every example's squared
+ * gradient norm for the layer, and pass 1 computes no parameter gradients. Linear layers use the
+ * ghost-norm identity {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for
+ * the bias); Conv2d layers use, by cost, either the ghost norm over the unfolded input or the
+ * layer's per-example weight gradients materialised by one batched GEMM (see {@link
+ * PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i loss_i} with the {@code c_i}
+ * constants (seeding the backward pass with {@code c} is the same as weighting the losses by
+ * detached {@code c_i}): by linearity its parameter gradient is exactly {@code sum_i c_i g_i};
+ * convolutions whose per-example gradients pass 1 kept form their part as {@code sum_i c_i g_W,i}
+ * directly. The same forward graph serves both passes, so dropout masks agree.
  *
  * <p><b>Materialised per-example gradients</b> (the fallback, much slower: one forward and backward
- * pass per example) for every other model: convolutions, layer norm, embeddings, a Linear applied
- * to a 3-D input or twice. Each example's flat gradient is computed alone, clipped and added.
+ * pass per example) for every other model: layer norm, embeddings, a Linear applied to a 3-D input,
+ * a layer applied twice, an unbatched convolution. Each example's flat gradient is computed alone,
+ * clipped and added.
  *
  * <p><b>Batch norm is refused</b>: it mixes the examples of a batch, so an example's influence is
  * not confined to its own gradient and per-example clipping bounds nothing (use group or layer norm
@@ -253,7 +259,7 @@ public final class DpSgd {
     if (b == 0) {
       return new ClippedSum(zeroFlat(model), new double[0], Method.GHOST);
     }
-    if (allowGhost && onlyLinearParameters(model)) {
+    if (allowGhost && onlyCapturedParameters(model)) {
       ClippedSum ghost = ghostClippedSum(model, x, target, loss, clipNorm);
       if (ghost != null) {
         return ghost;
@@ -294,6 +300,7 @@ public final class DpSgd {
       }
       // pass 2: backward of sum_i c_i loss_i, c_i constants
       model.zeroGrad();
+      capture.setExampleWeights(factors);
       try (NDArray seed = perExampleSeed(factors, losses)) {
         losses.backward(seed, false);
       }
@@ -366,8 +373,9 @@ public final class DpSgd {
     }
   }
 
-  private static boolean onlyLinearParameters(Module m) {
-    if (m.getClass() == Linear.class) {
+  /** True when every parameter belongs to a layer with a norm rule (Linear, Conv2d). */
+  private static boolean onlyCapturedParameters(Module m) {
+    if (PerExampleCapture.hasNormRule(m)) {
       return true;
     }
     for (String name : m.namedParameters().keySet()) {
@@ -376,7 +384,7 @@ public final class DpSgd {
       }
     }
     for (Module child : m.children().values()) {
-      if (!onlyLinearParameters(child)) {
+      if (!onlyCapturedParameters(child)) {
         return false;
       }
     }

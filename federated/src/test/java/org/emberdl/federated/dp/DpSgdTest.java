@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.nn.AvgPool2d;
 import org.emberdl.nn.BatchNorm1d;
+import org.emberdl.nn.Conv2d;
 import org.emberdl.nn.CrossEntropyLoss;
+import org.emberdl.nn.Dropout;
+import org.emberdl.nn.Flatten;
 import org.emberdl.nn.LayerNorm;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.MSELoss;
+import org.emberdl.nn.MaxPool2d;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.Parameter;
 import org.emberdl.nn.ReLU;
@@ -260,6 +265,115 @@ class DpSgdTest {
       try (DpSgd.ClippedSum s = DpSgd.clippedSum(twice, x, y, mse::apply, c)) {
         assertEquals(DpSgd.Method.MATERIALIZED, s.method());
         assertClose(clippedSumOf(ref, c), s.sum().toDoubleArray(), 1e-5);
+      }
+    }
+  }
+
+  /**
+   * A small CNN on (1, 8, 8): conv stride 1 with padding (64 output positions: per-example
+   * gradients by cost), ReLU, max pooling, conv stride 2 with padding (2 x 2 output positions:
+   * ghost norm by cost), Tanh, Flatten, a Linear head.
+   */
+  private static Sequential cnn(boolean bias, long seed) {
+    Generator gen = new Generator(seed);
+    int[] one = {1};
+    return new Sequential(
+        new Conv2d(1, 4, new int[] {3}, one, one, one, 1, bias, DType.FLOAT32, gen),
+        new ReLU(),
+        new MaxPool2d(2),
+        new Conv2d(4, 8, new int[] {3}, new int[] {2}, one, one, 1, bias, DType.FLOAT32, gen),
+        new Tanh(),
+        new Flatten(),
+        new Linear(32, CLASSES, bias, gen));
+  }
+
+  private static NDArray images(long seed, int b) {
+    try (NDArray flat = inputs(seed, b, 64);
+        NDArray shaped = flat.reshape(b, 1, 8, 8)) {
+      return shaped.copy();
+    }
+  }
+
+  @Test
+  void cnnNormsAndClippedSumEqualMaterialisedGradients() {
+    for (boolean bias : new boolean[] {true, false}) {
+      try (Sequential model = cnn(bias, 91);
+          CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+          NDArray x = images(17, B);
+          NDArray y = classes(B)) {
+        double[][] ref = perExampleGrads(model, x, y, ce::apply);
+        double[] norms = new double[B];
+        for (int i = 0; i < B; i++) {
+          norms[i] = norm(ref[i]);
+        }
+        double[] sorted = norms.clone();
+        Arrays.sort(sorted);
+        double c = (sorted[B / 2 - 1] + sorted[B / 2]) / 2; // half clipped, half under the clip
+        long clipped = Arrays.stream(norms).filter(n -> n > c).count();
+        assertTrue(clipped > 0 && clipped < B, "some examples clipped, some not: " + clipped);
+        double[] expected = clippedSumOf(ref, c);
+        try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+          assertEquals(DpSgd.Method.GHOST, s.method());
+          for (int i = 0; i < B; i++) {
+            assertEquals(
+                norms[i], s.norms()[i], 1e-4 * norms[i], "bias=" + bias + ", example " + i);
+          }
+          assertClose(expected, s.sum().toDoubleArray(), 1e-4);
+          assertTrue(norm(s.sum().toDoubleArray()) <= B * c * (1 + 1e-4));
+          // the model's gradients hold the clipped sum too
+          try (NDArray g = DpSgd.flatGrad(model)) {
+            assertClose(expected, g.toDoubleArray(), 1e-4);
+          }
+        }
+        try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c, false)) {
+          assertEquals(DpSgd.Method.MATERIALIZED, s.method());
+          assertClose(expected, s.sum().toDoubleArray(), 1e-4);
+        }
+      }
+    }
+  }
+
+  @Test
+  void cnnWithAveragePoolingAndDropoutTakesTheFastPath() {
+    Generator gen = new Generator(93);
+    try (Sequential model =
+            new Sequential(
+                new Conv2d(1, 6, 3, 1, 1, gen),
+                new ReLU(),
+                new AvgPool2d(2),
+                new Dropout(0.25, new Generator(94)),
+                new Flatten(),
+                new Linear(6 * 4 * 4, CLASSES, gen));
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray x = images(18, B);
+        NDArray y = classes(B);
+        DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, 0.05)) {
+      assertEquals(DpSgd.Method.GHOST, s.method());
+      for (double n : s.norms()) {
+        assertTrue(n > 0 && Double.isFinite(n), "norm " + n);
+      }
+      assertTrue(norm(s.sum().toDoubleArray()) <= B * 0.05 * (1 + 1e-4));
+    }
+  }
+
+  @Test
+  void cnnWithLayerNormFallsBackToMaterialisedGradients() {
+    Generator gen = new Generator(95);
+    try (Sequential model =
+            new Sequential(
+                new Conv2d(1, 2, 3, 1, 1, gen),
+                new LayerNorm(2, 8, 8),
+                new Tanh(),
+                new Flatten(),
+                new Linear(2 * 8 * 8, CLASSES, gen));
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray x = images(19, B);
+        NDArray y = classes(B)) {
+      double[][] ref = perExampleGrads(model, x, y, ce::apply);
+      double c = 0.5 * norm(ref[2]);
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.MATERIALIZED, s.method());
+        assertClose(clippedSumOf(ref, c), s.sum().toDoubleArray(), 1e-4);
       }
     }
   }
