@@ -186,6 +186,112 @@ class PhiloxTest {
     assertTrue(maxErr < 1e-13, "max error " + maxErr);
   }
 
+  @Test
+  void normalFloatKnownAnswers() {
+    // Bits pinned when the Vector API path was added (and unchanged by it): DP-SGD noise, weight
+    // initialisation and every seeded experiment depend on them, so a change must be deliberate.
+    float[] x = new float[8];
+    new Philox(0, 0).normal(0, x, 0, 8, 0f, 1f);
+    assertArrayEquals(
+        new int[] {
+          0x3f3ce8b6,
+          0xbf303d2e,
+          0xbfa49c44,
+          0xbf807c2c,
+          0xbfdde637,
+          0x4002954b,
+          0x3fbfa3e3,
+          0x3eb5f7eb
+        },
+        floatBits(x));
+    float[] y = new float[5];
+    new Philox(0x5eed, 3).normal(12_345, y, 0, 5, 0.5f, 2f);
+    assertArrayEquals(
+        new int[] {0xbff01733, 0x3f64b082, 0x3f305da8, 0x3fa55f28, 0xbe1cea39}, floatBits(y));
+  }
+
+  private static int[] floatBits(float[] x) {
+    int[] bits = new int[x.length];
+    for (int i = 0; i < x.length; i++) {
+      bits[i] = Float.floatToRawIntBits(x[i]);
+    }
+    return bits;
+  }
+
+  // The Vector API kernel must give the scalar code's bits exactly. The tests run under C1
+  // (-XX:TieredStopAtLevel=1), where the Vector API runs as plain Java at microseconds per value,
+  // so the sizes here stay small; the kernel's arithmetic is the same whichever compiler runs it.
+
+  @Test
+  void normalFloatVectorPathGivesTheScalarBits() {
+    SplittableRandom rnd = new SplittableRandom(3);
+    float[][] params = {{0f, 1f}, {0.5f, 2f}, {-0.0f, 1f}, {3f, 0f}, {-1e3f, 1e-3f}};
+    for (int t = 0; t < 24; t++) {
+      Philox g = new Philox(rnd.nextLong(), rnd.nextLong());
+      long offset = t < 4 ? t : rnd.nextLong(Philox.MAX_VALUES / 2);
+      // Across chunk boundaries (128 pairs per chunk), odd and even offsets and counts.
+      int n = t < 8 ? t * 37 : 1 + rnd.nextInt(1_500);
+      float[] p = params[t % params.length];
+      float[] scalar = new float[n + 3];
+      float[] vector = new float[n + 3];
+      g.normalFloat(offset, scalar, 2, n, p[0], p[1], false);
+      g.normalFloat(offset, vector, 2, n, p[0], p[1], true);
+      assertArrayEquals(floatBits(scalar), floatBits(vector), g + " offset " + offset + " n " + n);
+    }
+  }
+
+  @Test
+  void normalFloatVectorPathIsSplitInvariant() {
+    assertSplitInvariant(
+        "normalFloatVector",
+        (g, off, n, into, from) -> {
+          float[] a = floats(into, n);
+          g.normalFloat(off, a, from, n, 1f, 0.5f, true);
+          return a;
+        });
+  }
+
+  @Test
+  void vectorKernelMatchesTheScalarCodeOnExtremeWords() {
+    // u1 = 0 (radius 0), 1, 2^32 - 1 (the 6.66 sigma tail), the sqrt(2) split; u2 at and next to
+    // every eighth of a turn, where the nearest quarter turn changes.
+    int[] edge = {
+      0,
+      1,
+      2,
+      -1,
+      -2,
+      Integer.MIN_VALUE,
+      Integer.MAX_VALUE,
+      0x6a09e667,
+      0x6a09e668,
+      0x95f61999,
+      0x20000000,
+      0x1fffffff,
+      0x60000000,
+      0x5fffffff,
+      0xa0000000,
+      0xe0000000,
+      0xdfffffff,
+      0x40000000
+    };
+    int pairs = edge.length * edge.length; // 324, a multiple of 4
+    int[] words = new int[2 * pairs];
+    for (int a = 0; a < edge.length; a++) {
+      for (int b = 0; b < edge.length; b++) {
+        words[2 * (a * edge.length + b)] = edge[a];
+        words[2 * (a * edge.length + b) + 1] = edge[b];
+      }
+    }
+    for (double[] p : new double[][] {{0, 1}, {-0.0, 1}, {0.25, 3}, {0, 0}}) {
+      float[] want = new float[2 * pairs];
+      Philox.scalarNormals(words, 0, 0, pairs, 0, 0, 2 * pairs, want, 0, p[0], p[1], null);
+      float[] got = new float[2 * pairs];
+      VectorNormal.floats(words, 0, pairs, got, 0, p[0], p[1], new double[3 * pairs]);
+      assertArrayEquals(floatBits(want), floatBits(got), "mean " + p[0] + " std " + p[1]);
+    }
+  }
+
   private static long pack(int lo, int hi) {
     return (lo & 0xFFFFFFFFL) | ((long) hi << 32);
   }
@@ -585,6 +691,43 @@ class PhiloxTest {
     for (int i = 0; i < 100; i++) {
       assertEquals(-1.5f, x[i]);
     }
+  }
+
+  @Test
+  void normalFloatFitsTheNormalByChiSquare() {
+    // 1,000,000 values in 50 bins of equal probability under N(3, 0.5^2) (edges from the inverse
+    // of normalCdf by bisection); plus the two-sided tail beyond 3 sigma, probability 0.0026998.
+    int n = N;
+    float[] x = new float[n];
+    new Philox(24, 2).normal(7, x, 0, n, 3f, 0.5f);
+    int bins = 50;
+    double[] edges = new double[bins - 1];
+    for (int k = 1; k < bins; k++) {
+      double lo = -10;
+      double hi = 10;
+      for (int it = 0; it < 100; it++) {
+        double mid = (lo + hi) / 2;
+        if (normalCdf(mid) < (double) k / bins) {
+          lo = mid;
+        } else {
+          hi = mid;
+        }
+      }
+      edges[k - 1] = lo;
+    }
+    long[] counts = new long[bins];
+    long tails = 0;
+    for (float v : x) {
+      double z = (v - 3.0) / 0.5;
+      int bin = Arrays.binarySearch(edges, z);
+      counts[bin >= 0 ? bin + 1 : -bin - 1]++;
+      tails += Math.abs(z) > 3 ? 1 : 0;
+    }
+    // Chi-square with 49 degrees of freedom: 0.1% point 85.35. (The CDF approximation moves
+    // each expected count by at most 0.15 of 20,000.)
+    assertTrue(chiSquare(counts) < 85.35, "chi2 " + chiSquare(counts));
+    // Binomial(1e6, 0.0027): standard deviation 51.9; 5 standard deviations.
+    assertEquals(0.0026998 * n, tails, 260, "values beyond 3 sigma");
   }
 
   @Test
