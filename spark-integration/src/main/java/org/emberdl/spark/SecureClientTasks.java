@@ -66,9 +66,16 @@ final class SecureClientTasks {
     return sessionId + "#" + client;
   }
 
-  /** Step 0: fresh keys for every sampled client of the partition. */
+  /**
+   * Step 0: fresh keys for every sampled client of the partition. A fit's rounds run one after the
+   * other, so when a session of {@code runKey} starts, every other session of that fit is over
+   * (finished, or abandoned for a retry): this executor forgets their clients here, so their state
+   * and masked vectors do not pile up round after round.
+   */
   static List<KeyAdvertisement> advertise(
-      SecureAggregationParameters params, boolean[] sampled, PartitionData data) {
+      String runKey, SecureAggregationParameters params, boolean[] sampled, PartitionData data) {
+    String current = params.sessionId() + "#";
+    REGISTRY.keySet().removeIf(k -> k.startsWith(runKey) && !k.startsWith(current));
     List<KeyAdvertisement> out = new ArrayList<>();
     for (int client : data.clients) {
       if (!sampled[client]) {
@@ -150,6 +157,9 @@ final class SecureClientTasks {
         synchronized (e) {
           if (e.unmasked == null) {
             e.unmasked = e.client.unmask(request);
+            // The masking step is over (a retried task of this step replays e.unmasked): drop
+            // the masked vector now rather than at the next round.
+            e.masked = null;
           }
           out.add(e.unmasked);
         }

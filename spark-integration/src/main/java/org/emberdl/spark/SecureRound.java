@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * {@code t} clients learns nothing beyond the sum. A round with one sampled client sends that
  * client's update in the clear (it <em>is</em> the sum; under DP the client adds the whole noise
  * first); with none, the sum is zero (plus, under DP, noise the driver draws). When fewer than
- * {@code t} clients survive, the round is run once more with fresh keys, then the fit fails.
+ * {@code t} clients survive, the round is run again with fresh keys (up to three attempts in all),
+ * then the fit fails.
  *
  * <p>Not secret: which clients were sampled and survived, and the per-partition training metrics
  * (loss, accuracy, example counts) used for the progress log.
@@ -58,7 +59,11 @@ final class SecureRound {
   /** Standard deviations of a client's noise share the DP range covers (~1.5e-23 to exceed). */
   private static final double NOISE_SIGMAS = 10;
 
-  private static final int ATTEMPTS = 2;
+  /**
+   * Attempts of a round before the fit fails. A retry starts the protocol afresh wherever Spark now
+   * runs each partition, which is what recovers from an executor lost mid-round.
+   */
+  private static final int ATTEMPTS = 3;
 
   /**
    * The settings fixed for one fit.
@@ -141,28 +146,51 @@ final class SecureRound {
         new SecureAggregationParameters(
             session, t, length, FixedPointCodec.forClients(range, m), noise);
     SecureAggregationServer server = new SecureAggregationServer(params);
+    List<Broadcast<?>> broadcasts = new ArrayList<>();
+    try {
+      return steps(sc, data, config, weights, round, sampled, plan, params, server, broadcasts);
+    } finally {
+      broadcasts.forEach(b -> b.destroy());
+    }
+  }
 
+  /** The protocol's four jobs; {@code broadcasts} collects what to destroy afterwards. */
+  private static Update steps(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      RoundWeights weights,
+      long round,
+      boolean[] sampled,
+      Plan plan,
+      SecureAggregationParameters params,
+      SecureAggregationServer server,
+      List<Broadcast<?>> broadcasts) {
+    String session = params.sessionId();
+    int m = 0;
+    for (boolean s : sampled) {
+      m += s ? 1 : 0;
+    }
     for (KeyAdvertisement a :
         job(
             sc,
             data,
             session,
             "advertise keys",
-            d -> SecureClientTasks.advertise(params, sampled, d))) {
+            d -> SecureClientTasks.advertise(config.runKey(), params, sampled, d))) {
       server.receiveKeys(a);
     }
     KeyDirectory directory = server.closeAdvertiseKeys();
 
-    Broadcast<KeyDirectory> dir = sc.broadcast(directory);
+    Broadcast<KeyDirectory> dir = track(broadcasts, sc.broadcast(directory));
     for (SharedKeys s :
         job(sc, data, session, "share keys", d -> SecureClientTasks.share(dir.value(), d))) {
       server.receiveSharedKeys(s);
     }
-    dir.destroy();
     SortedMap<Integer, ShareBundle> bundles = server.closeShareKeys();
 
-    Broadcast<SortedMap<Integer, ShareBundle>> bc = sc.broadcast(bundles);
-    Broadcast<RoundWeights> w = sc.broadcast(weights);
+    Broadcast<SortedMap<Integer, ShareBundle>> bc = track(broadcasts, sc.broadcast(bundles));
+    Broadcast<RoundWeights> w = track(broadcasts, sc.broadcast(weights));
     Update metrics = Update.zero(0, 0);
     for (SecureClientTasks.Masked masked :
         job(
@@ -179,25 +207,27 @@ final class SecureRound {
       server.receiveMaskedInput(masked.input());
       metrics.add(masked.metrics());
     }
-    bc.destroy();
-    w.destroy();
     UnmaskRequest request = server.closeMaskedInput();
 
-    Broadcast<UnmaskRequest> req = sc.broadcast(request);
+    Broadcast<UnmaskRequest> req = track(broadcasts, sc.broadcast(request));
     for (UnmaskResponse r :
         job(sc, data, session, "unmask", d -> SecureClientTasks.unmask(req.value(), d))) {
       server.receiveUnmaskResponse(r);
     }
-    req.destroy();
     SecureSum sum = server.finish();
     LOG.info(
         "secure aggregation {}: {} clients sampled, threshold {}, {} summed, dropped {}",
         session,
         m,
-        t,
+        params.threshold(),
         sum.contributors().size(),
         sum.dropped());
     return decode(sum.values(), metrics, config, weights, plan);
+  }
+
+  private static <T> Broadcast<T> track(List<Broadcast<?>> broadcasts, Broadcast<T> b) {
+    broadcasts.add(b);
+    return b;
   }
 
   /** One sampled client: its update travels in the clear (under DP with the whole noise). */

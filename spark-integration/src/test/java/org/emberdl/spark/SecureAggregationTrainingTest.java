@@ -51,6 +51,15 @@ class SecureAggregationTrainingTest {
     float[] secure = weights(stage.copy(stage.extractParamMap()).setSecureAggregation(true), data);
     assertClose(plain, secure);
     assertEquals(0, SecureClientTasks.held(), "the fit's client state is released");
+    // during a fit, only the current round's clients are held: 6 clients, whatever the round
+    int[] most = {0};
+    SecureClientTasks.lostBeforeMasking =
+        c -> {
+          most[0] = Math.max(most[0], SecureClientTasks.held());
+          return false;
+        };
+    weights(stage.copy(stage.extractParamMap()).setSecureAggregation(true).setMaxEpochs(4), data);
+    assertEquals(6, most[0], "client state of finished rounds is forgotten");
   }
 
   @Test
