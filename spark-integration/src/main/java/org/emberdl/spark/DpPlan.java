@@ -5,6 +5,7 @@ import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.dp.DpFedAvgAggregator;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.federated.dp.DpSgdAggregator;
+import org.emberdl.federated.dp.NoiseSource;
 import org.emberdl.federated.dp.RdpAccountant;
 import org.emberdl.nn.Module;
 import org.slf4j.Logger;
@@ -26,6 +27,7 @@ record DpPlan(
     boolean clientLevel,
     ServerOptimizer server,
     boolean secure,
+    boolean secureNoise,
     double samplingRate,
     int roundsPerEpoch,
     double clipNorm,
@@ -83,6 +85,7 @@ record DpPlan(
         clientLevel,
         Federation.serverOptimizer(p),
         p.getSecureAggregation(),
+        p.getSecureNoise(),
         q,
         rounds,
         p.getL2NormClip(),
@@ -94,11 +97,17 @@ record DpPlan(
 
   /** The aggregator that adds this plan's noise (none under secure aggregation: clients do). */
   Aggregator aggregator(long seed, long firstRound) {
+    NoiseSource noise = secureNoise ? NoiseSource.secure() : null;
     if (!clientLevel) {
-      return new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, seed, firstRound);
+      return noise != null
+          ? new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, noise, firstRound)
+          : new DpSgdAggregator(clipNorm, sigma, expectedBatchSize, seed, firstRound);
     }
-    return secure
-        ? DpFedAvgAggregator.distributed(clipNorm, sigma, expectedBatchSize, server)
+    if (secure) {
+      return DpFedAvgAggregator.distributed(clipNorm, sigma, expectedBatchSize, server);
+    }
+    return noise != null
+        ? DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, noise, firstRound)
         : DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, seed, firstRound);
   }
 

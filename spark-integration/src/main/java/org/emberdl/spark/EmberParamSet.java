@@ -53,6 +53,7 @@ final class EmberParamSet implements Serializable {
   final DoubleParam serverMomentum;
   final Param<String> clientIdCol;
   final BooleanParam secureAggregation;
+  final BooleanParam secureNoise;
 
   EmberParamSet(Params owner) {
     layers =
@@ -259,6 +260,13 @@ final class EmberParamSet implements Serializable {
             "federated aggregations: the column naming each row's client (rows of one client stay"
                 + " together on one partition); empty = each partition is a client",
             (Function1<String, Object> & Serializable) v -> v != null);
+    secureNoise =
+        new BooleanParam(
+            owner,
+            "secureNoise",
+            "dp-sgd/dp-fedavg: draw the driver's DP noise from SecureRandom (not reproducible)"
+                + " instead of from the generator keyed by seed, which anyone who knows the seed"
+                + " can recompute");
     secureAggregation =
         new BooleanParam(
             owner,

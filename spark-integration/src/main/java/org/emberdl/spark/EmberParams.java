@@ -53,6 +53,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.serverMomentum, 0.9);
     setDefault(p.clientIdCol, "");
     setDefault(p.secureAggregation, false);
+    setDefault(p.secureNoise, false);
   }
 
   @SuppressWarnings("unchecked")
@@ -533,6 +534,20 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setServerMomentum(double value) {
     set(emberParamSet().serverMomentum, value);
+    return self();
+  }
+
+  /** Whether the driver's DP noise comes from SecureRandom rather than the seeded generator. */
+  default BooleanParam secureNoise() {
+    return emberParamSet().secureNoise;
+  }
+
+  default boolean getSecureNoise() {
+    return (Boolean) getOrDefault(emberParamSet().secureNoise);
+  }
+
+  default S setSecureNoise(boolean value) {
+    set(emberParamSet().secureNoise, value);
     return self();
   }
 }

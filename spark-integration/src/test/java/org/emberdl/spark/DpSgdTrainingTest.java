@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,6 +54,16 @@ class DpSgdTrainingTest {
     assertTrue(epochs.get(4).epsilon() > epochs.get(0).epsilon());
     // The same seed draws the same samples and the same noise.
     assertArrayEquals(model.weights(), dp().fit(data).weights());
+  }
+
+  @Test
+  void secureNoiseIsFreshEveryFit() {
+    Dataset<Row> data = TestData.blobs(spark, 600, 8, 3, 25, 2);
+    EmberClassificationModel a = dp().setSecureNoise(true).setMaxEpochs(1).fit(data);
+    EmberClassificationModel b = dp().setSecureNoise(true).setMaxEpochs(1).fit(data);
+    assertFalse(java.util.Arrays.equals(a.weights(), b.weights()), "noise not from the seed");
+    assertEquals(a.trainingSummary().last().epsilon(), b.trainingSummary().last().epsilon());
+    assertTrue(a.getSecureNoise());
   }
 
   @Test

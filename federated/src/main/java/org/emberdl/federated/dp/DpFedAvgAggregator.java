@@ -5,9 +5,6 @@ import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
-import org.emberdl.tensor.DType;
-import org.emberdl.tensor.Generator;
-import org.emberdl.tensor.NDArray;
 
 /**
  * Client-level differentially private federated averaging, DP-FedAvg (McMahan, Ramage, Talwar and
@@ -40,8 +37,7 @@ public final class DpFedAvgAggregator implements Aggregator {
   private final double noiseMultiplier;
   private final double expectedClients;
   private final ServerOptimizer server;
-  private final boolean centralNoise;
-  private final long seed;
+  private final NoiseSource noise;
   private long round;
 
   private DpFedAvgAggregator(
@@ -49,8 +45,7 @@ public final class DpFedAvgAggregator implements Aggregator {
       double noiseMultiplier,
       double expectedClients,
       ServerOptimizer server,
-      boolean centralNoise,
-      long seed,
+      NoiseSource noise,
       long firstRound) {
     if (!(clipNorm > 0) || !(noiseMultiplier >= 0) || !(expectedClients > 0) || firstRound < 0) {
       throw new IllegalArgumentException(
@@ -68,8 +63,7 @@ public final class DpFedAvgAggregator implements Aggregator {
     this.noiseMultiplier = noiseMultiplier;
     this.expectedClients = expectedClients;
     this.server = server;
-    this.centralNoise = centralNoise;
-    this.seed = seed;
+    this.noise = noise;
     this.round = firstRound;
   }
 
@@ -80,7 +74,7 @@ public final class DpFedAvgAggregator implements Aggregator {
    * @param noiseMultiplier z: the noise std on the sum is {@code z * S}
    * @param expectedClients qK, the fixed denominator
    * @param server the server's step on the noisy average
-   * @param seed keys the noise of round r as ({@code seed}, r)
+   * @param seed keys the noise of round r as ({@code seed}, r) ({@link NoiseSource#seeded})
    * @param firstRound the global round the next {@link #combine} call is (for resumed runs)
    */
   public static DpFedAvgAggregator central(
@@ -90,14 +84,31 @@ public final class DpFedAvgAggregator implements Aggregator {
       ServerOptimizer server,
       long seed,
       long firstRound) {
+    return central(
+        clipNorm,
+        noiseMultiplier,
+        expectedClients,
+        server,
+        NoiseSource.seeded(seed ^ NOISE_SALT),
+        firstRound);
+  }
+
+  /** As above, with the noise from {@code noise}. */
+  public static DpFedAvgAggregator central(
+      double clipNorm,
+      double noiseMultiplier,
+      double expectedClients,
+      ServerOptimizer server,
+      NoiseSource noise,
+      long firstRound) {
     return new DpFedAvgAggregator(
-        clipNorm, noiseMultiplier, expectedClients, server, true, seed, firstRound);
+        clipNorm, noiseMultiplier, expectedClients, server, noise, firstRound);
   }
 
   /** DP-FedAvg whose sums already carry the clients' distributed noise: adds none. */
   public static DpFedAvgAggregator distributed(
       double clipNorm, double noiseMultiplier, double expectedClients, ServerOptimizer server) {
-    return new DpFedAvgAggregator(clipNorm, noiseMultiplier, expectedClients, server, false, 0, 0);
+    return new DpFedAvgAggregator(clipNorm, noiseMultiplier, expectedClients, server, null, 0);
   }
 
   @Override
@@ -112,18 +123,10 @@ public final class DpFedAvgAggregator implements Aggregator {
   @Override
   public Step combine(Update total) {
     float[] sum = total.values();
-    float[] noise = null;
-    if (centralNoise && noiseMultiplier > 0) {
-      try (NDArray n =
-          NDArray.normal(
-              Generator.forTask(seed ^ NOISE_SALT, round, 0),
-              DType.FLOAT32,
-              0,
-              noiseMultiplier * clipNorm,
-              sum.length)) {
-        noise = n.toFloatArray();
-      }
-    }
+    float[] noise =
+        this.noise != null && noiseMultiplier > 0
+            ? this.noise.sample(sum.length, noiseMultiplier * clipNorm, round)
+            : null;
     round++;
     double scale = 1.0 / expectedClients;
     float[] mean = new float[sum.length];
@@ -143,11 +146,11 @@ public final class DpFedAvgAggregator implements Aggregator {
 
   /** Whether this aggregator adds the noise (false: the clients did). */
   public boolean addsNoise() {
-    return centralNoise;
+    return noise != null;
   }
 
   @Override
   public String name() {
-    return centralNoise ? "dp-fedavg" : "dp-fedavg (distributed noise)";
+    return noise != null ? "dp-fedavg" : "dp-fedavg (distributed noise)";
   }
 }

@@ -4,9 +4,6 @@ import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
-import org.emberdl.tensor.DType;
-import org.emberdl.tensor.Generator;
-import org.emberdl.tensor.NDArray;
 
 /**
  * Example-level DP-SGD across partitions (Abadi et al. 2016): every partition Poisson-samples its
@@ -21,8 +18,8 @@ import org.emberdl.tensor.NDArray;
  * weights are private, the driver is trusted). Secure aggregation with distributed noise is what
  * removes that trust ({@code org.emberdl.federated.secagg}).
  *
- * <p>The noise of round {@code r} is drawn from the counter-based generator keyed by ({@code seed},
- * r), so a rerun with the same seed, or a resumed run, draws the same noise.
+ * <p>The noise comes from a {@link NoiseSource}: keyed by ({@code seed}, round) by default, so a
+ * rerun with the same seed, or a resumed run, draws the same noise; or from {@code SecureRandom}.
  */
 public final class DpSgdAggregator implements Aggregator {
   private static final long serialVersionUID = 1L;
@@ -31,14 +28,14 @@ public final class DpSgdAggregator implements Aggregator {
   private final double clipNorm;
   private final double noiseMultiplier;
   private final double expectedBatchSize;
-  private final long seed;
+  private final NoiseSource noise;
   private long round;
 
   /**
    * @param clipNorm C, > 0
    * @param noiseMultiplier sigma, >= 0 (noise std sigma * C)
    * @param expectedBatchSize qN, > 0
-   * @param seed the noise seed
+   * @param seed the noise seed ({@link NoiseSource#seeded})
    * @param firstRound the global round the next {@link #combine} call is (for resumed runs)
    */
   public DpSgdAggregator(
@@ -46,6 +43,21 @@ public final class DpSgdAggregator implements Aggregator {
       double noiseMultiplier,
       double expectedBatchSize,
       long seed,
+      long firstRound) {
+    this(
+        clipNorm,
+        noiseMultiplier,
+        expectedBatchSize,
+        NoiseSource.seeded(seed ^ NOISE_SALT),
+        firstRound);
+  }
+
+  /** As above, with the noise from {@code noise}. */
+  public DpSgdAggregator(
+      double clipNorm,
+      double noiseMultiplier,
+      double expectedBatchSize,
+      NoiseSource noise,
       long firstRound) {
     if (!(clipNorm > 0) || !(noiseMultiplier >= 0) || !(expectedBatchSize > 0) || firstRound < 0) {
       throw new IllegalArgumentException(
@@ -62,7 +74,7 @@ public final class DpSgdAggregator implements Aggregator {
     this.clipNorm = clipNorm;
     this.noiseMultiplier = noiseMultiplier;
     this.expectedBatchSize = expectedBatchSize;
-    this.seed = seed;
+    this.noise = noise;
     this.round = firstRound;
   }
 
@@ -79,18 +91,10 @@ public final class DpSgdAggregator implements Aggregator {
   public Step combine(Update total) {
     float[] sum = total.values();
     float[] out = new float[sum.length];
-    float[] noise = new float[sum.length];
-    if (noiseMultiplier > 0) {
-      try (NDArray n =
-          NDArray.normal(
-              Generator.forTask(seed ^ NOISE_SALT, round, 0),
-              DType.FLOAT32,
-              0,
-              noiseMultiplier * clipNorm,
-              sum.length)) {
-        noise = n.toFloatArray();
-      }
-    }
+    float[] noise =
+        noiseMultiplier > 0
+            ? this.noise.sample(sum.length, noiseMultiplier * clipNorm, round)
+            : new float[sum.length];
     round++;
     double scale = 1.0 / expectedBatchSize;
     for (int i = 0; i < sum.length; i++) {
