@@ -10,8 +10,9 @@
 # used here spends an epsilon in the thousands (see the README).
 #
 # It runs the examples jar on embedded Spark (local[2]) exactly as spark-submit would run it on a
-# cluster; the spark-submit form of each step is printed first. Extra arguments go to `train`
-# (e.g. `--epochs 5`, `--noise-multiplier 0`, `--aggregation fedavg`). Files go to
+# cluster; the spark-submit form of each step is printed first. Arguments go to `train` and
+# replace the example's settings (e.g. `--epochs 5`, `--noise-multiplier 0`, `--aggregation
+# fedavg`). Files go to
 # target/ember-federated-<split>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,29 @@ if [ ! -d "$work/data/train.parquet" ]; then
   cli convert --fashion-mnist /usr/share/datasets/fashion-mnist --out "$work/data" \
     --clients 10 --split "$split"
 fi
-cli train --data "$work/data/train.parquet" --model-out "$work/model" \
-  --aggregation dp-fedavg --client-col client --secure-aggregation true \
-  --client-fraction 1 --local-epochs 1 --batch-size 64 --optimizer sgd --lr 0.02 \
-  --server-optimizer momentum --server-momentum 0.9 \
-  --clip 1 --noise-multiplier 0.05 --epochs 20 --partitions 2 "$@"
+# train's settings: the example's, unless given on the command line
+args=("$@")
+default() {
+  local name=$1
+  shift
+  for a in "${args[@]}"; do
+    if [ "$a" = "$name" ] || [[ "$a" == "$name="* ]]; then return; fi
+  done
+  args+=("$name" "$@")
+}
+default --aggregation dp-fedavg
+default --client-col client
+default --secure-aggregation true
+default --client-fraction 1
+default --local-epochs 1
+default --batch-size 64
+default --optimizer sgd
+default --lr 0.02
+default --server-optimizer momentum
+default --server-momentum 0.9
+default --clip 1
+default --noise-multiplier 0.05
+default --epochs 20
+default --partitions 2
+cli train --data "$work/data/train.parquet" --model-out "$work/model" "${args[@]}"
 cli predict --model "$work/model" --data "$work/data/test.parquet" --out "$work/predictions.parquet"
