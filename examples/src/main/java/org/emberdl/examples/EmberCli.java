@@ -62,6 +62,7 @@ public final class EmberCli {
       String serverOptimizer,
       Double serverMomentum,
       Boolean secureAggregation,
+      Boolean secureNoise,
       Double noiseMultiplier,
       Double targetEpsilon,
       Double delta,
@@ -71,7 +72,7 @@ public final class EmberCli {
     static final FederationArgs NONE =
         new FederationArgs(
             null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-            null);
+            null, null);
   }
 
   /** {@code train}: fit a classifier on Parquet data and save it. */
@@ -235,6 +236,10 @@ public final class EmberCli {
                 "secure-aggregation",
                 "true|false",
                 "federated: sum the clients' updates with secure aggregation (default false)"),
+            new Opt(
+                "secure-noise",
+                "true|false",
+                "DP: draw the driver's noise from SecureRandom, not from the seed (default false)"),
             new Opt("noise-multiplier", "X", "DP: noise std / clip norm (default 1)"),
             new Opt(
                 "target-epsilon",
@@ -499,6 +504,14 @@ public final class EmberCli {
   private static final List<String> AGGREGATIONS =
       List.of("sync", "fedavg", "fedprox", "dp-sgd", "dp-fedavg");
 
+  private static Boolean bool(CliOptions o, String name) throws UsageException {
+    String v = o.string(name, null);
+    if (v != null && !v.equals("true") && !v.equals("false")) {
+      throw new UsageException("option --" + name + " must be true or false");
+    }
+    return v == null ? null : Boolean.valueOf(v);
+  }
+
   private static FederationArgs parseFederation(CliOptions o) throws UsageException {
     String aggregation = o.string("aggregation", null);
     if (aggregation != null && !AGGREGATIONS.contains(aggregation)) {
@@ -509,10 +522,8 @@ public final class EmberCli {
     if (server != null && !List.of("sgd", "momentum", "adam").contains(server)) {
       throw new UsageException("option --server-optimizer must be sgd, momentum or adam");
     }
-    String secure = o.string("secure-aggregation", null);
-    if (secure != null && !secure.equals("true") && !secure.equals("false")) {
-      throw new UsageException("option --secure-aggregation must be true or false");
-    }
+    Boolean secure = bool(o, "secure-aggregation");
+    Boolean secureNoise = bool(o, "secure-noise");
     return new FederationArgs(
         aggregation,
         o.string("client-col", null),
@@ -522,7 +533,8 @@ public final class EmberCli {
         o.has("server-lr") ? o.positive("server-lr", 1) : null,
         server,
         o.has("server-momentum") ? o.nonNegative("server-momentum") : null,
-        secure == null ? null : Boolean.valueOf(secure),
+        secure,
+        secureNoise,
         o.has("noise-multiplier") ? o.nonNegative("noise-multiplier") : null,
         o.has("target-epsilon") ? o.positive("target-epsilon", 1) : null,
         o.has("delta") ? o.fraction("delta") : null,

@@ -315,6 +315,9 @@ final class SparkJobs {
         sb.append(String.format(Locale.ROOT, ", target epsilon %s", c.getTargetEpsilon()));
       }
       sb.append(String.format(Locale.ROOT, ", delta %s", c.getDelta()));
+      if (c.getSecureNoise()) {
+        sb.append(", noise from SecureRandom");
+      }
     }
     return sb.toString();
   }
@@ -347,6 +350,9 @@ final class SparkJobs {
     }
     if (f.secureAggregation() != null) {
       c.setSecureAggregation(f.secureAggregation());
+    }
+    if (f.secureNoise() != null) {
+      c.setSecureNoise(f.secureNoise());
     }
     if (f.noiseMultiplier() != null) {
       c.setNoiseMultiplier(f.noiseMultiplier());

@@ -148,7 +148,7 @@ final class SecureRound {
     SecureAggregationServer server = new SecureAggregationServer(params);
     List<Broadcast<?>> broadcasts = new ArrayList<>();
     try {
-      return steps(sc, data, config, weights, round, sampled, plan, params, server, broadcasts);
+      return steps(sc, data, config, weights, round, sampled, plan, m, params, server, broadcasts);
     } finally {
       broadcasts.forEach(b -> b.destroy());
     }
@@ -163,14 +163,11 @@ final class SecureRound {
       long round,
       boolean[] sampled,
       Plan plan,
+      int m,
       SecureAggregationParameters params,
       SecureAggregationServer server,
       List<Broadcast<?>> broadcasts) {
     String session = params.sessionId();
-    int m = 0;
-    for (boolean s : sampled) {
-      m += s ? 1 : 0;
-    }
     for (KeyAdvertisement a :
         job(
             sc,
