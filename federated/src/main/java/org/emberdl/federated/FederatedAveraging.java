@@ -49,8 +49,16 @@ public final class FederatedAveraging implements Aggregator {
     return UpdateKind.WEIGHTED_DELTA;
   }
 
+  /**
+   * The server's step on the example-weighted mean delta. A round whose sampled clients hold no
+   * training rows (e.g. all of them held out for validation) leaves the weights and the server's
+   * state as they are.
+   */
   @Override
   public Step combine(Update total) {
+    if (total.examples() == 0) {
+      return new Step(Step.Kind.DELTA, new float[total.values().length], null);
+    }
     float[] d = Averages.perExample(total.values(), total);
     return new Step(Step.Kind.DELTA, server.step(d), MeanGradientAggregator.bufferMean(total));
   }

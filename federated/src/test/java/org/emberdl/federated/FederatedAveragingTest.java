@@ -2,6 +2,7 @@ package org.emberdl.federated;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
@@ -32,6 +33,18 @@ class FederatedAveragingTest {
     float[] second = agg.combine(round()).values();
     assertEquals(4.75f, second[0], 1e-6);
     assertEquals(-1.9f, second[1], 1e-6);
+  }
+
+  @Test
+  void aRoundWithoutExamplesLeavesWeightsAndMomentumAlone() {
+    FederatedAveraging agg = FederatedAveraging.fedAvgM(1.0, 0.9);
+    assertArrayEquals(new float[] {2.5f, -1f}, agg.combine(round()).values());
+    Step empty = agg.combine(Update.zero(2, 0));
+    assertArrayEquals(new float[] {0, 0}, empty.values());
+    assertNull(empty.buffers());
+    // the momentum was not decayed by the empty round: 0.9 * v + d, as if it had not happened
+    assertArrayEquals(
+        new float[] {0.9f * 2.5f + 2.5f, 0.9f * -1f - 1f}, agg.combine(round()).values(), 1e-6f);
   }
 
   @Test

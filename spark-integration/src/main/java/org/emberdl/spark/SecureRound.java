@@ -96,13 +96,7 @@ final class SecureRound {
       m += s ? 1 : 0;
     }
     if (m == 0) {
-      Update zero = ClientTrainer.empty(config, weights);
-      if (plan.dp()) {
-        addNoise(
-            zero.values(),
-            new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), 1));
-      }
-      return zero;
+      return nobody(config, weights, plan);
     }
     if (m == 1) {
       return single(sc, data, config, weights, round, sampled, plan);
@@ -227,6 +221,16 @@ final class SecureRound {
     return b;
   }
 
+  /** A round without contributions: zeros, plus under DP the noise the driver draws. */
+  private static Update nobody(TrainingConfig config, RoundWeights weights, Plan plan) {
+    Update zero = ClientTrainer.empty(config, weights);
+    if (plan.dp()) {
+      addNoise(
+          zero.values(), new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), 1));
+    }
+    return zero;
+  }
+
   /** One sampled client: its update travels in the clear (under DP with the whole noise). */
   private static Update single(
       JavaSparkContext sc,
@@ -260,6 +264,9 @@ final class SecureRound {
                 }
                 return out;
               });
+      if (results.isEmpty()) {
+        return nobody(config, weights, plan); // the client has no training rows
+      }
       SecureClientTasks.Contribution c = results.get(0);
       return decode(c.vector(), c.metrics(), config, weights, plan);
     } finally {
