@@ -52,30 +52,6 @@ final class PartitionData implements Serializable {
     this.clientRows = clientRows;
   }
 
-  /** Reads a partition of {@code (features, label)} rows; the partition is one client. */
-  static PartitionData read(
-      Iterator<InternalRow> rows,
-      FeatureColumn features,
-      String labelCol,
-      TaskKind kind,
-      int numClasses,
-      double validationFraction,
-      long seed,
-      int partition,
-      boolean skipInvalid) {
-    return read(
-        rows,
-        features,
-        labelCol,
-        kind,
-        numClasses,
-        validationFraction,
-        seed,
-        partition,
-        skipInvalid,
-        -1);
-  }
-
   /**
    * Reads a partition of {@code (features, label)} rows.
    *

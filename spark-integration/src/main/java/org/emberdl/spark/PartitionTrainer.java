@@ -33,22 +33,11 @@ final class PartitionTrainer {
 
   private PartitionTrainer() {}
 
-  /** Runs round {@code round} (0-based within {@code epoch}) of one partition. */
-  static Update train(
-      TrainingConfig c,
-      RoundWeights weights,
-      PartitionData data,
-      int partition,
-      int epoch,
-      int round,
-      long globalRound) {
-    return train(c, weights, data, partition, epoch, round, globalRound, null);
-  }
-
   /**
-   * As above, for federated rounds: only the clients (dense client indices) with {@code
-   * sampledClients[client]} train, each from the round's weights, and the partition returns the sum
-   * of their contributions in client order; null samples every client.
+   * Runs round {@code round} (0-based within {@code epoch}) of one partition. In federated rounds
+   * only the clients (dense client indices) with {@code sampledClients[client]} train, each from
+   * the round's weights, and the partition returns the sum of their contributions in client order;
+   * null samples every client.
    */
   static Update train(
       TrainingConfig c,

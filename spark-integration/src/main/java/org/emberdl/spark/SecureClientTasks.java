@@ -97,19 +97,11 @@ final class SecureClientTasks {
 
   /** Step 1: each client that advertised here shares its secrets with the directory's clients. */
   static List<SharedKeys> share(KeyDirectory directory, PartitionData data) {
-    List<SharedKeys> out = new ArrayList<>();
-    for (int client : data.clients) {
-      Entry e = present(directory.sessionId(), client, directory.keys().containsKey(client));
-      if (e != null) {
-        synchronized (e) {
-          if (e.shared == null) {
-            e.shared = e.client.shareKeys(directory);
-          }
-          out.add(e.shared);
-        }
-      }
-    }
-    return out;
+    return eachPresent(
+        directory.sessionId(),
+        data,
+        directory.keys()::containsKey,
+        (e, k) -> e.shared != null ? e.shared : (e.shared = e.client.shareKeys(directory)));
   }
 
   /** What step 2 does with one client: train it and return its plain update vector. */
@@ -127,41 +119,63 @@ final class SecureClientTasks {
       SortedMap<Integer, ShareBundle> bundles,
       PartitionData data,
       LocalUpdate local) {
-    List<Masked> out = new ArrayList<>();
-    for (int k = 0; k < data.clients.length; k++) {
-      int client = data.clients[k];
-      IntPredicate lost = lostBeforeMasking;
-      if (lost != null && lost.test(client)) {
-        REGISTRY.remove(key(sessionId, client));
-      }
-      Entry e = present(sessionId, client, bundles.containsKey(client));
-      if (e != null) {
-        synchronized (e) {
-          if (e.masked == null) {
-            Contribution c = local.compute(k);
-            e.masked = new Masked(e.client.maskInput(bundles.get(client), c.vector()), c.metrics());
-          }
-          out.add(e.masked);
+    IntPredicate lost = lostBeforeMasking;
+    if (lost != null) {
+      for (int client : data.clients) {
+        if (lost.test(client)) {
+          REGISTRY.remove(key(sessionId, client));
         }
       }
     }
-    return out;
+    return eachPresent(
+        sessionId,
+        data,
+        bundles::containsKey,
+        (e, k) -> {
+          if (e.masked == null) {
+            Contribution c = local.compute(k);
+            e.masked =
+                new Masked(e.client.maskInput(bundles.get(e.client.id()), c.vector()), c.metrics());
+          }
+          return e.masked;
+        });
   }
 
-  /** Step 3: each survivor here reveals its shares, then forgets the session. */
+  /** Step 3: each survivor here reveals its shares. */
   static List<UnmaskResponse> unmask(UnmaskRequest request, PartitionData data) {
-    List<UnmaskResponse> out = new ArrayList<>();
-    for (int client : data.clients) {
-      Entry e = present(request.sessionId(), client, request.survivors().contains(client));
-      if (e != null) {
-        synchronized (e) {
+    return eachPresent(
+        request.sessionId(),
+        data,
+        request.survivors()::contains,
+        (e, k) -> {
           if (e.unmasked == null) {
             e.unmasked = e.client.unmask(request);
             // The masking step is over (a retried task of this step replays e.unmasked): drop
             // the masked vector now rather than at the next round.
             e.masked = null;
           }
-          out.add(e.unmasked);
+          return e.unmasked;
+        });
+  }
+
+  /** One protocol step of one client, run under its entry's lock; returns the step's message. */
+  private interface ClientStep<T> {
+    T apply(Entry e, int k);
+  }
+
+  /**
+   * Runs {@code step} for each client {@code data.clients[k]} of the partition that the step
+   * concerns ({@code wanted}) and that still has its state here, in client order. A step stores its
+   * message in the entry, so a retried task replays it instead of running the protocol twice.
+   */
+  private static <T> List<T> eachPresent(
+      String sessionId, PartitionData data, IntPredicate wanted, ClientStep<T> step) {
+    List<T> out = new ArrayList<>();
+    for (int k = 0; k < data.clients.length; k++) {
+      Entry e = present(sessionId, data.clients[k], wanted.test(data.clients[k]));
+      if (e != null) {
+        synchronized (e) {
+          out.add(step.apply(e, k));
         }
       }
     }

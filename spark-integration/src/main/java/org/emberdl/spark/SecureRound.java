@@ -140,80 +140,63 @@ final class SecureRound {
         new SecureAggregationParameters(
             session, t, length, FixedPointCodec.forClients(range, m), noise);
     SecureAggregationServer server = new SecureAggregationServer(params);
-    List<Broadcast<?>> broadcasts = new ArrayList<>();
+    List<Broadcast<?>> broadcasts = new ArrayList<>(); // destroyed when the round ends
     try {
-      return steps(sc, data, config, weights, round, sampled, plan, m, params, server, broadcasts);
+      for (KeyAdvertisement a :
+          job(
+              sc,
+              data,
+              session,
+              "advertise keys",
+              d -> SecureClientTasks.advertise(config.runKey(), params, sampled, d))) {
+        server.receiveKeys(a);
+      }
+      KeyDirectory directory = server.closeAdvertiseKeys();
+
+      Broadcast<KeyDirectory> dir = track(broadcasts, sc.broadcast(directory));
+      for (SharedKeys s :
+          job(sc, data, session, "share keys", d -> SecureClientTasks.share(dir.value(), d))) {
+        server.receiveSharedKeys(s);
+      }
+      SortedMap<Integer, ShareBundle> bundles = server.closeShareKeys();
+
+      Broadcast<SortedMap<Integer, ShareBundle>> bc = track(broadcasts, sc.broadcast(bundles));
+      Broadcast<RoundWeights> w = track(broadcasts, sc.broadcast(weights));
+      Update metrics = Update.zero(0, 0);
+      for (SecureClientTasks.Masked masked :
+          job(
+              sc,
+              data,
+              session,
+              "train and mask",
+              d ->
+                  SecureClientTasks.mask(
+                      session,
+                      bc.value(),
+                      d,
+                      k -> contribution(config, w.value(), d, k, round, plan)))) {
+        server.receiveMaskedInput(masked.input());
+        metrics.add(masked.metrics());
+      }
+      UnmaskRequest request = server.closeMaskedInput();
+
+      Broadcast<UnmaskRequest> req = track(broadcasts, sc.broadcast(request));
+      for (UnmaskResponse r :
+          job(sc, data, session, "unmask", d -> SecureClientTasks.unmask(req.value(), d))) {
+        server.receiveUnmaskResponse(r);
+      }
+      SecureSum sum = server.finish();
+      LOG.info(
+          "secure aggregation {}: {} clients sampled, threshold {}, {} summed, dropped {}",
+          session,
+          m,
+          params.threshold(),
+          sum.contributors().size(),
+          sum.dropped());
+      return decode(sum.values(), metrics, config, weights, plan);
     } finally {
       broadcasts.forEach(b -> b.destroy());
     }
-  }
-
-  /** The protocol's four jobs; {@code broadcasts} collects what to destroy afterwards. */
-  private static Update steps(
-      JavaSparkContext sc,
-      JavaRDD<PartitionData> data,
-      TrainingConfig config,
-      RoundWeights weights,
-      long round,
-      boolean[] sampled,
-      Plan plan,
-      int m,
-      SecureAggregationParameters params,
-      SecureAggregationServer server,
-      List<Broadcast<?>> broadcasts) {
-    String session = params.sessionId();
-    for (KeyAdvertisement a :
-        job(
-            sc,
-            data,
-            session,
-            "advertise keys",
-            d -> SecureClientTasks.advertise(config.runKey(), params, sampled, d))) {
-      server.receiveKeys(a);
-    }
-    KeyDirectory directory = server.closeAdvertiseKeys();
-
-    Broadcast<KeyDirectory> dir = track(broadcasts, sc.broadcast(directory));
-    for (SharedKeys s :
-        job(sc, data, session, "share keys", d -> SecureClientTasks.share(dir.value(), d))) {
-      server.receiveSharedKeys(s);
-    }
-    SortedMap<Integer, ShareBundle> bundles = server.closeShareKeys();
-
-    Broadcast<SortedMap<Integer, ShareBundle>> bc = track(broadcasts, sc.broadcast(bundles));
-    Broadcast<RoundWeights> w = track(broadcasts, sc.broadcast(weights));
-    Update metrics = Update.zero(0, 0);
-    for (SecureClientTasks.Masked masked :
-        job(
-            sc,
-            data,
-            session,
-            "train and mask",
-            d ->
-                SecureClientTasks.mask(
-                    session,
-                    bc.value(),
-                    d,
-                    k -> contribution(config, w.value(), d, k, round, plan)))) {
-      server.receiveMaskedInput(masked.input());
-      metrics.add(masked.metrics());
-    }
-    UnmaskRequest request = server.closeMaskedInput();
-
-    Broadcast<UnmaskRequest> req = track(broadcasts, sc.broadcast(request));
-    for (UnmaskResponse r :
-        job(sc, data, session, "unmask", d -> SecureClientTasks.unmask(req.value(), d))) {
-      server.receiveUnmaskResponse(r);
-    }
-    SecureSum sum = server.finish();
-    LOG.info(
-        "secure aggregation {}: {} clients sampled, threshold {}, {} summed, dropped {}",
-        session,
-        m,
-        params.threshold(),
-        sum.contributors().size(),
-        sum.dropped());
-    return decode(sum.values(), metrics, config, weights, plan);
   }
 
   private static <T> Broadcast<T> track(List<Broadcast<?>> broadcasts, Broadcast<T> b) {

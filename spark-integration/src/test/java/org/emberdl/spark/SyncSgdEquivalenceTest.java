@@ -42,10 +42,10 @@ class SyncSgdEquivalenceTest {
     FeatureColumn features = FeatureColumn.of(schema, "features", 8);
     PartitionData p0 =
         PartitionData.read(
-            rows(first), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 0, false);
+            rows(first), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 0, false, -1);
     PartitionData p1 =
         PartitionData.read(
-            rows(second), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 1, false);
+            rows(second), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 1, false, -1);
 
     String spec = NetworkSpec.mlp(new int[] {8, 16, 3});
     EmberClassifier params = new EmberClassifier().setLayers(new int[] {8, 16, 3});
@@ -72,8 +72,8 @@ class SyncSgdEquivalenceTest {
     try (Module reference = NetworkSpec.build(spec, new int[] {8}, new Generator(11))) {
       float[] w = reference.flatParameters().values().toFloatArray();
       RoundWeights weights = new RoundWeights(w, new float[0]);
-      Update u0 = PartitionTrainer.train(config, weights, p0, 0, 0, 0, 0);
-      Update u1 = PartitionTrainer.train(config, weights, p1, 1, 0, 0, 0);
+      Update u0 = PartitionTrainer.train(config, weights, p0, 0, 0, 0, 0, null);
+      Update u1 = PartitionTrainer.train(config, weights, p1, 1, 0, 0, 0, null);
       Update total = Coordinator.sum(List.of(u0, u1));
       assertEquals(40, total.examples());
       Step step = new MeanGradientAggregator().combine(total);

@@ -122,17 +122,9 @@ public final class DpFedAvgAggregator implements Aggregator {
    */
   @Override
   public Step combine(Update total) {
-    float[] sum = total.values();
-    float[] noise =
-        this.noise != null && noiseMultiplier > 0
-            ? this.noise.sample(sum.length, noiseMultiplier * clipNorm, round)
-            : null;
-    round++;
-    double scale = 1.0 / expectedClients;
-    float[] mean = new float[sum.length];
-    for (int i = 0; i < sum.length; i++) {
-      mean[i] = (float) (((double) sum[i] + (noise == null ? 0 : noise[i])) * scale);
-    }
+    float[] mean =
+        NoiseSource.noisyMean(
+            noise, total.values(), noiseMultiplier * clipNorm, round++, expectedClients);
     return new Step(Step.Kind.DELTA, server.step(mean), null);
   }
 

@@ -407,22 +407,21 @@ public final class DpSgd {
       return model.flatParameters().grads().copy();
     }
     NDArray flat = zeroFlat(model);
-    int at = 0;
-    for (Parameter p : model.parameters()) {
-      int n = (int) p.data().numel();
-      NDArray g = p.gradOrNull();
-      if (g != null) {
-        try (NDArray slice = flat.narrow(0, at, n);
-            NDArray view = slice.reshape(p.data().shape())) {
-          view.copyFrom(g);
-        }
-      }
-      at += n;
-    }
+    forEachGradSlice(model, flat, (grad, slice) -> slice.copyFrom(grad));
     return flat;
   }
 
   private static void scatterIntoGrads(Module model, NDArray flat) {
+    forEachGradSlice(model, flat, (grad, slice) -> grad.copyFrom(slice));
+  }
+
+  /**
+   * Calls {@code action} with each parameter's gradient and the slice of {@code flat} in the
+   * flat-parameter layout that belongs to it, shaped like the parameter (parameters without a
+   * gradient are skipped).
+   */
+  private static void forEachGradSlice(
+      Module model, NDArray flat, java.util.function.BiConsumer<NDArray, NDArray> action) {
     int at = 0;
     for (Parameter p : model.parameters()) {
       int n = (int) p.data().numel();
@@ -430,7 +429,7 @@ public final class DpSgd {
       if (g != null) {
         try (NDArray slice = flat.narrow(0, at, n);
             NDArray view = slice.reshape(p.data().shape())) {
-          g.copyFrom(view);
+          action.accept(g, view);
         }
       }
       at += n;

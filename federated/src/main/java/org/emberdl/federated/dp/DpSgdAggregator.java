@@ -89,18 +89,10 @@ public final class DpSgdAggregator implements Aggregator {
    */
   @Override
   public Step combine(Update total) {
-    float[] sum = total.values();
-    float[] out = new float[sum.length];
-    float[] noise =
-        noiseMultiplier > 0
-            ? this.noise.sample(sum.length, noiseMultiplier * clipNorm, round)
-            : new float[sum.length];
-    round++;
-    double scale = 1.0 / expectedBatchSize;
-    for (int i = 0; i < sum.length; i++) {
-      out[i] = (float) (((double) sum[i] + noise[i]) * scale);
-    }
-    return new Step(Step.Kind.GRADIENT, out, null);
+    float[] mean =
+        NoiseSource.noisyMean(
+            noise, total.values(), noiseMultiplier * clipNorm, round++, expectedBatchSize);
+    return new Step(Step.Kind.GRADIENT, mean, null);
   }
 
   public double noiseMultiplier() {

@@ -30,6 +30,21 @@ public abstract class NoiseSource implements Serializable {
   /** Whether the noise is drawn from {@code SecureRandom}. */
   public abstract boolean isSecure();
 
+  /**
+   * {@code (sum + N(0, std^2 I)) / denominator} in double precision, the noise of global round
+   * {@code round} from {@code source}; none when {@code source} is null or {@code std} is 0.
+   */
+  static float[] noisyMean(
+      NoiseSource source, float[] sum, double std, long round, double denominator) {
+    float[] noise = source != null && std > 0 ? source.sample(sum.length, std, round) : null;
+    double scale = 1.0 / denominator;
+    float[] out = new float[sum.length];
+    for (int i = 0; i < sum.length; i++) {
+      out[i] = (float) (((double) sum[i] + (noise == null ? 0 : noise[i])) * scale);
+    }
+    return out;
+  }
+
   /** Noise keyed by ({@code seed}, round). */
   public static NoiseSource seeded(long seed) {
     return new Seeded(seed);
