@@ -185,6 +185,9 @@ final class LogMath {
     return x > 0 ? x + Math.log(-Math.expm1(-x)) : Math.log(-Math.expm1(x));
   }
 
+  /** A signed number as the log of its magnitude and its sign. */
+  record Signed(double logAbs, boolean negative) {}
+
   /**
    * A running sum of signed terms given as {@code (log|t|, sign)}: the positive and the negative
    * terms are summed apart in log space and subtracted once at the end, so a series whose partial
@@ -208,6 +211,18 @@ final class LogMath {
     /** Whether the sum is below 0. */
     boolean isNegative() {
       return negative.value() > positive.value();
+    }
+
+    /** This sum plus {@code +-exp(logC)}, without changing this sum. */
+    Signed plus(double logC, boolean negativeC) {
+      double p = positive.value();
+      double n = negative.value();
+      if (negativeC) {
+        n = logAdd(n, logC);
+      } else {
+        p = logAdd(p, logC);
+      }
+      return p >= n ? new Signed(logSub(p, n), false) : new Signed(logSub(n, p), true);
     }
 
     /** {@code log(positive part + negative part)}: the scale of the rounding error of the sum. */

@@ -239,6 +239,38 @@ class SampledGaussianRdpTest {
     // off by about 2e-7 relative).
     assertEquals(5.52754175440164360703e-9, SampledGaussianRdp.rdp(1e-3, 10, 1.1), 1e-12 * 5.5e-9);
     assertEquals(6.03070775317250740404e-8, SampledGaussianRdp.rdp(1e-3, 10, 12), 1e-12 * 6e-8);
+    // Off the grid of RdpAccountantReferenceTest, where the tails are slowest (q near 1/2, large
+    // sigma, orders near 1) and on either side of q = 1/2 (rdp_reference.py's Integrator, whose
+    // value did not change in 40 digits when its step was halved).
+    double[][] cases = { // q, sigma, order, exact RDP per step
+      {0.45, 10, 1.1, 1.11570798446211977949e-3},
+      {0.49, 100, 1.5, 1.80079591923800033454e-5},
+      {0.3, 2, 1.05, 1.25545790080936546107e-2},
+      {0.7, 1, 3.6, 1.35289113198616893569},
+      {0.99, 2, 2.5, 3.07296882343735379778e-1},
+      {1e-4, 3, 7.7, 4.52479908741415832481e-9},
+    };
+    for (double[] c : cases) {
+      assertEquals(
+          c[3],
+          SampledGaussianRdp.rdp(c[0], c[1], c[2]),
+          1e-10 * c[3],
+          "q=" + c[0] + " sigma=" + c[1] + " order " + c[2]);
+    }
+    assertEquals(6.75000000000236250000e-14, SampledGaussianRdp.rdp(0.3, 1e6, 1.5), 1e-24);
+    // Near q = 1/2 with huge sigma the two series are each about 1/2 and A - 1 is 1e-10 or less:
+    // double precision leaves log(A) exact to about 1e-17 absolute, not relative, and the series
+    // stops at that rounding floor (else it would run to its term cap, for seconds).
+    assertEquals(
+        1.37445005706236236001e-9, SampledGaussianRdp.rdp(0.4999, 1e4, 1.1), 1e-7 * 1.4e-9);
+    double exactTiny = 1.14823706098845505060e-13; // log(A) = 1.1e-15
+    List<String> warnings = captureWarnings();
+    try {
+      assertEquals(exactTiny, SampledGaussianRdp.rdp(0.5, 1 << 20, 1.01), 1e-16 / 0.01);
+    } finally {
+      stopCapturing();
+    }
+    assertEquals(List.of(), warnings);
   }
 
   @Test
