@@ -103,6 +103,19 @@ final class LogMath {
     }
     // log(erfc(y)) for y > 0.46875 as log(R(y)) - y^2, with y^2 split as in Cody's CALERF so that
     // ysq * ysq is exact.
+    double ratio = erfcxRatio(y);
+    double ysq = Math.floor(y * 16.0) / 16.0;
+    double del = (y - ysq) * (y + ysq);
+    double logErfcY = Math.log(ratio) - ysq * ysq - del;
+    if (x > 0) {
+      return logErfcY;
+    }
+    // erfc(-y) = 2 - erfc(y).
+    return LOG_2 + Math.log1p(-0.5 * Math.exp(logErfcY));
+  }
+
+  /** {@code erfc(y) exp(y^2)} for {@code y > 0.46875} (Cody's rational approximations). */
+  private static double erfcxRatio(double y) {
     double ratio;
     if (y <= 4.0) {
       double num = C[8] * y;
@@ -123,14 +136,99 @@ final class LogMath {
       double r = z * (num + P[4]) / (den + Q[4]);
       ratio = (ONE_OVER_SQRT_PI - r) / y;
     }
-    double ysq = Math.floor(y * 16.0) / 16.0;
-    double del = (y - ysq) * (y + ysq);
-    double logErfcY = Math.log(ratio) - ysq * ysq - del;
-    if (x > 0) {
-      return logErfcY;
+    return ratio;
+  }
+
+  /**
+   * {@code log(erfc(x) / 2)}, the log of the upper Gaussian tail {@code P(Z > sqrt(2) x)}, with
+   * full relative precision for both signs: for {@code x < 0} it is {@code log1p(-erfc(-x) / 2)},
+   * which keeps the tiny distance from 0 that {@code log(2) + logErfc(x) - log(2)} would round
+   * away.
+   */
+  static double logHalfErfc(double x) {
+    if (x >= 0 || Double.isNaN(x)) {
+      return logErfc(x) - LOG_2;
     }
-    // erfc(-y) = 2 - erfc(y).
-    return LOG_2 + Math.log1p(-0.5 * Math.exp(logErfcY));
+    return Math.log1p(-0.5 * Math.exp(logErfc(-x)));
+  }
+
+  /**
+   * {@code log(erfcx(x)) = x^2 + log(erfc(x))} for {@code x >= 0}, without forming {@code x^2}: the
+   * scaled complementary error function, which decreases like {@code 1 / (x sqrt(pi))}. Lets a
+   * caller combine {@code -x^2} analytically with other large exponents instead of subtracting them
+   * in floating point.
+   *
+   * @throws IllegalArgumentException if {@code x < 0} or NaN (use {@link #logErfc} there)
+   */
+  static double logErfcx(double x) {
+    if (!(x >= 0)) {
+      throw new IllegalArgumentException("logErfcx needs x >= 0, got " + x);
+    }
+    if (x <= 0.46875) {
+      return logErfc(x) + x * x;
+    }
+    if (x == Double.POSITIVE_INFINITY) {
+      return Double.NEGATIVE_INFINITY;
+    }
+    return Math.log(erfcxRatio(x));
+  }
+
+  /** {@code log(1 + exp(x))} without overflow; {@code 0} for {@code x = -inf}. */
+  static double log1pExp(double x) {
+    return x > 35 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+  }
+
+  /**
+   * {@code log|exp(x) - 1|}, precise for all x (small x included); {@code -inf} at {@code x = 0}.
+   */
+  static double logAbsExpm1(double x) {
+    return x > 0 ? x + Math.log(-Math.expm1(-x)) : Math.log(-Math.expm1(x));
+  }
+
+  /** A signed number as the log of its magnitude and its sign. */
+  record Signed(double logAbs, boolean negative) {}
+
+  /**
+   * A running sum of signed terms given as {@code (log|t|, sign)}: the positive and the negative
+   * terms are summed apart in log space and subtracted once at the end, so a series whose partial
+   * sums change sign (or cancel) never needs the log of a negative number.
+   */
+  static final class SignedLogSum {
+    private final LogSumExp positive = new LogSumExp();
+    private final LogSumExp negative = new LogSumExp();
+
+    void add(double logMagnitude, boolean negativeTerm) {
+      (negativeTerm ? negative : positive).add(logMagnitude);
+    }
+
+    /** {@code log|sum|}; {@code -inf} when the sum is 0. */
+    double logAbs() {
+      double p = positive.value();
+      double n = negative.value();
+      return p >= n ? logSub(p, n) : logSub(n, p);
+    }
+
+    /** Whether the sum is below 0. */
+    boolean isNegative() {
+      return negative.value() > positive.value();
+    }
+
+    /** This sum plus {@code +-exp(logC)}, without changing this sum. */
+    Signed plus(double logC, boolean negativeC) {
+      double p = positive.value();
+      double n = negative.value();
+      if (negativeC) {
+        n = logAdd(n, logC);
+      } else {
+        p = logAdd(p, logC);
+      }
+      return p >= n ? new Signed(logSub(p, n), false) : new Signed(logSub(n, p), true);
+    }
+
+    /** {@code log(positive part + negative part)}: the scale of the rounding error of the sum. */
+    double logMagnitudeSum() {
+      return logAdd(positive.value(), negative.value());
+    }
   }
 
   /**
