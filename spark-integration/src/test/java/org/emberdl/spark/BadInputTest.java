@@ -137,6 +137,18 @@ class BadInputTest {
     assertEquals(4, kept.size());
     assertTrue(Double.isNaN(kept.get(1).getDouble(0)) && Double.isNaN(kept.get(2).getDouble(0)));
     assertEquals(0.0, kept.get(3).getDouble(0));
+    // A batch with no valid row still gives vectors of one value per class (it once gave 1).
+    Row onlyInvalid =
+        model
+            .copy(new ParamMap())
+            .setHandleInvalid("keep")
+            .setInferenceBatchSize(1)
+            .transform(withRows(ok(), new float[] {1, 2}))
+            .select("rawPrediction", "probability")
+            .collectAsList()
+            .get(1);
+    assertAllNaN(((Vector) onlyInvalid.get(0)).toArray());
+    assertAllNaN(((Vector) onlyInvalid.get(1)).toArray());
   }
 
   @Test
