@@ -2,9 +2,12 @@ package org.emberdl.spark;
 
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.NoSuchElementException;
+import java.util.function.Supplier;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
@@ -19,6 +22,8 @@ import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.io.Safetensors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code transform} for Ember models: batched forward passes per partition on the executors'
@@ -28,10 +33,13 @@ import org.emberdl.tensor.io.Safetensors;
  * broadcast of the safetensors bytes), fills {@code inferenceBatchSize} rows' features into one
  * buffer, runs one forward pass in eval mode without gradients, and emits the input rows joined
  * with their outputs. Invalid rows follow {@code handleInvalid}: error, skip, or keep (NaN
- * outputs).
+ * outputs). A row is invalid when its features are (null, wrong size, non-finite, a sparse index
+ * out of place) or when the network's outputs for it are not finite: NaN logits must never become a
+ * confident class 0.
  */
 final class BatchInference implements Serializable {
   private static final long serialVersionUID = 1L;
+  private static final Logger LOG = LoggerFactory.getLogger(BatchInference.class);
 
   /** What the output columns are. */
   enum Output {
@@ -39,35 +47,82 @@ final class BatchInference implements Serializable {
     REGRESSOR
   }
 
+  /** The values of {@code handleInvalid}, as Spark's feature transformers define them. */
+  enum Invalid {
+    /** Fail naming the row. */
+    ERROR,
+    /** Drop the row. */
+    SKIP,
+    /** Keep the row with every output column NaN. */
+    KEEP;
+
+    static Invalid of(String handleInvalid) {
+      return valueOf(handleInvalid.toUpperCase(Locale.ROOT));
+    }
+  }
+
   private final NetworkDefinition network;
+  private final String modelUid;
   private final String replicaKey;
+  private final int numOutputs;
   private final Output output;
   private final boolean withRaw;
   private final boolean withProbability;
   private final boolean withPrediction;
   private final double[] thresholds;
   private final int batchSize;
-  private final String handleInvalid;
+  private final Invalid invalid;
 
-  BatchInference(
-      NetworkDefinition network,
-      String replicaKey,
+  private BatchInference(
+      EmberModel<?> model,
       Output output,
       boolean withRaw,
       boolean withProbability,
       boolean withPrediction,
-      double[] thresholds,
-      int batchSize,
-      String handleInvalid) {
-    this.network = network;
-    this.replicaKey = replicaKey;
+      double[] thresholds) {
+    this.network = NetworkDefinition.of(model);
+    this.modelUid = model.uid();
+    this.replicaKey = EmberModel.replicaKey(model.uid(), model.weights());
+    this.numOutputs = model.numOutputs();
     this.output = output;
     this.withRaw = withRaw;
     this.withProbability = withProbability;
     this.withPrediction = withPrediction;
-    this.thresholds = thresholds;
-    this.batchSize = batchSize;
-    this.handleInvalid = handleInvalid;
+    this.thresholds = thresholds == null ? null : thresholds.clone();
+    this.batchSize = model.getInferenceBatchSize();
+    this.invalid = Invalid.of(model.getHandleInvalid());
+  }
+
+  /** Scores {@code model}'s regression output, one prediction column. */
+  static BatchInference regressor(EmberModel<?> model) {
+    return new BatchInference(model, Output.REGRESSOR, false, false, true, null);
+  }
+
+  /**
+   * Scores {@code model}'s classes.
+   *
+   * @param thresholds Spark's {@code thresholds} (prediction = argmax of p_k / t_k), or null
+   * @throws IllegalArgumentException when there is not one threshold per class
+   */
+  static BatchInference classifier(
+      EmberModel<?> model,
+      boolean withRaw,
+      boolean withProbability,
+      boolean withPrediction,
+      double[] thresholds) {
+    if (thresholds != null && thresholds.length != model.numOutputs()) {
+      // Spark's ProbabilisticClassificationModel.transform makes the same check.
+      throw new IllegalArgumentException(
+          "thresholds has "
+              + thresholds.length
+              + " values but model '"
+              + model.uid()
+              + "' has "
+              + model.numOutputs()
+              + " classes; give one threshold per class");
+    }
+    return new BatchInference(
+        model, Output.CLASSIFIER, withRaw, withProbability, withPrediction, thresholds);
   }
 
   /** {@code df} with the output columns of {@code outputSchema} appended. */
@@ -96,10 +151,11 @@ final class BatchInference implements Serializable {
     ExecutorEngine engine = ExecutorEngine.get();
     engine.enterTask();
     return new BatchIterator(
-        input, features, ordinal, engine, () -> newReplica(weights.value()), partition);
+        input, features, ordinal, engine, () -> newReplica(network, weights.value()), partition);
   }
 
-  Module newReplica(byte[] weights) {
+  /** {@code network} with {@code weights} loaded, in eval mode. */
+  static Module newReplica(NetworkDefinition network, byte[] weights) {
     Module m = network.build(new Generator(0));
     try (Safetensors.SafetensorsFile f = Safetensors.read(weights)) {
       m.loadStateDict(f.tensors(), true);
@@ -114,27 +170,58 @@ final class BatchInference implements Serializable {
     return m;
   }
 
+  /**
+   * The index of the first NaN or infinite value of {@code a[from, to)}, or -1. One branch-light
+   * pass over a primitive array, so checking every batch costs next to nothing beside the forward.
+   */
+  static int firstNonFinite(float[] a, int from, int to) {
+    for (int i = from; i < to; i++) {
+      float x = a[i];
+      if (x - x != 0f) { // NaN - NaN and inf - inf are NaN; every finite x gives 0
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** The message of a row whose outputs are not finite. */
+  static String nonFiniteOutput(String modelUid, String where, int output, float value) {
+    return "model '"
+        + modelUid
+        + "' gave a non-finite output for "
+        + where
+        + ": output "
+        + output
+        + " is "
+        + value
+        + " (its weights contain NaN or infinity, or the features overflow the network)";
+  }
+
   /** Pulls one batch of rows at a time, scores it, and hands out the joined rows. */
   private final class BatchIterator implements Iterator<InternalRow> {
     private final Iterator<InternalRow> input;
     private final FeatureColumn features;
     private final int ordinal;
     private final ExecutorEngine engine;
-    private final java.util.function.Supplier<Module> build;
+    private final Supplier<Module> build;
     private final int partition;
     private final int dim;
     private final float[] buffer;
+    private final long[] rowOfValid; // the partition row index of each scored row
     private final List<InternalRow> pending = new ArrayList<>();
     private final List<InternalRow> outputs = new ArrayList<>();
+    private int[] keptInvalid = new int[8]; // positions in pending of kept invalid inputs
+    private int keptCount;
     private int next;
     private long rowIndex;
+    private long droppedForOutputs;
 
     BatchIterator(
         Iterator<InternalRow> input,
         FeatureColumn features,
         int ordinal,
         ExecutorEngine engine,
-        java.util.function.Supplier<Module> build,
+        Supplier<Module> build,
         int partition) {
       this.input = input;
       this.features = features;
@@ -144,6 +231,7 @@ final class BatchInference implements Serializable {
       this.partition = partition;
       this.dim = features.size();
       this.buffer = new float[batchSize * dim];
+      this.rowOfValid = new long[batchSize];
     }
 
     @Override
@@ -153,7 +241,19 @@ final class BatchInference implements Serializable {
       }
       outputs.clear();
       next = 0;
-      fill();
+      // a batch whose rows were all skipped yields nothing, but more input may follow
+      while (outputs.isEmpty() && input.hasNext()) {
+        fill();
+      }
+      if (outputs.isEmpty() && droppedForOutputs > 0) {
+        LOG.warn(
+            "model '{}' gave non-finite outputs for {} rows of partition {}; handleInvalid=skip"
+                + " dropped them",
+            modelUid,
+            droppedForOutputs,
+            partition);
+        droppedForOutputs = 0;
+      }
       return !outputs.isEmpty();
     }
 
@@ -168,26 +268,27 @@ final class BatchInference implements Serializable {
     /** Reads up to a batch of valid rows (and any kept invalid ones) and scores them. */
     private void fill() {
       pending.clear();
-      List<Integer> invalidAt = new ArrayList<>();
+      keptCount = 0;
       int valid = 0;
       while (valid < batchSize && input.hasNext()) {
         InternalRow row = input.next();
         long at = rowIndex++;
         String problem = features.copy(row, ordinal, buffer, valid * dim);
         if (problem != null) {
-          switch (handleInvalid) {
-            case "skip" -> {
+          switch (invalid) {
+            case SKIP -> {
               continue;
             }
-            case "keep" -> {
-              invalidAt.add(pending.size());
+            case KEEP -> {
+              keepInvalid(pending.size());
               pending.add(row.copy());
               continue;
             }
-            default ->
+            case ERROR ->
                 throw new IllegalArgumentException(features.invalidRow(problem, partition, at));
           }
         }
+        rowOfValid[valid] = at;
         pending.add(row.copy());
         valid++;
       }
@@ -195,64 +296,113 @@ final class BatchInference implements Serializable {
         return;
       }
       float[] scores = valid == 0 ? new float[0] : score(valid);
-      int width = valid == 0 ? 0 : scores.length / valid;
+      boolean allFinite = firstNonFinite(scores, 0, scores.length) < 0;
       int v = 0;
       int k = 0;
       for (int i = 0; i < pending.size(); i++) {
-        boolean invalid = k < invalidAt.size() && invalidAt.get(k) == i;
-        if (invalid) {
+        if (k < keptCount && keptInvalid[k] == i) {
           k++;
-          outputs.add(
-              SparkInternals.appended(pending.get(i), outputValues(null, 0, Math.max(width, 1))));
-        } else {
-          outputs.add(
-              SparkInternals.appended(pending.get(i), outputValues(scores, v++ * width, width)));
+          outputs.add(SparkInternals.appended(pending.get(i), nanValues()));
+          continue;
         }
+        int at = v * numOutputs;
+        long row = rowOfValid[v++];
+        int bad = allFinite ? -1 : firstNonFinite(scores, at, at + numOutputs);
+        if (bad >= 0) {
+          switch (invalid) {
+            case ERROR ->
+                throw new IllegalStateException(
+                    nonFiniteOutput(
+                            modelUid,
+                            "row " + row + " of partition " + partition,
+                            bad - at,
+                            scores[bad])
+                        + "; set handleInvalid to 'skip' to drop such rows or 'keep' to output"
+                        + " NaN");
+            case SKIP -> {
+              droppedForOutputs++;
+              continue;
+            }
+            case KEEP -> {
+              outputs.add(SparkInternals.appended(pending.get(i), nanValues()));
+              continue;
+            }
+          }
+        }
+        outputs.add(SparkInternals.appended(pending.get(i), outputValues(scores, at)));
       }
+    }
+
+    private void keepInvalid(int position) {
+      if (keptCount == keptInvalid.length) {
+        keptInvalid = Arrays.copyOf(keptInvalid, keptCount * 2);
+      }
+      keptInvalid[keptCount++] = position;
     }
 
     /** The network's outputs for the first {@code n} rows of the buffer, row-major. */
     private float[] score(int n) {
       Module model = engine.borrow(replicaKey, build);
+      float[] out;
       try (NoGrad ng = NoGrad.enter();
           MemoryScope scope = MemoryScope.open()) {
         int[] shape = new int[network.inputShape().length + 1];
         shape[0] = n;
         System.arraycopy(network.inputShape(), 0, shape, 1, shape.length - 1);
-        NDArray x = NDArray.of(java.util.Arrays.copyOf(buffer, n * dim), shape);
-        Tensor out = model.forward(Tensor.of(x));
-        return out.data().toFloatArray();
+        NDArray x = NDArray.of(Arrays.copyOf(buffer, n * dim), shape);
+        out = model.forward(Tensor.of(x)).data().toFloatArray();
       } finally {
         engine.giveBack(replicaKey, model);
       }
+      if (out.length != (long) n * numOutputs) {
+        throw new IllegalStateException(
+            "model '"
+                + modelUid
+                + "' declares "
+                + numOutputs
+                + " outputs per row but its network gave "
+                + out.length
+                + " values for "
+                + n
+                + " rows");
+      }
+      return out;
     }
+  }
 
-    /** The output columns of one row; {@code scores == null} for a kept invalid row. */
-    private Object[] outputValues(float[] scores, int at, int width) {
-      List<Object> values = new ArrayList<>(3);
-      if (output == Output.REGRESSOR) {
-        values.add(scores == null ? Double.NaN : (double) scores[at]);
-        return values.toArray();
-      }
-      double[] raw = new double[width];
-      double[] prob = new double[width];
-      if (scores == null) {
-        java.util.Arrays.fill(raw, Double.NaN);
-        java.util.Arrays.fill(prob, Double.NaN);
-      } else {
-        softmax(scores, at, width, raw, prob);
-      }
-      if (withRaw) {
-        values.add(SparkInternals.denseVector(raw));
-      }
-      if (withProbability) {
-        values.add(SparkInternals.denseVector(prob));
-      }
-      if (withPrediction) {
-        values.add(scores == null ? Double.NaN : predict(prob));
-      }
-      return values.toArray();
+  /** The output columns of a row with finite outputs {@code scores[at, at + numOutputs)}. */
+  private Object[] outputValues(float[] scores, int at) {
+    if (output == Output.REGRESSOR) {
+      return new Object[] {(double) scores[at]};
     }
+    double[] raw = new double[numOutputs];
+    double[] prob = new double[numOutputs];
+    softmax(scores, at, numOutputs, raw, prob);
+    return classifierValues(raw, prob, predict(prob));
+  }
+
+  /** The output columns of a kept invalid row: every value NaN. */
+  private Object[] nanValues() {
+    if (output == Output.REGRESSOR) {
+      return new Object[] {Double.NaN};
+    }
+    double[] nan = new double[numOutputs];
+    Arrays.fill(nan, Double.NaN);
+    return classifierValues(nan, nan, Double.NaN);
+  }
+
+  private Object[] classifierValues(double[] raw, double[] prob, double prediction) {
+    List<Object> values = new ArrayList<>(3);
+    if (withRaw) {
+      values.add(SparkInternals.denseVector(raw));
+    }
+    if (withProbability) {
+      values.add(SparkInternals.denseVector(prob));
+    }
+    if (withPrediction) {
+      values.add(prediction);
+    }
+    return values.toArray();
   }
 
   /** Softmax in double precision, max-shifted. */
@@ -272,11 +422,23 @@ final class BatchInference implements Serializable {
     }
   }
 
-  /** Argmax of the probabilities, divided by the thresholds when set (as Spark's classifiers). */
+  /**
+   * Argmax of the probabilities, divided by the thresholds when set, as Spark's {@code
+   * ProbabilisticClassificationModel.probability2prediction}: the first maximum wins a tie, and a
+   * class whose threshold is 0 is predicted whenever its probability is positive. NaN when a
+   * probability is NaN, never class 0 by default.
+   */
   double predict(double[] prob) {
+    return predict(prob, thresholds);
+  }
+
+  static double predict(double[] prob, double[] thresholds) {
     int best = 0;
     double bestScore = Double.NEGATIVE_INFINITY;
     for (int j = 0; j < prob.length; j++) {
+      if (Double.isNaN(prob[j])) {
+        return Double.NaN;
+      }
       double s = thresholds == null ? prob[j] : prob[j] / thresholds[j];
       if (s > bestScore) {
         bestScore = s;

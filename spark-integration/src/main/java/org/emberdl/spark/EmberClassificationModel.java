@@ -111,23 +111,40 @@ public class EmberClassificationModel
     StructType out = transformSchema(dataset.schema());
     double[] thresholds = isDefined(thresholds()) ? getThresholds() : null;
     BatchInference inference =
-        new BatchInference(
-            NetworkDefinition.of(this),
-            EmberModel.replicaKey(uid(), weights),
-            BatchInference.Output.CLASSIFIER,
+        BatchInference.classifier(
+            this,
             !getRawPredictionCol().isEmpty(),
             !getProbabilityCol().isEmpty(),
             !getPredictionCol().isEmpty(),
-            thresholds,
-            getInferenceBatchSize(),
-            getHandleInvalid());
+            thresholds);
     return inference.transform(dataset, getFeaturesCol(), out, weights);
   }
 
   /** The logits of one example, computed on the driver (for single-row use; prefer transform). */
   @Override
   public Vector predictRaw(Vector features) {
-    return Vectors.dense(LocalPredictor.forward(NetworkDefinition.of(this), weights, features));
+    return Vectors.dense(LocalPredictor.forward(this, features));
+  }
+
+  /** Spark's argmax, except that NaN logits (handleInvalid=keep) predict NaN, not class 0. */
+  @Override
+  public double raw2prediction(Vector rawPrediction) {
+    return hasNaN(rawPrediction) ? Double.NaN : super.raw2prediction(rawPrediction);
+  }
+
+  /** Spark's thresholded argmax, except that NaN probabilities predict NaN, not class 0. */
+  @Override
+  public double probability2prediction(Vector probability) {
+    return hasNaN(probability) ? Double.NaN : super.probability2prediction(probability);
+  }
+
+  private static boolean hasNaN(Vector v) {
+    for (double x : v.toArray()) {
+      if (Double.isNaN(x)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

@@ -166,9 +166,11 @@ final class EmberParamSet implements Serializable {
         new Param<>(
             owner,
             "handleInvalid",
-            "what to do with rows whose features are null, of the wrong length or not finite: "
-                + "error (fail naming the row), skip (drop the row) or keep (transform only: "
-                + "output NaN predictions)",
+            "what to do with rows whose features are null, of the wrong size, not finite or a"
+                + " sparse vector with indices out of range or order, and (in transform and"
+                + " predict) rows whose network outputs are NaN or infinite: error (fail naming"
+                + " the row and the model), skip (drop the row) or keep (transform and predict"
+                + " only: every output column NaN)",
             ParamValidators.inArray(new String[] {"error", "skip", "keep"}));
     aggregation =
         new Param<>(

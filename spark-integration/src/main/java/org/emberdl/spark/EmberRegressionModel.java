@@ -97,24 +97,14 @@ public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressio
     if (getPredictionCol().isEmpty()) {
       return dataset.toDF();
     }
-    BatchInference inference =
-        new BatchInference(
-            NetworkDefinition.of(this),
-            EmberModel.replicaKey(uid(), weights),
-            BatchInference.Output.REGRESSOR,
-            false,
-            false,
-            true,
-            null,
-            getInferenceBatchSize(),
-            getHandleInvalid());
+    BatchInference inference = BatchInference.regressor(this);
     return inference.transform(dataset, getFeaturesCol(), out, weights);
   }
 
   /** One example's prediction, on the driver (prefer transform for many). */
   @Override
   public double predict(Vector features) {
-    return LocalPredictor.forward(NetworkDefinition.of(this), weights, features)[0];
+    return LocalPredictor.forward(this, features)[0];
   }
 
   @Override

@@ -13,8 +13,8 @@ import org.apache.spark.sql.types.StructType;
 /**
  * A features column and how to copy one row of it into a float buffer without boxing: a Spark ML
  * {@code Vector} (dense or sparse), {@code array<float>} (one memcpy) or {@code array<double>}.
- * Every row is checked: null, wrong length and non-finite values are reported with the column, the
- * expected size and the offending value.
+ * Every row is checked: null, wrong length, non-finite values and sparse indices outside the vector
+ * or out of order are reported with the column, the expected size and the offending index or value.
  */
 final class FeatureColumn implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -48,6 +48,11 @@ final class FeatureColumn implements Serializable {
     boolean mayBeNull =
         !(schema.apply(name).dataType() instanceof ArrayType array) || array.containsNull();
     return new FeatureColumn(name, kind, size, mayBeNull);
+  }
+
+  /** A column of Spark ML Vectors named {@code name}, for a single Vector put in a row. */
+  static FeatureColumn vector(String name, int size) {
+    return new FeatureColumn(name, Kind.VECTOR, size, false);
   }
 
   /** Checks the column's type; the message names the column and the accepted types. */
@@ -123,26 +128,9 @@ final class FeatureColumn implements Serializable {
         }
       }
       case VECTOR -> {
-        // VectorUDT's Catalyst form: struct<type: tinyint, size: int, indices: array<int>,
-        // values: array<double>>, type 1 = dense, 0 = sparse.
-        InternalRow v = row.getStruct(ordinal, 4);
-        boolean dense = v.getByte(0) == 1;
-        ArrayData values = v.getArray(3);
-        int length = dense ? values.numElements() : v.getInt(1);
-        String bad = checkLength(length);
+        String bad = copyVector(row.getStruct(ordinal, 4), dst, offset);
         if (bad != null) {
           return bad;
-        }
-        if (dense) {
-          for (int j = 0; j < size; j++) {
-            dst[offset + j] = (float) values.getDouble(j);
-          }
-        } else {
-          java.util.Arrays.fill(dst, offset, offset + size, 0f);
-          ArrayData indices = v.getArray(2);
-          for (int k = 0, nnz = indices.numElements(); k < nnz; k++) {
-            dst[offset + indices.getInt(k)] = (float) values.getDouble(k);
-          }
         }
       }
       default -> throw new AssertionError(kind);
@@ -152,6 +140,65 @@ final class FeatureColumn implements Serializable {
       if (x - x != 0f) { // NaN or infinite
         return "feature " + (j - offset) + " is " + x;
       }
+    }
+    return null;
+  }
+
+  /**
+   * Copies a vector in VectorUDT's Catalyst form, {@code struct<type: tinyint, size: int, indices:
+   * array<int>, values: array<double>>} (type 1 = dense, 0 = sparse). Spark checks a {@code
+   * SparseVector}'s indices when one is constructed, but not this struct, which may come from a
+   * Parquet file written by another tool; so every index is checked here before it is written,
+   * since one outside {@code [0, size)} would land in a neighbouring row's slot of {@code dst}.
+   */
+  private String copyVector(InternalRow v, float[] dst, int offset) {
+    byte type = v.getByte(0);
+    if (type != 0 && type != 1) {
+      return "vector type tag " + type + " is neither dense (1) nor sparse (0)";
+    }
+    if (v.isNullAt(3)) {
+      return "vector values are null";
+    }
+    ArrayData values = v.getArray(3);
+    if (type == 1) {
+      String bad = checkLength(values.numElements());
+      if (bad != null) {
+        return bad;
+      }
+      for (int j = 0; j < size; j++) {
+        dst[offset + j] = (float) values.getDouble(j);
+      }
+      return null;
+    }
+    if (v.isNullAt(1) || v.isNullAt(2)) {
+      return "sparse vector has no " + (v.isNullAt(1) ? "size" : "indices");
+    }
+    String bad = checkLength(v.getInt(1));
+    if (bad != null) {
+      return bad;
+    }
+    ArrayData indices = v.getArray(2);
+    int nnz = indices.numElements();
+    if (nnz != values.numElements()) {
+      return "sparse vector has " + nnz + " indices but " + values.numElements() + " values";
+    }
+    java.util.Arrays.fill(dst, offset, offset + size, 0f);
+    int previous = -1;
+    for (int k = 0; k < nnz; k++) {
+      int index = indices.getInt(k);
+      if (index < 0 || index >= size) {
+        return "sparse vector index " + index + " (entry " + k + ") is outside [0, " + size + ")";
+      }
+      if (index <= previous) {
+        return "sparse vector indices must be strictly increasing, but entry "
+            + k
+            + " is "
+            + index
+            + " after "
+            + previous;
+      }
+      previous = index;
+      dst[offset + index] = (float) values.getDouble(k);
     }
     return null;
   }

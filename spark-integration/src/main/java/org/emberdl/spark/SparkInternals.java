@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import org.apache.spark.ml.linalg.DenseVector;
+import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
@@ -76,6 +77,11 @@ final class SparkInternals {
   /** A dense Spark ML vector in Catalyst's form (VectorUDT's struct). */
   static InternalRow denseVector(double[] values) {
     return VECTORS.serialize(new DenseVector(values));
+  }
+
+  /** A one-column row holding {@code v} (null stays null) in VectorUDT's Catalyst form. */
+  static InternalRow vectorRow(Vector v) {
+    return new GenericInternalRow(new Object[] {v == null ? null : VECTORS.serialize(v)});
   }
 
   /** Writes Spark ML's params metadata for {@code stage} under {@code path}/metadata. */

@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.io.Safetensors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,6 +34,34 @@ class EmberClassifierTest {
         .setLearningRate(0.01)
         .setSeed(7L)
         .setNumPartitions(2);
+  }
+
+  /**
+   * A classifier built by hand rather than trained: one linear layer from 8 features to 3 classes,
+   * logits = {@code w} (3 x 8, row-major) times x plus {@code b}, so that a test knows every
+   * output.
+   */
+  static EmberClassificationModel linearModel(String uid, float[] w, float[] b) {
+    Map<String, NDArray> state = new LinkedHashMap<>();
+    state.put("0.weight", NDArray.of(w.clone(), 3, 8));
+    state.put("0.bias", NDArray.of(b.clone(), 3));
+    return new EmberClassificationModel(uid, StateDicts.toBytes(state), 3, null)
+        .setLayers(new int[] {8, 3});
+  }
+
+  /** {@code weights} with the safetensors tensor {@code name} replaced by {@code values}. */
+  static byte[] withTensor(byte[] weights, String name, float[] values) {
+    Map<String, NDArray> state = new LinkedHashMap<>();
+    try (Safetensors.SafetensorsFile f = Safetensors.read(weights)) {
+      for (Map.Entry<String, NDArray> e : f.tensors().entrySet()) {
+        NDArray t = e.getValue();
+        float[] data = e.getKey().equals(name) ? values : t.toFloatArray();
+        state.put(e.getKey(), NDArray.of(data, t.shape()));
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return StateDicts.toBytes(state);
   }
 
   @Test

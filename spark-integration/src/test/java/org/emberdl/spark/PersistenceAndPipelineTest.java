@@ -8,19 +8,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.ml.feature.VectorAssembler;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.tuning.CrossValidator;
 import org.apache.spark.ml.tuning.CrossValidatorModel;
 import org.apache.spark.ml.tuning.ParamGridBuilder;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.emberdl.tensor.NDArray;
@@ -150,5 +156,105 @@ class PersistenceAndPipelineTest {
 
     assertThrows(
         Exception.class, () -> EmberClassificationModel.load(dir.resolve("missing").toString()));
+  }
+
+  @Test
+  void regressionModelSavesAndLoadsWithItsParamsAndPredictions(@TempDir Path dir)
+      throws IOException {
+    Dataset<Row> data = TestData.linear(spark, 120, 3, 5);
+    EmberRegressionModel model =
+        new EmberRegressor()
+            .setLayers(new int[] {3, 8, 1})
+            .setBatchSize(20)
+            .setMaxEpochs(2)
+            .setLearningRate(0.05)
+            .setSeed(2L)
+            .fit(data)
+            .setPredictionCol("yhat")
+            .setInferenceBatchSize(7)
+            .setHandleInvalid("skip");
+    String path = dir.resolve("regressor").toString();
+    model.write().save(path);
+    EmberRegressionModel loaded = EmberRegressionModel.load(path);
+
+    assertEquals(model.uid(), loaded.uid());
+    assertEquals(1, loaded.numOutputs());
+    assertArrayEquals(model.weights(), loaded.weights());
+    assertEquals(model.trainingSummary(), loaded.trainingSummary());
+    for (Param<?> p : model.params()) {
+      Param<?> q = loaded.getParam(p.name());
+      assertEquals(model.isSet(p), loaded.isSet(q), p.name());
+      assertEquals(model.isDefined(p), loaded.isDefined(q), p.name());
+      if (model.isDefined(p)) { // a Param without default and unset (inputShape) has no value
+        assertTrue(
+            Objects.deepEquals(model.getOrDefault(p), loaded.getOrDefault(q)),
+            p.name() + ": " + model.getOrDefault(p) + " vs " + loaded.getOrDefault(q));
+      }
+    }
+    assertEquals("yhat", loaded.getPredictionCol());
+    assertEquals(7, loaded.getInferenceBatchSize());
+    assertEquals("skip", loaded.getHandleInvalid());
+    assertEquals(
+        model.transform(data).select("yhat").collectAsList(),
+        loaded.transform(data).select("yhat").collectAsList());
+    Vector x = Vectors.dense(0.5, -0.25, 1);
+    assertEquals(model.predict(x), loaded.predict(x));
+  }
+
+  /**
+   * Spark's ProbabilisticClassificationModel predicts argmax_k p_k / t_k, the first maximum on a
+   * tie, and a class whose threshold is 0 whenever its probability is positive. A hand-built model
+   * with zero weights and bias log p has softmax p for every row (to float32 rounding of log p,
+   * about 1e-8), so each expected class follows from p and t alone.
+   */
+  @Test
+  void thresholdsScaleProbabilitiesAsSparkDefines() {
+    float[] logP = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.2)};
+    EmberClassificationModel model =
+        EmberClassifierTest.linearModel("thresholds", new float[24], logP);
+    Dataset<Row> df =
+        spark
+            .createDataFrame(
+                List.of(RowFactory.create(new float[8], 0.0)), TestData.FLOAT_ARRAY_SCHEMA)
+            .coalesce(1);
+    Vector x = Vectors.dense(new double[8]);
+    double[] p = ((Vector) model.transform(df).select("probability").first().get(0)).toArray();
+    assertArrayEquals(new double[] {0.5, 0.3, 0.2}, p, 1e-7);
+
+    assertEquals(0.0, prediction(model, df)); // no thresholds: argmax p
+    Map<double[], Double> cases =
+        Map.of(
+            new double[] {0.5, 0.2, 0.1}, 2.0, // p / t = (1.0, 1.5, 2.0)
+            new double[] {0.6, 0.2, 0.4}, 1.0, // (0.83, 1.5, 0.5)
+            new double[] {0.3, 0.3, 0.3}, 0.0, // all equal: argmax p
+            new double[] {0.9, 0.0, 0.9}, 1.0); // 0.3 / 0 = +inf: class 1 always
+    for (Map.Entry<double[], Double> c : cases.entrySet()) {
+      EmberClassificationModel m = model.copy(new ParamMap()).setThresholds(c.getKey());
+      String t = Arrays.toString(c.getKey());
+      assertEquals(c.getValue(), prediction(m, df), t);
+      // Spark's own single-row path (its probability2prediction) agrees
+      assertEquals(c.getValue(), m.predict(x), t);
+    }
+
+    // Exact ties: bias 0 gives p = (1/3, 1/3, 1/3); p / t = (2/3, 4/3, 4/3) picks the first, 1.
+    EmberClassificationModel even =
+        EmberClassifierTest.linearModel("even", new float[24], new float[3])
+            .setThresholds(new double[] {0.5, 0.25, 0.25});
+    assertEquals(1.0, prediction(even, df));
+    assertEquals(1.0, even.predict(x));
+    assertEquals(0.0, prediction(even.setThresholds(new double[] {0.2, 0.2, 0.2}), df));
+
+    // setThresholds checks the length, but a ParamMap (a Pipeline's, a copy's) sets it unchecked.
+    ParamMap two = new ParamMap().put(model.thresholds(), new double[] {0.5, 0.5});
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> model.transform(df, two));
+    assertEquals(
+        "thresholds has 2 values but model 'thresholds' has 3 classes; give one threshold per"
+            + " class",
+        e.getMessage());
+  }
+
+  private static double prediction(EmberClassificationModel m, Dataset<Row> df) {
+    return m.transform(df).select("prediction").first().getDouble(0);
   }
 }

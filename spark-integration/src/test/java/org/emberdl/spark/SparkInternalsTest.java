@@ -3,6 +3,7 @@ package org.emberdl.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,6 +94,25 @@ class SparkInternalsTest {
     org.apache.spark.ml.linalg.Vector v =
         new org.apache.spark.ml.linalg.VectorUDT().deserialize(row.getStruct(1, 4));
     assertArrayEquals(new double[] {0.25, 0.75}, v.toArray());
+  }
+
+  /** FeatureColumn reads vectors in this form: type (0 sparse, 1 dense), size, indices, values. */
+  @Test
+  void vectorRowsHoldVectorUdtsStruct() {
+    InternalRow sparse =
+        SparkInternals.vectorRow(
+                org.apache.spark.ml.linalg.Vectors.sparse(5, new int[] {1, 3}, new double[] {2, 4}))
+            .getStruct(0, 4);
+    assertEquals(0, sparse.getByte(0));
+    assertEquals(5, sparse.getInt(1));
+    assertArrayEquals(new int[] {1, 3}, sparse.getArray(2).toIntArray());
+    assertArrayEquals(new double[] {2, 4}, sparse.getArray(3).toDoubleArray());
+    InternalRow dense =
+        SparkInternals.vectorRow(org.apache.spark.ml.linalg.Vectors.dense(1, 2)).getStruct(0, 4);
+    assertEquals(1, dense.getByte(0));
+    assertTrue(dense.isNullAt(1) && dense.isNullAt(2));
+    assertArrayEquals(new double[] {1, 2}, dense.getArray(3).toDoubleArray());
+    assertTrue(SparkInternals.vectorRow(null).isNullAt(0));
   }
 
   @Test

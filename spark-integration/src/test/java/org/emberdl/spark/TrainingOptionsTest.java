@@ -103,6 +103,16 @@ class TrainingOptionsTest {
     Dataset<Row> vectors = TestData.blobVectors(spark, 300, 8, 3, 12);
     EmberClassificationModel model = EmberClassifierTest.mlp().fit(vectors);
     assertTrue(accuracy(model.transform(vectors)) > 0.97);
+    // The same points as array<float> in the same single partition and order (no repartition,
+    // whose round robin first sorts rows by their bytes): float -> double -> float is exact, so
+    // both fits see the same rows and end with the same weights.
+    List<Row> rows = new java.util.ArrayList<>();
+    for (float[][] p : TestData.blobPoints(300, 8, 3, 12)) {
+      rows.add(org.apache.spark.sql.RowFactory.create(p[0], (double) p[1][0]));
+    }
+    Dataset<Row> arrays = spark.createDataFrame(rows, TestData.FLOAT_ARRAY_SCHEMA).coalesce(1);
+    EmberClassifier onePartition = EmberClassifierTest.mlp().setNumPartitions(0);
+    assertArrayEquals(onePartition.fit(arrays).weights(), onePartition.fit(vectors).weights());
   }
 
   @Test
@@ -163,7 +173,7 @@ class TrainingOptionsTest {
   }
 
   @Test
-  void moduleFactoryPlugsInAUserNetwork() {
+  void moduleFactoryPlugsInAUserNetwork() throws Exception {
     Dataset<Row> data = TestData.blobs(spark, 300, 8, 3, 15, 2);
     EmberClassificationModel model =
         EmberClassifierTest.mlp()
@@ -171,6 +181,13 @@ class TrainingOptionsTest {
             .setInputShape(new int[] {8})
             .fit(data);
     assertTrue(accuracy(model.transform(data)) > 0.95);
+    // The factory's network was trained, not the layers that mlp() also sets.
+    try (org.emberdl.tensor.io.Safetensors.SafetensorsFile f =
+        org.emberdl.tensor.io.Safetensors.read(model.weights())) {
+      assertEquals(
+          List.of("a.bias", "a.weight", "b.bias", "b.weight"),
+          f.tensors().keySet().stream().sorted().toList());
+    }
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
