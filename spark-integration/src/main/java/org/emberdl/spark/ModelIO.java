@@ -1,15 +1,26 @@
 package org.emberdl.spark;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.util.DefaultParamsReader;
@@ -17,7 +28,9 @@ import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.SparkSession;
 import org.emberdl.nn.Module;
+import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.io.Safetensors;
 import org.emberdl.tensor.io.SafetensorsFormatException;
 
@@ -26,48 +39,214 @@ import org.emberdl.tensor.io.SafetensorsFormatException;
  * metadata (so {@code PipelineModel} and {@code CrossValidatorModel} persistence read it like any
  * stage's), {@code path/data/weights.safetensors} the network's state dict with PyTorch's key names
  * (loadable with {@code safetensors.torch.load_file}), {@code path/data/summary.json} the training
- * summary. Loading executes no code from the files: the network is rebuilt from the saved Params,
- * and the weights must match it exactly.
+ * summary.
+ *
+ * <p>Saving follows Spark's {@code MLWriter}: an existing path is an error unless {@code
+ * write().overwrite()} is used, and then only an Ember model is replaced. The model is written to a
+ * hidden sibling directory and renamed into place ({@link AtomicSave}), so a failed save leaves the
+ * path as it was. Weights holding NaN or infinity are refused unless the writer option {@code
+ * allowNonFinite} is {@code "true"}.
+ *
+ * <p>Loading runs no code named by the files and allocates only what they justify. The Params are
+ * decoded and validated first; a network given as {@code layers} or a {@code network} spec is
+ * compared, key by key and shape by shape, with the weights file's header without building it, and
+ * the off-heap memory a replica needs is checked against {@code spark.ember.memoryLimit} before
+ * anything is read. A model whose {@code moduleFactory} names a class is refused unless that class
+ * is listed in {@code spark.ember.trustedModuleFactories}: loading it would run its code.
  */
 final class ModelIO {
+  /** Classes a loaded model's {@code moduleFactory} may name (comma-separated; none by default). */
+  static final String TRUSTED_FACTORIES_CONF = "spark.ember.trustedModuleFactories";
+
+  /** The writer option that lets weights holding NaN or infinity be saved. */
+  static final String ALLOW_NON_FINITE = "allowNonFinite";
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String WEIGHTS = "weights.safetensors";
   private static final String SUMMARY = "summary.json";
+
+  /** A model's weights live in one byte array: at most this many bytes. */
+  private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
+
+  /** A summary holds per-epoch metrics; anything larger is not one Ember wrote. */
+  private static final long MAX_SUMMARY_BYTES = 64L << 20;
+
+  private static final Set<String> MODEL_CLASSES =
+      Set.of(EmberClassificationModel.class.getName(), EmberRegressionModel.class.getName());
+
+  /**
+   * Called before each data file of a save is written: a seam for tests that make a save fail
+   * midway (as a full disk does), which no real file system does on demand.
+   */
+  interface WriteFault {
+    void before(Path file) throws IOException;
+  }
+
+  static volatile WriteFault writeFault = file -> {};
 
   private ModelIO() {}
 
   /** A writer for {@code model}. */
   static <M extends EmberModel<M>> MLWriter writer(M model) {
-    return new MLWriter() {
-      @Override
-      public void saveImpl(String path) {
-        SparkInternals.saveMetadata(model, path, sparkSession());
-        Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
-        Path data = new Path(path, "data");
-        Map<String, Object> summary = new LinkedHashMap<>();
-        summary.put("numOutputs", model.numOutputs());
-        TrainingSummary s = model.summaryOrNull();
-        if (s != null) {
-          summary.put("epochs", MetricsJson.toJson(s.epochs()));
-          summary.put("stoppedEarly", s.stoppedEarly());
-          summary.put("bestEpoch", s.bestEpoch());
-          summary.put("trainRows", s.trainRows());
-          summary.put("validationRows", s.validationRows());
-          summary.put("partitions", s.partitions());
-          summary.put("roundsPerEpoch", s.roundsPerEpoch());
-          summary.put("meanRoundMillis", String.valueOf(s.meanRoundMillis()));
+    return new Writer<>(model);
+  }
+
+  private static final class Writer<M extends EmberModel<M>> extends MLWriter {
+    private final M model;
+
+    Writer(M model) {
+      this.model = model;
+    }
+
+    /**
+     * Saves atomically; see {@link ModelIO}.
+     *
+     * @throws IOException when the path exists (without {@code overwrite()}, or holding something
+     *     other than an Ember model), or when writing fails (the path is then as it was)
+     * @throws IllegalArgumentException when the weights hold NaN or infinity (without {@code
+     *     allowNonFinite}), naming the first such tensor and element
+     */
+    @Override
+    public void save(String path) throws IOException {
+      if (!allowNonFinite()) {
+        checkFinite(model.weights(), path);
+      }
+      Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
+      Path target = new Path(path);
+      AtomicSave.save(
+          target.getFileSystem(conf),
+          target,
+          "model",
+          shouldOverwrite(),
+          ModelIO::isEmberModel,
+          dir -> saveImpl(dir.toString()));
+    }
+
+    private boolean allowNonFinite() {
+      scala.Option<String> v = optionMap().get(ALLOW_NON_FINITE.toLowerCase(Locale.ROOT));
+      if (v.isEmpty()) {
+        return false;
+      }
+      return switch (v.get().trim().toLowerCase(Locale.ROOT)) {
+        case "true" -> true;
+        case "false" -> false;
+        default ->
+            throw new IllegalArgumentException(
+                "the writer option "
+                    + ALLOW_NON_FINITE
+                    + " must be true or false, got '"
+                    + v.get()
+                    + "'");
+      };
+    }
+
+    /** Writes the model's files under {@code path}, which {@link #save} makes a fresh directory. */
+    @Override
+    public void saveImpl(String path) {
+      SparkInternals.saveMetadata(model, path, sparkSession());
+      Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
+      Path data = new Path(path, "data");
+      Map<String, Object> summary = new LinkedHashMap<>();
+      summary.put("numOutputs", model.numOutputs());
+      TrainingSummary s = model.summaryOrNull();
+      if (s != null) {
+        summary.put("epochs", MetricsJson.toJson(s.epochs()));
+        summary.put("stoppedEarly", s.stoppedEarly());
+        summary.put("bestEpoch", s.bestEpoch());
+        summary.put("trainRows", s.trainRows());
+        summary.put("validationRows", s.validationRows());
+        summary.put("partitions", s.partitions());
+        summary.put("roundsPerEpoch", s.roundsPerEpoch());
+        summary.put("meanRoundMillis", String.valueOf(s.meanRoundMillis()));
+      }
+      try {
+        write(conf, new Path(data, WEIGHTS), model.weights());
+        write(
+            conf,
+            new Path(data, SUMMARY),
+            JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot save the model's data under " + data, e);
+      }
+    }
+  }
+
+  /**
+   * Throws when a float tensor of the safetensors {@code weights} holds NaN or infinity, naming the
+   * first one (training that diverged, e.g. with too high a learning rate, ends so).
+   */
+  static void checkFinite(byte[] weights, String path) {
+    Map<String, ByteBuffer> views;
+    List<Safetensors.TensorInfo> infos;
+    try {
+      views = Safetensors.dataViews(weights);
+      infos = Safetensors.readHeader(weights);
+    } catch (SafetensorsFormatException e) {
+      throw new IllegalArgumentException("the model's weights are not valid safetensors", e);
+    }
+    for (Safetensors.TensorInfo t : infos) {
+      ByteBuffer b = views.get(t.name());
+      long at = -1;
+      double value = 0;
+      if (t.dtype() == DType.FLOAT32) {
+        for (int i = 0; i < b.remaining() / 4 && at < 0; i++) {
+          float v = b.getFloat(4 * i);
+          if (!Float.isFinite(v)) {
+            at = i;
+            value = v;
+          }
         }
-        try {
-          write(conf, new Path(data, WEIGHTS), model.weights());
-          write(
-              conf,
-              new Path(data, SUMMARY),
-              JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot save the model's data under " + data, e);
+      } else if (t.dtype() == DType.FLOAT64) {
+        for (int i = 0; i < b.remaining() / 8 && at < 0; i++) {
+          double v = b.getDouble(8 * i);
+          if (!Double.isFinite(v)) {
+            at = i;
+            value = v;
+          }
         }
       }
-    };
+      if (at >= 0) {
+        throw new IllegalArgumentException(
+            "refusing to save the model to "
+                + path
+                + ": its weights are not finite (tensor '"
+                + t.name()
+                + "' holds "
+                + value
+                + " at flat index "
+                + at
+                + "), as after training that diverged (try a lower learningRate); save it anyway"
+                + " with write().option(\""
+                + ALLOW_NON_FINITE
+                + "\", \"true\")");
+      }
+    }
+  }
+
+  /** Whether {@code dir} is a directory whose Spark ML metadata names an Ember model class. */
+  static boolean isEmberModel(FileSystem fs, Path dir) throws IOException {
+    Path metadata = new Path(dir, "metadata");
+    if (!fs.getFileStatus(dir).isDirectory() || !fs.exists(metadata)) {
+      return false;
+    }
+    for (FileStatus part : fs.listStatus(metadata)) {
+      if (!part.isFile() || !part.getPath().getName().startsWith("part-")) {
+        continue;
+      }
+      try (BufferedReader r =
+          new BufferedReader(
+              new InputStreamReader(fs.open(part.getPath()), StandardCharsets.UTF_8))) {
+        String line = r.readLine();
+        if (line == null || line.length() > MAX_SUMMARY_BYTES) {
+          continue;
+        }
+        JsonNode cls = JSON.readTree(line).get("class");
+        return cls != null && MODEL_CLASSES.contains(cls.asText());
+      } catch (IOException e) {
+        return false; // not JSON: not metadata Spark wrote
+      }
+    }
+    return false;
   }
 
   /** How a reader makes the model object once the files are read. */
@@ -80,61 +259,247 @@ final class ModelIO {
     return new MLReader<M>() {
       @Override
       public M load(String path) {
-        SparkSession spark = sparkSession();
-        DefaultParamsReader.Metadata metadata =
-            SparkInternals.loadMetadata(path, spark, cls.getName());
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Path data = new Path(path, "data");
-        byte[] weights;
-        Map<String, Object> json;
-        try {
-          weights = read(conf, new Path(data, WEIGHTS));
-          json =
-              JSON.readValue(
-                  read(conf, new Path(data, SUMMARY)), new TypeReference<Map<String, Object>>() {});
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot read the model's data under " + data, e);
-        }
-        M model =
-            factory.create(
-                metadata.uid(),
-                weights,
-                ((Number) json.get("numOutputs")).intValue(),
-                summary(json));
-        SparkInternals.setParams(metadata, model);
-        checkWeights(model, path);
-        return model;
+        return ModelIO.load(sparkSession(), path, cls, factory);
       }
     };
   }
 
-  /** Builds the network from the model's Params and loads the weights strictly into it. */
-  static void checkWeights(EmberModel<?> model, String path) {
-    NetworkDefinition network = NetworkDefinition.of(model);
-    try (Module m = network.build(new Generator(0));
-        Safetensors.SafetensorsFile f = Safetensors.read(model.weights())) {
-      m.loadStateDict(f.tensors(), true);
-    } catch (SafetensorsFormatException e) {
+  private static <M extends EmberModel<M>> M load(
+      SparkSession spark, String path, Class<M> cls, Factory<M> factory) {
+    DefaultParamsReader.Metadata metadata = SparkInternals.loadMetadata(path, spark, cls.getName());
+    String metadataFile = path + "/metadata";
+    // The Params first, on a model without weights: they say what the weights must fit.
+    M probe = factory.create(metadata.uid(), new byte[0], 0, null);
+    SparkInternals.setParams(metadata, probe, metadataFile);
+    NetworkDefinition network;
+    try {
+      network = NetworkDefinition.of(probe);
+    } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "the weights in "
-              + path
-              + "/data/"
-              + WEIGHTS
-              + " are not valid safetensors: "
-              + e.getMessage(),
-          e);
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      throw new IllegalArgumentException(
-          "the weights in "
-              + path
-              + "/data/"
-              + WEIGHTS
-              + " do not fit the network "
-              + network
-              + ": "
-              + e.getMessage(),
-          e);
+          "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
     }
+    if (network.fromFactory()) {
+      checkTrusted(spark, network.factoryClass(), path);
+    }
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path data = new Path(path, "data");
+    byte[] weights;
+    Map<String, Object> json;
+    try {
+      weights =
+          readWeights(conf, new Path(data, WEIGHTS), network, ExecutorEngine.memoryLimit(spark));
+      json = readSummary(conf, new Path(data, SUMMARY));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the model's data under " + data, e);
+    }
+    int numOutputs = numOutputs(json, network, new Path(data, SUMMARY));
+    M model = factory.create(metadata.uid(), weights, numOutputs, summary(json));
+    SparkInternals.setParams(metadata, model, metadataFile);
+    return model;
+  }
+
+  /**
+   * Refuses a {@code moduleFactory} that the session has not listed as trusted: instantiating it
+   * runs its code (static initializer, constructor, {@code create}) on the driver and on every
+   * executor, so model files must not be able to name arbitrary classes.
+   */
+  static void checkTrusted(SparkSession spark, String factoryClass, String path) {
+    Set<String> trusted =
+        Arrays.stream(spark.conf().get(TRUSTED_FACTORIES_CONF, "").split(","))
+            .map(String::trim)
+            .filter(s -> !s.isEmpty())
+            .collect(Collectors.toSet());
+    if (!trusted.contains(factoryClass)) {
+      throw new IllegalArgumentException(
+          "the model at "
+              + path
+              + " names moduleFactory "
+              + factoryClass
+              + "; loading it would run that class's code on the driver and the executors, so"
+              + " Ember loads it only when the class is trusted: if you trust the model and the"
+              + " class, set "
+              + TRUSTED_FACTORIES_CONF
+              + "="
+              + factoryClass
+              + " (a comma-separated list of class names; spark.conf().set or --conf)");
+    }
+  }
+
+  /**
+   * The weights file's bytes, once its header has been found to fit {@code network} and what a
+   * replica of the model needs to fit {@code budget}; nothing is allocated before both checks pass.
+   */
+  private static byte[] readWeights(
+      Configuration conf, Path file, NetworkDefinition network, long budget) throws IOException {
+    FileSystem fs = file.getFileSystem(conf);
+    long size = fs.getFileStatus(file).getLen();
+    List<Safetensors.TensorInfo> header;
+    try (InputStream in = fs.open(file)) {
+      header = Safetensors.readHeader(in, size, file.toString());
+    } catch (SafetensorsFormatException e) {
+      throw notSafetensors(file, e);
+    }
+    long fileBytes = totalBytes(header);
+    long networkBytes = fileBytes;
+    if (!network.fromFactory()) {
+      List<Safetensors.TensorInfo> expected = network.stateDictShapes();
+      checkFits(expected, header, file, network);
+      networkBytes = totalBytes(expected);
+    }
+    // A replica holds the network and, while they are copied in, the file's tensors.
+    long need = networkBytes + fileBytes;
+    if (need > budget) {
+      throw new IllegalArgumentException(
+          String.format(
+              "the model in %s needs %d bytes of off-heap memory per replica (network %s: %d"
+                  + " bytes; weights file: %d bytes), over the limit of %d bytes; raise %s (or"
+                  + " spark.executor.memoryOverhead) if the model is trusted",
+              file.getParent().getParent(),
+              need,
+              network,
+              networkBytes,
+              fileBytes,
+              budget,
+              ExecutorEngine.MEMORY_LIMIT_CONF));
+    }
+    if (size > MAX_ARRAY_BYTES) {
+      throw new IllegalArgumentException(
+          "the weights file "
+              + file
+              + " is "
+              + size
+              + " bytes; an Ember model holds its weights in one Java array, at most "
+              + MAX_ARRAY_BYTES
+              + " bytes");
+    }
+    if (network.fromFactory()) {
+      // Only a trusted factory gets here; its network is as large as the file's tensors.
+      try (Module m = network.build(new Generator(0))) {
+        Map<String, NDArray> state = m.stateDict();
+        try {
+          checkFits(infos(state), header, file, network);
+        } finally {
+          state.values().forEach(NDArray::close);
+        }
+      }
+    }
+    byte[] bytes;
+    try (InputStream in = fs.open(file)) {
+      bytes = in.readNBytes((int) size);
+      if (bytes.length != size || in.read() >= 0) {
+        throw new IOException(file + " changed while being read");
+      }
+    }
+    try {
+      if (!Safetensors.readHeader(bytes).equals(header)) {
+        throw new IOException(file + " changed while being read");
+      }
+    } catch (SafetensorsFormatException e) {
+      throw notSafetensors(file, e);
+    }
+    return bytes;
+  }
+
+  /** The network's state as the loader compares it with a file's header. */
+  private static List<Safetensors.TensorInfo> infos(Map<String, NDArray> state) {
+    return state.entrySet().stream()
+        .map(
+            e ->
+                new Safetensors.TensorInfo(
+                    e.getKey(),
+                    e.getValue().dtype(),
+                    e.getValue().shape(),
+                    e.getValue().numel() * e.getValue().dtype().byteSize()))
+        .toList();
+  }
+
+  /**
+   * The file's tensors must be the network's state exactly: the same keys and shapes (dtypes are
+   * converted on load, as {@code Module.loadStateDict} does).
+   */
+  private static void checkFits(
+      List<Safetensors.TensorInfo> expected,
+      List<Safetensors.TensorInfo> header,
+      Path file,
+      NetworkDefinition network) {
+    Map<String, Safetensors.TensorInfo> inFile = new LinkedHashMap<>();
+    header.forEach(t -> inFile.put(t.name(), t));
+    Map<String, Safetensors.TensorInfo> wanted = new LinkedHashMap<>();
+    expected.forEach(t -> wanted.put(t.name(), t));
+    TreeSet<String> missing = new TreeSet<>(wanted.keySet());
+    missing.removeAll(inFile.keySet());
+    TreeSet<String> unexpected = new TreeSet<>(inFile.keySet());
+    unexpected.removeAll(wanted.keySet());
+    String prefix = "the weights in " + file + " do not fit the network " + network + ": ";
+    if (!missing.isEmpty() || !unexpected.isEmpty()) {
+      throw new IllegalArgumentException(
+          prefix + "missing keys " + missing + ", unexpected keys " + unexpected);
+    }
+    for (Safetensors.TensorInfo want : expected) {
+      Safetensors.TensorInfo got = inFile.get(want.name());
+      if (!Arrays.equals(want.shape(), got.shape())) {
+        throw new IllegalArgumentException(
+            prefix
+                + "tensor '"
+                + want.name()
+                + "' has shape "
+                + Arrays.toString(got.shape())
+                + " in the file, the network expects "
+                + Arrays.toString(want.shape()));
+      }
+    }
+  }
+
+  private static long totalBytes(List<Safetensors.TensorInfo> tensors) {
+    long total = 0;
+    for (Safetensors.TensorInfo t : tensors) {
+      total = Math.addExact(total, t.bytes());
+    }
+    return total;
+  }
+
+  private static IllegalArgumentException notSafetensors(Path file, SafetensorsFormatException e) {
+    return new IllegalArgumentException(
+        "the weights in " + file + " are not valid safetensors: " + e.getMessage(), e);
+  }
+
+  private static Map<String, Object> readSummary(Configuration conf, Path file) throws IOException {
+    FileSystem fs = file.getFileSystem(conf);
+    long size = fs.getFileStatus(file).getLen();
+    if (size > MAX_SUMMARY_BYTES) {
+      throw new IllegalArgumentException(
+          "the training summary " + file + " is " + size + " bytes, more than Ember writes");
+    }
+    try {
+      return JSON.readValue(read(conf, file), new TypeReference<Map<String, Object>>() {});
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(
+          "the training summary " + file + " is not valid JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  private static int numOutputs(Map<String, Object> json, NetworkDefinition network, Path file) {
+    if (!(json.get("numOutputs") instanceof Integer n) || n <= 0) {
+      throw new IllegalArgumentException(
+          "the training summary "
+              + file
+              + " has numOutputs "
+              + json.get("numOutputs")
+              + ", expected a positive integer");
+    }
+    if (!network.fromFactory() && n != network.outputSize()) {
+      throw new IllegalArgumentException(
+          "the training summary "
+              + file
+              + " has numOutputs "
+              + n
+              + " but the network "
+              + network
+              + " has "
+              + network.outputSize()
+              + " outputs");
+    }
+    return n;
   }
 
   @SuppressWarnings("unchecked")
@@ -154,8 +519,9 @@ final class ModelIO {
   }
 
   private static void write(Configuration conf, Path path, byte[] bytes) throws IOException {
+    writeFault.before(path);
     FileSystem fs = path.getFileSystem(conf);
-    try (OutputStream out = fs.create(path, true)) {
+    try (OutputStream out = fs.create(path, false)) {
       out.write(bytes);
     }
   }

@@ -431,6 +431,63 @@ public final class Safetensors {
   }
 
   /**
+   * Each tensor's data in an in-memory safetensors file, in header order, as a read-only
+   * little-endian view of {@code bytes} (no copy, no array allocated), after the same validation as
+   * {@link #read(byte[])}; e.g. for scanning weights for NaN before they are saved.
+   *
+   * @throws SafetensorsFormatException when the bytes break the format
+   */
+  public static Map<String, ByteBuffer> dataViews(byte[] bytes) throws SafetensorsFormatException {
+    String source = source(bytes);
+    Header header = parseHeader(source, bytes);
+    int dataStart = (int) (PREFIX_BYTES + headerLength(source, bytes.length, prefix(bytes)));
+    Map<String, ByteBuffer> views = new LinkedHashMap<>();
+    for (Entry e : header.entries()) {
+      views.put(
+          e.name(),
+          ByteBuffer.wrap(bytes, dataStart + (int) e.begin(), (int) (e.end() - e.begin()))
+              .slice()
+              .asReadOnlyBuffer()
+              .order(ByteOrder.LITTLE_ENDIAN));
+    }
+    return Collections.unmodifiableMap(views);
+  }
+
+  /**
+   * The tensors of a safetensors file read from a stream positioned at its start, such as a Hadoop
+   * file system's; reads only the length prefix and the header, and validates them as {@link
+   * #readHeader(Path)} does.
+   *
+   * @param in the file's bytes from the first; left open, positioned after the header
+   * @param size the file's length in bytes (the data section's size follows from it)
+   * @param source the file as shown in messages
+   * @throws SafetensorsFormatException when the header breaks the format or does not fit {@code
+   *     size}
+   * @throws IOException when the stream cannot be read
+   */
+  public static List<TensorInfo> readHeader(java.io.InputStream in, long size, String source)
+      throws IOException {
+    checkLittleEndianHost();
+    ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    if (size >= PREFIX_BYTES) {
+      prefix.put(readExactly(in, PREFIX_BYTES, source));
+    }
+    long n = headerLength(source, size, prefix);
+    byte[] header = readExactly(in, (int) n, source);
+    return infos(parseHeader(source, ByteBuffer.wrap(header), size - PREFIX_BYTES - n));
+  }
+
+  private static byte[] readExactly(java.io.InputStream in, int n, String source)
+      throws IOException {
+    byte[] bytes = in.readNBytes(n);
+    if (bytes.length < n) {
+      throw new SafetensorsFormatException(
+          source, null, "cannot be read: the file ended early (was it changed while being read?)");
+    }
+    return bytes;
+  }
+
+  /**
    * The most bytes {@link #read(Path)} allocates: what the CPU allocator may still hand out ({@code
    * -Demberdl.cpu.maxBytes}, or a limit its owner set), and never more than the machine's physical
    * memory, since a larger read could only fail or be killed midway.
