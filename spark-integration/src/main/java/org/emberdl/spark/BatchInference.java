@@ -222,6 +222,8 @@ final class BatchInference implements Serializable {
         NDArray x = NDArray.of(java.util.Arrays.copyOf(buffer, n * dim), shape);
         Tensor out = model.forward(Tensor.of(x));
         return out.data().toFloatArray();
+      } catch (org.apache.arrow.memory.OutOfMemoryException e) {
+        throw engine.batchOverBudget(n, "inferenceBatchSize", e);
       } finally {
         engine.giveBack(replicaKey, model);
       }

@@ -161,20 +161,17 @@ final class ExecutorEngine {
 
   /**
    * The error for a batch whose arrays the allocator refused (the limit is the allocator's, so it
-   * is refused before it is allocated): names the batch size, the bytes asked for and in use, and
-   * the settings to change.
+   * is refused before it is allocated): names the batch size, the limit, the allocator's account of
+   * the request, and the settings to change.
    */
-  IllegalStateException batchOverBudget(int batchRows, OutOfMemoryException cause) {
+  IllegalStateException batchOverBudget(
+      int batchRows, String batchParam, OutOfMemoryException cause) {
     return new IllegalStateException(
         String.format(
-            "a batch of %d rows needs more off-heap memory than this executor allows (%d MiB in"
-                + " use, limit %d MiB; %s); lower batchSize (or use more partitions), or raise "
+            "a batch of %d rows needs more off-heap memory than this executor allows (limit %d"
+                + " MiB; %s); lower %s (or use more partitions), or raise "
                 + "spark.executor.memoryOverhead or %s",
-            batchRows,
-            Allocators.cpuAllocatedBytes() >> 20,
-            memoryLimitBytes >> 20,
-            cause.getMessage(),
-            MEMORY_LIMIT_CONF),
+            batchRows, memoryLimitBytes >> 20, cause.getMessage(), batchParam, MEMORY_LIMIT_CONF),
         cause);
   }
 

@@ -7,7 +7,6 @@ import org.emberdl.nn.Module;
 import org.emberdl.nn.NetworkSpec;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.io.Safetensors;
-import org.emberdl.tensor.memory.Allocators;
 
 /**
  * What network a stage trains, resolved from its Params into one serializable value that the
@@ -73,9 +72,9 @@ final class NetworkDefinition implements Serializable {
 
   /**
    * A new network with weights drawn from {@code gen}. A spec network's size is known without
-   * building it, so it is checked against the off-heap memory left first (the allocator's limit is
-   * {@code spark.ember.memoryLimit} on executors): a spec such as {@code linear(2000000000)} fails
-   * here with the sizes, not midway with the allocator's error.
+   * building it, so it is checked first against the off-heap memory the JVM may still allocate (the
+   * allocator's limit is {@code spark.ember.memoryLimit} on executors): a spec such as {@code
+   * linear(2000000000)} fails here with the sizes, not midway with an {@code OutOfMemoryError}.
    *
    * @throws IllegalStateException when a spec network's weights do not fit the memory left
    */
@@ -84,12 +83,15 @@ final class NetworkDefinition implements Serializable {
       return instantiateFactory().create(inputShape.clone(), gen);
     }
     long need = stateBytes();
-    long left = Allocators.cpu().getHeadroom();
+    // What the CPU allocator may still hand out, and never more than physical memory: past that
+    // an allocation fails (or the process is killed) midway instead of with these sizes.
+    long left = Safetensors.defaultReadBudget();
     if (need > left) {
       throw new IllegalStateException(
           String.format(
-              "the network %s needs %d MiB of off-heap memory for its weights, but only %d MiB"
-                  + " are left under the limit (%s on executors, -Demberdl.cpu.maxBytes)",
+              "the network %s needs %d MiB of off-heap memory for its weights, over the %d MiB"
+                  + " this JVM may still allocate (bounded by %s on executors,"
+                  + " -Demberdl.cpu.maxBytes and physical memory)",
               this, need >> 20, left >> 20, ExecutorEngine.MEMORY_LIMIT_CONF));
     }
     return NetworkSpec.build(spec, inputShape, gen);

@@ -232,7 +232,7 @@ final class PartitionTrainer {
             sum.sum().toFloatArray(), new float[0], rows.length, lossSum[0], correct[0]);
       }
     } catch (OutOfMemoryException e) {
-      throw engine.batchOverBudget(rows.length, e);
+      throw engine.batchOverBudget(rows.length, "batchSize", e);
     }
   }
 
@@ -337,7 +337,7 @@ final class PartitionTrainer {
               : 0;
       return new StepResult(lossSum, correct);
     } catch (OutOfMemoryException e) {
-      throw engine.batchOverBudget(hi - lo, e);
+      throw engine.batchOverBudget(hi - lo, "batchSize", e);
     }
   }
 

@@ -271,7 +271,75 @@ class ModelSafetyTest {
         e.getMessage()
             .startsWith(
                 "the network linear(20000000), relu, linear(3) on [8] needs 915 MiB of off-heap"
-                    + " memory for its weights, but only "),
+                    + " memory for its weights, over the "),
+        e.getMessage());
+  }
+
+  @Test
+  void aBatchOverTheExecutorBudgetIsRefusedByTheAllocatorNotAfterAllocating() {
+    ExecutorEngine.get(); // the engine sets the allocator's limit (384 MiB for local[2] defaults)
+    long limit = Allocators.cpu().getLimit();
+    assertEquals(384L << 20, limit);
+    // conv(64, k=3, p=1) on (1, 64, 64): a batch of 512 rows has a conv output of
+    // 512 * 64 * 64 * 64 * 4 bytes = 512 MiB, over the limit, while the weights take 3 MiB.
+    Dataset<Row> data = TestData.blobs(spark, 512, 64 * 64, 3, 1, 1);
+    EmberClassifier clf =
+        new EmberClassifier()
+            .setNetwork("conv(64,k=3,p=1), flatten, linear(3)")
+            .setInputShape(new int[] {1, 64, 64})
+            .setBatchSize(512)
+            .setMaxEpochs(1)
+            .setNumPartitions(1)
+            .setSeed(1L);
+    Exception e = assertThrows(Exception.class, () -> clf.fit(data));
+    String messages = causes(e);
+    assertTrue(
+        messages.contains(
+            "a batch of 512 rows needs more off-heap memory than this executor allows"),
+        messages);
+    assertTrue(messages.contains("limit 384 MiB"), messages);
+    // The allocator refused the request: the JVM never held more than the limit.
+    assertTrue(Allocators.cpuPeakBytes() <= limit, "peak " + Allocators.cpuPeakBytes());
+  }
+
+  private static String causes(Throwable e) {
+    StringBuilder sb = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      sb.append(t.getMessage()).append('\n');
+    }
+    return sb.toString();
+  }
+
+  @Test
+  void aRegressionModelRoundTripsThroughTheSameChecks() throws IOException {
+    Dataset<Row> data = TestData.linear(spark, 100, 3, 16);
+    EmberRegressionModel model =
+        new EmberRegressor()
+            .setLayers(new int[] {3, 4, 1})
+            .setBatchSize(25)
+            .setMaxEpochs(2)
+            .setLearningRate(0.01)
+            .setSeed(1L)
+            .fit(data);
+    String path = dir.resolve("regressor").toString();
+    model.write().save(path);
+    EmberRegressionModel loaded = EmberRegressionModel.load(path);
+    assertEquals(model.uid(), loaded.uid());
+    assertArrayEquals(model.weights(), loaded.weights());
+    assertEquals(model.trainingSummary(), loaded.trainingSummary());
+    assertEquals(
+        model.transform(data).select("prediction").collectAsList(),
+        loaded.transform(data).select("prediction").collectAsList());
+    // One output per example: a summary claiming two contradicts the network.
+    Files.writeString(Path.of(path, "data", "summary.json"), "{\"numOutputs\": 2}");
+    Files.deleteIfExists(Path.of(path, "data", ".summary.json.crc"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> EmberRegressionModel.load(path));
+    assertEquals(
+        "the training summary "
+            + path
+            + "/data/summary.json has numOutputs 2 but the network linear(4), relu, linear(1) on"
+            + " [3] has 1 outputs",
         e.getMessage());
   }
 

@@ -739,4 +739,42 @@ class SafetensorsTest {
         assertThrows(SafetensorsFormatException.class, () -> Safetensors.readHeader(f));
     assertTrue(d.getMessage().contains(f.toString()) && d.getMessage().contains("BF16"));
   }
+
+  @Test
+  void streamedHeadersAndDataViewsNeedNoArrays() throws IOException {
+    // a: F32 [2] = {1.5, NaN}; b: I64 [1] = {7}.
+    String header =
+        "{\"a\":" + entry("F32", "[2]", 0, 8) + ",\"b\":" + entry("I64", "[1]", 8, 16) + "}";
+    byte[] bytes = file(header, concat(leFloats(1.5f, Float.NaN), leLongs(7)));
+    List<Safetensors.TensorInfo> expected =
+        List.of(
+            new Safetensors.TensorInfo("a", DType.FLOAT32, new int[] {2}, 8),
+            new Safetensors.TensorInfo("b", DType.INT64, new int[] {1}, 8));
+    assertEquals(
+        expected,
+        Safetensors.readHeader(new java.io.ByteArrayInputStream(bytes), bytes.length, "stream"));
+    // A stream shorter than the size it is said to have: its header cannot be read.
+    SafetensorsFormatException shortStream =
+        assertThrows(
+            SafetensorsFormatException.class,
+            () ->
+                Safetensors.readHeader(
+                    new java.io.ByteArrayInputStream(bytes, 0, 20), bytes.length, "stream"));
+    assertTrue(shortStream.getMessage().startsWith("invalid safetensors stream: "));
+    // The declared size must hold the data the header describes.
+    SafetensorsFormatException tooSmall =
+        assertThrows(
+            SafetensorsFormatException.class,
+            () ->
+                Safetensors.readHeader(
+                    new java.io.ByteArrayInputStream(bytes), bytes.length - 4, "stream"));
+    assertEquals("b", tooSmall.tensor());
+
+    Map<String, ByteBuffer> views = Safetensors.dataViews(bytes);
+    assertEquals(List.of("a", "b"), List.copyOf(views.keySet()));
+    assertEquals(1.5f, views.get("a").getFloat(0));
+    assertTrue(Float.isNaN(views.get("a").getFloat(4)));
+    assertEquals(7L, views.get("b").getLong(0));
+    assertTrue(views.get("a").isReadOnly());
+  }
 }
