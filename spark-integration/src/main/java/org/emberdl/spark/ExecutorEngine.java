@@ -71,7 +71,16 @@ final class ExecutorEngine {
 
   static long memoryLimit(SparkConf conf) {
     if (conf.contains(MEMORY_LIMIT_CONF)) {
-      return conf.getSizeAsBytes(MEMORY_LIMIT_CONF);
+      try {
+        return conf.getSizeAsBytes(MEMORY_LIMIT_CONF);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            MEMORY_LIMIT_CONF
+                + " must be a size such as 512m or 4g, got '"
+                + conf.get(MEMORY_LIMIT_CONF)
+                + "'",
+            e);
+      }
     }
     if (conf.contains("spark.executor.memoryOverhead")) {
       return conf.getSizeAsMb("spark.executor.memoryOverhead") << 20;
@@ -183,9 +192,7 @@ final class ExecutorEngine {
   static long memoryLimit(SparkSession spark) {
     scala.Option<String> set = spark.conf().getOption(MEMORY_LIMIT_CONF);
     if (set.isDefined()) {
-      return new SparkConf(false)
-          .set(MEMORY_LIMIT_CONF, set.get())
-          .getSizeAsBytes(MEMORY_LIMIT_CONF);
+      return memoryLimit(new SparkConf(false).set(MEMORY_LIMIT_CONF, set.get()));
     }
     return memoryLimit(spark.sparkContext().conf());
   }

@@ -292,8 +292,16 @@ final class ModelIO {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the model's data under " + data, e);
     }
-    int numOutputs = numOutputs(json, network, new Path(data, SUMMARY));
-    M model = factory.create(metadata.uid(), weights, numOutputs, summary(json));
+    Path summaryFile = new Path(data, SUMMARY);
+    int numOutputs = numOutputs(json, network, summaryFile);
+    TrainingSummary summary;
+    try {
+      summary = summary(json);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "the training summary " + summaryFile + " is not one Ember wrote: " + e, e);
+    }
+    M model = factory.create(metadata.uid(), weights, numOutputs, summary);
     SparkInternals.setParams(metadata, model, metadataFile);
     return model;
   }

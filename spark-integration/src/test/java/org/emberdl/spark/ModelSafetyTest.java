@@ -257,6 +257,24 @@ class ModelSafetyTest {
   }
 
   @Test
+  void theMemoryLimitMustBeASize() throws IOException {
+    String path = save(handMade(0.5f), "limit");
+    spark.conf().set(ExecutorEngine.MEMORY_LIMIT_CONF, "lots");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> EmberClassificationModel.load(path));
+    assertEquals(
+        "spark.ember.memoryLimit must be a size such as 512m or 4g, got 'lots'", e.getMessage());
+    // mlp()'s network takes 780 bytes and so does its weights file: 1560 bytes fit, 1559 do not.
+    spark.conf().set(ExecutorEngine.MEMORY_LIMIT_CONF, "1560b");
+    EmberClassificationModel.load(path);
+    spark.conf().set(ExecutorEngine.MEMORY_LIMIT_CONF, "1559b");
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> EmberClassificationModel.load(path))
+            .getMessage()
+            .contains("needs 1560 bytes of off-heap memory per replica"));
+  }
+
+  @Test
   void aNetworkOverTheExecutorBudgetFailsBeforeAllocating() {
     ExecutorEngine.get(); // the engine sets the allocator's limit (384 MiB for local[2] defaults)
     assertEquals(384L << 20, Allocators.cpu().getLimit());
