@@ -9,16 +9,12 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -27,12 +23,6 @@ import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.SparkSession;
-import org.emberdl.nn.Module;
-import org.emberdl.tensor.DType;
-import org.emberdl.tensor.Generator;
-import org.emberdl.tensor.NDArray;
-import org.emberdl.tensor.io.Safetensors;
-import org.emberdl.tensor.io.SafetensorsFormatException;
 
 /**
  * Saving and loading Ember models the Spark ML way: {@code path/metadata} is Spark's params
@@ -55,18 +45,12 @@ import org.emberdl.tensor.io.SafetensorsFormatException;
  * is listed in {@code spark.ember.trustedModuleFactories}: loading it would run its code.
  */
 final class ModelIO {
-  /** Classes a loaded model's {@code moduleFactory} may name (comma-separated; none by default). */
-  static final String TRUSTED_FACTORIES_CONF = "spark.ember.trustedModuleFactories";
-
   /** The writer option that lets weights holding NaN or infinity be saved. */
   static final String ALLOW_NON_FINITE = "allowNonFinite";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String WEIGHTS = "weights.safetensors";
   private static final String SUMMARY = "summary.json";
-
-  /** A model's weights live in one byte array: at most this many bytes. */
-  private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
 
   /** A summary holds per-epoch metrics; anything larger is not one Ember wrote. */
   private static final long MAX_SUMMARY_BYTES = 64L << 20;
@@ -109,7 +93,7 @@ final class ModelIO {
     @Override
     public void save(String path) throws IOException {
       if (!allowNonFinite()) {
-        checkFinite(model.weights(), path);
+        FiniteWeights.check(model.weights(), path);
       }
       Configuration conf = sparkSession().sparkContext().hadoopConfiguration();
       Path target = new Path(path);
@@ -171,58 +155,6 @@ final class ModelIO {
     }
   }
 
-  /**
-   * Throws when a float tensor of the safetensors {@code weights} holds NaN or infinity, naming the
-   * first one (training that diverged, e.g. with too high a learning rate, ends so).
-   */
-  static void checkFinite(byte[] weights, String path) {
-    Map<String, ByteBuffer> views;
-    List<Safetensors.TensorInfo> infos;
-    try {
-      views = Safetensors.dataViews(weights);
-      infos = Safetensors.readHeader(weights);
-    } catch (SafetensorsFormatException e) {
-      throw new IllegalArgumentException("the model's weights are not valid safetensors", e);
-    }
-    for (Safetensors.TensorInfo t : infos) {
-      ByteBuffer b = views.get(t.name());
-      long at = -1;
-      double value = 0;
-      if (t.dtype() == DType.FLOAT32) {
-        for (int i = 0; i < b.remaining() / 4 && at < 0; i++) {
-          float v = b.getFloat(4 * i);
-          if (!Float.isFinite(v)) {
-            at = i;
-            value = v;
-          }
-        }
-      } else if (t.dtype() == DType.FLOAT64) {
-        for (int i = 0; i < b.remaining() / 8 && at < 0; i++) {
-          double v = b.getDouble(8 * i);
-          if (!Double.isFinite(v)) {
-            at = i;
-            value = v;
-          }
-        }
-      }
-      if (at >= 0) {
-        throw new IllegalArgumentException(
-            "refusing to save the model to "
-                + path
-                + ": its weights are not finite (tensor '"
-                + t.name()
-                + "' holds "
-                + value
-                + " at flat index "
-                + at
-                + "), as after training that diverged (try a lower learningRate); save it anyway"
-                + " with write().option(\""
-                + ALLOW_NON_FINITE
-                + "\", \"true\")");
-      }
-    }
-  }
-
   /** Whether {@code dir} is a directory whose Spark ML metadata names an Ember model class. */
   static boolean isEmberModel(FileSystem fs, Path dir) throws IOException {
     Path metadata = new Path(dir, "metadata");
@@ -279,7 +211,7 @@ final class ModelIO {
           "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
     }
     if (network.fromFactory()) {
-      checkTrusted(spark, network.factoryClass(), path);
+      TrustedFactories.check(spark, network.factoryClass(), path);
     }
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path data = new Path(path, "data");
@@ -287,7 +219,8 @@ final class ModelIO {
     Map<String, Object> json;
     try {
       weights =
-          readWeights(conf, new Path(data, WEIGHTS), network, ExecutorEngine.memoryLimit(spark));
+          WeightsFile.read(
+              conf, new Path(data, WEIGHTS), network, ExecutorEngine.memoryLimit(spark));
       json = readSummary(conf, new Path(data, SUMMARY));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the model's data under " + data, e);
@@ -304,171 +237,6 @@ final class ModelIO {
     M model = factory.create(metadata.uid(), weights, numOutputs, summary);
     SparkInternals.setParams(metadata, model, metadataFile);
     return model;
-  }
-
-  /**
-   * Refuses a {@code moduleFactory} that the session has not listed as trusted: instantiating it
-   * runs its code (static initializer, constructor, {@code create}) on the driver and on every
-   * executor, so model files must not be able to name arbitrary classes.
-   */
-  static void checkTrusted(SparkSession spark, String factoryClass, String path) {
-    Set<String> trusted =
-        Arrays.stream(spark.conf().get(TRUSTED_FACTORIES_CONF, "").split(","))
-            .map(String::trim)
-            .filter(s -> !s.isEmpty())
-            .collect(Collectors.toSet());
-    if (!trusted.contains(factoryClass)) {
-      throw new IllegalArgumentException(
-          "the model at "
-              + path
-              + " names moduleFactory "
-              + factoryClass
-              + "; loading it would run that class's code on the driver and the executors, so"
-              + " Ember loads it only when the class is trusted: if you trust the model and the"
-              + " class, set "
-              + TRUSTED_FACTORIES_CONF
-              + "="
-              + factoryClass
-              + " (a comma-separated list of class names; spark.conf().set or --conf)");
-    }
-  }
-
-  /**
-   * The weights file's bytes, once its header has been found to fit {@code network} and what a
-   * replica of the model needs to fit {@code budget}; nothing is allocated before both checks pass.
-   */
-  private static byte[] readWeights(
-      Configuration conf, Path file, NetworkDefinition network, long budget) throws IOException {
-    FileSystem fs = file.getFileSystem(conf);
-    long size = fs.getFileStatus(file).getLen();
-    List<Safetensors.TensorInfo> header;
-    try (InputStream in = fs.open(file)) {
-      header = Safetensors.readHeader(in, size, file.toString());
-    } catch (SafetensorsFormatException e) {
-      throw notSafetensors(file, e);
-    }
-    long fileBytes = totalBytes(header);
-    long networkBytes = fileBytes;
-    if (!network.fromFactory()) {
-      List<Safetensors.TensorInfo> expected = network.stateDictShapes();
-      checkFits(expected, header, file, network);
-      networkBytes = totalBytes(expected);
-    }
-    // A replica holds the network and, while they are copied in, the file's tensors.
-    long need = networkBytes + fileBytes;
-    if (need > budget) {
-      throw new IllegalArgumentException(
-          String.format(
-              "the model in %s needs %d bytes of off-heap memory per replica (network %s: %d"
-                  + " bytes; weights file: %d bytes), over the limit of %d bytes; raise %s (or"
-                  + " spark.executor.memoryOverhead) if the model is trusted",
-              file.getParent().getParent(),
-              need,
-              network,
-              networkBytes,
-              fileBytes,
-              budget,
-              ExecutorEngine.MEMORY_LIMIT_CONF));
-    }
-    if (size > MAX_ARRAY_BYTES) {
-      throw new IllegalArgumentException(
-          "the weights file "
-              + file
-              + " is "
-              + size
-              + " bytes; an Ember model holds its weights in one Java array, at most "
-              + MAX_ARRAY_BYTES
-              + " bytes");
-    }
-    if (network.fromFactory()) {
-      // Only a trusted factory gets here; its network is as large as the file's tensors.
-      try (Module m = network.build(new Generator(0))) {
-        Map<String, NDArray> state = m.stateDict();
-        try {
-          checkFits(infos(state), header, file, network);
-        } finally {
-          state.values().forEach(NDArray::close);
-        }
-      }
-    }
-    byte[] bytes;
-    try (InputStream in = fs.open(file)) {
-      bytes = in.readNBytes((int) size);
-      if (bytes.length != size || in.read() >= 0) {
-        throw new IOException(file + " changed while being read");
-      }
-    }
-    try {
-      if (!Safetensors.readHeader(bytes).equals(header)) {
-        throw new IOException(file + " changed while being read");
-      }
-    } catch (SafetensorsFormatException e) {
-      throw notSafetensors(file, e);
-    }
-    return bytes;
-  }
-
-  /** The network's state as the loader compares it with a file's header. */
-  private static List<Safetensors.TensorInfo> infos(Map<String, NDArray> state) {
-    return state.entrySet().stream()
-        .map(
-            e ->
-                new Safetensors.TensorInfo(
-                    e.getKey(),
-                    e.getValue().dtype(),
-                    e.getValue().shape(),
-                    e.getValue().numel() * e.getValue().dtype().byteSize()))
-        .toList();
-  }
-
-  /**
-   * The file's tensors must be the network's state exactly: the same keys and shapes (dtypes are
-   * converted on load, as {@code Module.loadStateDict} does).
-   */
-  private static void checkFits(
-      List<Safetensors.TensorInfo> expected,
-      List<Safetensors.TensorInfo> header,
-      Path file,
-      NetworkDefinition network) {
-    Map<String, Safetensors.TensorInfo> inFile = new LinkedHashMap<>();
-    header.forEach(t -> inFile.put(t.name(), t));
-    Map<String, Safetensors.TensorInfo> wanted = new LinkedHashMap<>();
-    expected.forEach(t -> wanted.put(t.name(), t));
-    TreeSet<String> missing = new TreeSet<>(wanted.keySet());
-    missing.removeAll(inFile.keySet());
-    TreeSet<String> unexpected = new TreeSet<>(inFile.keySet());
-    unexpected.removeAll(wanted.keySet());
-    String prefix = "the weights in " + file + " do not fit the network " + network + ": ";
-    if (!missing.isEmpty() || !unexpected.isEmpty()) {
-      throw new IllegalArgumentException(
-          prefix + "missing keys " + missing + ", unexpected keys " + unexpected);
-    }
-    for (Safetensors.TensorInfo want : expected) {
-      Safetensors.TensorInfo got = inFile.get(want.name());
-      if (!Arrays.equals(want.shape(), got.shape())) {
-        throw new IllegalArgumentException(
-            prefix
-                + "tensor '"
-                + want.name()
-                + "' has shape "
-                + Arrays.toString(got.shape())
-                + " in the file, the network expects "
-                + Arrays.toString(want.shape()));
-      }
-    }
-  }
-
-  private static long totalBytes(List<Safetensors.TensorInfo> tensors) {
-    long total = 0;
-    for (Safetensors.TensorInfo t : tensors) {
-      total = Math.addExact(total, t.bytes());
-    }
-    return total;
-  }
-
-  private static IllegalArgumentException notSafetensors(Path file, SafetensorsFormatException e) {
-    return new IllegalArgumentException(
-        "the weights in " + file + " are not valid safetensors: " + e.getMessage(), e);
   }
 
   private static Map<String, Object> readSummary(Configuration conf, Path file) throws IOException {

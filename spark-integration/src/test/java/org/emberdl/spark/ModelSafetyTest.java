@@ -44,7 +44,7 @@ class ModelSafetyTest {
   @AfterEach
   void reset() {
     ModelIO.writeFault = file -> {};
-    spark.conf().unset(ModelIO.TRUSTED_FACTORIES_CONF);
+    spark.conf().unset(TrustedFactories.CONF);
     spark.conf().unset(ExecutorEngine.MEMORY_LIMIT_CONF);
     ExecutorEngine.get().releaseAll();
   }
@@ -128,7 +128,7 @@ class ModelSafetyTest {
             + " (a comma-separated list of class names; spark.conf().set or --conf)",
         e.getMessage());
 
-    spark.conf().set(ModelIO.TRUSTED_FACTORIES_CONF, "some.Other, " + factory);
+    spark.conf().set(TrustedFactories.CONF, "some.Other, " + factory);
     EmberClassificationModel loaded = EmberClassificationModel.load(path);
     assertArrayEquals(model.weights(), loaded.weights());
     assertEquals(
@@ -155,7 +155,7 @@ class ModelSafetyTest {
 
     // Even listed as trusted, a class that is not a ModuleFactory is checked before it is
     // initialized, so its static initializer never runs.
-    spark.conf().set(ModelIO.TRUSTED_FACTORIES_CONF, hostile);
+    spark.conf().set(TrustedFactories.CONF, hostile);
     IllegalArgumentException notAFactory =
         assertThrows(IllegalArgumentException.class, () -> EmberClassificationModel.load(path));
     assertEquals(
