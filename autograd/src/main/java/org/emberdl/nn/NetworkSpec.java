@@ -10,7 +10,9 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
 import java.util.regex.Pattern;
+import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.io.Safetensors;
 
 /**
  * A compact, single-string description of a feed-forward network, built into a {@link Sequential}
@@ -160,10 +162,10 @@ public final class NetworkSpec {
     Objects.requireNonNull(gen, "gen");
     List<Layer> layers = parse(spec);
     int[] in = checkInputShape(inputShape);
-    walk(layers, in, null, null); // every shape check passes before a weight is allocated
+    walk(layers, in, null, null, null); // every shape check passes before a weight is allocated
     Sequential model = new Sequential();
     try {
-      walk(layers, in, gen, model);
+      walk(layers, in, gen, model, null);
     } catch (RuntimeException | Error e) {
       model.close();
       throw e;
@@ -179,7 +181,22 @@ public final class NetworkSpec {
    */
   public static int[] outputShape(String spec, int[] inputShape) {
     List<Layer> layers = parse(spec);
-    return walk(layers, checkInputShape(inputShape), null, null);
+    return walk(layers, checkInputShape(inputShape), null, null, null);
+  }
+
+  /**
+   * The state dict that {@link #build} would give the network {@code spec} describes, for inputs
+   * shaped {@code inputShape}: each key, dtype and shape in {@link Module#stateDict()} order,
+   * without allocating anything. Loaders compare it with a weights file's header before building
+   * the network, so a spec that names a huge layer costs nothing until it is known to fit.
+   *
+   * @throws IllegalArgumentException exactly when {@link #build} would
+   */
+  public static List<Safetensors.TensorInfo> stateDictShapes(String spec, int[] inputShape) {
+    List<Layer> layers = parse(spec);
+    List<Safetensors.TensorInfo> state = new ArrayList<>();
+    walk(layers, checkInputShape(inputShape), null, null, state);
+    return List.copyOf(state);
   }
 
   /**
@@ -237,17 +254,39 @@ public final class NetworkSpec {
 
   /**
    * Follows the shape through {@code layers} and returns the final one; when {@code into} is not
-   * null, also appends each layer's module to it. One walk does both, so what is checked and what
-   * is built cannot drift apart.
+   * null, also appends each layer's module to it, and when {@code state} is not null, the state
+   * dict entries each module would have. One walk does all three, so what is checked, what is built
+   * and what a weights file is compared with cannot drift apart (a test compares the last two).
    */
-  private static int[] walk(List<Layer> layers, int[] shape, Generator gen, Sequential into) {
+  private static int[] walk(
+      List<Layer> layers,
+      int[] shape,
+      Generator gen,
+      Sequential into,
+      List<Safetensors.TensorInfo> state) {
     for (Layer l : layers) {
-      shape = step(l, shape, gen, into);
+      shape = step(l, shape, gen, into, state == null ? null : new StateOf(l, state));
     }
     return shape;
   }
 
-  private static int[] step(Layer l, int[] in, Generator gen, Sequential into) {
+  /** Appends one layer's state dict entries, keyed as {@link Sequential} registers the layer. */
+  private record StateOf(Layer layer, List<Safetensors.TensorInfo> out) {
+    void add(String name, DType dtype, int... shape) {
+      long numel = 1;
+      for (int d : shape) {
+        numel = Math.multiplyExact(numel, d);
+      }
+      out.add(
+          new Safetensors.TensorInfo(
+              (layer.number() - 1) + "." + name,
+              dtype,
+              shape,
+              Math.multiplyExact(numel, dtype.byteSize())));
+    }
+  }
+
+  private static int[] step(Layer l, int[] in, Generator gen, Sequential into, StateOf state) {
     return switch (l.kind()) {
       case CONV -> {
         requireImage(l, in);
@@ -255,6 +294,10 @@ public final class NetworkSpec {
         int w = window(l, in, in[2], l.kernel(), l.stride(), l.padding());
         if (into != null) {
           into.add(new Conv2d(in[0], l.size(), l.kernel(), l.stride(), l.padding(), gen));
+        }
+        if (state != null) {
+          state.add("weight", DType.FLOAT32, l.size(), in[0], l.kernel(), l.kernel());
+          state.add("bias", DType.FLOAT32, l.size());
         }
         yield new int[] {l.size(), h, w};
       }
@@ -295,6 +338,10 @@ public final class NetworkSpec {
         if (into != null) {
           into.add(new Linear(in[0], l.size(), gen));
         }
+        if (state != null) {
+          state.add("weight", DType.FLOAT32, l.size(), in[0]);
+          state.add("bias", DType.FLOAT32, l.size());
+        }
         yield new int[] {l.size()};
       }
       case BATCHNORM -> {
@@ -306,11 +353,22 @@ public final class NetworkSpec {
         if (into != null) {
           into.add(in.length == 3 ? new BatchNorm2d(in[0]) : new BatchNorm1d(in[0]));
         }
+        if (state != null) {
+          state.add("weight", DType.FLOAT32, in[0]);
+          state.add("bias", DType.FLOAT32, in[0]);
+          state.add("running_mean", DType.FLOAT32, in[0]);
+          state.add("running_var", DType.FLOAT32, in[0]);
+          state.add("num_batches_tracked", DType.INT64);
+        }
         yield in;
       }
       case LAYERNORM -> {
         if (into != null) {
           into.add(new LayerNorm(in[in.length - 1]));
+        }
+        if (state != null) {
+          state.add("weight", DType.FLOAT32, in[in.length - 1]);
+          state.add("bias", DType.FLOAT32, in[in.length - 1]);
         }
         yield in;
       }

@@ -14,6 +14,7 @@ import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.io.Safetensors;
 import org.junit.jupiter.api.Test;
 
 /** Parsing layer-list specs into Sequentials: shapes, parameters, names and errors. */
@@ -369,5 +370,48 @@ class NetworkSpecTest {
     assertThrows(
         IllegalArgumentException.class, () -> NetworkSpec.outputShape("relu", (int[]) null));
     assertThrows(NullPointerException.class, () -> NetworkSpec.build("relu", new int[] {4}, null));
+  }
+
+  @Test
+  void stateDictShapesAreWhatBuildRegistersWithoutAllocating() {
+    // By hand: linear(3) on (4): weight (3, 4) = 48 bytes, bias (3) = 12; linear(2) on (3): weight
+    // (2, 3) = 24, bias (2) = 8; relu (layer "1") has no state.
+    assertEquals(
+        List.of(
+            new Safetensors.TensorInfo("0.weight", DType.FLOAT32, new int[] {3, 4}, 48),
+            new Safetensors.TensorInfo("0.bias", DType.FLOAT32, new int[] {3}, 12),
+            new Safetensors.TensorInfo("2.weight", DType.FLOAT32, new int[] {2, 3}, 24),
+            new Safetensors.TensorInfo("2.bias", DType.FLOAT32, new int[] {2}, 8)),
+        NetworkSpec.stateDictShapes("linear(3), relu, linear(2)", new int[] {4}));
+    // A layer of 2e9 outputs on 784 inputs is described (6.27e12 bytes), not allocated.
+    assertEquals(
+        2_000_000_000L * 784 * 4,
+        NetworkSpec.stateDictShapes("linear(2000000000)", new int[] {784}).get(0).bytes());
+
+    // Every layer kind with state, against what build actually registers.
+    String spec =
+        "conv(4,k=3,p=1), batchnorm, relu, maxpool(2), layernorm, avgpool(2, s=1), flatten,"
+            + " linear(6), batchnorm, gelu, dropout(0.1), layernorm, linear(3)";
+    int[] in = {2, 8, 8};
+    List<Safetensors.TensorInfo> expected = new java.util.ArrayList<>();
+    try (Sequential net = NetworkSpec.build(spec, in, new Generator(0))) {
+      Map<String, NDArray> state = net.stateDict();
+      try {
+        state.forEach(
+            (k, v) ->
+                expected.add(
+                    new Safetensors.TensorInfo(
+                        k, v.dtype(), v.shape(), v.numel() * v.dtype().byteSize())));
+      } finally {
+        state.values().forEach(NDArray::close);
+      }
+    }
+    assertEquals(expected, NetworkSpec.stateDictShapes(spec, in));
+    assertEquals(
+        buildError("linear(3)", 2, 2),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> NetworkSpec.stateDictShapes("linear(3)", new int[] {2, 2}))
+            .getMessage());
   }
 }

@@ -351,6 +351,8 @@ final class BatchInference implements Serializable {
         System.arraycopy(network.inputShape(), 0, shape, 1, shape.length - 1);
         NDArray x = NDArray.of(Arrays.copyOf(buffer, n * dim), shape);
         out = model.forward(Tensor.of(x)).data().toFloatArray();
+      } catch (org.apache.arrow.memory.OutOfMemoryException e) {
+        throw engine.batchOverBudget(n, "inferenceBatchSize", e);
       } finally {
         engine.giveBack(replicaKey, model);
       }

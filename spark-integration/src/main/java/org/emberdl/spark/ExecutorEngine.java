@@ -5,9 +5,11 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
+import org.apache.arrow.memory.OutOfMemoryException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
+import org.apache.spark.sql.SparkSession;
 import org.emberdl.nn.Module;
 import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.memory.Allocators;
@@ -28,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * this build has no CUDA backend, so such tasks log that once and run on the CPU. Threads: kernels
  * use {@code spark.task.cpus} threads. Off-heap memory: bounded by {@code spark.ember.memoryLimit},
  * else the executor's memory overhead ({@code spark.executor.memoryOverhead}, default max(384 MiB,
- * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory.
+ * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory. The bound is
+ * set on the CPU allocator when the engine starts, so every array allocation in the JVM is checked
+ * against it before it is made (in local mode that includes the driver's).
  */
 final class ExecutorEngine {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngine.class);
@@ -50,6 +54,12 @@ final class ExecutorEngine {
     if (instance == null) {
       SparkEnv env = SparkEnv.get();
       long limit = env == null ? Long.MAX_VALUE : memoryLimit(env.conf());
+      // The budget is enforced by the allocator itself, so an allocation over it fails before
+      // any memory is taken, wherever it happens (a batch, a replica, a weights file); the
+      // JVM-wide -Demberdl.cpu.maxBytes still applies when it is lower.
+      if (limit < Allocators.cpu().getLimit()) {
+        Allocators.cpu().setLimit(limit);
+      }
       instance = new ExecutorEngine(limit);
       LOG.info(
           "Ember engine started: device cpu, {} kernel threads per task, off-heap limit {} MiB",
@@ -61,7 +71,16 @@ final class ExecutorEngine {
 
   static long memoryLimit(SparkConf conf) {
     if (conf.contains(MEMORY_LIMIT_CONF)) {
-      return conf.getSizeAsBytes(MEMORY_LIMIT_CONF);
+      try {
+        return conf.getSizeAsBytes(MEMORY_LIMIT_CONF);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            MEMORY_LIMIT_CONF
+                + " must be a size such as 512m or 4g, got '"
+                + conf.get(MEMORY_LIMIT_CONF)
+                + "'",
+            e);
+      }
     }
     if (conf.contains("spark.executor.memoryOverhead")) {
       return conf.getSizeAsMb("spark.executor.memoryOverhead") << 20;
@@ -150,21 +169,31 @@ final class ExecutorEngine {
   }
 
   /**
-   * Fails when the engine's off-heap arrays exceed the limit: called at a step's peak (after
-   * backward, before its arrays are freed).
-   *
-   * @throws IllegalStateException naming the batch size, the bytes in use and the settings to
-   *     change
+   * The error for a batch whose arrays the allocator refused (the limit is the allocator's, so it
+   * is refused before it is allocated): names the batch size, the limit, the allocator's account of
+   * the request, and the settings to change.
    */
-  void checkMemory(int batchRows) {
-    long used = Allocators.cpuAllocatedBytes();
-    if (used > memoryLimitBytes) {
-      throw new IllegalStateException(
-          String.format(
-              "a batch of %d rows needs %d MiB of off-heap memory on this executor, over the "
-                  + "limit of %d MiB; lower batchSize (or use more partitions), or raise "
-                  + "spark.executor.memoryOverhead or %s",
-              batchRows, used >> 20, memoryLimitBytes >> 20, MEMORY_LIMIT_CONF));
+  IllegalStateException batchOverBudget(
+      int batchRows, String batchParam, OutOfMemoryException cause) {
+    return new IllegalStateException(
+        String.format(
+            "a batch of %d rows needs more off-heap memory than this executor allows (limit %d"
+                + " MiB; %s); lower %s (or use more partitions), or raise "
+                + "spark.executor.memoryOverhead or %s",
+            batchRows, memoryLimitBytes >> 20, cause.getMessage(), batchParam, MEMORY_LIMIT_CONF),
+        cause);
+  }
+
+  /**
+   * The off-heap budget for work on the driver, such as loading a model: {@code
+   * spark.ember.memoryLimit} from the session's runtime conf (settable with {@code
+   * spark.conf().set}), else what the executors get ({@link #memoryLimit(SparkConf)}).
+   */
+  static long memoryLimit(SparkSession spark) {
+    scala.Option<String> set = spark.conf().getOption(MEMORY_LIMIT_CONF);
+    if (set.isDefined()) {
+      return memoryLimit(new SparkConf(false).set(MEMORY_LIMIT_CONF, set.get()));
     }
+    return memoryLimit(spark.sparkContext().conf());
   }
 }

@@ -2,9 +2,11 @@ package org.emberdl.spark;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.List;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.NetworkSpec;
 import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.io.Safetensors;
 
 /**
  * What network a stage trains, resolved from its Params into one serializable value that the
@@ -68,25 +70,74 @@ final class NetworkDefinition implements Serializable {
     return new NetworkDefinition(NetworkSpec.mlp(layers), shape, "");
   }
 
-  /** A new network with weights drawn from {@code gen}. */
+  /**
+   * A new network with weights drawn from {@code gen}. A spec network's size is known without
+   * building it, so it is checked first against the off-heap memory the JVM may still allocate (the
+   * allocator's limit is {@code spark.ember.memoryLimit} on executors): a spec such as {@code
+   * linear(2000000000)} fails here with the sizes, not midway with an {@code OutOfMemoryError}.
+   *
+   * @throws IllegalStateException when a spec network's weights do not fit the memory left
+   */
   Module build(Generator gen) {
     if (!factoryClass.isEmpty()) {
       return instantiateFactory().create(inputShape.clone(), gen);
     }
+    long need = stateBytes();
+    // What the CPU allocator may still hand out, and never more than physical memory: past that
+    // an allocation fails (or the process is killed) midway instead of with these sizes.
+    long left = Safetensors.defaultReadBudget();
+    if (need > left) {
+      throw new IllegalStateException(
+          String.format(
+              "the network %s needs %d MiB of off-heap memory for its weights, over the %d MiB"
+                  + " this JVM may still allocate (bounded by %s on executors,"
+                  + " -Demberdl.cpu.maxBytes and physical memory)",
+              this, need >> 20, left >> 20, ExecutorEngine.MEMORY_LIMIT_CONF));
+    }
     return NetworkSpec.build(spec, inputShape, gen);
   }
 
+  /**
+   * The state dict a spec network has (keys, dtypes, shapes), found without building it.
+   *
+   * @throws IllegalStateException for a factory network, whose state only its code knows
+   */
+  List<Safetensors.TensorInfo> stateDictShapes() {
+    if (fromFactory()) {
+      throw new IllegalStateException("the state of a factory network is found by building it");
+    }
+    return NetworkSpec.stateDictShapes(spec, inputShape);
+  }
+
+  /** Bytes of a spec network's parameters and buffers. */
+  long stateBytes() {
+    long total = 0;
+    for (Safetensors.TensorInfo t : stateDictShapes()) {
+      total = Math.addExact(total, t.bytes());
+    }
+    return total;
+  }
+
+  /**
+   * The user's factory. The class is loaded without running its static initializer, and its type
+   * checked, before anything of it runs: only a {@link ModuleFactory} is ever initialized.
+   */
   private ModuleFactory instantiateFactory() {
+    Class<?> cls;
     try {
-      Class<?> cls =
-          Class.forName(factoryClass, true, Thread.currentThread().getContextClassLoader());
-      if (!ModuleFactory.class.isAssignableFrom(cls)) {
-        throw new IllegalArgumentException(
-            "moduleFactory "
-                + factoryClass
-                + " does not implement "
-                + ModuleFactory.class.getName());
-      }
+      cls = Class.forName(factoryClass, false, Thread.currentThread().getContextClassLoader());
+    } catch (ClassNotFoundException | LinkageError e) {
+      throw new IllegalArgumentException(
+          "cannot instantiate moduleFactory "
+              + factoryClass
+              + " (it needs a public no-argument constructor and must be on the classpath)",
+          e);
+    }
+    if (!ModuleFactory.class.isAssignableFrom(cls)) {
+      throw new IllegalArgumentException(
+          "moduleFactory " + factoryClass + " does not implement " + ModuleFactory.class.getName());
+    }
+    try {
       return (ModuleFactory) cls.getDeclaredConstructor().newInstance();
     } catch (ReflectiveOperationException e) {
       throw new IllegalArgumentException(
@@ -95,6 +146,11 @@ final class NetworkDefinition implements Serializable {
               + " (it needs a public no-argument constructor and must be on the classpath)",
           e);
     }
+  }
+
+  /** The factory class's name, or empty for a spec network. */
+  String factoryClass() {
+    return factoryClass;
   }
 
   /** The shape of one example. */

@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import org.apache.arrow.memory.OutOfMemoryException;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.federated.Update;
@@ -227,10 +228,11 @@ final class PartitionTrainer {
             return l;
           };
       try (DpSgd.ClippedSum sum = DpSgd.clippedSum(model, x, y, loss, c.clipNorm())) {
-        engine.checkMemory(rows.length);
         return new Update(
             sum.sum().toFloatArray(), new float[0], rows.length, lossSum[0], correct[0]);
       }
+    } catch (OutOfMemoryException e) {
+      throw engine.batchOverBudget(rows.length, "batchSize", e);
     }
   }
 
@@ -327,7 +329,6 @@ final class PartitionTrainer {
       Tensor out = model.forward(Tensor.of(x));
       Tensor loss = loss(c.kind(), out, data.trainY, order, lo, hi, reduction);
       loss.backward();
-      engine.checkMemory(n);
       double value = loss.item();
       double lossSum = reduction == Reduction.SUM ? value : value * n;
       long correct =
@@ -335,6 +336,8 @@ final class PartitionTrainer {
               ? countCorrect(out.data(), data.trainY, order, lo, hi)
               : 0;
       return new StepResult(lossSum, correct);
+    } catch (OutOfMemoryException e) {
+      throw engine.batchOverBudget(hi - lo, "batchSize", e);
     }
   }
 

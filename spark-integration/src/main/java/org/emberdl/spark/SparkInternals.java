@@ -1,8 +1,18 @@
 package org.emberdl.spark;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.io.IOException;
+import java.util.Iterator;
+import java.util.Map;
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.param.DoubleArrayParam;
+import org.apache.spark.ml.param.DoubleParam;
+import org.apache.spark.ml.param.FloatParam;
+import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWriter;
@@ -17,7 +27,6 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.Platform;
-import scala.Option;
 
 /**
  * Every use of Spark's internal or developer API in Ember, in one place (pinned by {@code
@@ -35,6 +44,7 @@ import scala.Option;
  */
 final class SparkInternals {
   private static final VectorUDT VECTORS = new VectorUDT();
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private SparkInternals() {}
 
@@ -95,8 +105,92 @@ final class SparkInternals {
     return DefaultParamsReader.loadMetadata(path, spark, className);
   }
 
-  /** Sets the saved params (explicit and default) on {@code stage}. */
-  static void setParams(DefaultParamsReader.Metadata metadata, Params stage) {
-    metadata.getAndSetParams(stage, Option.empty());
+  /**
+   * Sets the saved params (explicit, then default) on {@code stage}, as Spark's {@code
+   * getAndSetParams} does, but leniently where no meaning is lost and strictly everywhere else: an
+   * integer in the JSON is accepted for a double Param ({@code "learningRate": -5}, as a
+   * hand-edited or another writer's file may hold; json4s would refuse it), every value is checked
+   * with the Param's own validator, and every failure names the Param and the metadata file.
+   *
+   * @param metadataFile the file the metadata came from, for messages
+   * @throws IllegalArgumentException naming the Param, the file and the problem
+   */
+  static void setParams(DefaultParamsReader.Metadata metadata, Params stage, String metadataFile) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(metadata.metadataJson());
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "the metadata in " + metadataFile + " is not valid JSON: " + e.getMessage(), e);
+    }
+    setParams(root.get("paramMap"), stage, metadataFile, false);
+    setParams(root.get("defaultParamMap"), stage, metadataFile, true);
+  }
+
+  private static void setParams(JsonNode map, Params stage, String file, boolean isDefault) {
+    String section = isDefault ? "defaultParamMap" : "paramMap";
+    if (map == null || map.isNull()) {
+      return; // written before Spark 2.4 (no defaults), or nothing set
+    }
+    if (!map.isObject()) {
+      throw new IllegalArgumentException(
+          "the metadata in " + file + " has a " + section + " that is not a JSON object");
+    }
+    Iterator<Map.Entry<String, JsonNode>> fields = map.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      String name = field.getKey();
+      if (!stage.hasParam(name)) {
+        throw new IllegalArgumentException(
+            "the metadata in "
+                + file
+                + " sets Param '"
+                + name
+                + "', which "
+                + stage.getClass().getSimpleName()
+                + " does not have");
+      }
+      @SuppressWarnings("unchecked")
+      Param<Object> param = (Param<Object>) stage.getParam(name);
+      JsonNode json = lenient(param, field.getValue());
+      Object value;
+      try {
+        value = param.jsonDecode(json.toString());
+      } catch (RuntimeException e) {
+        throw badParam(file, section, name, json, "cannot be decoded (" + e.getMessage() + ")", e);
+      }
+      if (!Boolean.TRUE.equals(param.isValid().apply(value))) {
+        throw badParam(file, section, name, json, "is invalid: " + param.doc(), null);
+      }
+      if (isDefault) {
+        stage.setDefault(param, value);
+      } else {
+        stage.set(param, value);
+      }
+    }
+  }
+
+  /** Integers where a double is meant become doubles; everything else is left as written. */
+  private static JsonNode lenient(Param<?> param, JsonNode json) {
+    if ((param instanceof DoubleParam || param instanceof FloatParam) && json.isIntegralNumber()) {
+      return JSON.getNodeFactory().numberNode(json.doubleValue());
+    }
+    if (param instanceof DoubleArrayParam && json.isArray()) {
+      ArrayNode out = JSON.createArrayNode();
+      json.forEach(v -> out.add(v.isIntegralNumber() ? out.numberNode(v.doubleValue()) : v));
+      return out;
+    }
+    return json;
+  }
+
+  private static IllegalArgumentException badParam(
+      String file, String section, String name, JsonNode json, String problem, Exception cause) {
+    String shown = json.toString();
+    if (shown.length() > 80) {
+      shown = shown.substring(0, 77) + "...";
+    }
+    return new IllegalArgumentException(
+        "Param '" + name + "' in " + file + " (" + section + ") " + problem + "; value " + shown,
+        cause);
   }
 }

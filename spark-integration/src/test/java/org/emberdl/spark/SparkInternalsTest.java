@@ -127,7 +127,7 @@ class SparkInternalsTest {
     var metadata = SparkInternals.loadMetadata(path, spark, EmberClassifier.class.getName());
     assertEquals("emberClassifier_pinned", metadata.uid());
     EmberClassifier loaded = new EmberClassifier(metadata.uid());
-    SparkInternals.setParams(metadata, loaded);
+    SparkInternals.setParams(metadata, loaded, path + "/metadata");
     assertArrayEquals(new int[] {4, 3}, loaded.getLayers());
     assertEquals(0.05, loaded.getLearningRate());
     assertEquals(128, loaded.getBatchSize());

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -42,6 +43,7 @@ import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Device;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.Shape;
+import org.emberdl.tensor.memory.Allocators;
 import org.emberdl.tensor.memory.HostMemory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -328,65 +330,253 @@ public final class Safetensors {
   // Reading
 
   /**
+   * Reads every tensor of a safetensors file into new contiguous CPU arrays, within {@link
+   * #defaultReadBudget()}; see {@link #read(Path, long)}.
+   */
+  public static SafetensorsFile read(Path file) throws IOException {
+    return read(file, defaultReadBudget());
+  }
+
+  /**
    * Reads every tensor of a safetensors file into new contiguous CPU arrays.
    *
-   * <p>The header is validated in full before any array is allocated; each tensor's bytes are then
-   * read from the file straight into its array's off-heap memory. On any failure the arrays
-   * allocated so far are closed.
+   * <p>The header is validated in full, and the tensors' total size checked against {@code
+   * maxBytes}, before any array is allocated; each tensor's bytes are then read from the file
+   * straight into its array's off-heap memory. On any failure the arrays allocated so far are
+   * closed.
    *
+   * @param maxBytes the most bytes of arrays this read may allocate
    * @return the tensors in header order and the metadata; close it to free the arrays, or {@link
    *     SafetensorsFile#take take} the ones to keep
    * @throws SafetensorsFormatException when the file breaks the format or holds a dtype Ember
    *     cannot represent; the message names the file, the tensor and the problem
+   * @throws SafetensorsTooLargeException when the tensors need more than {@code maxBytes} (a valid
+   *     header may describe terabytes, e.g. over a sparse file)
    * @throws IOException when the file cannot be read
    */
-  public static SafetensorsFile read(Path file) throws IOException {
+  public static SafetensorsFile read(Path file, long maxBytes) throws IOException {
     checkLittleEndianHost();
     String source = file.toString();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long size = ch.size();
-      ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      if (size >= PREFIX_BYTES) {
-        readFully(ch, source, null, prefix, 0);
-      }
-      long n = headerLength(source, size, prefix);
-      ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
-      readFully(ch, source, null, headerBytes, PREFIX_BYTES);
-      headerBytes.flip();
-      Header header = parseHeader(source, headerBytes, size - PREFIX_BYTES - n);
+      long[] dataStart = new long[1];
+      Header header = readHeader(ch, source, dataStart);
       SafetensorsFile result =
           load(
+              source,
               header,
-              PREFIX_BYTES + n,
+              maxBytes,
+              dataStart[0],
               (tensor, position, address, length) ->
                   readFully(ch, source, tensor, position, address, length));
-      LOG.debug("read {} tensors ({} bytes) from {}", header.entries().size(), size, file);
+      LOG.debug("read {} tensors ({} bytes) from {}", header.entries().size(), ch.size(), file);
       return result;
     }
   }
 
   /**
-   * Reads every tensor of an in-memory safetensors file into new contiguous CPU arrays; see {@link
-   * #read(Path)}.
+   * Reads every tensor of an in-memory safetensors file into new contiguous CPU arrays, within
+   * {@link #defaultReadBudget()}; see {@link #read(Path, long)}.
    *
    * @throws SafetensorsFormatException when the bytes break the format or hold a dtype Ember cannot
    *     represent
    */
   public static SafetensorsFile read(byte[] bytes) throws SafetensorsFormatException {
+    return read(bytes, defaultReadBudget());
+  }
+
+  /**
+   * Reads every tensor of an in-memory safetensors file into new contiguous CPU arrays, allocating
+   * at most {@code maxBytes}; see {@link #read(Path, long)}.
+   *
+   * @throws SafetensorsFormatException when the bytes break the format or hold a dtype Ember cannot
+   *     represent
+   * @throws SafetensorsTooLargeException when the tensors need more than {@code maxBytes}
+   */
+  public static SafetensorsFile read(byte[] bytes, long maxBytes)
+      throws SafetensorsFormatException {
     checkLittleEndianHost();
-    String source = "byte array of " + bytes.length + " bytes";
-    ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    prefix.put(bytes, 0, Math.min(bytes.length, PREFIX_BYTES));
-    long n = headerLength(source, bytes.length, prefix);
-    Header header =
-        parseHeader(
-            source, ByteBuffer.wrap(bytes, PREFIX_BYTES, (int) n), bytes.length - PREFIX_BYTES - n);
+    String source = source(bytes);
+    Header header = parseHeader(source, bytes);
     // Validation guarantees every range lies inside the array.
     return load(
+        source,
         header,
-        PREFIX_BYTES + n,
+        maxBytes,
+        PREFIX_BYTES + headerLength(source, bytes.length, prefix(bytes)),
         (tensor, position, address, length) ->
             HostMemory.copyIn(bytes, (int) position, address, (int) length));
+  }
+
+  /**
+   * The tensors a safetensors file holds, as its header describes them, validated as strictly as
+   * {@link #read(Path)} validates them; allocates no array and reads no tensor data.
+   *
+   * @throws SafetensorsFormatException when the file breaks the format
+   * @throws IOException when the file cannot be read
+   */
+  public static List<TensorInfo> readHeader(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return infos(readHeader(ch, file.toString(), new long[1]));
+    }
+  }
+
+  /**
+   * The tensors an in-memory safetensors file holds, as its header describes them; see {@link
+   * #readHeader(Path)}.
+   *
+   * @throws SafetensorsFormatException when the bytes break the format
+   */
+  public static List<TensorInfo> readHeader(byte[] bytes) throws SafetensorsFormatException {
+    return infos(parseHeader(source(bytes), bytes));
+  }
+
+  /**
+   * Each tensor's data in an in-memory safetensors file, in header order, as a read-only
+   * little-endian view of {@code bytes} (no copy, no array allocated), after the same validation as
+   * {@link #read(byte[])}; e.g. for scanning weights for NaN before they are saved.
+   *
+   * @throws SafetensorsFormatException when the bytes break the format
+   */
+  public static Map<String, ByteBuffer> dataViews(byte[] bytes) throws SafetensorsFormatException {
+    String source = source(bytes);
+    Header header = parseHeader(source, bytes);
+    int dataStart = (int) (PREFIX_BYTES + headerLength(source, bytes.length, prefix(bytes)));
+    Map<String, ByteBuffer> views = new LinkedHashMap<>();
+    for (Entry e : header.entries()) {
+      views.put(
+          e.name(),
+          ByteBuffer.wrap(bytes, dataStart + (int) e.begin(), (int) (e.end() - e.begin()))
+              .slice()
+              .asReadOnlyBuffer()
+              .order(ByteOrder.LITTLE_ENDIAN));
+    }
+    return Collections.unmodifiableMap(views);
+  }
+
+  /**
+   * The tensors of a safetensors file read from a stream positioned at its start, such as a Hadoop
+   * file system's; reads only the length prefix and the header, and validates them as {@link
+   * #readHeader(Path)} does.
+   *
+   * @param in the file's bytes from the first; left open, positioned after the header
+   * @param size the file's length in bytes (the data section's size follows from it)
+   * @param source the file as shown in messages
+   * @throws SafetensorsFormatException when the header breaks the format or does not fit {@code
+   *     size}
+   * @throws IOException when the stream cannot be read
+   */
+  public static List<TensorInfo> readHeader(java.io.InputStream in, long size, String source)
+      throws IOException {
+    checkLittleEndianHost();
+    ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    if (size >= PREFIX_BYTES) {
+      prefix.put(readExactly(in, PREFIX_BYTES, source));
+    }
+    long n = headerLength(source, size, prefix);
+    byte[] header = readExactly(in, (int) n, source);
+    return infos(parseHeader(source, ByteBuffer.wrap(header), size - PREFIX_BYTES - n));
+  }
+
+  private static byte[] readExactly(java.io.InputStream in, int n, String source)
+      throws IOException {
+    byte[] bytes = in.readNBytes(n);
+    if (bytes.length < n) {
+      throw new SafetensorsFormatException(
+          source, null, "cannot be read: the file ended early (was it changed while being read?)");
+    }
+    return bytes;
+  }
+
+  /**
+   * The most bytes {@link #read(Path)} allocates: what the CPU allocator may still hand out ({@code
+   * -Demberdl.cpu.maxBytes}, or a limit its owner set), and never more than the machine's physical
+   * memory, since a larger read could only fail or be killed midway.
+   */
+  public static long defaultReadBudget() {
+    long budget = Allocators.cpu().getHeadroom();
+    if (ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      long physical = os.getTotalMemorySize();
+      if (physical > 0) {
+        budget = Math.min(budget, physical);
+      }
+    }
+    return budget;
+  }
+
+  /**
+   * One tensor as the header describes it: its name, dtype, shape (without any batch dim) and the
+   * bytes its data takes.
+   */
+  public record TensorInfo(String name, DType dtype, int[] shape, long bytes) {
+    public TensorInfo {
+      shape = shape.clone();
+    }
+
+    @Override
+    public int[] shape() {
+      return shape.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof TensorInfo t
+          && name.equals(t.name)
+          && dtype == t.dtype
+          && Arrays.equals(shape, t.shape)
+          && bytes == t.bytes;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(name, dtype, Arrays.hashCode(shape), bytes);
+    }
+
+    @Override
+    public String toString() {
+      return name + ": " + dtype.safetensorsName() + " " + Shape.toString(shape);
+    }
+  }
+
+  private static List<TensorInfo> infos(Header header) {
+    List<TensorInfo> out = new ArrayList<>(header.entries().size());
+    for (Entry e : header.entries()) {
+      out.add(new TensorInfo(e.name(), e.dtype(), e.shape(), e.end() - e.begin()));
+    }
+    return List.copyOf(out);
+  }
+
+  private static String source(byte[] bytes) {
+    return "byte array of " + bytes.length + " bytes";
+  }
+
+  private static ByteBuffer prefix(byte[] bytes) {
+    ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    prefix.put(bytes, 0, Math.min(bytes.length, PREFIX_BYTES));
+    return prefix;
+  }
+
+  private static Header parseHeader(String source, byte[] bytes) throws SafetensorsFormatException {
+    long n = headerLength(source, bytes.length, prefix(bytes));
+    return parseHeader(
+        source, ByteBuffer.wrap(bytes, PREFIX_BYTES, (int) n), bytes.length - PREFIX_BYTES - n);
+  }
+
+  /** Reads and validates the header of an open file; {@code dataStart[0]} gets its data offset. */
+  private static Header readHeader(FileChannel ch, String source, long[] dataStart)
+      throws IOException {
+    checkLittleEndianHost();
+    long size = ch.size();
+    ByteBuffer prefix = ByteBuffer.allocate(PREFIX_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    if (size >= PREFIX_BYTES) {
+      readFully(ch, source, null, prefix, 0);
+    }
+    long n = headerLength(source, size, prefix);
+    ByteBuffer headerBytes = ByteBuffer.allocate((int) n);
+    readFully(ch, source, null, headerBytes, PREFIX_BYTES);
+    headerBytes.flip();
+    dataStart[0] = PREFIX_BYTES + n;
+    return parseHeader(source, headerBytes, size - PREFIX_BYTES - n);
   }
 
   /** The header length from the 8-byte prefix, checked against the limit and the source size. */
@@ -429,9 +619,29 @@ public final class Safetensors {
     void read(String tensor, long position, long address, long length) throws E;
   }
 
-  /** Allocates the header's arrays and fills them; closes them all on failure. */
+  /**
+   * Allocates the header's arrays and fills them; closes them all on failure. The total is checked
+   * against {@code maxBytes} first: the tiling check ties the sizes to the source's length, but a
+   * sparse file is long without taking space, so only a budget keeps it from exhausting memory.
+   */
   private static <E extends Exception> SafetensorsFile load(
-      Header header, long dataStart, DataReader<E> reader) throws E {
+      String source, Header header, long maxBytes, long dataStart, DataReader<E> reader) throws E {
+    long total = 0;
+    Entry largest = null;
+    for (Entry e : header.entries()) {
+      total += e.end() - e.begin(); // cannot overflow: the ranges tile a file
+      if (largest == null || e.end() - e.begin() > largest.end() - largest.begin()) {
+        largest = e;
+      }
+    }
+    if (total > 0 && total > maxBytes) {
+      throw new SafetensorsTooLargeException(
+          source,
+          largest.name(),
+          total,
+          maxBytes,
+          "raise the budget (-Demberdl.cpu.maxBytes, or the caller's limit) if the file is trusted");
+    }
     Map<String, NDArray> arrays = new LinkedHashMap<>();
     try {
       for (Entry e : header.entries()) {

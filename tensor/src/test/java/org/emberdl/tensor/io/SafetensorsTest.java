@@ -661,4 +661,120 @@ class SafetensorsTest {
             + "}";
     assertBadTensor(header, 12, "c", "BF16");
   }
+
+  // ---- Budgets and header-only reads ----
+
+  @Test
+  void aHugeTensorOverASparseFileIsRefusedBeforeAllocating() throws IOException {
+    // 2^28 x 1024 F32 = 2^40 bytes (1 TiB): a valid header whose data range the file's length
+    // matches, without the file taking space on disk. No machine this runs on has 1 TiB of RAM,
+    // so the default budget (never above physical memory) refuses it.
+    long bytes = 1L << 40;
+    String header = "{\"huge\":" + entry("F32", "[268435456,1024]", 0, bytes) + "}";
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    Path f = dir.resolve("sparse.safetensors");
+    Files.write(f, file(h.length, h, new byte[0]));
+    try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+      raf.setLength(8 + h.length + bytes);
+    }
+    long before = org.emberdl.tensor.memory.Allocators.cpuAllocatedBytes();
+    SafetensorsTooLargeException e =
+        assertThrows(SafetensorsTooLargeException.class, () -> Safetensors.read(f));
+    assertEquals(before, org.emberdl.tensor.memory.Allocators.cpuAllocatedBytes());
+    assertTrue(e.getMessage().contains(f.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("'huge'"), e.getMessage());
+    assertTrue(e.getMessage().contains("1099511627776 bytes"), e.getMessage());
+    assertEquals(bytes, e.bytes());
+    assertTrue(e.budget() < bytes);
+    // The header alone is readable, and describes the tensor without allocating it.
+    assertEquals(
+        List.of(
+            new Safetensors.TensorInfo("huge", DType.FLOAT32, new int[] {268435456, 1024}, bytes)),
+        Safetensors.readHeader(f));
+  }
+
+  @Test
+  void anExplicitBudgetBoundsTheTotalOfAllTensors() throws IOException {
+    // a: 2 F32 = 8 bytes, b: 1 I64 = 8 bytes; 16 bytes in all.
+    String header =
+        "{\"a\":" + entry("F32", "[2]", 0, 8) + ",\"b\":" + entry("I64", "[1]", 8, 16) + "}";
+    byte[] bytes = file(header, concat(leFloats(1f, 2f), leLongs(7)));
+    Path f = dir.resolve("two.safetensors");
+    Files.write(f, bytes);
+    SafetensorsTooLargeException e =
+        assertThrows(SafetensorsTooLargeException.class, () -> Safetensors.read(f, 15));
+    assertEquals(
+        "safetensors "
+            + f
+            + " holds tensors of 16 bytes in all (the largest, 'a'), over the memory budget of 15"
+            + " bytes; raise the budget (-Demberdl.cpu.maxBytes, or the caller's limit) if the"
+            + " file is trusted",
+        e.getMessage());
+    SafetensorsTooLargeException fromBytes =
+        assertThrows(SafetensorsTooLargeException.class, () -> Safetensors.read(bytes, 15));
+    assertTrue(fromBytes.getMessage().contains("byte array of " + bytes.length + " bytes"));
+    try (SafetensorsFile ok = Safetensors.read(f, 16)) {
+      assertArrayEquals(new float[] {1f, 2f}, ok.tensors().get("a").toFloatArray());
+      assertArrayEquals(new long[] {7}, ok.tensors().get("b").toLongArray());
+    }
+    assertEquals(
+        List.of(
+            new Safetensors.TensorInfo("a", DType.FLOAT32, new int[] {2}, 8),
+            new Safetensors.TensorInfo("b", DType.INT64, new int[] {1}, 8)),
+        Safetensors.readHeader(bytes));
+  }
+
+  @Test
+  void headerOnlyReadsValidateAsStrictlyAsFullReads() throws IOException {
+    // A truncated file: the header promises 8 bytes of data, the file holds 4.
+    byte[] truncated = file("{\"w\":" + entry("F32", "[2]", 0, 8) + "}", leFloats(1f));
+    SafetensorsFormatException e =
+        assertThrows(SafetensorsFormatException.class, () -> Safetensors.readHeader(truncated));
+    assertEquals("w", e.tensor());
+    assertTrue(e.getMessage().contains("past the end of the data section"), e.getMessage());
+    // A dtype Ember cannot hold.
+    Path f = dir.resolve("bf16.safetensors");
+    Files.write(f, file("{\"h\":" + entry("BF16", "[2]", 0, 4) + "}", new byte[4]));
+    SafetensorsFormatException d =
+        assertThrows(SafetensorsFormatException.class, () -> Safetensors.readHeader(f));
+    assertTrue(d.getMessage().contains(f.toString()) && d.getMessage().contains("BF16"));
+  }
+
+  @Test
+  void streamedHeadersAndDataViewsNeedNoArrays() throws IOException {
+    // a: F32 [2] = {1.5, NaN}; b: I64 [1] = {7}.
+    String header =
+        "{\"a\":" + entry("F32", "[2]", 0, 8) + ",\"b\":" + entry("I64", "[1]", 8, 16) + "}";
+    byte[] bytes = file(header, concat(leFloats(1.5f, Float.NaN), leLongs(7)));
+    List<Safetensors.TensorInfo> expected =
+        List.of(
+            new Safetensors.TensorInfo("a", DType.FLOAT32, new int[] {2}, 8),
+            new Safetensors.TensorInfo("b", DType.INT64, new int[] {1}, 8));
+    assertEquals(
+        expected,
+        Safetensors.readHeader(new java.io.ByteArrayInputStream(bytes), bytes.length, "stream"));
+    // A stream shorter than the size it is said to have: its header cannot be read.
+    SafetensorsFormatException shortStream =
+        assertThrows(
+            SafetensorsFormatException.class,
+            () ->
+                Safetensors.readHeader(
+                    new java.io.ByteArrayInputStream(bytes, 0, 20), bytes.length, "stream"));
+    assertTrue(shortStream.getMessage().startsWith("invalid safetensors stream: "));
+    // The declared size must hold the data the header describes.
+    SafetensorsFormatException tooSmall =
+        assertThrows(
+            SafetensorsFormatException.class,
+            () ->
+                Safetensors.readHeader(
+                    new java.io.ByteArrayInputStream(bytes), bytes.length - 4, "stream"));
+    assertEquals("b", tooSmall.tensor());
+
+    Map<String, ByteBuffer> views = Safetensors.dataViews(bytes);
+    assertEquals(List.of("a", "b"), List.copyOf(views.keySet()));
+    assertEquals(1.5f, views.get("a").getFloat(0));
+    assertTrue(Float.isNaN(views.get("a").getFloat(4)));
+    assertEquals(7L, views.get("b").getLong(0));
+    assertTrue(views.get("a").isReadOnly());
+  }
 }
