@@ -273,17 +273,31 @@ final class Checkpoints {
             return null;
           });
     }
+    // Early stopping returns the best epoch's weights: a checkpoint past that epoch must hold them.
+    boolean keepsBest =
+        p.bestEpoch() > 0 && !"0".equals(p.settings().getOrDefault("earlyStoppingPatience", "0"));
     RoundWeights best = null;
-    if (exists(new Path(latest, BEST))) {
+    if (keepsBest || exists(new Path(latest, BEST))) {
+      long values = state.model().flatParameters().values().numel();
+      long buffers = ModuleBuffers.read(state.model()).length;
       best =
           read(
               latest,
               BEST,
               bytes -> {
                 Map<String, float[]> b = bytesToFloats(bytes);
-                if (!b.keySet().equals(Set.of("values", "buffers"))) {
+                if (!b.keySet().equals(Set.of("values", "buffers"))
+                    || b.get("values").length != values
+                    || b.get("buffers").length != buffers) {
                   throw new IllegalArgumentException(
-                      "expected tensors [values, buffers], found " + b.keySet());
+                      "expected tensors values ("
+                          + values
+                          + ") and buffers ("
+                          + buffers
+                          + "), found "
+                          + b.keySet()
+                          + " of "
+                          + b.values().stream().map(a -> a.length).toList());
                 }
                 return new RoundWeights(b.get("values"), b.get("buffers"));
               });

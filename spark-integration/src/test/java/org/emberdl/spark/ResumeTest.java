@@ -308,7 +308,7 @@ class ResumeTest {
   }
 
   @Test
-  void earlyStoppingResumesWithItsBestWeights() {
+  void earlyStoppingResumesWithItsBestWeights() throws IOException {
     Dataset<Row> data = randomLabels(spark).cache();
     EmberClassificationModel uninterrupted = earlyStopping().fit(data);
     TrainingSummary s = uninterrupted.trainingSummary();
@@ -333,5 +333,14 @@ class ResumeTest {
     assertArrayEquals(uninterrupted.weights(), again.weights());
     assertEquals(
         String.format("epoch-%06d", best + 2), checkpoints().get(checkpoints().size() - 1));
+
+    // Without its best weights the checkpoint cannot give the early-stopped answer: refused.
+    Path bestFile = dir.resolve(String.format("ckpt/epoch-%06d/best.safetensors", best + 2));
+    Files.delete(bestFile);
+    String m =
+        assertThrows(
+                IllegalStateException.class, () -> earlyStopping().setCheckpointDir(ckpt).fit(data))
+            .getMessage();
+    assertTrue(m.contains(bestFile + " is missing or corrupt (it is missing)"), m);
   }
 }
