@@ -155,6 +155,21 @@ class ResumeTest {
   }
 
   @Test
+  void secureFedAvgWithServerMomentumResumesExactly() {
+    // The masks cancel exactly in the fixed-point sum, so a secure round is as deterministic as a
+    // plain one and the resumed fit must end on the same bits.
+    Dataset<Row> data = TestData.clientBlobs(spark, 240, 8, 3, 2, 69);
+    assertResumeMatches(
+        ClientLevelTrainingTest.federated()
+            .setSecureAggregation(true)
+            .setServerOptimizer("momentum")
+            .setServerMomentum(0.9)
+            .setMaxEpochs(2),
+        data,
+        1);
+  }
+
+  @Test
   void aNonPrivateCheckpointIsNotResumedPrivately() {
     Dataset<Row> data = TestData.blobs(spark, 300, 8, 3, 65, 2);
     String ckpt = dir.resolve("ckpt").toString();
