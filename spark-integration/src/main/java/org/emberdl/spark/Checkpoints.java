@@ -1,7 +1,5 @@
 package org.emberdl.spark;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +10,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -59,10 +56,6 @@ import org.slf4j.LoggerFactory;
 final class Checkpoints {
   private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
   private static final Pattern NAME = Pattern.compile("epoch-(\\d{6})");
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** The version of {@code progress.json}; 1 (no settings, no privacy ledger) is refused. */
-  static final int FORMAT = 2;
 
   static final String MODEL = "model.safetensors";
   static final String OPTIMIZER = "optimizer.safetensors";
@@ -167,7 +160,7 @@ final class Checkpoints {
         writeBytes(new Path(tmp, BEST), floatsToBytes(b));
       }
       // Last, so that a directory holding progress.json holds everything else too.
-      writeBytes(new Path(tmp, PROGRESS), JSON.writeValueAsBytes(toJson(progress)));
+      writeBytes(new Path(tmp, PROGRESS), ProgressJson.toBytes(progress));
       publish(tmp, done);
       published = true;
       LOG.info("checkpoint written: {}", done);
@@ -232,7 +225,7 @@ final class Checkpoints {
     if (latest == null) {
       return null;
     }
-    Progress p = read(latest, PROGRESS, bytes -> fromJson(JSON.readValue(bytes, MAP)));
+    Progress p = read(latest, PROGRESS, ProgressJson::fromBytes);
     refuseOtherSettings(latest, p, settings);
     if (p.epochsDone() > maxEpochs) {
       throw new IllegalStateException(
@@ -446,75 +439,5 @@ final class Checkpoints {
       }
     }
     return out;
-  }
-
-  private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
-
-  private static Map<String, Object> toJson(Progress p) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("format", FORMAT);
-    m.put("epochsDone", p.epochsDone());
-    m.put("settings", p.settings());
-    m.put("bestValidationLoss", String.valueOf(p.bestValidationLoss()));
-    m.put("bestEpoch", p.bestEpoch());
-    m.put("epochsWithoutImprovement", p.epochsWithoutImprovement());
-    List<Map<String, Object>> ledger = new ArrayList<>();
-    for (PrivacySteps s : p.privacy()) {
-      Map<String, Object> e = new LinkedHashMap<>();
-      e.put("samplingRate", String.valueOf(s.samplingRate()));
-      e.put("noiseMultiplier", String.valueOf(s.noiseMultiplier()));
-      e.put("steps", s.steps());
-      ledger.add(e);
-    }
-    m.put("privacy", ledger);
-    m.put("history", MetricsJson.toJson(p.history()));
-    return m;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Progress fromJson(Map<String, Object> m) {
-    Object format = m.get("format");
-    if (!(format instanceof Number n) || n.intValue() != FORMAT) {
-      throw new IllegalArgumentException(
-          format == null
-              ? "written by an earlier Ember, which did not record the training settings and the"
-                  + " privacy ledger needed to resume honestly"
-              : "format " + format + ", this Ember reads format " + FORMAT);
-    }
-    Map<String, String> settings = new LinkedHashMap<>();
-    ((Map<String, Object>) field(m, "settings", Map.class))
-        .forEach((k, v) -> settings.put(k, String.valueOf(v)));
-    List<PrivacySteps> privacy = new ArrayList<>();
-    for (Object o : field(m, "privacy", List.class)) {
-      Map<String, Object> e = (Map<String, Object>) o;
-      privacy.add(
-          new PrivacySteps(
-              Double.parseDouble(field(e, "samplingRate", String.class)),
-              Double.parseDouble(field(e, "noiseMultiplier", String.class)),
-              field(e, "steps", Number.class).longValue()));
-    }
-    return new Progress(
-        field(m, "epochsDone", Number.class).intValue(),
-        settings,
-        Double.parseDouble(field(m, "bestValidationLoss", String.class)),
-        field(m, "bestEpoch", Number.class).intValue(),
-        field(m, "epochsWithoutImprovement", Number.class).intValue(),
-        new ArrayList<>(
-            MetricsJson.fromJson((List<Map<String, Object>>) field(m, "history", List.class))),
-        privacy);
-  }
-
-  private static <T> T field(Map<String, Object> m, String name, Class<T> type) {
-    Object v = m.get(name);
-    if (!type.isInstance(v)) {
-      throw new IllegalArgumentException(
-          "field '"
-              + name
-              + "' should be a "
-              + type.getSimpleName().toLowerCase(Locale.ROOT)
-              + ", found "
-              + (v == null ? "nothing" : v));
-    }
-    return type.cast(v);
   }
 }

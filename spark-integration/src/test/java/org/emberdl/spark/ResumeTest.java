@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -294,6 +295,22 @@ class ResumeTest {
     Files.writeString(progress, "{\"epochsDone\": 2}"); // as an earlier Ember wrote it
     String old = assertThrows(IllegalStateException.class, () -> rerun.fit(data)).getMessage();
     assertTrue(old.contains(progress + " is missing or corrupt (written by an earlier Ember"), old);
+
+    // A privacy ledger in a non-private fit's checkpoint: it does not describe this fit.
+    String ledger =
+        new String(progressBytes, StandardCharsets.UTF_8)
+            .replace(
+                "\"privacy\":[]",
+                "\"privacy\":[{\"samplingRate\":\"0.1\",\"noiseMultiplier\":\"0.8\",\"steps\":10}]");
+    assertFalse(Arrays.equals(progressBytes, ledger.getBytes(StandardCharsets.UTF_8)));
+    Files.writeString(progress, ledger);
+    String steps = assertThrows(IllegalStateException.class, () -> rerun.fit(data)).getMessage();
+    assertTrue(
+        steps.contains(
+            latest
+                + " records 10 private steps for 2 epochs of non-private training, not 0; it cannot"
+                + " be resumed with an honest privacy account"),
+        steps);
 
     // Repaired, it resumes: the errors above changed nothing.
     Files.write(progress, progressBytes);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
@@ -121,7 +122,7 @@ class TrainingOptionsTest {
             .setMaxEpochs(s.epochs().size())
             .fit(data)
             .weights();
-    assertFalse(java.util.Arrays.equals(last, model.weights()), "the last epoch's weights");
+    assertFalse(Arrays.equals(last, model.weights()), "the last epoch's weights");
   }
 
   @Test
