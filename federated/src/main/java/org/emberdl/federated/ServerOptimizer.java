@@ -1,6 +1,10 @@
 package org.emberdl.federated;
 
 import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * The server's step on a round's averaged client delta, after Reddi et al. 2021 ("Adaptive
@@ -17,7 +21,9 @@ import java.io.Serializable;
  *
  * <p>Under differential privacy the step only post-processes the already noised average, so it
  * costs no privacy. The state (momentum, moments) lives in this object on the driver; it is
- * serializable. Not thread-safe.
+ * serializable, and {@link #state()} / {@link #loadState(Map)} export and restore it by name so
+ * that a checkpoint can hold it: a resumed fit must continue the momentum, not restart it at zero.
+ * Not thread-safe.
  */
 public final class ServerOptimizer implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -113,6 +119,79 @@ public final class ServerOptimizer implements Serializable {
           "update of " + n + " values for a server state of " + s.length);
     }
     return s;
+  }
+
+  /**
+   * The state by name, as copies: {@code "momentum"} (FedAvgM's v), or {@code "m"} and {@code "v"}
+   * (FedAdam's moments); empty for sgd, and before the first step (the state starts at zero).
+   */
+  public Map<String, float[]> state() {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    List<String> names = stateNames();
+    if (!names.isEmpty() && first != null) {
+      out.put(names.get(0), first.clone());
+    }
+    if (names.size() > 1 && second != null) {
+      out.put(names.get(1), second.clone());
+    }
+    return out;
+  }
+
+  /**
+   * Restores a {@link #state()} of a server optimizer of the same kind: an empty map resets it to
+   * the state before the first step. Nothing changes when the map is rejected.
+   *
+   * @throws IllegalArgumentException for a name this kind does not hold, a missing one, or arrays
+   *     of different lengths (a state of another kind of server optimizer, or of another network)
+   */
+  public void loadState(Map<String, float[]> state) {
+    List<String> names = stateNames();
+    TreeSet<String> unexpected = new TreeSet<>(state.keySet());
+    names.forEach(unexpected::remove);
+    if (!unexpected.isEmpty()) {
+      throw new IllegalArgumentException(
+          "the "
+              + kind()
+              + " server optimizer holds "
+              + (names.isEmpty() ? "no state" : names)
+              + ", not "
+              + unexpected
+              + " (a state of another server optimizer?)");
+    }
+    if (state.isEmpty()) {
+      first = null;
+      second = null;
+      return;
+    }
+    float[] a = state.get(names.get(0));
+    float[] b = names.size() > 1 ? state.get(names.get(1)) : null;
+    if (a == null || (names.size() > 1 && b == null)) {
+      throw new IllegalArgumentException(
+          "the " + kind() + " server optimizer's state needs " + names + ", got " + state.keySet());
+    }
+    if (b != null && b.length != a.length) {
+      throw new IllegalArgumentException(
+          "the "
+              + kind()
+              + " server optimizer's state has "
+              + names.get(0)
+              + " of "
+              + a.length
+              + " values and "
+              + names.get(1)
+              + " of "
+              + b.length);
+    }
+    first = a.clone();
+    second = b == null ? null : b.clone();
+  }
+
+  private List<String> stateNames() {
+    return switch (kind) {
+      case SGD -> List.of();
+      case MOMENTUM -> List.of("momentum");
+      case ADAM -> List.of("m", "v");
+    };
   }
 
   /** sgd, momentum or adam. */

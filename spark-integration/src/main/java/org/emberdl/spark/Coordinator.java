@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -20,6 +21,7 @@ import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.FederatedAveraging;
 import org.emberdl.federated.MeanGradientAggregator;
 import org.emberdl.federated.ModelAveragingAggregator;
+import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.dp.RdpAccountant;
@@ -218,11 +220,14 @@ final class Coordinator {
                 dp == null ? 0 : dp.sigma(),
                 dp == null ? 0 : dp.clipNorm())
             : null;
+    // The server optimizer of a federated fit: its state (momentum, moments) goes into checkpoints.
+    ServerOptimizer server =
+        !federated ? null : dp != null ? dp.server() : Federation.serverOptimizer(p);
     Aggregator aggregator =
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
             : federated
-                ? new FederatedAveraging(Federation.serverOptimizer(p))
+                ? new FederatedAveraging(server)
                 : localSteps == 1 ? new MeanGradientAggregator() : new ModelAveragingAggregator();
     TrainingConfig config =
         new TrainingConfig(
@@ -266,50 +271,51 @@ final class Coordinator {
       int bestEpoch = 0;
       int sinceBest = 0;
       RoundWeights best = null;
+      List<Checkpoints.PrivacySteps> privacy = List.of();
+      Map<String, String> settings =
+          TrainingSettings.of(p, kind, network, trainRows, validRows, sizes.size(), clients, dp);
+      Checkpoints.State state = new Checkpoints.State(model, optimizer, server);
+      int maxEpochs = p.getMaxEpochs();
       if (checkpoints != null) {
-        long rows = trainRows;
-        Checkpoints.Progress restored =
-            checkpoints.restoreLatest(
-                model,
-                optimizer,
-                found -> {
-                  if (!found.network().equals(network.toString()) || found.trainRows() != rows) {
-                    throw new IllegalStateException(
-                        "the checkpoint in "
-                            + p.getCheckpointDir()
-                            + " was written for "
-                            + found.network()
-                            + " on "
-                            + found.trainRows()
-                            + " rows, not "
-                            + network
-                            + " on "
-                            + rows
-                            + " rows; use another checkpointDir");
-                  }
-                });
+        Checkpoints.Restored restored = checkpoints.restoreLatest(state, settings, maxEpochs);
         if (restored != null) {
-          startEpoch = restored.epochsDone();
-          history.addAll(restored.history());
-          bestLoss = restored.bestValidationLoss();
-          bestEpoch = restored.bestEpoch();
-          sinceBest = restored.epochsWithoutImprovement();
+          Checkpoints.Progress r = restored.progress();
+          startEpoch = r.epochsDone();
+          history.addAll(r.history());
+          bestLoss = r.bestValidationLoss();
+          bestEpoch = r.bestEpoch();
+          sinceBest = r.epochsWithoutImprovement();
+          best = restored.best();
+          privacy = r.privacy();
+          long expectedSteps = dp == null ? 0 : (long) startEpoch * rounds;
+          if (Checkpoints.PrivacySteps.totalSteps(privacy) != expectedSteps) {
+            throw new IllegalStateException(
+                "the checkpoint "
+                    + restored.path()
+                    + " records "
+                    + Checkpoints.PrivacySteps.totalSteps(privacy)
+                    + " private steps for "
+                    + startEpoch
+                    + " epochs of "
+                    + (dp == null ? "non-private training" : rounds + " steps")
+                    + ", not "
+                    + expectedSteps
+                    + "; it cannot be resumed with an honest privacy account");
+          }
         }
       }
       if (dp != null) {
         aggregator = dp.aggregator(p.getSeed(), (long) startEpoch * rounds);
       }
-      RdpAccountant accountant =
-          dp == null
-              ? null
-              : new RdpAccountant()
-                  .withSteps(dp.samplingRate(), dp.sigma(), (long) startEpoch * rounds);
-      boolean stoppedEarly = false;
+      // Rebuilt from the steps actually taken, as the checkpoint recorded them.
+      RdpAccountant accountant = dp == null ? null : Checkpoints.PrivacySteps.accountant(privacy);
+      // A fit that had already stopped early when its checkpoint was written stays stopped.
+      boolean stoppedEarly =
+          p.getEarlyStoppingPatience() > 0 && sinceBest >= p.getEarlyStoppingPatience();
       double roundMillis = 0;
       long roundCount = 0;
       double lastLoss = Double.NaN;
-      int maxEpochs = p.getMaxEpochs();
-      for (int epoch = startEpoch; epoch < maxEpochs; epoch++) {
+      for (int epoch = startEpoch; !stoppedEarly && epoch < maxEpochs; epoch++) {
         if (dp != null && !dp.affordable(accountant, rounds, history.isEmpty())) {
           stoppedEarly = true;
           break;
@@ -372,6 +378,9 @@ final class Coordinator {
                     ? Double.NaN
                     : (accountant = accountant.withSteps(dp.samplingRate(), dp.sigma(), rounds))
                         .epsilon(dp.delta()));
+        if (dp != null) {
+          privacy = Checkpoints.PrivacySteps.append(privacy, dp.samplingRate(), dp.sigma(), rounds);
+        }
         history.add(m);
         LOG.info(
             "epoch {}/{}: loss {} accuracy {} validation loss {} validation accuracy {} "
@@ -399,16 +408,10 @@ final class Coordinator {
         if (checkpoints != null
             && ((epoch + 1) % p.getCheckpointInterval() == 0 || epoch + 1 == maxEpochs || stop)) {
           checkpoints.write(
-              model,
-              optimizer,
+              state,
               new Checkpoints.Progress(
-                  epoch + 1,
-                  network.toString(),
-                  trainRows,
-                  bestLoss,
-                  bestEpoch,
-                  sinceBest,
-                  history));
+                  epoch + 1, settings, bestLoss, bestEpoch, sinceBest, history, privacy),
+              best);
         }
         if (stop) {
           stoppedEarly = true;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
@@ -70,13 +71,12 @@ class TrainingOptionsTest {
   }
 
   @Test
-  void validationMetricsAndEarlyStoppingKeepTheBestWeights() {
+  void validationMetricsAreReportedEveryEpoch() {
     Dataset<Row> data = TestData.blobs(spark, 400, 8, 3, 10, 2);
     EmberClassificationModel model =
         EmberClassifierTest.mlp()
             .setValidationFraction(0.25)
-            .setEarlyStoppingPatience(2)
-            .setMaxEpochs(40)
+            .setMaxEpochs(3)
             .setLearningRate(0.05)
             .fit(data);
     TrainingSummary s = model.trainingSummary();
@@ -84,18 +84,45 @@ class TrainingOptionsTest {
         s.validationRows() > 60 && s.validationRows() < 140,
         "validation rows " + s.validationRows());
     assertEquals(400, s.trainRows() + s.validationRows());
+    assertEquals(3, s.epochs().size());
     for (EpochMetrics m : s.epochs()) {
       assertFalse(Double.isNaN(m.validationLoss()));
       assertTrue(m.validationAccuracy() >= 0 && m.validationAccuracy() <= 1);
     }
-    if (s.stoppedEarly()) {
-      assertEquals(s.epochs().size() - 2, s.bestEpoch());
-      double best = s.epochs().get(s.bestEpoch() - 1).validationLoss();
-      for (EpochMetrics m : s.epochs()) {
-        assertTrue(m.validationLoss() >= best);
+    assertTrue(accuracy(model.transform(data)) > 0.95);
+  }
+
+  @Test
+  void earlyStoppingStopsAndKeepsTheBestEpochsWeights() {
+    // Random labels: the validation loss must turn up, so the fit does stop early.
+    Dataset<Row> data = ResumeTest.randomLabels(spark).cache();
+    EmberClassificationModel model = ResumeTest.earlyStopping().fit(data);
+    TrainingSummary s = model.trainingSummary();
+    assertTrue(s.stoppedEarly(), "did not stop early: " + s.epochs().size() + " epochs");
+    // Patience 2: two epochs without a better validation loss after the best, then it stops.
+    assertEquals(s.bestEpoch() + 2, s.epochs().size());
+    assertTrue(s.epochs().size() < 40);
+    double best = s.epochs().get(s.bestEpoch() - 1).validationLoss();
+    for (EpochMetrics m : s.epochs()) {
+      if (m.epoch() != s.bestEpoch()) {
+        assertTrue(m.validationLoss() > best, "epoch " + m.epoch() + " is as good as the best");
       }
     }
-    assertTrue(accuracy(model.transform(data)) > 0.95);
+    // The weights returned are the best epoch's: those of the same fit run for bestEpoch epochs.
+    byte[] atBest =
+        ResumeTest.earlyStopping()
+            .setEarlyStoppingPatience(0)
+            .setMaxEpochs(s.bestEpoch())
+            .fit(data)
+            .weights();
+    assertArrayEquals(atBest, model.weights());
+    byte[] last =
+        ResumeTest.earlyStopping()
+            .setEarlyStoppingPatience(0)
+            .setMaxEpochs(s.epochs().size())
+            .fit(data)
+            .weights();
+    assertFalse(Arrays.equals(last, model.weights()), "the last epoch's weights");
   }
 
   @Test
