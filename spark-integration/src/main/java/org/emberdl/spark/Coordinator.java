@@ -23,6 +23,7 @@ import org.emberdl.federated.ModelAveragingAggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.dp.RdpAccountant;
+import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
@@ -54,6 +55,7 @@ final class Coordinator {
 
   static Result fit(
       Dataset<?> dataset, EmberParams<?> p, TaskKind kind, String featuresCol, String labelCol) {
+    ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     NetworkDefinition network = NetworkDefinition.of(p);
     SparkSession spark = dataset.sparkSession();
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -76,11 +78,6 @@ final class Coordinator {
           selected = selected.repartition(p.getNumPartitions());
         }
       } else {
-        if (!Federation.isFederated(p.getAggregation())) {
-          throw new IllegalArgumentException(
-              "clientIdCol needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
-                  + p.getAggregation());
-        }
         ClientIndex.Indexed indexed =
             ClientIndex.attach(
                 dataset.select(
@@ -204,11 +201,9 @@ final class Coordinator {
     if (federated) {
       rounds = 1; // one round per "epoch": every sampled client trains localEpochs epochs
     }
-    boolean secure = p.getSecureAggregation();
-    if (secure && !federated) {
-      throw new IllegalArgumentException(
-          "secureAggregation needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
-              + p.getAggregation());
+    boolean secure = p.getSecureAggregation(); // only when federated (ParamScope)
+    if (secure) {
+      SecureRound.checkExpectedSample(p.getAggregation(), p.getClientFraction(), clients);
     }
     SecureRound.Plan securePlan =
         secure
@@ -216,8 +211,10 @@ final class Coordinator {
                 dp != null,
                 Math.max(1, maxPartitionRows),
                 dp == null ? 0 : dp.sigma(),
-                dp == null ? 0 : dp.clipNorm())
+                dp == null ? 0 : dp.clipNorm(),
+                p.getAllowUnmaskedSmallRounds())
             : null;
+    SecretSampler sampler = dp == null ? null : dp.sampler();
     Aggregator aggregator =
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
@@ -241,7 +238,8 @@ final class Coordinator {
             dp == null ? 0 : dp.clipNorm(),
             federated ? p.getLocalEpochs() : 0,
             p.getAggregation().equals("fedprox") ? p.getProximalMu() : 0,
-            batchSize);
+            batchSize,
+            dp == null || dp.clientLevel() ? null : sampler);
     LOG.info(
         "Ember fit: {} on {} partitions ({} clients), {} training and {} validation rows ({}"
             + " skipped), {} rounds per epoch, aggregation {}{}",
@@ -308,6 +306,7 @@ final class Coordinator {
       double roundMillis = 0;
       long roundCount = 0;
       double lastLoss = Double.NaN;
+      long skippedRounds = 0;
       int maxEpochs = p.getMaxEpochs();
       for (int epoch = startEpoch; epoch < maxEpochs; epoch++) {
         if (dp != null && !dp.affordable(accountant, rounds, history.isEmpty())) {
@@ -326,13 +325,22 @@ final class Coordinator {
           boolean[] sampled =
               federated
                   ? Federation.sample(
-                      p.getAggregation(), p.getSeed(), globalRound, clients, p.getClientFraction())
+                      p.getAggregation(),
+                      p.getSeed(),
+                      globalRound,
+                      clients,
+                      p.getClientFraction(),
+                      sampler)
                   : null;
           Update total =
               secure
                   ? SecureRound.run(
                       sc, data, config, snapshot(model), globalRound, sampled, securePlan)
                   : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
+          if (total == null) { // a secure round of one client, skipped (SecureRound)
+            skippedRounds++;
+            continue;
+          }
           apply(aggregator.combine(total), model, optimizer);
           epochTotal.add(
               new Update(
@@ -421,6 +429,12 @@ final class Coordinator {
         }
       }
       sc.setJobDescription(null);
+      if (skippedRounds > 0) {
+        LOG.warn(
+            "secure aggregation: {} of {} rounds skipped because they sampled a single client",
+            skippedRounds,
+            roundCount + skippedRounds);
+      }
       int finalEpoch = history.isEmpty() ? 0 : history.get(history.size() - 1).epoch();
       if (stoppedEarly && best != null) {
         PartitionTrainer.load(model, best);

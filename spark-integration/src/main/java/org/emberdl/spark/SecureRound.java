@@ -41,11 +41,18 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The threshold is {@code t = max(2, ceil(2m / 3))} of the round's {@code m} sampled clients: a
  * round survives a third of its clients dropping out, and the server together with fewer than
- * {@code t} clients learns nothing beyond the sum. A round with one sampled client sends that
- * client's update in the clear (it <em>is</em> the sum; under DP the client adds the whole noise
- * first); with none, the sum is zero (plus, under DP, noise the driver draws). When fewer than
- * {@code t} clients survive, the round is run again with fresh keys (up to three attempts in all),
- * then the fit fails.
+ * {@code t} clients learns nothing beyond the sum. When fewer than {@code t} clients survive, the
+ * round is run again with fresh keys (up to three attempts in all), then the fit fails.
+ *
+ * <p>Small rounds. A round of one client cannot be masked: the sum <em>is</em> its update. So
+ * {@link #checkExpectedSample} refuses, at fit, settings that sample fewer than two clients per
+ * round (FedAvg's fixed count, DP-FedAvg's expectation {@code qK}); and a round that still samples
+ * exactly one client (DP-FedAvg's Poisson sampling can) is skipped: no client trains, nothing is
+ * sent, the weights and the server optimizer stay, and a WARN says so. Only with {@code
+ * allowUnmaskedSmallRounds} does the lone client send its update unmasked (under DP with the whole
+ * noise added first, so the driver sees exactly what the sampled Gaussian mechanism releases), with
+ * a WARN every such round. A round with no client sums to zero (plus, under DP, noise the driver
+ * draws).
  *
  * <p>Not secret: which clients were sampled and survived, and the per-partition training metrics
  * (loss, accuracy, example counts) used for the progress log.
@@ -65,14 +72,24 @@ final class SecureRound {
    */
   private static final int ATTEMPTS = 3;
 
+  /** The least threshold of any round ({@code t = max(2, ceil(2m / 3))}). */
+  static final int MIN_THRESHOLD = 2;
+
   /**
    * The settings fixed for one fit.
    *
    * @param maxClientRows an upper bound on any client's training rows ({@code n_max})
    * @param noiseMultiplier DP-FedAvg's z (ignored for FedAvg)
    * @param clipNorm DP-FedAvg's S (ignored for FedAvg)
+   * @param allowUnmaskedSmallRounds whether a round of one client sends its update unmasked (else
+   *     the round is skipped)
    */
-  record Plan(boolean dp, long maxClientRows, double noiseMultiplier, double clipNorm)
+  record Plan(
+      boolean dp,
+      long maxClientRows,
+      double noiseMultiplier,
+      double clipNorm,
+      boolean allowUnmaskedSmallRounds)
       implements Serializable {}
 
   /** A protocol step's work on one partition. */
@@ -82,7 +99,47 @@ final class SecureRound {
 
   private SecureRound() {}
 
-  /** Runs global round {@code round} over the {@code sampled} clients; the sum as an Update. */
+  /**
+   * Refuses settings whose rounds sample fewer clients than the protocol's least threshold (2): the
+   * fixed {@code max(1, round(clientFraction K))} of fedavg/fedprox, or dp-fedavg's expected {@code
+   * clientFraction K}.
+   *
+   * @param clients K, the number of federated clients
+   * @throws IllegalArgumentException naming the aggregation, clientFraction, K and the fraction
+   *     needed
+   */
+  static void checkExpectedSample(String aggregation, double clientFraction, int clients) {
+    boolean poisson = aggregation.equals("dp-fedavg");
+    double perRound =
+        poisson ? clientFraction * clients : Math.max(1, Math.round(clientFraction * clients));
+    if (perRound >= MIN_THRESHOLD) {
+      return;
+    }
+    String needed =
+        clients < MIN_THRESHOLD
+            ? "use at least " + MIN_THRESHOLD + " clients"
+            : String.format(
+                "raise clientFraction to at least %.4g or use more clients",
+                (double) MIN_THRESHOLD / clients);
+    throw new IllegalArgumentException(
+        String.format(
+            "secureAggregation needs at least %d clients per round (one client's update cannot be"
+                + " masked), but aggregation=%s with clientFraction=%s and %d clients samples %s"
+                + " per round: %s",
+            MIN_THRESHOLD,
+            aggregation,
+            clientFraction,
+            clients,
+            poisson
+                ? String.format("%.4g clients in expectation", perRound)
+                : String.format("%d client%s", (long) perRound, perRound == 1 ? "" : "s"),
+            needed));
+  }
+
+  /**
+   * Runs global round {@code round} over the {@code sampled} clients; the sum as an Update, or null
+   * when the round is skipped (one client sampled and {@code allowUnmaskedSmallRounds} off).
+   */
   static Update run(
       JavaSparkContext sc,
       JavaRDD<PartitionData> data,
@@ -99,6 +156,19 @@ final class SecureRound {
       return nobody(config, weights, plan);
     }
     if (m == 1) {
+      if (!plan.allowUnmaskedSmallRounds()) {
+        LOG.warn(
+            "secure aggregation: round {} sampled a single client, whose update cannot be masked;"
+                + " skipping the round (no client trains, the weights stay; set"
+                + " allowUnmaskedSmallRounds=true to send it unmasked instead)",
+            round + 1);
+        return null;
+      }
+      LOG.warn(
+          "secure aggregation: round {} sampled a single client; its update goes to the driver"
+              + " UNMASKED{} (allowUnmaskedSmallRounds=true)",
+          round + 1,
+          plan.dp() ? ", with the whole DP noise added by the client" : "");
       return single(sc, data, config, weights, round, sampled, plan);
     }
     for (int attempt = 1; ; attempt++) {
@@ -131,7 +201,7 @@ final class SecureRound {
       Plan plan,
       int m,
       String session) {
-    int t = Math.max(2, (2 * m + 2) / 3);
+    int t = Math.max(MIN_THRESHOLD, (2 * m + 2) / 3);
     int length = vectorLength(config, weights, plan);
     DistributedGaussianNoise noise =
         plan.dp() ? new DistributedGaussianNoise(plan.noiseMultiplier(), plan.clipNorm(), t) : null;
