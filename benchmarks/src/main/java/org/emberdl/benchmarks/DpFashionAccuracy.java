@@ -120,7 +120,6 @@ public final class DpFashionAccuracy {
             .setAggregation("dp-sgd")
             .setOptimizer(optimizer)
             .setLearningRate(lr)
-            .setMomentum(momentum)
             .setWeightDecay(weightDecay)
             .setBatchSize(batch)
             .setMaxEpochs(epochs)
@@ -128,6 +127,9 @@ public final class DpFashionAccuracy {
             .setDelta(delta)
             .setSeed(seed)
             .setNumPartitions(partitions);
+    if (optimizer.equals("sgd")) {
+      clf.setMomentum(momentum); // adam and adamw have no momentum Param: fit would refuse it
+    }
     String budget;
     if (o.containsKey("sigma")) {
       clf.setNoiseMultiplier(Double.parseDouble(o.get("sigma")));

@@ -65,6 +65,42 @@ class SecureAggregationTrainingTest {
   }
 
   @Test
+  void theRoundsMetricsArriveOnlyAsSecureSumsAndEqualThePlainOnes() {
+    // Clients send nothing but masked vectors (SecureClientTasks.mask returns MaskedInputs); the
+    // example count, loss sum and correct count ride in them, so the driver learns only the
+    // round's sums. Those sums must be what plain training reports: accuracy exactly (integer
+    // counts), loss to float precision of the fixed-point encoding.
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 58);
+    EmberClassifier fedavg = ClientLevelTrainingTest.federated().setMaxEpochs(2);
+    List<EpochMetrics> plain = fedavg.fit(data).trainingSummary().epochs();
+    List<EpochMetrics> secure =
+        fedavg
+            .copy(fedavg.extractParamMap())
+            .setSecureAggregation(true)
+            .fit(data)
+            .trainingSummary()
+            .epochs();
+    for (int e = 0; e < 2; e++) {
+      assertEquals(plain.get(e).accuracy(), secure.get(e).accuracy(), "epoch " + (e + 1));
+      assertEquals(plain.get(e).loss(), secure.get(e).loss(), 1e-6 * plain.get(e).loss());
+    }
+    // DP-FedAvg with noise: the first round starts from the same weights and samples the same
+    // clients in both, so its metrics agree; the clients' noise covers the update, not the metrics
+    EmberClassifier dp =
+        ClientLevelTrainingTest.federated()
+            .setAggregation("dp-fedavg")
+            .setClientFraction(0.75)
+            .setL2NormClip(0.05)
+            .setNoiseMultiplier(0.5)
+            .setMaxEpochs(1);
+    EpochMetrics central = dp.fit(data).trainingSummary().last();
+    EpochMetrics distributed =
+        dp.copy(dp.extractParamMap()).setSecureAggregation(true).fit(data).trainingSummary().last();
+    assertEquals(central.accuracy(), distributed.accuracy());
+    assertEquals(central.loss(), distributed.loss(), 1e-6 * central.loss());
+  }
+
+  @Test
   void settingsThatSampleFewerThanTwoClientsPerRoundAreRefused() {
     // 4 clients (2 classes x 2): fedavg samples max(1, round(0.3 * 4)) = 1 client every round
     Dataset<Row> four = TestData.clientBlobs(spark, 80, 8, 2, 2, 51);
