@@ -273,9 +273,11 @@ final class EmberParamSet implements Serializable {
         new BooleanParam(
             owner,
             "secureAggregation",
-            "fedavg/fedprox/dp-fedavg: sum the clients' updates with secure aggregation (Bonawitz"
-                + " et al. 2017), so the driver only learns their sum; under dp-fedavg the"
-                + " clients add the noise");
+            "fedavg/fedprox/dp-fedavg: sum the clients' updates and training metrics with secure"
+                + " aggregation (Bonawitz et al. 2017), so the driver only learns their sums; under"
+                + " dp-fedavg the clients add the noise. Needs at least 2 clients per round"
+                + " (clientFraction * clients >= 2); a round that samples one client is skipped"
+                + " unless allowUnmaskedSmallRounds");
     allowUnmaskedSmallRounds =
         new BooleanParam(
             owner,

@@ -70,6 +70,14 @@ class SecureAggregationTrainingTest {
     // example count, loss sum and correct count ride in them, so the driver learns only the
     // round's sums. Those sums must be what plain training reports: accuracy exactly (integer
     // counts), loss to float precision of the fixed-point encoding.
+    java.lang.reflect.Method mask = null;
+    for (java.lang.reflect.Method m : SecureClientTasks.class.getDeclaredMethods()) {
+      mask = m.getName().equals("mask") ? m : mask;
+    }
+    assertEquals(
+        "java.util.List<org.emberdl.federated.secagg.Messages$MaskedInput>",
+        mask.getGenericReturnType().getTypeName(),
+        "what a client's masking task returns to the driver");
     Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 58);
     EmberClassifier fedavg = ClientLevelTrainingTest.federated().setMaxEpochs(2);
     List<EpochMetrics> plain = fedavg.fit(data).trainingSummary().epochs();
