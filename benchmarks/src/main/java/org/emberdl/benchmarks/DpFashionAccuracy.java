@@ -121,7 +121,6 @@ public final class DpFashionAccuracy {
             .setOptimizer(optimizer)
             .setLearningRate(lr)
             .setWeightDecay(weightDecay)
-            .setBatchSize(batch)
             .setMaxEpochs(epochs)
             .setL2NormClip(clip)
             .setDelta(delta)
@@ -141,6 +140,8 @@ public final class DpFashionAccuracy {
     }
     if (o.containsKey("sampling-rate")) {
       clf.setSamplingRate(Double.parseDouble(o.get("sampling-rate")));
+    } else {
+      clf.setBatchSize(batch); // q = batch / rows; with samplingRate, fit would refuse batchSize
     }
     String config =
         String.format(
