@@ -204,6 +204,12 @@ final class Coordinator {
     boolean secure = p.getSecureAggregation(); // only when federated (ParamScope)
     if (secure) {
       SecureRound.checkExpectedSample(p.getAggregation(), p.getClientFraction(), clients);
+      SecureRound.warnOfLoneClientRounds(
+          p.getAggregation(),
+          p.getClientFraction(),
+          clients,
+          p.getMaxEpochs(),
+          p.getAllowUnmaskedSmallRounds());
     }
     SecureRound.Plan securePlan =
         secure

@@ -153,6 +153,31 @@ final class SecureRound {
   }
 
   /**
+   * Says at fit, under DP-FedAvg's Poisson sampling, how often a round will sample exactly one
+   * client ({@code K q (1 - q)^(K-1)} per round) and what happens to those rounds, so that the user
+   * can raise {@code clientFraction} where that is frequent.
+   */
+  static void warnOfLoneClientRounds(
+      String aggregation, double q, int clients, int rounds, boolean allowUnmasked) {
+    double perRound = clients * q * Math.pow(1 - q, clients - 1);
+    if (!aggregation.equals("dp-fedavg") || perRound * rounds < 1e-3) {
+      return;
+    }
+    LOG.warn(
+        "secure aggregation: a dp-fedavg round samples exactly one of {} clients with probability"
+            + " {} (about {} of {} rounds); such a round is {}",
+        clients,
+        String.format("%.3g", perRound),
+        String.format("%.2g", perRound * rounds),
+        rounds,
+        allowUnmasked
+            ? "sent unmasked, with the whole noise added by the client"
+            : "skipped and still charged to the accountant, whose sampled Gaussian analysis"
+                + " assumes every sampled client is summed (raise clientFraction to make such"
+                + " rounds rare)");
+  }
+
+  /**
    * Runs global round {@code round} over the {@code sampled} clients; the sum as an Update, or null
    * when the round is skipped (one client sampled and {@code allowUnmaskedSmallRounds} off).
    */

@@ -198,6 +198,15 @@ class SecureAggregationTrainingTest {
               "WARN secure aggregation: 1 of 1 rounds skipped because they sampled a single"
                   + " client"),
           fit.containing("skipped"));
+      // announced at fit: P(one client) = 6 * 0.4 * 0.6^5 = 0.186624 per round
+      assertEquals(
+          List.of(
+              "WARN secure aggregation: a dp-fedavg round samples exactly one of 6 clients with"
+                  + " probability 0.187 (about 0.19 of 1 rounds); such a round is skipped and"
+                  + " still charged to the accountant, whose sampled Gaussian analysis assumes"
+                  + " every sampled client is summed (raise clientFraction to make such rounds"
+                  + " rare)"),
+          round.containing("probability"));
       // the skipped round is still charged to the accountant: its sample was drawn
       assertEquals(
           new RdpAccountant().withSteps(0.4, 0.5, 1).epsilon(1e-5),
