@@ -54,8 +54,18 @@ default --optimizer sgd
 default --lr 0.02
 default --server-optimizer momentum
 default --server-momentum 0.9
-default --clip 1
-default --noise-multiplier 0.05
+# the DP settings only for a DP aggregation: train refuses Params its aggregation would ignore
+aggregation=dp-fedavg
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --aggregation) aggregation=${args[$((i + 1))]:-} ;;
+    --aggregation=*) aggregation=${args[$i]#--aggregation=} ;;
+  esac
+done
+if [[ "$aggregation" == dp-* ]]; then
+  default --clip 1
+  default --noise-multiplier 0.05
+fi
 default --epochs 20
 default --partitions 2
 cli train --data "$work/data/train.parquet" --model-out "$work/model" "${args[@]}"

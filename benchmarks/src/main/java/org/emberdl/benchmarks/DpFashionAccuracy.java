@@ -120,14 +120,15 @@ public final class DpFashionAccuracy {
             .setAggregation("dp-sgd")
             .setOptimizer(optimizer)
             .setLearningRate(lr)
-            .setMomentum(momentum)
             .setWeightDecay(weightDecay)
-            .setBatchSize(batch)
             .setMaxEpochs(epochs)
             .setL2NormClip(clip)
             .setDelta(delta)
             .setSeed(seed)
             .setNumPartitions(partitions);
+    if (optimizer.equals("sgd")) {
+      clf.setMomentum(momentum); // adam and adamw have no momentum Param: fit would refuse it
+    }
     String budget;
     if (o.containsKey("sigma")) {
       clf.setNoiseMultiplier(Double.parseDouble(o.get("sigma")));
@@ -139,6 +140,8 @@ public final class DpFashionAccuracy {
     }
     if (o.containsKey("sampling-rate")) {
       clf.setSamplingRate(Double.parseDouble(o.get("sampling-rate")));
+    } else {
+      clf.setBatchSize(batch); // q = batch / rows; with samplingRate, fit would refuse batchSize
     }
     String config =
         String.format(

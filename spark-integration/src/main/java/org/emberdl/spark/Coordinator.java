@@ -25,6 +25,7 @@ import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.dp.RdpAccountant;
+import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
@@ -56,6 +57,7 @@ final class Coordinator {
 
   static Result fit(
       Dataset<?> dataset, EmberParams<?> p, TaskKind kind, String featuresCol, String labelCol) {
+    ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     NetworkDefinition network = NetworkDefinition.of(p);
     SparkSession spark = dataset.sparkSession();
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -78,11 +80,6 @@ final class Coordinator {
           selected = selected.repartition(p.getNumPartitions());
         }
       } else {
-        if (!Federation.isFederated(p.getAggregation())) {
-          throw new IllegalArgumentException(
-              "clientIdCol needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
-                  + p.getAggregation());
-        }
         ClientIndex.Indexed indexed =
             ClientIndex.attach(
                 dataset.select(
@@ -206,11 +203,15 @@ final class Coordinator {
     if (federated) {
       rounds = 1; // one round per "epoch": every sampled client trains localEpochs epochs
     }
-    boolean secure = p.getSecureAggregation();
-    if (secure && !federated) {
-      throw new IllegalArgumentException(
-          "secureAggregation needs a federated aggregation (fedavg, fedprox or dp-fedavg), not "
-              + p.getAggregation());
+    boolean secure = p.getSecureAggregation(); // only when federated (ParamScope)
+    if (secure) {
+      SecureRound.checkExpectedSample(p.getAggregation(), p.getClientFraction(), clients);
+      SecureRound.warnOfLoneClientRounds(
+          p.getAggregation(),
+          p.getClientFraction(),
+          clients,
+          p.getMaxEpochs(),
+          p.getAllowUnmaskedSmallRounds());
     }
     SecureRound.Plan securePlan =
         secure
@@ -218,11 +219,13 @@ final class Coordinator {
                 dp != null,
                 Math.max(1, maxPartitionRows),
                 dp == null ? 0 : dp.sigma(),
-                dp == null ? 0 : dp.clipNorm())
+                dp == null ? 0 : dp.clipNorm(),
+                p.getAllowUnmaskedSmallRounds())
             : null;
     // The server optimizer of a federated fit: its state (momentum, moments) goes into checkpoints.
     ServerOptimizer server =
         !federated ? null : dp != null ? dp.server() : Federation.serverOptimizer(p);
+    SecretSampler sampler = dp == null ? null : dp.sampler();
     Aggregator aggregator =
         dp != null
             ? dp.aggregator(p.getSeed(), 0)
@@ -246,7 +249,8 @@ final class Coordinator {
             dp == null ? 0 : dp.clipNorm(),
             federated ? p.getLocalEpochs() : 0,
             p.getAggregation().equals("fedprox") ? p.getProximalMu() : 0,
-            batchSize);
+            batchSize,
+            dp == null || dp.clientLevel() ? null : sampler);
     LOG.info(
         "Ember fit: {} on {} partitions ({} clients), {} training and {} validation rows ({}"
             + " skipped), {} rounds per epoch, aggregation {}{}",
@@ -315,6 +319,7 @@ final class Coordinator {
       double roundMillis = 0;
       long roundCount = 0;
       double lastLoss = Double.NaN;
+      long skippedRounds = 0;
       for (int epoch = startEpoch; !stoppedEarly && epoch < maxEpochs; epoch++) {
         if (dp != null && !dp.affordable(accountant, rounds, history.isEmpty())) {
           stoppedEarly = true;
@@ -332,13 +337,22 @@ final class Coordinator {
           boolean[] sampled =
               federated
                   ? Federation.sample(
-                      p.getAggregation(), p.getSeed(), globalRound, clients, p.getClientFraction())
+                      p.getAggregation(),
+                      p.getSeed(),
+                      globalRound,
+                      clients,
+                      p.getClientFraction(),
+                      sampler)
                   : null;
           Update total =
               secure
                   ? SecureRound.run(
                       sc, data, config, snapshot(model), globalRound, sampled, securePlan)
                   : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
+          if (total == null) { // a secure round of one client, skipped (SecureRound)
+            skippedRounds++;
+            continue;
+          }
           apply(aggregator.combine(total), model, optimizer);
           epochTotal.add(
               new Update(
@@ -424,6 +438,12 @@ final class Coordinator {
         }
       }
       sc.setJobDescription(null);
+      if (skippedRounds > 0) {
+        LOG.warn(
+            "secure aggregation: {} of {} rounds skipped because they sampled a single client",
+            skippedRounds,
+            roundCount + skippedRounds);
+      }
       int finalEpoch = history.isEmpty() ? 0 : history.get(history.size() - 1).epoch();
       if (stoppedEarly && best != null) {
         PartitionTrainer.load(model, best);

@@ -7,6 +7,7 @@ import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.federated.dp.DpSgdAggregator;
 import org.emberdl.federated.dp.NoiseSource;
 import org.emberdl.federated.dp.RdpAccountant;
+import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.nn.Module;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +22,13 @@ import org.slf4j.LoggerFactory;
  * calibrated so that {@code maxEpochs} epochs spend {@code targetEpsilon}), delta and the budget;
  * the accountant's step is the sampled Gaussian mechanism with (q, sigma) in both.
  *
+ * <p>Under {@code secureNoise} both the noise and the sampling come from {@code SecureRandom}: the
+ * noise from {@link NoiseSource#secure()}, the sample (of rows by the executors under DP-SGD, of
+ * clients by the driver under DP-FedAvg) from one {@link SecretSampler} with a fresh key per fit,
+ * so that neither can be recomputed from the public seed.
+ *
  * @param expectedBatchSize the fixed denominator: qN examples (DP-SGD) or qK clients (DP-FedAvg)
+ * @param sampler the fit's secret sampler under secureNoise, else null (sampling keyed by seed)
  */
 record DpPlan(
     boolean clientLevel,
@@ -34,7 +41,8 @@ record DpPlan(
     double sigma,
     double delta,
     double targetEpsilon,
-    double expectedBatchSize) {
+    double expectedBatchSize,
+    SecretSampler sampler) {
   private static final Logger LOG = LoggerFactory.getLogger(DpPlan.class);
 
   /**
@@ -92,7 +100,8 @@ record DpPlan(
         sigma,
         p.getDelta(),
         target,
-        expected);
+        expected,
+        p.getSecureNoise() ? SecretSampler.fresh() : null);
   }
 
   /** The aggregator that adds this plan's noise (none under secure aggregation: clients do). */

@@ -54,6 +54,7 @@ final class EmberParamSet implements Serializable {
   final Param<String> clientIdCol;
   final BooleanParam secureAggregation;
   final BooleanParam secureNoise;
+  final BooleanParam allowUnmaskedSmallRounds;
 
   EmberParamSet(Params owner) {
     layers =
@@ -266,16 +267,26 @@ final class EmberParamSet implements Serializable {
         new BooleanParam(
             owner,
             "secureNoise",
-            "dp-sgd/dp-fedavg: draw the driver's DP noise from SecureRandom (not reproducible)"
+            "dp-sgd/dp-fedavg: draw the DP noise and the Poisson sampling (of examples under"
+                + " dp-sgd, of clients under dp-fedavg) from SecureRandom (not reproducible)"
                 + " instead of from the generator keyed by seed, which anyone who knows the seed"
                 + " can recompute");
     secureAggregation =
         new BooleanParam(
             owner,
             "secureAggregation",
-            "fedavg/fedprox/dp-fedavg: sum the clients' updates with secure aggregation (Bonawitz"
-                + " et al. 2017), so the driver only learns their sum; under dp-fedavg the"
-                + " clients add the noise");
+            "fedavg/fedprox/dp-fedavg: sum the clients' updates and training metrics with secure"
+                + " aggregation (Bonawitz et al. 2017), so the driver only learns their sums; under"
+                + " dp-fedavg the clients add the noise. Needs at least 2 clients per round"
+                + " (clientFraction * clients >= 2); a round that samples one client is skipped"
+                + " unless allowUnmaskedSmallRounds");
+    allowUnmaskedSmallRounds =
+        new BooleanParam(
+            owner,
+            "allowUnmaskedSmallRounds",
+            "secureAggregation: a round that samples a single client sends that client's update"
+                + " to the driver unmasked (under dp-fedavg with the whole noise) and logs a WARN;"
+                + " false (default) skips such a round: no client trains, the weights stay");
   }
 
   private static Function1<Object, Object> openUnit() {

@@ -54,6 +54,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.clientIdCol, "");
     setDefault(p.secureAggregation, false);
     setDefault(p.secureNoise, false);
+    setDefault(p.allowUnmaskedSmallRounds, false);
   }
 
   @SuppressWarnings("unchecked")
@@ -548,6 +549,20 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setSecureNoise(boolean value) {
     set(emberParamSet().secureNoise, value);
+    return self();
+  }
+
+  /** Whether a secure round that samples one client may send its update unmasked (with a WARN). */
+  default BooleanParam allowUnmaskedSmallRounds() {
+    return emberParamSet().allowUnmaskedSmallRounds;
+  }
+
+  default boolean getAllowUnmaskedSmallRounds() {
+    return (Boolean) getOrDefault(emberParamSet().allowUnmaskedSmallRounds);
+  }
+
+  default S setAllowUnmaskedSmallRounds(boolean value) {
+    set(emberParamSet().allowUnmaskedSmallRounds, value);
     return self();
   }
 }

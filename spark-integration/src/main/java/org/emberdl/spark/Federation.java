@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.dp.DpSgd;
+import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
 
@@ -29,11 +30,30 @@ final class Federation {
     };
   }
 
-  /** The clients (dense indices 0..K-1) that take part in global round {@code round}. */
-  static boolean[] sample(String aggregation, long seed, long round, int clients, double fraction) {
-    return aggregation.equals("dp-fedavg")
-        ? poissonClients(seed, round, clients, fraction)
-        : sampleClients(seed, round, clients, fraction);
+  /**
+   * The clients (dense indices 0..K-1) that take part in global round {@code round}.
+   *
+   * @param secret dp-fedavg under secureNoise: the fit's secret sampler (the sample is then
+   *     unpredictable from the seed); null = keyed by seed
+   */
+  static boolean[] sample(
+      String aggregation,
+      long seed,
+      long round,
+      int clients,
+      double fraction,
+      SecretSampler secret) {
+    if (!aggregation.equals("dp-fedavg")) {
+      return sampleClients(seed, round, clients, fraction);
+    }
+    if (secret == null) {
+      return poissonClients(seed, round, clients, fraction);
+    }
+    boolean[] out = new boolean[clients];
+    for (int i : secret.poissonSample(clients, fraction, round, -1)) {
+      out[i] = true;
+    }
+    return out;
   }
 
   /**

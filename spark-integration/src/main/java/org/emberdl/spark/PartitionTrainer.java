@@ -188,8 +188,9 @@ final class PartitionTrainer {
 
   /**
    * DP-SGD's share of one step: a Poisson sample (rate q, keyed by seed, global round and
-   * partition) of the partition's rows, each example's gradient clipped to C, summed; no noise here
-   * (the aggregator adds it once to the total).
+   * partition, or by the fit's secret key under secureNoise) of the partition's rows, each
+   * example's gradient clipped to C, summed; no noise here (the aggregator adds it once to the
+   * total).
    */
   private static Update clippedGradientSum(
       TrainingConfig c,
@@ -199,10 +200,12 @@ final class PartitionTrainer {
       int partition,
       long globalRound) {
     int[] rows =
-        DpSgd.poissonSample(
-            data.trainRows,
-            c.samplingRate(),
-            Generator.forTask(c.seed() ^ SAMPLE_SALT, globalRound, partition));
+        c.sampler() != null
+            ? c.sampler().poissonSample(data.trainRows, c.samplingRate(), globalRound, partition)
+            : DpSgd.poissonSample(
+                data.trainRows,
+                c.samplingRate(),
+                Generator.forTask(c.seed() ^ SAMPLE_SALT, globalRound, partition));
     int size = Math.toIntExact(model.flatParameters().numel());
     if (rows.length == 0) {
       return new Update(new float[size], new float[0], 0, 0, 0);

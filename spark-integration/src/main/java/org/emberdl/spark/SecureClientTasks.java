@@ -1,13 +1,11 @@
 package org.emberdl.spark;
 
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntPredicate;
-import org.emberdl.federated.Update;
 import org.emberdl.federated.secagg.Messages.KeyAdvertisement;
 import org.emberdl.federated.secagg.Messages.KeyDirectory;
 import org.emberdl.federated.secagg.Messages.MaskedInput;
@@ -41,16 +39,13 @@ final class SecureClientTasks {
     final SecureAggregationClient client;
     KeyAdvertisement advertised;
     SharedKeys shared;
-    Masked masked;
+    MaskedInput masked;
     UnmaskResponse unmasked;
 
     Entry(SecureAggregationClient client) {
       this.client = client;
     }
   }
-
-  /** A client's masked input and the clear metrics of its local training. */
-  record Masked(MaskedInput input, Update metrics) implements Serializable {}
 
   private static final Map<String, Entry> REGISTRY = new ConcurrentHashMap<>();
 
@@ -106,15 +101,15 @@ final class SecureClientTasks {
 
   /** What step 2 does with one client: train it and return its plain update vector. */
   interface LocalUpdate {
-    /** The client's update (the vector the round sums) and its clear metrics. */
-    Contribution compute(int k);
+    /**
+     * The vector the round sums for the client: its update and its training metrics (example count,
+     * loss and correct sums), so that these too reach the driver only as a sum.
+     */
+    float[] compute(int k);
   }
 
-  /** A client's plain update vector and its clear metrics. */
-  record Contribution(float[] vector, Update metrics) implements Serializable {}
-
   /** Step 2: each client of U2 here trains, then masks its update. */
-  static List<Masked> mask(
+  static List<MaskedInput> mask(
       String sessionId,
       SortedMap<Integer, ShareBundle> bundles,
       PartitionData data,
@@ -133,9 +128,7 @@ final class SecureClientTasks {
         bundles::containsKey,
         (e, k) -> {
           if (e.masked == null) {
-            Contribution c = local.compute(k);
-            e.masked =
-                new Masked(e.client.maskInput(bundles.get(e.client.id()), c.vector()), c.metrics());
+            e.masked = e.client.maskInput(bundles.get(e.client.id()), local.compute(k));
           }
           return e.masked;
         });

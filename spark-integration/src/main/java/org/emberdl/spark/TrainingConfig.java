@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import java.io.Serializable;
 import org.emberdl.federated.UpdateKind;
+import org.emberdl.federated.dp.SecretSampler;
 
 /**
  * Everything a training task needs besides the round's weights, fixed for one {@code fit}.
@@ -14,6 +15,7 @@ import org.emberdl.federated.UpdateKind;
  * @param localEpochs federated averaging: local epochs per round (0 when not federated)
  * @param proximalMu FedProx's proximal weight (0 for FedAvg)
  * @param batchSize the stage's batchSize (a federated client's local mini-batch)
+ * @param sampler DP-SGD's secret sampling under secureNoise; null = sampling keyed by seed
  */
 record TrainingConfig(
     String runKey,
@@ -31,5 +33,6 @@ record TrainingConfig(
     double clipNorm,
     int localEpochs,
     double proximalMu,
-    int batchSize)
+    int batchSize,
+    SecretSampler sampler)
     implements Serializable {}

@@ -64,6 +64,9 @@ final class TrainingSettings {
         s.put("serverMomentum", Double.toString(p.getServerMomentum()));
       }
       s.put("secureAggregation", Boolean.toString(p.getSecureAggregation()));
+      if (p.getSecureAggregation()) {
+        s.put("allowUnmaskedSmallRounds", Boolean.toString(p.getAllowUnmaskedSmallRounds()));
+      }
     }
     if (dp != null) {
       // The resolved values: a noise multiplier calibrated from targetEpsilon depends on maxEpochs.

@@ -1,6 +1,8 @@
 package org.emberdl.spark;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -108,7 +110,30 @@ class ClientLevelTrainingTest {
     IllegalArgumentException notFederated =
         assertThrows(
             IllegalArgumentException.class, () -> federated().setAggregation("sync").fit(data));
-    assertTrue(notFederated.getMessage().contains("needs a federated aggregation"));
+    assertTrue(
+        notFederated
+            .getMessage()
+            .contains("clientIdCol=client (used only by fedavg, fedprox and dp-fedavg)"),
+        notFederated.getMessage());
+  }
+
+  @Test
+  void secureNoiseSamplesTheClientsFromTheSecureSource() {
+    // No noise: the clients sampled are the only randomness. Seeded, two fits agree; under
+    // secureNoise each fit draws its own secret sample (equal samples in all 4 rounds of 6
+    // clients at q 0.5: probability (1/64)^4).
+    Dataset<Row> data = TestData.clientBlobs(spark, 600, 8, 3, 2, 44);
+    EmberClassifier seeded =
+        federated()
+            .setAggregation("dp-fedavg")
+            .setClientFraction(0.5)
+            .setL2NormClip(1e6)
+            .setNoiseMultiplier(0);
+    assertArrayEquals(seeded.fit(data).weights(), seeded.fit(data).weights());
+    EmberClassifier secure = seeded.copy(seeded.extractParamMap()).setSecureNoise(true);
+    assertFalse(
+        java.util.Arrays.equals(secure.fit(data).weights(), secure.fit(data).weights()),
+        "the clients sampled are not derived from the seed");
   }
 
   @Test

@@ -67,6 +67,20 @@ class DpSgdTrainingTest {
   }
 
   @Test
+  void secureNoiseDrawsThePoissonSampleFromTheSecureSourceToo() {
+    // No noise (sigma 0): what remains random is the sample alone. Seeded sampling gives the same
+    // weights every fit; under secureNoise the sample comes from a per-fit secret key, so two fits
+    // differ (the chance that 10 steps of Poisson samples of 600 rows coincide is nil).
+    Dataset<Row> data = TestData.blobs(spark, 600, 8, 3, 26, 2);
+    EmberClassifier noNoise = dp().setNoiseMultiplier(0).setMaxEpochs(1);
+    assertArrayEquals(noNoise.fit(data).weights(), noNoise.fit(data).weights());
+    EmberClassifier secure = noNoise.copy(noNoise.extractParamMap()).setSecureNoise(true);
+    assertFalse(
+        java.util.Arrays.equals(secure.fit(data).weights(), secure.fit(data).weights()),
+        "the sample is not derived from the seed");
+  }
+
+  @Test
   void calibratesTheNoiseToATargetEpsilon() {
     Dataset<Row> data = TestData.blobs(spark, 600, 8, 3, 22, 2);
     EmberClassificationModel model =

@@ -67,7 +67,8 @@ class SyncSgdEquivalenceTest {
             0,
             0,
             0,
-            40);
+            40,
+            null);
 
     try (Module reference = NetworkSpec.build(spec, new int[] {8}, new Generator(11))) {
       float[] w = reference.flatParameters().values().toFloatArray();

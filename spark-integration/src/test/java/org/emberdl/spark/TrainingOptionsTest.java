@@ -16,6 +16,7 @@ import org.apache.spark.ml.evaluation.RegressionEvaluator;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.Module;
@@ -268,5 +269,35 @@ class TrainingOptionsTest {
             new SparkConf(false)
                 .set("spark.executor.memoryOverhead", "2g")
                 .set(ExecutorEngine.MEMORY_LIMIT_CONF, "100m")));
+  }
+
+  @Test
+  void privacyParamsWithoutAPrivateAggregationAreRefusedBeforeAnySparkJob() {
+    // Any Spark job over these rows fails with "a Spark job ran": the refusal must come first.
+    Dataset<Row> poisoned =
+        TestData.blobs(spark, 60, 8, 3, 14, 2)
+            .where(functions.expr("IF(label >= 0, raise_error('a Spark job ran'), true)"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                EmberClassifierTest.mlp()
+                    .setTargetEpsilon(1)
+                    .setSecureNoise(true)
+                    .setL2NormClip(0.5)
+                    .fit(poisoned));
+    assertEquals(
+        "aggregation=sync (optimizer=adam) would ignore targetEpsilon=1.0 (used only by dp-sgd"
+            + " and dp-fedavg), l2NormClip=0.5 (used only by dp-sgd and dp-fedavg),"
+            + " secureNoise=true (used only by dp-sgd and dp-fedavg), yet save them with the model"
+            + " as if applied; remove them or choose a setting that uses them",
+        e.getMessage());
+    // the poison works: a fit that passes the check runs a job and hits it
+    Exception ran = assertThrows(Exception.class, () -> EmberClassifierTest.mlp().fit(poisoned));
+    StringBuilder chain = new StringBuilder();
+    for (Throwable t = ran; t != null; t = t.getCause()) {
+      chain.append(t.getMessage()).append('\n');
+    }
+    assertTrue(chain.toString().contains("a Spark job ran"), chain.toString());
   }
 }

@@ -42,4 +42,19 @@ public interface Randomness {
       throw Hkdf.unexpected(e);
     }
   }
+
+  /**
+   * The AES-256-CTR keystream of the key HKDF derives from the secret {@code key} for {@code
+   * (purpose, stream...)}: as unpredictable as {@code key} to whoever does not hold it, and the
+   * same bytes every time for the same arguments (so a retried task replays them). Not thread-safe.
+   *
+   * @param key at least 32 secret bytes, e.g. from {@link java.security.SecureRandom}
+   */
+  static Randomness derived(byte[] key, String purpose, int... stream) {
+    if (key.length < 32) {
+      throw new IllegalArgumentException(
+          "a derived stream needs a key of >= 32 bytes, got " + key.length);
+    }
+    return new Prg(Hkdf.derive(key, "derived/" + purpose, "", stream))::nextBytes;
+  }
 }

@@ -209,9 +209,15 @@ public final class SecureAggregationClient {
 
     long[] y = new long[update.length];
     DistributedGaussianNoise noise = params.noise();
+    // noise on the first noisedLength coordinates only; the rest are summed exactly
     params
         .codec()
-        .encode(update, noise == null ? null : noise.sample(update.length, randomness), y);
+        .encode(
+            update,
+            noise == null
+                ? null
+                : Arrays.copyOf(noise.sample(params.noisedLength(), randomness), update.length),
+            y);
     Prg.addMask(selfMaskKey(selfMaskSeed, params.sessionId(), id), y, false);
     for (int v : peers) {
       byte[] secret = X25519.agree(maskKeys.privateKey(), directory.get(v).maskPublicKey());

@@ -13,13 +13,17 @@ import java.io.Serializable;
  * @param vectorLength the number of coordinates of every update
  * @param codec the fixed-point encoding
  * @param noise distributed DP noise each client adds before masking, or null for none
+ * @param noisedLength how many leading coordinates get the noise ({@code vectorLength} unless
+ *     given): the rest are summed exactly, e.g. example counts that travel with a clipped update
+ *     and must not widen its sensitivity
  */
 public record SecureAggregationParameters(
     String sessionId,
     int threshold,
     int vectorLength,
     FixedPointCodec codec,
-    DistributedGaussianNoise noise)
+    DistributedGaussianNoise noise,
+    int noisedLength)
     implements Serializable {
   public SecureAggregationParameters {
     if (sessionId == null || sessionId.isEmpty()) {
@@ -34,6 +38,20 @@ public record SecureAggregationParameters(
     if (codec == null) {
       throw new IllegalArgumentException("codec must not be null");
     }
+    if (noisedLength < 0 || noisedLength > vectorLength) {
+      throw new IllegalArgumentException(
+          "noisedLength must be in [0, vectorLength " + vectorLength + "], got " + noisedLength);
+    }
+  }
+
+  /** Parameters whose noise (if any) covers every coordinate. */
+  public SecureAggregationParameters(
+      String sessionId,
+      int threshold,
+      int vectorLength,
+      FixedPointCodec codec,
+      DistributedGaussianNoise noise) {
+    this(sessionId, threshold, vectorLength, codec, noise, vectorLength);
   }
 
   /** Parameters without noise. */
@@ -44,7 +62,8 @@ public record SecureAggregationParameters(
 
   /** The same parameters with distributed noise. */
   public SecureAggregationParameters withNoise(DistributedGaussianNoise noise) {
-    return new SecureAggregationParameters(sessionId, threshold, vectorLength, codec, noise);
+    return new SecureAggregationParameters(
+        sessionId, threshold, vectorLength, codec, noise, noisedLength);
   }
 
   void checkSession(String other, String what) {

@@ -88,6 +88,49 @@ class DistributedGaussianNoiseTest {
   }
 
   @Test
+  void coordinatesPastNoisedLengthAreSummedWithoutNoise() {
+    // 10 clients, 1000 coordinates, noise on the first 990 only (z = 1.5, S = 1): the last 10
+    // (e.g. metrics) decode to the plain sum within the fixed-point bound 10 * 2^-(f+1) and float
+    // rounding (1e-5 here), while the noised part's error has std 1.5 (one coordinate within 1e-5
+    // of the plain sum: probability about 5e-6).
+    int n = 10;
+    int length = 1000;
+    int noised = 990;
+    FixedPointCodec codec = FixedPointCodec.forClients(8, n);
+    SecureAggregationParameters p =
+        new SecureAggregationParameters(
+            "tail", 6, length, codec, new DistributedGaussianNoise(1.5, 1.0, n), noised);
+    float[][] updates = Simulation.randomUpdates(n, length, 0.01, 23);
+    SecureSum sum =
+        new Simulation(p, n, 24)
+            .advertise(Set.of())
+            .shareKeys(Set.of())
+            .maskInputs(updates, Set.of())
+            .unmask(Set.of())
+            .finish();
+    int exactInNoised = 0;
+    for (int k = 0; k < length; k++) {
+      double plain = 0;
+      for (float[] u : updates) {
+        plain += u[k];
+      }
+      double error = Math.abs(sum.values()[k] - plain);
+      if (k >= noised) {
+        assertEquals(plain, sum.values()[k], 1e-5, "coordinate " + k);
+      } else if (error < 1e-5) {
+        exactInNoised++;
+      }
+    }
+    assertTrue(exactInNoised < 3, exactInNoised + " noised coordinates carry no noise");
+    assertEquals(
+        "noisedLength must be in [0, vectorLength 4], got 5",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SecureAggregationParameters("bad", 2, 4, codec, null, 5))
+            .getMessage());
+  }
+
+  @Test
   void clippingBoundsTheNorm() {
     float[] v = {3, 4};
     assertEquals(1.0, DistributedGaussianNoise.clipToNorm(v, 5));

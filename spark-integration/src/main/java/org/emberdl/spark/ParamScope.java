@@ -1,0 +1,112 @@
+package org.emberdl.spark;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import org.apache.spark.ml.param.Param;
+
+/**
+ * Which Params each setting uses, and the refusal of a fit that sets one it would ignore.
+ *
+ * <p>Many Params apply to some aggregations only (the privacy Params to dp-sgd and dp-fedavg, the
+ * server optimizer's to the federated ones, ...). A fit that silently ignored such a Param would
+ * train without the property the user asked for and then save the Param in the model's metadata as
+ * if it had applied, e.g. {@code targetEpsilon=1, secureNoise=true} with {@code aggregation=sync}
+ * trains without any privacy. So {@code fit} refuses, before any Spark job, a Param that is set to
+ * a value other than its default where the fit would not use it.
+ *
+ * <p>Why "other than its default" rather than "set": a model's metadata lists every default anyway,
+ * so a default value claims nothing, and {@code stage.copy(stage.extractParamMap())} marks every
+ * Param as set. Switches at their off value ({@code secureNoise=false}, {@code clientIdCol=""},
+ * {@code targetEpsilon=0}) are defaults, so they are always accepted.
+ */
+final class ParamScope {
+  private static final Set<String> DP = Set.of("dp-sgd", "dp-fedavg");
+  private static final Set<String> FEDERATED = Set.of("fedavg", "fedprox", "dp-fedavg");
+
+  /** A Param, when the fit uses it, and the words that say so in the error. */
+  private record Rule(
+      Function<EmberParamSet, Param<?>> param, Predicate<EmberParams<?>> used, String usedBy) {}
+
+  private static final List<Rule> RULES =
+      List.of(
+          aggregations(s -> s.noiseMultiplier, DP, "dp-sgd and dp-fedavg"),
+          aggregations(s -> s.targetEpsilon, DP, "dp-sgd and dp-fedavg"),
+          aggregations(s -> s.delta, DP, "dp-sgd and dp-fedavg"),
+          aggregations(s -> s.l2NormClip, DP, "dp-sgd and dp-fedavg"),
+          aggregations(s -> s.secureNoise, DP, "dp-sgd and dp-fedavg"),
+          aggregations(s -> s.samplingRate, Set.of("dp-sgd"), "dp-sgd"),
+          aggregations(s -> s.clientFraction, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.localEpochs, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.serverLearningRate, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.serverOptimizer, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.clientIdCol, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.secureAggregation, FEDERATED, "fedavg, fedprox and dp-fedavg"),
+          aggregations(s -> s.proximalMu, Set.of("fedprox"), "fedprox"),
+          // dp-sgd and dp-fedavg refuse localSteps != 1 themselves (DpPlan); federated rounds
+          // train localEpochs instead
+          aggregations(s -> s.localSteps, Set.of("sync", "dp-sgd", "dp-fedavg"), "sync"),
+          new Rule(
+              s -> s.serverMomentum,
+              p -> FEDERATED.contains(p.getAggregation()) && !p.getServerOptimizer().equals("sgd"),
+              "serverOptimizer momentum or adam under fedavg, fedprox or dp-fedavg"),
+          new Rule(
+              s -> s.allowUnmaskedSmallRounds,
+              p -> FEDERATED.contains(p.getAggregation()) && p.getSecureAggregation(),
+              "secureAggregation=true"),
+          new Rule(s -> s.momentum, p -> p.getOptimizer().equals("sgd"), "optimizer sgd"),
+          new Rule(
+              s -> s.batchSize,
+              p -> !p.getAggregation().equals("dp-sgd") || p.getSamplingRate() == 0,
+              "every aggregation but dp-sgd with samplingRate > 0, which samples each row with"
+                  + " probability samplingRate instead"));
+
+  private ParamScope() {}
+
+  private static Rule aggregations(
+      Function<EmberParamSet, Param<?>> param, Set<String> aggregations, String usedBy) {
+    return new Rule(param, p -> aggregations.contains(p.getAggregation()), usedBy);
+  }
+
+  /**
+   * @throws IllegalArgumentException naming every Param of {@code p} set to a non-default value
+   *     that this fit would ignore, what uses each, and the aggregation
+   */
+  static void check(EmberParams<?> p) {
+    List<String> ignored = new ArrayList<>();
+    for (Rule rule : RULES) {
+      Param<?> param = rule.param().apply(p.emberParamSet());
+      if (!rule.used().test(p) && changed(p, param)) {
+        ignored.add(
+            param.name() + "=" + p.getOrDefault(param) + " (used only by " + rule.usedBy() + ")");
+      }
+    }
+    if (!ignored.isEmpty()) {
+      throw new IllegalArgumentException(
+          "aggregation="
+              + p.getAggregation()
+              + " (optimizer="
+              + p.getOptimizer()
+              + ") would ignore "
+              + String.join(", ", ignored)
+              + ", yet save "
+              + (ignored.size() == 1 ? "it" : "them")
+              + " with the model as if applied; remove "
+              + (ignored.size() == 1 ? "it" : "them")
+              + " or choose a setting that uses "
+              + (ignored.size() == 1 ? "it" : "them"));
+    }
+  }
+
+  /** Whether {@code param} holds a value other than its default. */
+  private static boolean changed(EmberParams<?> p, Param<?> param) {
+    if (!p.isSet(param)) {
+      return false;
+    }
+    Object value = p.getOrDefault(param);
+    return !p.hasDefault(param) || !Objects.equals(value, p.getDefault(param).get());
+  }
+}

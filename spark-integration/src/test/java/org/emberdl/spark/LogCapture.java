@@ -1,0 +1,45 @@
+package org.emberdl.spark;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
+
+/** Collects the WARN-or-worse lines one class logs while it is open (tests only). */
+final class LogCapture implements AutoCloseable {
+  private final Logger logger;
+  private final AbstractAppender appender;
+  private final List<String> lines = new ArrayList<>();
+
+  LogCapture(Class<?> source) {
+    logger = (Logger) LogManager.getLogger(source);
+    appender =
+        new AbstractAppender(
+            "capture-" + source.getSimpleName(), null, null, true, Property.EMPTY_ARRAY) {
+          @Override
+          public void append(LogEvent event) {
+            synchronized (lines) {
+              lines.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
+            }
+          }
+        };
+    appender.start();
+    logger.addAppender(appender);
+  }
+
+  /** The lines captured so far that contain {@code text}. */
+  List<String> containing(String text) {
+    synchronized (lines) {
+      return lines.stream().filter(l -> l.contains(text)).toList();
+    }
+  }
+
+  @Override
+  public void close() {
+    logger.removeAppender(appender);
+    appender.stop();
+  }
+}
