@@ -36,21 +36,39 @@ final class OutputGuard {
   /** The file Ember writes into each Parquet output it produces; Spark's readers skip it. */
   static final String MARKER = "_EMBER_OUTPUT";
 
-  private static final Pattern CHECKPOINT_ENTRY = Pattern.compile("(_tmp-)?epoch-\\d{6}");
+  /**
+   * Files Hadoop writes beside Ember's (checksums) and Ember's own half-written or set-aside
+   * outputs (see {@link #replace}).
+   */
+  private static final String ALWAYS_ALLOWED =
+      "|\\..*\\.crc|\\..*\\.ember-(writing|old)-[0-9a-f]{8}";
 
   /** What an output holds; an existing output is replaced only by one of the same kind. */
   enum Kind {
-    MODEL("an Ember model (metadata/ and data/weights.safetensors, saved by train)"),
-    PREDICTIONS("Ember predictions (Parquet with an " + MARKER + " file, written by predict)"),
-    PARQUET("Ember's converted Parquet (with an " + MARKER + " file, written by convert)"),
-    FASHION_MNIST("a directory of Ember's converted Fashion-MNIST (written by convert)"),
-    DEMO("an Ember demo work directory (written by demo)"),
-    CHECKPOINTS("Ember checkpoints (only epoch-NNNNNN directories)");
+    MODEL(
+        "an Ember model (metadata/ and data/weights.safetensors, saved by train)", "metadata|data"),
+    PREDICTIONS(
+        "Ember predictions (Parquet with an " + MARKER + " file, written by predict)",
+        "part-.*|_SUCCESS|" + MARKER),
+    PARQUET(
+        "Ember's converted Parquet (with an " + MARKER + " file, written by convert)",
+        "part-.*|_SUCCESS|" + MARKER),
+    FASHION_MNIST(
+        "a directory of Ember's converted Fashion-MNIST (written by convert)",
+        "train\\.parquet|test\\.parquet|" + MARKER),
+    DEMO(
+        "an Ember demo work directory (written by demo)",
+        "train\\.parquet|test\\.parquet|model|predictions\\.parquet|" + MARKER),
+    CHECKPOINTS("Ember checkpoints (only epoch-NNNNNN directories)", "(_tmp-)?epoch-\\d{6}");
 
     final String description;
 
-    Kind(String description) {
+    /** The names an output of this kind holds: anything else was put there by someone else. */
+    final Pattern entries;
+
+    Kind(String description, String entries) {
       this.description = description;
+      this.entries = Pattern.compile(entries + ALWAYS_ALLOWED);
     }
 
     String markerText() {
@@ -256,14 +274,22 @@ final class OutputGuard {
     }
   }
 
-  /** True when {@code p} is a directory Ember wrote as {@code kind}. */
+  /**
+   * True when {@code p} is a directory Ember wrote as {@code kind}, holding nothing else: replacing
+   * it deletes only what Ember wrote.
+   */
   static boolean isKind(FileSystem fs, Path p, Kind kind) throws IOException {
     if (!fs.getFileStatus(p).isDirectory()) {
       return false;
     }
+    for (FileStatus f : fs.listStatus(p)) {
+      if (!kind.entries.matcher(f.getPath().getName()).matches()) {
+        return false;
+      }
+    }
     return switch (kind) {
       case MODEL -> isModel(fs, p);
-      case CHECKPOINTS -> isCheckpoints(fs, p);
+      case CHECKPOINTS -> true; // the entries say it all
       default -> kind.markerText().equals(readSmall(fs, new Path(p, MARKER)));
     };
   }
@@ -284,16 +310,6 @@ final class OutputGuard {
       }
     }
     return false;
-  }
-
-  private static boolean isCheckpoints(FileSystem fs, Path p) throws IOException {
-    for (FileStatus f : fs.listStatus(p)) {
-      String name = f.getPath().getName();
-      if (!(f.isDirectory() && CHECKPOINT_ENTRY.matcher(name).matches())) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** The first 64 KiB of a file as text, or null when it is not a readable file. */

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,23 +100,13 @@ class CliSafetyTest {
     assertEquals(0, trained.status(), trained.err());
   }
 
-  /**
-   * Closes the scoring replicas that spark-integration pools in this JVM between transforms (the
-   * allocator leak check runs after this). The engine is package-private there; tests of that
-   * module call {@code ExecutorEngine.get().releaseAll()} directly.
-   */
   @AfterEach
   void releasePooledReplicas() throws ReflectiveOperationException {
-    Class<?> engine = Class.forName("org.emberdl.spark.ExecutorEngine");
-    Method get = engine.getDeclaredMethod("get");
-    get.setAccessible(true);
-    Method releaseAll = engine.getDeclaredMethod("releaseAll");
-    releaseAll.setAccessible(true);
-    releaseAll.invoke(get.invoke(null));
+    PooledReplicas.releaseAll(); // before the allocator leak check
   }
 
   /** Every regular file under {@code root} with its bytes (as a list, for equality). */
-  private static Map<String, List<Byte>> snapshot(Path root) throws IOException {
+  static Map<String, List<Byte>> snapshot(Path root) throws IOException {
     Map<String, List<Byte>> files = new TreeMap<>();
     try (Stream<Path> walk = Files.walk(root)) {
       for (Path p : walk.filter(Files::isRegularFile).toList()) {
