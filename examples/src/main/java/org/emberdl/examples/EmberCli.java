@@ -308,7 +308,7 @@ public final class EmberCli implements Callable<Integer> {
       err.println("error: " + r.message());
       if (verbose) {
         t.printStackTrace(err);
-      } else {
+      } else if (r.status() != OUTPUT_REFUSED) { // a refusal is the whole story
         err.println("(run with --verbose for the stack trace)");
       }
       try {

@@ -46,28 +46,39 @@ final class OutputGuard {
   /** What an output holds; an existing output is replaced only by one of the same kind. */
   enum Kind {
     MODEL(
-        "an Ember model (metadata/ and data/weights.safetensors, saved by train)", "metadata|data"),
+        "an Ember model",
+        "saved by train: metadata/ and data/weights.safetensors",
+        "metadata|data"),
     PREDICTIONS(
-        "Ember predictions (Parquet with an " + MARKER + " file, written by predict)",
+        "Ember predictions",
+        "written by predict: Parquet parts, _SUCCESS and " + MARKER,
         "part-.*|_SUCCESS|" + MARKER),
     PARQUET(
-        "Ember's converted Parquet (with an " + MARKER + " file, written by convert)",
+        "Ember's converted Parquet",
+        "written by convert: Parquet parts, _SUCCESS and " + MARKER,
         "part-.*|_SUCCESS|" + MARKER),
     FASHION_MNIST(
-        "a directory of Ember's converted Fashion-MNIST (written by convert)",
+        "Ember's converted Fashion-MNIST",
+        "written by convert: train.parquet, test.parquet and " + MARKER,
         "train\\.parquet|test\\.parquet|" + MARKER),
     DEMO(
-        "an Ember demo work directory (written by demo)",
+        "an Ember demo work directory",
+        "written by demo: train.parquet, test.parquet, model, predictions.parquet and " + MARKER,
         "train\\.parquet|test\\.parquet|model|predictions\\.parquet|" + MARKER),
-    CHECKPOINTS("Ember checkpoints (only epoch-NNNNNN directories)", "(_tmp-)?epoch-\\d{6}");
+    CHECKPOINTS("Ember checkpoints", "epoch-NNNNNN directories", "(_tmp-)?epoch-\\d{6}");
 
+    /** What the output is, e.g. "Ember predictions". */
     final String description;
+
+    /** What such an output holds, and nothing else. */
+    final String holds;
 
     /** The names an output of this kind holds: anything else was put there by someone else. */
     final Pattern entries;
 
-    Kind(String description, String entries) {
+    Kind(String description, String holds, String entries) {
       this.description = description;
+      this.holds = holds;
       this.entries = Pattern.compile(entries + ALWAYS_ALLOWED);
     }
 
@@ -137,7 +148,7 @@ final class OutputGuard {
           String.format(
               Locale.ROOT,
               "refusing to write %s %s: it exists and is not empty; pass --overwrite to replace it"
-                  + " (only %s is replaced)",
+                  + " (allowed only for %s)",
               option,
               path,
               kind.description));
@@ -266,11 +277,12 @@ final class OutputGuard {
       throw new RefusedException(
           String.format(
               Locale.ROOT,
-              "refusing to overwrite %s %s: it is not %s; delete it yourself or choose another"
-                  + " path",
+              "refusing to overwrite %s %s: it is not %s (%s, nothing else); delete it yourself"
+                  + " or choose another path",
               option,
               given,
-              kind.description));
+              kind.description,
+              kind.holds));
     }
   }
 
@@ -348,7 +360,13 @@ final class OutputGuard {
     // defence in depth: even a caller that skipped output() never replaces what Ember did not write
     if (!isAbsentOrEmpty(fs, t) && !isKind(fs, t, kind)) {
       throw new RefusedException(
-          "refusing to overwrite " + target + ": it is not " + kind.description);
+          "refusing to overwrite "
+              + target
+              + ": it is not "
+              + kind.description
+              + " ("
+              + kind.holds
+              + ", nothing else)");
     }
     boolean done = false;
     try {

@@ -127,6 +127,7 @@ class CliSafetyTest {
     Map<String, List<Byte>> before = snapshot(dataDir);
     Outcome same = run("train", "--data", data, "--model-out", data, "--layers", "4,3");
     assertEquals(EmberCli.OUTPUT_REFUSED, same.status(), same.err());
+    assertEquals(1, same.err().lines().count(), "a refusal is one line: " + same.err());
     assertEquals(
         "error: train: refusing to write --model-out " + data + ": it is the input --data " + data,
         same.firstErrorLine());
@@ -209,8 +210,8 @@ class CliSafetyTest {
     assertEquals(
         "error: predict: refusing to write --out "
             + other
-            + ": it exists and is not empty; pass --overwrite to replace it (only Ember"
-            + " predictions (Parquet with an _EMBER_OUTPUT file, written by predict) is replaced)",
+            + ": it exists and is not empty; pass --overwrite to replace it (allowed only for"
+            + " Ember predictions)",
         plain.firstErrorLine());
     Outcome forced =
         run("predict", "--model", model, "--data", data, "--out", other.toString(), "--overwrite");
@@ -218,8 +219,8 @@ class CliSafetyTest {
     assertEquals(
         "error: predict: refusing to overwrite --out "
             + other
-            + ": it is not Ember predictions (Parquet with an _EMBER_OUTPUT file, written by"
-            + " predict); delete it yourself or choose another path",
+            + ": it is not Ember predictions (written by predict: Parquet parts, _SUCCESS and"
+            + " _EMBER_OUTPUT, nothing else); delete it yourself or choose another path",
         forced.firstErrorLine());
     // a Spark Parquet dataset that Ember did not write is not Ember's either
     Outcome dataset =
@@ -244,8 +245,8 @@ class CliSafetyTest {
     assertEquals(
         "error: train: refusing to overwrite --checkpoint-dir "
             + other
-            + ": it is not Ember checkpoints (only epoch-NNNNNN directories); delete it yourself"
-            + " or choose another path",
+            + ": it is not Ember checkpoints (epoch-NNNNNN directories, nothing else); delete it"
+            + " yourself or choose another path",
         checkpoints.firstErrorLine());
   }
 

@@ -100,8 +100,8 @@ class ConvertAndDemoSafetyTest {
     assertEquals(
         "error: convert: refusing to write --out "
             + out
-            + ": it exists and is not empty; pass --overwrite to replace it (only Ember's"
-            + " converted Parquet (with an _EMBER_OUTPUT file, written by convert) is replaced)",
+            + ": it exists and is not empty; pass --overwrite to replace it (allowed only for"
+            + " Ember's converted Parquet)",
         again.firstErrorLine());
     List<String> overwrite = new ArrayList<>(List.of(convert));
     overwrite.addAll(List.of("--overwrite", "--limit", "10"));
@@ -160,8 +160,9 @@ class ConvertAndDemoSafetyTest {
     assertEquals(
         "error: demo: refusing to overwrite --work "
             + work
-            + "/predictions.parquet: it is not Ember predictions (Parquet with an _EMBER_OUTPUT"
-            + " file, written by predict); delete it yourself or choose another path",
+            + "/predictions.parquet: it is not Ember predictions (written by predict: Parquet"
+            + " parts, _SUCCESS and _EMBER_OUTPUT, nothing else); delete it yourself or choose"
+            + " another path",
         tampered.firstErrorLine());
     assertEquals("keep me", Files.readString(notes));
   }
@@ -183,8 +184,9 @@ class ConvertAndDemoSafetyTest {
     assertEquals(
         "error: demo: refusing to overwrite --work "
             + foreign
-            + ": it is not an Ember demo work directory (written by demo); delete it yourself or"
-            + " choose another path",
+            + ": it is not an Ember demo work directory (written by demo: train.parquet,"
+            + " test.parquet, model, predictions.parquet and _EMBER_OUTPUT, nothing else); delete"
+            + " it yourself or choose another path",
         o.firstErrorLine());
     assertFalse(o.out().contains("Ember demo on Spark"), "refused before Spark started");
     Outcome holdsInput =
