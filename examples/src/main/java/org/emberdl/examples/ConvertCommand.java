@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "convert",
     sortOptions = false,
+    abbreviateSynopsis = true,
     usageHelpWidth = 100,
     description = {
       "IDX image and label files to Parquet (features array<float>, label double)",
@@ -28,7 +29,6 @@ import picocli.CommandLine.Spec;
 final class ConvertCommand implements Callable<Integer>, EmberCli.SettingsCommand {
   @Spec CommandSpec spec;
   @ParentCommand EmberCli cli;
-  @Mixin CommonOptions common;
 
   @Option(
       names = "--images",
@@ -52,7 +52,7 @@ final class ConvertCommand implements Callable<Integer>, EmberCli.SettingsComman
       names = "--out",
       required = true,
       paramLabel = "PATH",
-      description = "output Parquet path (a directory with --fashion-mnist)")
+      description = "output Parquet path (a directory with --fashion-mnist) (required)")
   String out;
 
   @Option(
@@ -85,6 +85,8 @@ final class ConvertCommand implements Callable<Integer>, EmberCli.SettingsComman
       paramLabel = "X",
       description = "with --split dirichlet: the concentration (default 0.5)")
   Double alpha;
+
+  @Mixin CommonOptions common;
 
   @Override
   public Integer call() {

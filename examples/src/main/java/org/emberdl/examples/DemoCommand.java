@@ -14,6 +14,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "demo",
     sortOptions = false,
+    abbreviateSynopsis = true,
     usageHelpWidth = 100,
     description = {
       "convert Fashion-MNIST, train the MLP, save it, score the test set",
@@ -26,7 +27,6 @@ import picocli.CommandLine.Spec;
 final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
   @Spec CommandSpec spec;
   @ParentCommand EmberCli cli;
-  @Mixin CommonOptions common;
 
   @Option(
       names = "--fashion-mnist",
@@ -71,6 +71,8 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
       paramLabel = "N",
       description = "initialization and shuffling seed (default 42)")
   long seed = 42;
+
+  @Mixin CommonOptions common;
 
   @Override
   public Integer call() {

@@ -34,6 +34,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
 @Command(
     name = "EmberCli",
     synopsisSubcommandLabel = "<command>",
+    usageHelpWidth = 100,
     description = {
       "Ember's command line for Spark. Run with spark-submit:",
       "  spark-submit --master URL --class org.emberdl.examples.EmberCli"

@@ -13,6 +13,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "predict",
     sortOptions = false,
+    abbreviateSynopsis = true,
     usageHelpWidth = 100,
     description = {
       "score Parquet data with a saved model (and print the accuracy when labelled)",
@@ -25,27 +26,26 @@ import picocli.CommandLine.Spec;
 final class PredictCommand implements Callable<Integer>, EmberCli.SettingsCommand {
   @Spec CommandSpec spec;
   @ParentCommand EmberCli cli;
-  @Mixin CommonOptions common;
 
   @Option(
       names = "--model",
       required = true,
       paramLabel = "DIR",
-      description = "a model saved by train")
+      description = "a model saved by train (required)")
   String model;
 
   @Option(
       names = "--data",
       required = true,
       paramLabel = "PATH",
-      description = "data to score, Parquet")
+      description = "data to score, Parquet (required)")
   String data;
 
   @Option(
       names = "--out",
       required = true,
       paramLabel = "PATH",
-      description = "output Parquet path (an existing one only with --overwrite)")
+      description = "output Parquet path (an existing one only with --overwrite) (required)")
   String out;
 
   @Option(
@@ -71,6 +71,8 @@ final class PredictCommand implements Callable<Integer>, EmberCli.SettingsComman
       paramLabel = "NAME",
       description = "label column for the accuracy (default label)")
   String labelCol = "label";
+
+  @Mixin CommonOptions common;
 
   @Override
   public Integer call() {

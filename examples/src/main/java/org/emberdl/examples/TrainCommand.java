@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "train",
     sortOptions = false,
+    abbreviateSynopsis = true,
     usageHelpWidth = 100,
     description = {
       "train a network on Parquet data with Spark and save the model",
@@ -36,20 +37,19 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
 
   @Spec CommandSpec spec;
   @ParentCommand EmberCli cli;
-  @Mixin CommonOptions common;
 
   @Option(
       names = "--data",
       required = true,
       paramLabel = "PATH",
-      description = "training data, Parquet")
+      description = "training data, Parquet (required)")
   String data;
 
   @Option(
       names = "--model-out",
       required = true,
       paramLabel = "DIR",
-      description = "where to save the model (an existing one only with --overwrite)")
+      description = "where to save the model (an existing one only with --overwrite) (required)")
   String modelOut;
 
   @Option(
@@ -221,6 +221,8 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
 
   @Option(names = "--momentum", paramLabel = "X", description = "sgd momentum (default 0)")
   Double momentum;
+
+  @Mixin CommonOptions common;
 
   @Override
   public Integer call() {
