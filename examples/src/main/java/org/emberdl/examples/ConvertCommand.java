@@ -52,7 +52,7 @@ final class ConvertCommand implements Callable<Integer>, EmberCli.SettingsComman
       names = "--out",
       required = true,
       paramLabel = "PATH",
-      description = "output Parquet path (a directory with --fashion-mnist) (required)")
+      description = "output Parquet path, a directory with --fashion-mnist (required)")
   String out;
 
   @Option(

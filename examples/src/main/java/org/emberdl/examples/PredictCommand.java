@@ -45,7 +45,7 @@ final class PredictCommand implements Callable<Integer>, EmberCli.SettingsComman
       names = "--out",
       required = true,
       paramLabel = "PATH",
-      description = "output Parquet path (an existing one only with --overwrite) (required)")
+      description = "output Parquet path (required; an existing one only with --overwrite)")
   String out;
 
   @Option(

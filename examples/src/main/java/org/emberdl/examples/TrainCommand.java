@@ -49,7 +49,7 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
       names = "--model-out",
       required = true,
       paramLabel = "DIR",
-      description = "where to save the model (an existing one only with --overwrite) (required)")
+      description = "where to save the model (required; an existing one only with --overwrite)")
   String modelOut;
 
   @Option(
