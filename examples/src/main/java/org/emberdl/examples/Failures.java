@@ -23,6 +23,10 @@ final class Failures {
     InputException(String message) {
       super(message);
     }
+
+    InputException(String message, Throwable cause) {
+      super(message, cause);
+    }
   }
 
   /** A file named in Spark's or Parquet's messages: a URI, or an absolute path, ending a word. */
@@ -57,6 +61,9 @@ final class Failures {
       return new Report(EmberCli.INTERNAL_ERROR, command + " failed: " + describeError(error));
     }
     String file = failedFile(t);
+    if (file != null && root.getMessage() != null && root.getMessage().contains("PATH_NOT_FOUND")) {
+      return new Report(EmberCli.INPUT_ERROR, command + ": no such file or directory: " + file);
+    }
     if (file != null) {
       return new Report(
           EmberCli.INPUT_ERROR,

@@ -452,8 +452,21 @@ final class SparkJobs {
     guard.input("--model", a.model()).input("--data", a.data());
     guard.output("--out", a.out(), OutputGuard.Kind.PREDICTIONS, a.overwrite());
     try (SparkSession spark = session("Ember predict", a.master())) {
-      EmberClassificationModel model = EmberClassificationModel.load(a.model());
-      score(spark, guard, model, a, out);
+      score(spark, guard, loadModel(a.model()), a, out);
+    }
+  }
+
+  /** Loads a saved model; a failure is an input error naming the directory and the cause. */
+  static EmberClassificationModel loadModel(String dir) throws Failures.InputException {
+    try {
+      return EmberClassificationModel.load(dir);
+    } catch (Exception e) { // Spark's AnalysisException is checked
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      throw new Failures.InputException(
+          "cannot load the model " + dir + ": " + Failures.oneLine(root, null), e);
     }
   }
 
