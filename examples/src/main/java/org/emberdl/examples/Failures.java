@@ -60,6 +60,16 @@ final class Failures {
     if (error != null) {
       return new Report(EmberCli.INTERNAL_ERROR, command + " failed: " + describeError(error));
     }
+    String remote = remoteOutOfMemory(t);
+    if (remote != null) {
+      return new Report(
+          EmberCli.INTERNAL_ERROR,
+          command
+              + " failed: out of memory in a Spark task ("
+              + remote
+              + "); give the executors more memory (--executor-memory) or use a smaller"
+              + " --batch-size");
+    }
     String file = failedFile(t);
     if (file != null && root.getMessage() != null && root.getMessage().contains("PATH_NOT_FOUND")) {
       return new Report(EmberCli.INPUT_ERROR, command + ": no such file or directory: " + file);
@@ -84,6 +94,22 @@ final class Failures {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof Error e) {
         return e;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The line naming an {@link OutOfMemoryError} that an executor reported in a message (a remote
+   * task's error reaches the driver as text, not as a cause), or null.
+   */
+  private static String remoteOutOfMemory(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      String m = c.getMessage();
+      int at = m == null ? -1 : m.indexOf("java.lang.OutOfMemoryError");
+      if (at >= 0) {
+        int end = m.indexOf('\n', at);
+        return m.substring(at, end < 0 ? m.length() : end).strip();
       }
     }
     return null;

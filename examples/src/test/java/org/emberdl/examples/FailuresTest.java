@@ -50,6 +50,23 @@ class FailuresTest {
   }
 
   @Test
+  void anExecutorsOutOfMemoryReportedAsTextIsAnInternalErrorToo() {
+    Failures.Report r =
+        Failures.report(
+            "train",
+            new RuntimeException(
+                "Job aborted due to stage failure: Task 0 in stage 3.0 failed 4 times, most recent"
+                    + " failure: Lost task 0.3 in stage 3.0 (TID 9) (10.0.0.2 executor 1):"
+                    + " java.lang.OutOfMemoryError: Java heap space\n\tat org.emberdl..."));
+    assertEquals(EmberCli.INTERNAL_ERROR, r.status());
+    assertEquals(
+        "train failed: out of memory in a Spark task (java.lang.OutOfMemoryError: Java heap"
+            + " space); give the executors more memory (--executor-memory) or use a smaller"
+            + " --batch-size",
+        r.message());
+  }
+
+  @Test
   void aFileSystemErrorNamesItsCause() throws Exception {
     Constructor<?> c =
         Class.forName("org.apache.hadoop.fs.FSError").getDeclaredConstructor(Throwable.class);
