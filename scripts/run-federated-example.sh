@@ -44,6 +44,12 @@ default() {
   done
   args+=("$name" "$@")
 }
+flag() {
+  for a in "${args[@]}"; do
+    if [ "$a" = "$1" ]; then return; fi
+  done
+  args+=("$1")
+}
 default --aggregation dp-fedavg
 default --client-col client
 default --secure-aggregation true
@@ -54,19 +60,22 @@ default --optimizer sgd
 default --lr 0.02
 default --server-optimizer momentum
 default --server-momentum 0.9
-# the DP settings only for a DP aggregation: train refuses Params its aggregation would ignore
+# the privacy settings only with a private aggregation (train refuses them otherwise)
 aggregation=dp-fedavg
-for ((i = 0; i < ${#args[@]}; i++)); do
+for i in "${!args[@]}"; do
   case "${args[$i]}" in
     --aggregation) aggregation=${args[$((i + 1))]:-} ;;
     --aggregation=*) aggregation=${args[$i]#--aggregation=} ;;
   esac
 done
-if [[ "$aggregation" == dp-* ]]; then
+if [ "$aggregation" = dp-fedavg ] || [ "$aggregation" = dp-sgd ]; then
   default --clip 1
   default --noise-multiplier 0.05
 fi
 default --epochs 20
 default --partitions 2
+# a rerun replaces the previous model and predictions (only Ember's own outputs are replaced)
+flag --overwrite
 cli train --data "$work/data/train.parquet" --model-out "$work/model" "${args[@]}"
-cli predict --model "$work/model" --data "$work/data/test.parquet" --out "$work/predictions.parquet"
+cli predict --model "$work/model" --data "$work/data/test.parquet" --out "$work/predictions.parquet" \
+  --overwrite

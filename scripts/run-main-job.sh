@@ -6,7 +6,8 @@
 # spark-submit takes (examples/target/ember-examples-*-spark.jar), with Spark's jars beside it.
 #
 # Extra arguments go to the demo, e.g. `scripts/run-main-job.sh --epochs 1 --limit 10000`
-# (`scripts/run-main-job.sh --help` lists them; files go to target/ember-demo by default).
+# (`scripts/run-main-job.sh --help` lists them; files go to target/ember-demo by default, and a
+# rerun replaces them: the script passes --overwrite, which replaces only an earlier demo's files).
 # `scripts/run-main-job.sh --standalone [options]` runs the Spark-free trainer instead
 # (scripts/run-standalone.sh).
 set -euo pipefail
@@ -20,7 +21,10 @@ scripts/setup.sh
 mvn -B -ntp -q -Dstyle.color=never package -DskipTests -Dspotless.check.skip=true -pl examples -am
 jars=(examples/target/ember-examples-*-spark.jar)
 export SPARK_LOCAL_IP=127.0.0.1
+# a rerun replaces the previous demo's outputs (the demo refuses any other non-empty --work)
+args=("$@")
+case " $* " in *" --overwrite "* | *" --help "* | *" -h "*) ;; *) args+=(--overwrite) ;; esac
 # shellcheck disable=SC2046
 exec java $(cat examples/target/jvm-opens.txt) \
   -cp "${jars[0]}:$(cat examples/target/spark-classpath.txt)" \
-  org.emberdl.examples.EmberCli demo "$@"
+  org.emberdl.examples.EmberCli demo "${args[@]}"

@@ -3,7 +3,6 @@ package org.emberdl.examples;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,12 +81,22 @@ final class SparkJobs {
   // ---------------------------------------------------------------------------------------------
   // convert
 
-  static void convert(ConvertArgs a, PrintStream out) throws IOException {
+  static void convert(ConvertArgs a, PrintStream out) throws Exception {
+    OutputGuard guard = new OutputGuard(OutputGuard.hadoopConf());
+    if (a.fashionMnist() != null) {
+      guard.input("--fashion-mnist", a.fashionMnist().toString());
+      guard.output("--out", a.out(), OutputGuard.Kind.FASHION_MNIST, a.overwrite());
+    } else {
+      guard.input("--images", a.images().toString()).input("--labels", a.labels().toString());
+      guard.output("--out", a.out(), OutputGuard.Kind.PARQUET, a.overwrite());
+    }
     try (SparkSession spark = session("Ember convert", a.master())) {
       if (a.fashionMnist() != null) {
-        convertFashionMnist(spark, a.fashionMnist(), a.out(), a.limit(), a.limit(), a.split(), out);
+        convertFashionMnist(
+            spark, guard, a.fashionMnist(), a.out(), a.limit(), a.limit(), a.split(), out);
+        guard.mark(a.out(), OutputGuard.Kind.FASHION_MNIST);
       } else {
-        convertIdx(spark, a.images(), a.labels(), a.out(), a.limit(), a.split(), out);
+        convertIdx(spark, guard, a.images(), a.labels(), a.out(), a.limit(), a.split(), out);
       }
     }
   }
@@ -98,23 +107,24 @@ final class SparkJobs {
    */
   static void convertFashionMnist(
       SparkSession spark,
+      OutputGuard guard,
       Path dir,
       String out,
       int trainLimit,
       int testLimit,
       NonIidSplit.Spec split,
       PrintStream log)
-      throws IOException {
+      throws Exception {
     if (!FashionMnist.isAvailable(dir)) {
-      throw new NoSuchFileException(
-          dir.toString(),
-          null,
-          "no Fashion-MNIST IDX files here; install Debian's dataset-fashion-mnist package (run"
-              + " scripts/setup.sh), or pass the directory holding the four files");
+      throw new Failures.InputException(
+          dir
+              + ": no Fashion-MNIST IDX files here; install Debian's dataset-fashion-mnist package"
+              + " (run scripts/setup.sh), or pass the directory holding the four files");
     }
     String base = out.endsWith("/") ? out.substring(0, out.length() - 1) : out;
     convertIdx(
         spark,
+        guard,
         idxFile(dir, "train-images-idx3-ubyte"),
         idxFile(dir, "train-labels-idx1-ubyte"),
         base + "/train.parquet",
@@ -123,6 +133,7 @@ final class SparkJobs {
         log);
     convertIdx(
         spark,
+        guard,
         idxFile(dir, "t10k-images-idx3-ubyte"),
         idxFile(dir, "t10k-labels-idx1-ubyte"),
         base + "/test.parquet",
@@ -138,10 +149,38 @@ final class SparkJobs {
 
   /**
    * Converts one pair of IDX files to Parquet ({@code features: array<float>}, {@code label:
-   * double}, and {@code client: int} with a {@code split}), replacing {@code out}; returns the
-   * number of rows written.
+   * double}, and {@code client: int} with a {@code split}), replacing {@code out} only once
+   * complete (see {@link OutputGuard#replace}); returns the number of rows written.
    */
   static long convertIdx(
+      SparkSession spark,
+      OutputGuard guard,
+      Path images,
+      Path labels,
+      String out,
+      int limit,
+      NonIidSplit.Spec split,
+      PrintStream log)
+      throws Exception {
+    long start = System.nanoTime();
+    int[] written = new int[1];
+    guard.replace(
+        out,
+        OutputGuard.Kind.PARQUET,
+        tmp -> written[0] = writeIdx(spark, images, labels, tmp, limit, split, log));
+    int n = written[0];
+    log.printf(
+        Locale.ROOT,
+        "converted %d examples of %s to %s (%.1f s)%n",
+        n,
+        images.getFileName(),
+        out,
+        (System.nanoTime() - start) / 1e9);
+    return n;
+  }
+
+  /** Writes the Parquet rows of one pair of IDX files into {@code out}; returns the row count. */
+  private static int writeIdx(
       SparkSession spark,
       Path images,
       Path labels,
@@ -150,7 +189,6 @@ final class SparkJobs {
       NonIidSplit.Spec split,
       PrintStream log)
       throws IOException {
-    long start = System.nanoTime();
     Encoder<LabeledImage> encoder = Encoders.bean(LabeledImage.class);
     int n;
     try (org.emberdl.data.Dataset all =
@@ -193,33 +231,39 @@ final class SparkJobs {
                 : chunk.select("features", "label"))
             .coalesce(1)
             .write()
-            .mode(from == 0 ? SaveMode.Overwrite : SaveMode.Append)
+            .mode(from == 0 ? SaveMode.ErrorIfExists : SaveMode.Append)
             .parquet(out);
         from = to;
       } while (from < n);
     }
-    log.printf(
-        Locale.ROOT,
-        "converted %d examples of %s to %s (%.1f s)%n",
-        n,
-        images.getFileName(),
-        out,
-        (System.nanoTime() - start) / 1e9);
     return n;
   }
 
   // ---------------------------------------------------------------------------------------------
   // train
 
-  static void train(TrainArgs a, PrintStream out) throws IOException {
+  static void train(TrainArgs a, PrintStream out) throws Exception {
+    checkTrainPaths(new OutputGuard(OutputGuard.hadoopConf()), a);
     try (SparkSession spark = session("Ember train", a.master())) {
       fitAndSave(spark, a, out);
     }
   }
 
-  /** Reads the data, fits, prints each epoch's metrics, saves; returns the model. */
+  /** Refuses train's outputs before anything runs (see {@link OutputGuard}). */
+  static void checkTrainPaths(OutputGuard guard, TrainArgs a) throws Exception {
+    guard.input("--data", a.data());
+    guard.output("--model-out", a.modelOut(), OutputGuard.Kind.MODEL, a.overwrite());
+    if (!a.checkpointDir().isEmpty()) {
+      guard.checkpoints("--checkpoint-dir", a.checkpointDir());
+    }
+  }
+
+  /**
+   * Reads the data, fits, prints each epoch's metrics, saves; returns the model. The caller has
+   * checked the paths ({@link #checkTrainPaths}).
+   */
   static EmberClassificationModel fitAndSave(SparkSession spark, TrainArgs a, PrintStream out)
-      throws IOException {
+      throws Exception {
     Dataset<Row> data = spark.read().parquet(a.data());
     requireColumns(data, a.data(), a.featuresCol(), a.labelCol());
     if (!data.schema().apply(a.labelCol()).dataType().equals(DataTypes.DoubleType)) {
@@ -278,6 +322,7 @@ final class SparkJobs {
         summary.partitions(),
         summary.roundsPerEpoch(),
         summary.stoppedEarly() ? ", stopped early (best epoch " + summary.bestEpoch() + ")" : "");
+    // checked before training: absent, empty, or (with --overwrite) an Ember model
     model.write().overwrite().save(a.modelOut());
     out.printf(Locale.ROOT, "trained in %.1f s; model saved to %s%n", seconds, a.modelOut());
     return model;
@@ -402,10 +447,26 @@ final class SparkJobs {
   // ---------------------------------------------------------------------------------------------
   // predict
 
-  static void predict(PredictArgs a, PrintStream out) throws IOException {
+  static void predict(PredictArgs a, PrintStream out) throws Exception {
+    OutputGuard guard = new OutputGuard(OutputGuard.hadoopConf());
+    guard.input("--model", a.model()).input("--data", a.data());
+    guard.output("--out", a.out(), OutputGuard.Kind.PREDICTIONS, a.overwrite());
     try (SparkSession spark = session("Ember predict", a.master())) {
-      EmberClassificationModel model = EmberClassificationModel.load(a.model());
-      score(spark, model, a, out);
+      score(spark, guard, loadModel(a.model()), a, out);
+    }
+  }
+
+  /** Loads a saved model; a failure is an input error naming the directory and the cause. */
+  static EmberClassificationModel loadModel(String dir) throws Failures.InputException {
+    try {
+      return EmberClassificationModel.load(dir);
+    } catch (Exception e) { // Spark's AnalysisException is checked
+      Throwable root = e;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      throw new Failures.InputException(
+          "cannot load the model " + dir + ": " + Failures.oneLine(root, null), e);
     }
   }
 
@@ -414,7 +475,12 @@ final class SparkJobs {
    * prediction and probability. Returns the accuracy when the data has the label column, else NaN.
    */
   static double score(
-      SparkSession spark, EmberClassificationModel model, PredictArgs a, PrintStream out) {
+      SparkSession spark,
+      OutputGuard guard,
+      EmberClassificationModel model,
+      PredictArgs a,
+      PrintStream out)
+      throws Exception {
     long start = System.nanoTime();
     Dataset<Row> data = spark.read().parquet(a.data());
     requireColumns(data, a.data(), a.featuresCol());
@@ -430,12 +496,12 @@ final class SparkJobs {
     }
     keep.add(functions.col("prediction"));
     keep.add(functions.col("probability"));
-    model
-        .transform(data)
-        .select(keep.toArray(new Column[0]))
-        .write()
-        .mode(SaveMode.Overwrite)
-        .parquet(a.out());
+    Dataset<Row> scoredRows = model.transform(data).select(keep.toArray(new Column[0]));
+    // written beside a.out() and moved there when complete: a failure leaves a.out() as it was
+    guard.replace(
+        a.out(),
+        OutputGuard.Kind.PREDICTIONS,
+        tmp -> scoredRows.write().mode(SaveMode.ErrorIfExists).parquet(tmp));
     Dataset<Row> scored = spark.read().parquet(a.out());
     long rows = scored.count();
     out.printf(
@@ -461,8 +527,19 @@ final class SparkJobs {
   // ---------------------------------------------------------------------------------------------
   // demo
 
-  static void demo(DemoArgs a, PrintStream out) throws IOException {
+  static void demo(DemoArgs a, PrintStream out) throws Exception {
     long start = System.nanoTime();
+    OutputGuard guard = new OutputGuard(OutputGuard.hadoopConf());
+    guard.input("--fashion-mnist", a.fashionMnist().toString());
+    guard.output("--work", a.work().toString(), OutputGuard.Kind.DEMO, a.overwrite());
+    String work = a.work().toString();
+    // --work is an earlier demo's (or new): what it holds must still be what the demo wrote there
+    OutputGuard inner = new OutputGuard(OutputGuard.hadoopConf());
+    inner.output("--work", work + "/train.parquet", OutputGuard.Kind.PARQUET, true);
+    inner.output("--work", work + "/test.parquet", OutputGuard.Kind.PARQUET, true);
+    inner.output("--work", work + "/model", OutputGuard.Kind.MODEL, true);
+    inner.output("--work", work + "/predictions.parquet", OutputGuard.Kind.PREDICTIONS, true);
+    guard.mark(work, OutputGuard.Kind.DEMO);
     try (SparkSession spark = session("Ember demo", a.master())) {
       out.printf(
           Locale.ROOT,
@@ -470,8 +547,7 @@ final class SparkJobs {
           spark.version(),
           spark.sparkContext().master(),
           a.work().toAbsolutePath());
-      String work = a.work().toString();
-      convertFashionMnist(spark, a.fashionMnist(), work, a.limit(), 0, null, out);
+      convertFashionMnist(spark, guard, a.fashionMnist(), work, a.limit(), 0, null, out);
       TrainArgs train =
           new TrainArgs(
               work + "/train.parquet",
@@ -490,12 +566,14 @@ final class SparkJobs {
               "",
               1,
               EmberCli.FederationArgs.NONE,
-              a.master());
+              a.master(),
+              true);
       fitAndSave(spark, train, out);
       EmberClassificationModel model = EmberClassificationModel.load(train.modelOut());
       double accuracy =
           score(
               spark,
+              guard,
               model,
               new PredictArgs(
                   train.modelOut(),
@@ -504,7 +582,8 @@ final class SparkJobs {
                   0,
                   "features",
                   "label",
-                  a.master()),
+                  a.master(),
+                  true),
               out);
       out.printf(
           Locale.ROOT,
@@ -517,11 +596,12 @@ final class SparkJobs {
 
   // ---------------------------------------------------------------------------------------------
 
-  private static void requireColumns(Dataset<Row> data, String path, String... names) {
+  private static void requireColumns(Dataset<Row> data, String path, String... names)
+      throws Failures.InputException {
     List<String> have = Arrays.asList(data.columns());
     for (String name : names) {
       if (!have.contains(name)) {
-        throw new IllegalArgumentException(
+        throw new Failures.InputException(
             path + " has no column '" + name + "'; its columns are " + have);
       }
     }

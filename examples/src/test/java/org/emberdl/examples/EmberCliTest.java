@@ -11,8 +11,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import org.emberdl.examples.CliOptions.UsageException;
-import org.emberdl.examples.EmberCli.Command;
 import org.emberdl.examples.EmberCli.ConvertArgs;
 import org.emberdl.examples.EmberCli.DemoArgs;
 import org.emberdl.examples.EmberCli.PredictArgs;
@@ -20,6 +18,7 @@ import org.emberdl.examples.EmberCli.TrainArgs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine.ParameterException;
 
 /** The command line's parsing, help and exit statuses (no Spark is started). */
 class EmberCliTest {
@@ -38,8 +37,10 @@ class EmberCliTest {
         status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
-  private static Object parse(Command c, String... args) throws UsageException {
-    return EmberCli.parse(c, List.of(args));
+  private static Object parse(String command, String... args) {
+    List<String> all = new java.util.ArrayList<>(List.of(command));
+    all.addAll(List.of(args));
+    return EmberCli.parse(all.toArray(new String[0]));
   }
 
   @Test
@@ -47,7 +48,7 @@ class EmberCliTest {
     TrainArgs t =
         (TrainArgs)
             parse(
-                Command.TRAIN,
+                "train",
                 "--data",
                 "in.parquet",
                 "--model-out",
@@ -84,11 +85,14 @@ class EmberCliTest {
     assertEquals("x", t.featuresCol());
     assertEquals("y", t.labelCol());
     assertEquals("local[3]", t.master());
+    assertEquals(false, t.overwrite());
+    assertTrue(
+        ((TrainArgs) parse("train", "--data", "d", "--model-out", "m", "--overwrite")).overwrite());
   }
 
   @Test
   void trainDefaults() throws Exception {
-    TrainArgs t = (TrainArgs) parse(Command.TRAIN, "--data", "d", "--model-out", "m");
+    TrainArgs t = (TrainArgs) parse("train", "--data", "d", "--model-out", "m");
     assertArrayEquals(new int[] {784, 256, 128, 10}, t.layers());
     assertEquals(5, t.epochs());
     assertEquals(128, t.batchSize());
@@ -106,7 +110,7 @@ class EmberCliTest {
     TrainArgs t =
         (TrainArgs)
             parse(
-                Command.TRAIN,
+                "train",
                 "--data",
                 "d",
                 "--model-out",
@@ -159,7 +163,7 @@ class EmberCliTest {
         f);
     assertEquals(
         EmberCli.FederationArgs.NONE,
-        ((TrainArgs) parse(Command.TRAIN, "--data", "d", "--model-out", "m")).federation());
+        ((TrainArgs) parse("train", "--data", "d", "--model-out", "m")).federation());
   }
 
   @Test
@@ -167,7 +171,7 @@ class EmberCliTest {
     TrainArgs t =
         (TrainArgs)
             parse(
-                Command.TRAIN,
+                "train",
                 "--data",
                 "d",
                 "--model-out",
@@ -186,31 +190,24 @@ class EmberCliTest {
     ConvertArgs files =
         (ConvertArgs)
             parse(
-                Command.CONVERT,
-                "--images",
-                "i.gz",
-                "--labels",
-                "l.gz",
-                "--out",
-                "o",
-                "--limit",
-                "100");
+                "convert", "--images", "i.gz", "--labels", "l.gz", "--out", "o", "--limit", "100");
     assertEquals(
-        new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, null, null), files);
-    ConvertArgs dir = (ConvertArgs) parse(Command.CONVERT, "--fashion-mnist", "/d", "--out", "o");
-    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, null, null), dir);
-    assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--images", "i", "--out", "o"));
+        new ConvertArgs(Path.of("i.gz"), Path.of("l.gz"), null, "o", 100, null, null, false),
+        files);
+    ConvertArgs dir = (ConvertArgs) parse("convert", "--fashion-mnist", "/d", "--out", "o");
+    assertEquals(new ConvertArgs(null, null, Path.of("/d"), "o", 0, null, null, false), dir);
+    assertThrows(ParameterException.class, () -> parse("convert", "--images", "i", "--out", "o"));
     assertThrows(
-        UsageException.class,
-        () -> parse(Command.CONVERT, "--images", "i", "--labels", "l", "--fashion-mnist", "d"));
-    assertThrows(UsageException.class, () -> parse(Command.CONVERT, "--fashion-mnist", "d"));
+        ParameterException.class,
+        () -> parse("convert", "--images", "i", "--labels", "l", "--fashion-mnist", "d"));
+    assertThrows(ParameterException.class, () -> parse("convert", "--fashion-mnist", "d"));
   }
 
   @Test
   void predictAndDemoDefaults() throws Exception {
     assertEquals(
-        new PredictArgs("m", "d", "o", 0, "features", "label", null),
-        parse(Command.PREDICT, "--model", "m", "--data", "d", "--out", "o"));
+        new PredictArgs("m", "d", "o", 0, "features", "label", null, false),
+        parse("predict", "--model", "m", "--data", "d", "--out", "o"));
     assertEquals(
         new DemoArgs(
             Path.of("/usr/share/datasets/fashion-mnist"),
@@ -221,20 +218,12 @@ class EmberCliTest {
             128,
             1e-3,
             42,
-            null),
-        parse(Command.DEMO));
+            null,
+            false),
+        parse("demo"));
     DemoArgs d =
         (DemoArgs)
-            parse(
-                Command.DEMO,
-                "--epochs",
-                "1",
-                "--limit",
-                "500",
-                "--partitions",
-                "2",
-                "--work",
-                "w");
+            parse("demo", "--epochs", "1", "--limit", "500", "--partitions", "2", "--work", "w");
     assertEquals(1, d.epochs());
     assertEquals(500, d.limit());
     assertEquals(2, d.partitions());
@@ -243,28 +232,35 @@ class EmberCliTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"convert", "train", "predict", "demo"})
-  void everyCommandHasHelp(String command) {
-    Outcome o = run(command, "--help");
-    assertEquals(0, o.status());
-    assertTrue(o.out().startsWith("usage: EmberCli " + command), o.out());
-    assertTrue(o.out().contains("--help"), o.out());
-    assertTrue(o.out().contains("--master URL"), o.out());
-    assertEquals("", o.err());
-    // help wins over everything else on the line, even mistakes
-    assertEquals(0, run(command, "--bogus", "-h").status());
+  void everyCommandHasGeneratedHelp(String command) {
+    for (Outcome o : List.of(run(command, "--help"), run(command, "-h"), run("help", command))) {
+      assertEquals(0, o.status());
+      assertTrue(o.out().startsWith("Usage: EmberCli " + command), o.out());
+      assertTrue(o.out().contains("-h, --help"), o.out());
+      assertTrue(o.out().contains("--master=URL"), o.out());
+      assertTrue(o.out().contains("--verbose"), o.out());
+      assertEquals("", o.err());
+    }
+    if (!command.equals("demo")) {
+      assertTrue(run(command, "--help").out().contains("--overwrite"), command);
+    }
   }
 
   @Test
-  void topLevelHelpListsTheCommands() {
+  void topLevelHelpListsTheCommandsAndExitStatuses() {
     Outcome o = run("--help");
     assertEquals(0, o.status());
-    for (Command c : Command.values()) {
-      assertTrue(o.out().contains("  " + c.name + " "), o.out());
+    for (String c : List.of("convert", "train", "predict", "demo")) {
+      assertTrue(o.out().contains("  " + c + " "), o.out());
     }
     assertTrue(o.out().contains("spark-submit"), o.out());
+    assertTrue(o.out().contains("3  an output path was refused"), o.out());
+    assertTrue(o.out().contains("4  an input could not be read"), o.out());
+    assertTrue(o.out().contains("5  internal error of the JVM"), o.out());
     Outcome none = run();
     assertEquals(2, none.status());
-    assertTrue(none.err().startsWith("usage: EmberCli <command>"), none.err());
+    assertTrue(none.err().startsWith("error: a command is required"), none.err());
+    assertTrue(none.err().contains("Usage: EmberCli"), none.err());
   }
 
   @Test
@@ -286,7 +282,18 @@ class EmberCliTest {
       {"train", "--data", "d", "--model-out", "m", "--secure-aggregation", "yes"},
       {"train", "--data", "d", "--model-out", "m", "--secure-noise", "1"},
       {"train", "--data", "d", "--model-out", "m", "--client-fraction", "1.5"},
-      {"train", "--data", "d", "--model-out", "m", "--noise-multiplier", "-1"},
+      {
+        "train",
+        "--data",
+        "d",
+        "--model-out",
+        "m",
+        "--aggregation",
+        "dp-sgd",
+        "--noise-multiplier",
+        "-1"
+      },
+      {"train", "--data", "d", "--model-out", "m", "--overwrite=maybe"},
       {"convert", "--fashion-mnist", "d", "--out", "o", "--clients", "0"},
       {"convert", "--fashion-mnist", "d", "--out", "o", "--split", "dirichlet"},
       {"convert", "--fashion-mnist", "d", "--out", "o", "--clients", "3", "--split", "iid"},
@@ -300,22 +307,101 @@ class EmberCliTest {
       String what = String.join(" ", args);
       assertEquals(2, o.status(), what);
       assertTrue(o.err().startsWith("error: "), what + " -> " + o.err());
-      assertTrue(o.err().contains("usage: EmberCli"), what + " -> " + o.err());
+      assertTrue(o.err().contains("Usage: EmberCli"), what + " -> " + o.err());
       assertEquals("", o.out(), what);
     }
-    assertTrue(run("train", "--model-out", "m").err().contains("--data is required"));
-    assertTrue(
-        run("train", "--data", "d", "--model-out", "m", "--epochs", "x")
-            .err()
-            .contains("--epochs needs an integer, got 'x'"));
+    assertEquals(
+        "error: Missing required option: '--data=PATH'",
+        firstLine(run("train", "--model-out", "m").err()));
+    assertEquals(
+        "error: Invalid value for option '--epochs': 'x' is not an int",
+        firstLine(run("train", "--data", "d", "--model-out", "m", "--epochs", "x").err()));
+    assertEquals(
+        "error: --epochs must be at least 1, got 0",
+        firstLine(run("train", "--data", "d", "--model-out", "m", "--epochs", "0").err()));
+    assertEquals(
+        "error: Unknown option: '--bogus'",
+        firstLine(run("predict", "--model", "m", "--data", "d", "--out", "o", "--bogus").err()));
+    assertEquals(
+        "error: option '--data' (PATH) should be specified only once",
+        firstLine(run("train", "--data", "d", "--data", "e", "--model-out", "m").err()));
+    assertEquals(
+        "error: Invalid value for option '--secure-aggregation': 'yes' is not a boolean",
+        firstLine(
+            run("train", "--data", "d", "--model-out", "m", "--secure-aggregation", "yes").err()));
   }
 
+  /** Privacy options under a non-private aggregation would train without privacy: refused. */
   @Test
-  void wrapKeepsLinesShort() {
-    String text = "a ".repeat(100) + "end";
-    for (String line : EmberCli.wrap(text, 20).split("\n")) {
-      assertTrue(line.length() <= 20, line);
+  void privacyOptionsNeedAPrivateAggregation() {
+    Outcome o =
+        run(
+            "train",
+            "--data",
+            "d",
+            "--model-out",
+            "m",
+            "--target-epsilon",
+            "1",
+            "--secure-noise",
+            "true",
+            "--clip",
+            "0.5");
+    assertEquals(2, o.status());
+    assertEquals(
+        "error: --target-epsilon, --clip, --secure-noise are privacy options and need"
+            + " --aggregation dp-sgd or dp-fedavg; the aggregation sync (the default) adds no"
+            + " noise, so the model would not be private",
+        firstLine(o.err()));
+    Outcome fedavg =
+        run(
+            "train",
+            "--data",
+            "d",
+            "--model-out",
+            "m",
+            "--aggregation",
+            "fedavg",
+            "--noise-multiplier",
+            "0.5");
+    assertEquals(2, fedavg.status());
+    assertEquals(
+        "error: --noise-multiplier is a privacy option and needs --aggregation dp-sgd or"
+            + " dp-fedavg; the aggregation fedavg adds no noise, so the model would not be private",
+        firstLine(fedavg.err()));
+    for (String option :
+        List.of("--delta=1e-6", "--sampling-rate=0.1", "--secure-noise=false", "--clip=1")) {
+      Outcome one =
+          run("train", "--data", "d", "--model-out", "m", "--aggregation", "sync", option);
+      assertEquals(2, one.status(), option);
+      assertTrue(
+          one.err().contains(option.substring(0, option.indexOf('=')) + " is a privacy"),
+          one.err());
     }
-    assertEquals(text, EmberCli.wrap(text, 20).replace('\n', ' '));
+    // accepted with a private aggregation
+    for (String aggregation : List.of("dp-sgd", "dp-fedavg")) {
+      TrainArgs t =
+          (TrainArgs)
+              parse(
+                  "train",
+                  "--data",
+                  "d",
+                  "--model-out",
+                  "m",
+                  "--aggregation",
+                  aggregation,
+                  "--target-epsilon",
+                  "1",
+                  "--secure-noise",
+                  "true",
+                  "--clip",
+                  "0.5");
+      assertEquals(1.0, t.federation().targetEpsilon());
+    }
+  }
+
+  private static String firstLine(String text) {
+    int nl = text.indexOf('\n');
+    return (nl < 0 ? text : text.substring(0, nl)).stripTrailing();
   }
 }

@@ -61,7 +61,7 @@ class SparkSubmitIT {
   private static SparkSession spark;
 
   @BeforeAll
-  static void writeData() throws IOException {
+  static void writeData() throws Exception {
     assumeTrue(FashionMnist.isAvailable(FashionMnist.DEFAULT_DIR), "dataset-fashion-mnist");
     spark =
         SparkSession.builder()
@@ -74,6 +74,7 @@ class SparkSubmitIT {
             .getOrCreate();
     SparkJobs.convertFashionMnist(
         spark,
+        new OutputGuard(OutputGuard.hadoopConf()),
         FashionMnist.DEFAULT_DIR,
         dir.resolve("data").toString(),
         TRAIN_ROWS,
@@ -259,8 +260,8 @@ class SparkSubmitIT {
   @Test
   void helpExitsZeroWithTheUsage() throws Exception {
     String log = submit("train --help", List.of("train", "--help"), 0);
-    assertTrue(log.contains("usage: EmberCli train"), log);
-    assertTrue(log.contains("--model-out DIR"), log);
+    assertTrue(log.contains("Usage: EmberCli train"), log);
+    assertTrue(log.contains("--model-out=DIR"), log);
     // parsing needs no Spark: the jar's Main-Class runs alone
     String plain = run("java -jar", List.of(java(), "-jar", jar().toString(), "--help"), 0);
     assertTrue(plain.contains("convert") && plain.contains("predict"), plain);
