@@ -320,6 +320,7 @@ final class Coordinator {
       long roundCount = 0;
       double lastLoss = Double.NaN;
       long skippedRounds = 0;
+      double lastEpochLoss = 0;
       for (int epoch = startEpoch; !stoppedEarly && epoch < maxEpochs; epoch++) {
         if (dp != null && !dp.affordable(accountant, rounds, history.isEmpty())) {
           stoppedEarly = true;
@@ -407,6 +408,15 @@ final class Coordinator {
             String.format("%.4f", validAcc),
             String.format("%.0f", m.samplesPerSecond()),
             String.format("%.1f", seconds));
+        if (!Double.isFinite(m.loss()) && Double.isFinite(lastEpochLoss)) {
+          // Training goes on (as PyTorch's would), but say it once: such a model won't save.
+          LOG.warn(
+              "epoch {}: the training loss is {}: training has diverged (lower learningRate);"
+                  + " the model will not save without write().option(\"allowNonFinite\", \"true\")",
+              m.epoch(),
+              m.loss());
+        }
+        lastEpochLoss = m.loss();
         if (validRows > 0) {
           if (validLoss < bestLoss) {
             bestLoss = validLoss;
