@@ -179,7 +179,10 @@ class ClientLevelTrainingTest {
       sq += Math.pow(after[i] - start[i], 2);
     }
     double step = Math.sqrt(sq);
-    assertTrue(step > 1e-4 && step <= 1e-3 * (1 + 1e-5), "step norm " + step);
+    // Each delta is clipped to norm S before the mean, so the step is S times the norm of the mean
+    // of 6 unit vectors that point different ways (0.43 S here). Clipping the mean instead
+    // would give exactly S (the unclipped mean is far above S).
+    assertTrue(step > 1e-4 && step < 1e-3 * 0.9, "step norm " + step);
   }
 
   @Test
