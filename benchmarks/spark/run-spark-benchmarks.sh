@@ -10,7 +10,9 @@
 #   "all"); OUT (benchmarks/target/spark-benchmark): logs; WORK (benchmarks/target/spark-bench):
 #   the Parquet files (written on the first run); JFR=1 records each run with JFR
 #   (settings=profile) into $OUT; JAVA_EXTRA: more JVM flags; WAIT_QUIET (0): before each run,
-#   wait up to this many seconds for the 1-minute load average to drop below MAX_LOAD (1.5).
+#   wait up to this many seconds for the 1-minute load average to drop below MAX_LOAD (1.5);
+#   DDP_BATCHES (128,512): the global batches of the PyTorch DDP peer (benchmarks/peers/ddp_train.py,
+#   run after each training harness when /usr/bin/python3 has torch).
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -63,13 +65,28 @@ run() { # main-class log-name args...
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+ddp() { # the PyTorch DDP peer (gloo, 2 ranks x 1 thread), beside SparkTrainingBenchmark
+  wait_quiet
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "== ddp_train.py skipped: /usr/bin/python3 has no torch (apt-get install python3-torch)"
+    return
+  fi
+  echo "== ddp_train.py --batches ${DDP_BATCHES:-128,512} (load $(cut -d' ' -f1-3 /proc/loadavg)) -> $OUT/$1.log"
+  /usr/bin/python3 benchmarks/peers/ddp_train.py --batches "${DDP_BATCHES:-128,512}" 2>&1 |
+    tee "$OUT/$1.log" | grep -E '^(SUMMARY|#)|Error'
+}
+
 for ((r = 1; r <= ROUNDS; r++)); do
   case "$WHAT" in
     inference) run org.emberdl.benchmarks.SparkInferenceBenchmark "inference-$r" "$@" ;;
-    training) run org.emberdl.benchmarks.SparkTrainingBenchmark "training-$r" "$@" ;;
+    training)
+      run org.emberdl.benchmarks.SparkTrainingBenchmark "training-$r" "$@"
+      ddp "ddp-$r"
+      ;;
     all)
       run org.emberdl.benchmarks.SparkInferenceBenchmark "inference-$r"
       run org.emberdl.benchmarks.SparkTrainingBenchmark "training-$r"
+      ddp "ddp-$r"
       ;;
     *)
       echo "usage: $0 [inference|training|all] [-- options]" >&2
