@@ -101,8 +101,8 @@ class CliSafetyTest {
   }
 
   @AfterEach
-  void releasePooledReplicas() throws ReflectiveOperationException {
-    PooledReplicas.releaseAll(); // before the allocator leak check
+  void releasePooledReplicas() {
+    org.emberdl.spark.EmberEngine.releaseCached(); // before the allocator leak check
   }
 
   /** Every regular file under {@code root} with its bytes (as a list, for equality). */

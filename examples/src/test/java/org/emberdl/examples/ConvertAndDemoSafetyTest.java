@@ -81,8 +81,8 @@ class ConvertAndDemoSafetyTest {
   }
 
   @AfterEach
-  void releasePooledReplicas() throws ReflectiveOperationException {
-    PooledReplicas.releaseAll();
+  void releasePooledReplicas() {
+    org.emberdl.spark.EmberEngine.releaseCached();
   }
 
   @Test

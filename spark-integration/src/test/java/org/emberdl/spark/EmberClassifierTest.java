@@ -101,6 +101,20 @@ class EmberClassifierTest {
   }
 
   @Test
+  void releaseCachedFreesTheReplicasThatScoringPooled() {
+    Dataset<Row> data = TestData.blobs(spark, 200, 8, 3, 1, 4);
+    EmberClassificationModel model = mlp().setMaxEpochs(1).fit(data);
+    EmberEngine.releaseCached();
+    long before = org.emberdl.tensor.memory.Allocators.cpuAllocatedBytes();
+    model.transform(data).count();
+    // The scoring replicas stay pooled for the next transform: the network's weights at least.
+    long pooled = org.emberdl.tensor.memory.Allocators.cpuAllocatedBytes() - before;
+    assertTrue(pooled >= 4L * (8 * 16 + 16 + 16 * 3 + 3), "pooled bytes " + pooled);
+    EmberEngine.releaseCached();
+    assertEquals(before, org.emberdl.tensor.memory.Allocators.cpuAllocatedBytes());
+  }
+
+  @Test
   void sameSeedAndPartitioningGiveTheSameWeights() {
     Dataset<Row> data = TestData.blobs(spark, 300, 8, 3, 2, 3);
     EmberClassifier clf = mlp().setNumPartitions(3).setMaxEpochs(2);
