@@ -72,6 +72,14 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
       description = "initialization and shuffling seed (default 42)")
   long seed = 42;
 
+  @Option(
+      names = "--progress",
+      paramLabel = "WHEN",
+      description =
+          "auto (default: on a terminal), always or never: a live line of epoch, step, samples/s,"
+              + " loss and time left, redrawn in place; otherwise one line per epoch")
+  String progress = "auto";
+
   @Mixin CommonOptions common;
 
   @Override
@@ -92,6 +100,7 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
         EmberCli.positive(spec, "--lr", lr),
         seed,
         common.master,
-        overwrite);
+        overwrite,
+        EmberCli.oneOf(spec, "--progress", progress, ProgressLine.MODES));
   }
 }

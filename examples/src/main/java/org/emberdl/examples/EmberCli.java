@@ -169,7 +169,8 @@ public final class EmberCli implements Callable<Integer> {
       int checkpointInterval,
       FederationArgs federation,
       String master,
-      boolean overwrite) {
+      boolean overwrite,
+      String progress) {
     @Override
     public String toString() {
       return "TrainArgs[data="
@@ -206,6 +207,8 @@ public final class EmberCli implements Callable<Integer> {
           + master
           + ", overwrite="
           + overwrite
+          + ", progress="
+          + progress
           + "]";
     }
   }
@@ -232,7 +235,8 @@ public final class EmberCli implements Callable<Integer> {
       double learningRate,
       long seed,
       String master,
-      boolean overwrite) {}
+      boolean overwrite,
+      String progress) {}
 
   /** Runs a command and exits with its status (see {@link EmberCli}). */
   public static void main(String[] args) {

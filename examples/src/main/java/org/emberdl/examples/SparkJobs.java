@@ -308,12 +308,28 @@ final class SparkJobs {
     if (!classifier.getAggregation().equals("sync")) {
       out.println(describeAggregation(classifier));
     }
+    // On a terminal each epoch's line is printed as it ends, replacing the live line; otherwise
+    // they are printed from the summary once the fit is done.
+    ProgressLine live =
+        ProgressLine.live(a.progress(), out)
+            ? new ProgressLine(out, a.epochs(), System::nanoTime)
+            : null;
+    classifier.setProgressListener(live);
     long start = System.nanoTime();
-    EmberClassificationModel model = classifier.fit(data);
+    EmberClassificationModel model;
+    try {
+      model = classifier.fit(data);
+    } finally {
+      if (live != null) {
+        live.clear();
+      }
+    }
     double seconds = (System.nanoTime() - start) / 1e9;
     TrainingSummary summary = model.trainingSummary();
-    for (EpochMetrics e : summary.epochs()) {
-      out.println(describe(e, a.epochs()));
+    if (live == null) {
+      for (EpochMetrics e : summary.epochs()) {
+        out.println(describe(e, a.epochs()));
+      }
     }
     out.printf(
         Locale.ROOT,
@@ -325,6 +341,10 @@ final class SparkJobs {
     // checked before training: absent, empty, or (with --overwrite) an Ember model
     model.write().overwrite().save(a.modelOut());
     out.printf(Locale.ROOT, "trained in %.1f s; model saved to %s%n", seconds, a.modelOut());
+    out.printf(
+        Locale.ROOT,
+        "curves: %s%n",
+        new org.apache.hadoop.fs.Path(a.modelOut(), "data/training.svg"));
     return model;
   }
 
@@ -567,7 +587,8 @@ final class SparkJobs {
               1,
               EmberCli.FederationArgs.NONE,
               a.master(),
-              true);
+              true,
+              a.progress());
       fitAndSave(spark, train, out);
       EmberClassificationModel model = EmberClassificationModel.load(train.modelOut());
       double accuracy =

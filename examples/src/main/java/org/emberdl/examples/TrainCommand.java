@@ -222,6 +222,14 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
   @Option(names = "--momentum", paramLabel = "X", description = "sgd momentum (default 0)")
   Double momentum;
 
+  @Option(
+      names = "--progress",
+      paramLabel = "WHEN",
+      description =
+          "auto (default: on a terminal), always or never: a live line of epoch, step, samples/s,"
+              + " loss and time left, redrawn in place; otherwise one line per epoch")
+  String progress = "auto";
+
   @Mixin CommonOptions common;
 
   @Override
@@ -267,7 +275,8 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
         EmberCli.atLeast(spec, "--checkpoint-interval", checkpointInterval, 1),
         federation(),
         common.master,
-        overwrite);
+        overwrite,
+        EmberCli.oneOf(spec, "--progress", progress, ProgressLine.MODES));
   }
 
   private FederationArgs federation() {

@@ -219,7 +219,8 @@ class EmberCliTest {
             1e-3,
             42,
             null,
-            false),
+            false,
+            "auto"),
         parse("demo"));
     DemoArgs d =
         (DemoArgs)

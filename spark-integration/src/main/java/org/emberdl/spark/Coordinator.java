@@ -56,7 +56,12 @@ final class Coordinator {
   private Coordinator() {}
 
   static Result fit(
-      Dataset<?> dataset, EmberParams<?> p, TaskKind kind, String featuresCol, String labelCol) {
+      Dataset<?> dataset,
+      EmberParams<?> p,
+      TaskKind kind,
+      String featuresCol,
+      String labelCol,
+      ProgressListener listener) {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     NetworkDefinition network = NetworkDefinition.of(p);
     SparkSession spark = dataset.sparkSession();
@@ -109,7 +114,7 @@ final class Coordinator {
               clients >= 0);
       String runKey = "fit-" + UUID.randomUUID();
       try {
-        return run(sc, data, model, network, kind, outputs, p, runKey, clients);
+        return run(sc, data, model, network, kind, outputs, p, runKey, clients, listener);
       } finally {
         data.foreachPartition(it -> ExecutorEngine.get().release(runKey));
         data.unpersist(false);
@@ -171,7 +176,8 @@ final class Coordinator {
       int outputs,
       EmberParams<?> p,
       String runKey,
-      int clientCount) {
+      int clientCount,
+      ProgressListener listener) {
     List<long[]> sizes = data.map(d -> new long[] {d.trainRows, d.validRows, d.skipped}).collect();
     long trainRows = 0;
     long validRows = 0;
@@ -264,7 +270,9 @@ final class Coordinator {
         aggregator.name(),
         secure ? " with secure aggregation" : "");
 
-    try (Optimizer optimizer = Optimizers.create(config, model)) {
+    try (Optimizer optimizer = Optimizers.create(config, model);
+        FitProgress progress =
+            FitProgress.start(sc.sc(), p, network, p.getMaxEpochs(), rounds, listener)) {
       Checkpoints checkpoints =
           p.getCheckpointDir().isEmpty()
               ? null
@@ -327,6 +335,7 @@ final class Coordinator {
           break;
         }
         long start = System.nanoTime();
+        progress.epochStarted(epoch);
         Update epochTotal = Update.zero(0, 0);
         for (int round = 0; round < rounds; round++) {
           long roundStart = System.nanoTime();
@@ -352,6 +361,7 @@ final class Coordinator {
                   : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
           if (total == null) { // a secure round of one client, skipped (SecureRound)
             skippedRounds++;
+            progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
             continue;
           }
           apply(aggregator.combine(total), model, optimizer);
@@ -361,6 +371,7 @@ final class Coordinator {
           lastLoss = total.lossSum() / Math.max(1, total.examples());
           roundMillis += (System.nanoTime() - roundStart) / 1e6;
           roundCount++;
+          progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         double validLoss = Double.NaN;
@@ -397,6 +408,7 @@ final class Coordinator {
           privacy = Checkpoints.PrivacySteps.append(privacy, dp.samplingRate(), dp.sigma(), rounds);
         }
         history.add(m);
+        progress.epochEnded(m);
         LOG.info(
             "epoch {}/{}: loss {} accuracy {} validation loss {} validation accuracy {} "
                 + "({} samples/s, {} s)",

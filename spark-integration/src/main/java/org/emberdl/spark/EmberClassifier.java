@@ -37,6 +37,8 @@ public class EmberClassifier
 
   private String uid; // assigned by the first uid() call, during the superclass constructor
   private final EmberParamSet emberParams;
+  // Not a Param: code can be neither serialized nor saved (see ProgressListener).
+  private transient ProgressListener progressListener;
 
   public EmberClassifier() {
     this(Identifiable.randomUID(PREFIX));
@@ -86,13 +88,35 @@ public class EmberClassifier
           "EmberClassifier trains with loss cross_entropy, not " + getLoss());
     }
     Coordinator.Result r =
-        Coordinator.fit(dataset, this, TaskKind.CLASSIFICATION, getFeaturesCol(), getLabelCol());
+        Coordinator.fit(
+            dataset,
+            this,
+            TaskKind.CLASSIFICATION,
+            getFeaturesCol(),
+            getLabelCol(),
+            progressListener);
     return new EmberClassificationModel(uid(), r.weights(), r.numOutputs(), r.summary());
   }
 
   @Override
   public EmberClassifier copy(ParamMap extra) {
-    return defaultCopy(extra);
+    EmberClassifier copy = defaultCopy(extra);
+    copy.progressListener = progressListener; // so Pipeline and CrossValidator fits report too
+    return copy;
+  }
+
+  /**
+   * Receives this estimator's (and its copies') progress on the driver during {@code fit}; null for
+   * none (the default). Not a Param, so not saved with the estimator: see {@link ProgressListener}.
+   */
+  public EmberClassifier setProgressListener(ProgressListener listener) {
+    this.progressListener = listener;
+    return this;
+  }
+
+  /** The listener set by {@link #setProgressListener}, or null. */
+  public ProgressListener getProgressListener() {
+    return progressListener;
   }
 
   public static MLReader<EmberClassifier> read() {

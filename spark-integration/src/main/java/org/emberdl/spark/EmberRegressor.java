@@ -21,6 +21,8 @@ public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegre
 
   private String uid; // assigned by the first uid() call, during the superclass constructor
   private final EmberParamSet emberParams;
+  // Not a Param: code can be neither serialized nor saved (see ProgressListener).
+  private transient ProgressListener progressListener;
 
   public EmberRegressor() {
     this(Identifiable.randomUID(PREFIX));
@@ -68,13 +70,30 @@ public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegre
       throw new IllegalArgumentException("EmberRegressor trains with loss mse, not " + getLoss());
     }
     Coordinator.Result r =
-        Coordinator.fit(dataset, this, TaskKind.REGRESSION, getFeaturesCol(), getLabelCol());
+        Coordinator.fit(
+            dataset, this, TaskKind.REGRESSION, getFeaturesCol(), getLabelCol(), progressListener);
     return new EmberRegressionModel(uid(), r.weights(), r.numOutputs(), r.summary());
   }
 
   @Override
   public EmberRegressor copy(ParamMap extra) {
-    return defaultCopy(extra);
+    EmberRegressor copy = defaultCopy(extra);
+    copy.progressListener = progressListener; // so Pipeline and CrossValidator fits report too
+    return copy;
+  }
+
+  /**
+   * Receives this estimator's (and its copies') progress on the driver during {@code fit}; null for
+   * none (the default). Not a Param, so not saved with the estimator: see {@link ProgressListener}.
+   */
+  public EmberRegressor setProgressListener(ProgressListener listener) {
+    this.progressListener = listener;
+    return this;
+  }
+
+  /** The listener set by {@link #setProgressListener}, or null. */
+  public ProgressListener getProgressListener() {
+    return progressListener;
   }
 
   public static MLReader<EmberRegressor> read() {

@@ -29,7 +29,8 @@ import org.apache.spark.sql.SparkSession;
  * metadata (so {@code PipelineModel} and {@code CrossValidatorModel} persistence read it like any
  * stage's), {@code path/data/weights.safetensors} the network's state dict with PyTorch's key names
  * (loadable with {@code safetensors.torch.load_file}), {@code path/data/summary.json} the training
- * summary.
+ * summary, and {@code path/data/training.svg} its curves as a picture ({@link TrainingCurvesSvg};
+ * only written, never read).
  *
  * <p>Saving follows Spark's {@code MLWriter}: an existing path is an error unless {@code
  * write().overwrite()} is used, and then only an Ember model is replaced. The model is written to a
@@ -51,6 +52,9 @@ final class ModelIO {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String WEIGHTS = "weights.safetensors";
   private static final String SUMMARY = "summary.json";
+
+  /** The training curves, drawn from the summary: {@code data/training.svg}. */
+  static final String CURVES = "training.svg";
 
   /** A summary holds per-epoch metrics; anything larger is not one Ember wrote. */
   private static final long MAX_SUMMARY_BYTES = 64L << 20;
@@ -149,6 +153,12 @@ final class ModelIO {
             conf,
             new Path(data, SUMMARY),
             JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+        if (s != null) {
+          write(
+              conf,
+              new Path(data, CURVES),
+              TrainingCurvesSvg.render(s).getBytes(StandardCharsets.UTF_8));
+        }
       } catch (IOException e) {
         throw new UncheckedIOException("cannot save the model's data under " + data, e);
       }

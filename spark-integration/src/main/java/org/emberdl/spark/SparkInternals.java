@@ -3,9 +3,12 @@ package org.emberdl.spark;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.spark.SparkContext;
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
@@ -26,7 +29,13 @@ import org.apache.spark.sql.catalyst.expressions.JoinedRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.ui.SparkUI;
+import org.apache.spark.ui.SparkUITab;
+import org.apache.spark.ui.UIUtils;
+import org.apache.spark.ui.WebUIPage;
 import org.apache.spark.unsafe.Platform;
+import scala.xml.Node;
+import scala.xml.XML$;
 
 /**
  * Every use of Spark's internal or developer API in Ember, in one place (pinned by {@code
@@ -34,8 +43,9 @@ import org.apache.spark.unsafe.Platform;
  * {@code Row}), DataFrames made from {@code InternalRow}s and the row and vector classes they are
  * built from, the one-memcpy copy of an {@code array<float>} out of an {@link UnsafeArrayData}, and
  * Spark ML's params metadata format (so that {@code Pipeline} and {@code CrossValidator}
- * persistence read Ember stages like their own). Elsewhere Ember only reads rows through {@code
- * InternalRow}'s and {@code ArrayData}'s accessors.
+ * persistence read Ember stages like their own), and the web UI's tab classes (for the Ember tab
+ * that shows a fit's progress, {@link ProgressBoard}). Elsewhere Ember only reads rows through
+ * {@code InternalRow}'s and {@code ArrayData}'s accessors.
  *
  * <p>Measured on this project's machines (SPARK-NOTES, section 4): reading {@code array<float>}
  * features through {@code InternalRow} + memcpy ran at 213k rows/s against 94k for {@code
@@ -192,5 +202,56 @@ final class SparkInternals {
     return new IllegalArgumentException(
         "Param '" + name + "' in " + file + " (" + section + ") " + problem + "; value " + shown,
         cause);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The application's web UI. Spark has no public API for a UI tab; SparkUITab, WebUIPage and
+  // UIUtils are private[spark] in Scala but public in bytecode, and are what Spark's own SQL and
+  // streaming tabs use.
+
+  /**
+   * Adds a tab named {@code prefix} (capitalized) to {@code sc}'s web UI, at {@code /<prefix>/},
+   * whose body is {@code xhtml} (one well-formed element, produced again for every request, so it
+   * shows live state); returns false, doing nothing, when the UI is off ({@code
+   * spark.ui.enabled=false}).
+   */
+  static boolean attachUiTab(SparkContext sc, String prefix, Supplier<String> xhtml) {
+    scala.Option<SparkUI> ui = sc.ui();
+    if (ui.isEmpty()) {
+      return false;
+    }
+    attachUiTab(ui.get(), prefix, xhtml);
+    return true;
+  }
+
+  /** {@link #attachUiTab(SparkContext, String, Supplier)} on a given UI (tests make their own). */
+  static void attachUiTab(SparkUI ui, String prefix, Supplier<String> xhtml) {
+    HtmlTab tab = new HtmlTab(ui, prefix);
+    tab.attachPage(new HtmlPage(tab, xhtml));
+    ui.attachTab(tab);
+  }
+
+  private static final class HtmlTab extends SparkUITab {
+    HtmlTab(SparkUI ui, String prefix) {
+      super(ui, prefix);
+    }
+  }
+
+  private static final class HtmlPage extends WebUIPage {
+    private final HtmlTab tab;
+    private final Supplier<String> xhtml;
+
+    HtmlPage(HtmlTab tab, Supplier<String> xhtml) {
+      super("");
+      this.tab = tab;
+      this.xhtml = xhtml;
+    }
+
+    @Override
+    public scala.collection.immutable.Seq<Node> render(HttpServletRequest request) {
+      Node body = XML$.MODULE$.loadString(xhtml.get());
+      return UIUtils.headerSparkPage(
+          request, tab.name(), () -> body, tab, scala.Option.empty(), false, false);
+    }
   }
 }
