@@ -73,8 +73,8 @@ class ProgressOutputTest {
   }
 
   @AfterEach
-  void releasePooledReplicas() throws ReflectiveOperationException {
-    PooledReplicas.releaseAll();
+  void releasePooledReplicas() {
+    org.emberdl.spark.EmberEngine.releaseCached();
   }
 
   private static Outcome train(String model, String... more) {
