@@ -264,7 +264,11 @@ final class Coordinator {
         aggregator.name(),
         secure ? " with secure aggregation" : "");
 
-    try (Optimizer optimizer = Optimizers.create(config, model)) {
+    // executionMode=stage: one barrier stage per epoch instead of a job per round (StageTraining)
+    boolean staged = ExecutionMode.of(p) == ExecutionMode.STAGE;
+    try (Optimizer optimizer = Optimizers.create(config, model);
+        StageTraining stage =
+            staged ? StageTraining.open(sc, data, config, sizes.size(), rounds) : null) {
       Checkpoints checkpoints =
           p.getCheckpointDir().isEmpty()
               ? null
@@ -328,6 +332,9 @@ final class Coordinator {
         }
         long start = System.nanoTime();
         Update epochTotal = Update.zero(0, 0);
+        if (stage != null) {
+          stage.beginEpoch(epoch, snapshot(model), maxEpochs);
+        }
         for (int round = 0; round < rounds; round++) {
           long roundStart = System.nanoTime();
           sc.setJobDescription(
@@ -349,18 +356,27 @@ final class Coordinator {
               secure
                   ? SecureRound.run(
                       sc, data, config, snapshot(model), globalRound, sampled, securePlan)
-                  : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
+                  : stage != null
+                      ? stage.awaitStep(round)
+                      : runRound(
+                          sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
           if (total == null) { // a secure round of one client, skipped (SecureRound)
             skippedRounds++;
             continue;
           }
           apply(aggregator.combine(total), model, optimizer);
+          if (stage != null) {
+            stage.publish(snapshot(model));
+          }
           epochTotal.add(
               new Update(
                   new float[0], new float[0], total.examples(), total.lossSum(), total.correct()));
           lastLoss = total.lossSum() / Math.max(1, total.examples());
           roundMillis += (System.nanoTime() - roundStart) / 1e6;
           roundCount++;
+        }
+        if (stage != null) {
+          stage.endEpoch();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         double validLoss = Double.NaN;
