@@ -268,7 +268,10 @@ final class Coordinator {
     boolean staged = ExecutionMode.of(p) == ExecutionMode.STAGE;
     try (Optimizer optimizer = Optimizers.create(config, model);
         StageTraining stage =
-            staged ? StageTraining.open(sc, data, config, sizes.size(), rounds) : null) {
+            staged
+                ? StageTraining.openOrFallBack(
+                    sc, data, config, sizes.size(), rounds, p.isSet(p.executionMode()))
+                : null) {
       Checkpoints checkpoints =
           p.getCheckpointDir().isEmpty()
               ? null

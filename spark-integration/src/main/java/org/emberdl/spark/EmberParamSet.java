@@ -193,11 +193,12 @@ final class EmberParamSet implements Serializable {
         new Param<>(
             owner,
             "executionMode",
-            "how sync and dp-sgd fits run on Spark: stage (one gang-scheduled barrier stage per"
-                + " epoch whose tasks keep their partition and exchange each step with the driver"
-                + " over Spark's RPC; needs a task slot per partition) or rounds (one Spark job per"
-                + " step); both give the same weights bit for bit. Federated aggregations always"
-                + " run in rounds",
+            "how sync and dp-sgd fits run on Spark: stage (the default: one gang-scheduled"
+                + " barrier stage per epoch whose tasks keep their partition and exchange each"
+                + " step with the driver over Spark's RPC; needs a task slot per partition, else"
+                + " an explicit stage fails and the default falls back to rounds with a WARN) or"
+                + " rounds (one Spark job per step); both give the same weights bit for bit."
+                + " fedavg, fedprox and dp-fedavg always run in rounds",
             ParamValidators.inArray(ExecutionMode.names()));
     noiseMultiplier =
         new DoubleParam(

@@ -40,7 +40,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.inferenceBatchSize, 256);
     setDefault(p.handleInvalid, "error");
     setDefault(p.aggregation, "sync");
-    setDefault(p.executionMode, ExecutionMode.ROUNDS.paramValue());
+    setDefault(p.executionMode, ExecutionMode.STAGE.paramValue());
     setDefault(p.noiseMultiplier, 1.0);
     setDefault(p.targetEpsilon, 0.0);
     setDefault(p.delta, 1e-5);

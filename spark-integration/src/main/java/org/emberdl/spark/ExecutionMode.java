@@ -18,7 +18,10 @@ enum ExecutionMode {
   /** One Spark job per step: broadcast the weights, collect the partitions' updates. */
   ROUNDS;
 
-  /** The aggregations that can run as a stage; the federated ones always run in rounds. */
+  /**
+   * The aggregations that can run as a stage; the federated ones (client sampling, local epochs)
+   * always run in rounds, whatever executionMode says (documented on the Param).
+   */
   static final Set<String> STAGED_AGGREGATIONS = Set.of("sync", "dp-sgd");
 
   /** The Param's spelling of this mode. */

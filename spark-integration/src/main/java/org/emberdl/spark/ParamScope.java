@@ -46,8 +46,6 @@ final class ParamScope {
           aggregations(s -> s.clientIdCol, FEDERATED, "fedavg, fedprox and dp-fedavg"),
           aggregations(s -> s.secureAggregation, FEDERATED, "fedavg, fedprox and dp-fedavg"),
           aggregations(s -> s.proximalMu, Set.of("fedprox"), "fedprox"),
-          // federated rounds sample clients and train local epochs: always one job per round
-          aggregations(s -> s.executionMode, ExecutionMode.STAGED_AGGREGATIONS, "sync and dp-sgd"),
           // dp-sgd and dp-fedavg refuse localSteps != 1 themselves (DpPlan); federated rounds
           // train localEpochs instead
           aggregations(s -> s.localSteps, Set.of("sync", "dp-sgd", "dp-fedavg"), "sync"),

@@ -63,22 +63,26 @@ final class StageTraining implements AutoCloseable {
   }
 
   /**
-   * A stage runner for a fit of {@code steps} steps per epoch over {@code partitions} partitions.
+   * A stage runner for a fit of {@code steps} steps per epoch over {@code partitions} partitions,
+   * or null to train in rounds: when the cluster cannot run a task per partition at once (Spark
+   * would otherwise retry the barrier stage for minutes before failing), a fit that chose {@code
+   * executionMode=stage} explicitly fails before training, one that runs it by default falls back
+   * to rounds with a WARN.
    *
-   * @throws IllegalStateException naming the partitions, executors, cores and slots when the
-   *     cluster cannot run a task per partition at once (Spark would otherwise retry the barrier
-   *     stage for minutes before failing)
+   * @throws IllegalStateException naming the partitions, executors, cores and slots, when {@code
+   *     explicit} and the slots are too few
    */
-  static StageTraining open(
+  static StageTraining openOrFallBack(
       JavaSparkContext sc,
       JavaRDD<PartitionData> data,
       TrainingConfig config,
       int partitions,
-      int steps) {
+      int steps,
+      boolean explicit) {
     int slots = SparkInternals.taskSlots(sc.sc());
     if (partitions > slots) {
       int executors = Math.max(1, sc.sc().statusTracker().getExecutorInfos().length - 1);
-      throw new IllegalStateException(
+      String shortage =
           "executionMode=stage trains the "
               + partitions
               + " partitions as one Spark barrier stage, which needs "
@@ -91,9 +95,20 @@ final class StageTraining implements AutoCloseable {
               + sc.defaultParallelism()
               + " cores, spark.task.cpus="
               + sc.getConf().get("spark.task.cpus", "1")
-              + "): set numPartitions to at most "
-              + slots
-              + ", add executors or cores, or set executionMode=rounds");
+              + ")";
+      if (explicit) {
+        throw new IllegalStateException(
+            shortage
+                + ": set numPartitions to at most "
+                + slots
+                + ", add executors or cores, or set executionMode=rounds");
+      }
+      LOG.warn(
+          "{}; training in rounds (one Spark job per step, slower) instead; set numPartitions to at"
+              + " most {} to train as a stage",
+          shortage,
+          slots);
+      return null;
     }
     return new StageTraining(sc, data, config, partitions, steps);
   }

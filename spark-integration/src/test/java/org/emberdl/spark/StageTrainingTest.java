@@ -3,14 +3,15 @@ package org.emberdl.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -34,6 +35,7 @@ class StageTrainingTest {
   private static final class Jobs extends SparkListener implements AutoCloseable {
     private final SparkSession spark;
     final List<String> descriptions = new CopyOnWriteArrayList<>();
+    final AtomicInteger retries = new AtomicInteger();
 
     Jobs(SparkSession spark) {
       this.spark = spark;
@@ -47,6 +49,23 @@ class StageTrainingTest {
               ? null
               : start.properties().getProperty("spark.job.description");
       descriptions.add(String.valueOf(d));
+    }
+
+    @Override
+    public void onStageSubmitted(SparkListenerStageSubmitted submitted) {
+      if (submitted.stageInfo().attemptNumber() > 0) {
+        retries.incrementAndGet();
+      }
+    }
+
+    /** Stage attempts after the first, once {@code expected} have been seen. */
+    int retriedStages(int expected) throws InterruptedException {
+      long deadline = System.currentTimeMillis() + 5000; // the listener bus is asynchronous
+      while (retries.get() < expected && System.currentTimeMillis() < deadline) {
+        Thread.sleep(20);
+      }
+      Thread.sleep(100);
+      return retries.get();
     }
 
     /** The jobs whose description contains {@code text}, once {@code expected} have been seen. */
@@ -171,12 +190,13 @@ class StageTrainingTest {
     EmberClassificationModel retried;
     try (Jobs jobs = new Jobs(spark)) {
       retried = clf.copy(new ParamMap()).fit(data);
+      assertEquals(1, jobs.retriedStages(1), "one retried stage attempt");
     }
     assertSameTraining(undisturbed, retried);
   }
 
   @Test
-  void moreParititionsThanTaskSlotsIsRefusedBeforeTraining() {
+  void explicitStageWithMoreParititionsThanTaskSlotsIsRefusedBeforeTraining() {
     Dataset<Row> data = TestData.blobs(spark, 60, 8, 3, 9, 3);
     EmberClassifier clf = EmberClassifierTest.mlp().setNumPartitions(3).setExecutionMode("stage");
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> clf.fit(data));
@@ -189,19 +209,38 @@ class StageTrainingTest {
   }
 
   @Test
-  void federatedAggregationsRefuseExecutionModeStage() {
+  void federatedAggregationsTrainInRoundsWhateverExecutionModeSays() throws Exception {
     Dataset<Row> data = TestData.blobs(spark, 60, 8, 3, 10, 2);
-    IllegalArgumentException e =
-        assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                EmberClassifierTest.mlp()
-                    .setAggregation("fedavg")
-                    .setExecutionMode(
-                        ExecutionMode.ROUNDS.paramValue().equals("rounds") ? "stage" : "rounds")
-                    .fit(data));
-    assertTrue(
-        e.getMessage().contains("executionMode=stage (used only by sync and dp-sgd)"),
-        e.getMessage());
+    EmberClassifier clf = EmberClassifierTest.mlp().setAggregation("fedavg").setMaxEpochs(2);
+    EmberClassificationModel rounds = clf.copy(new ParamMap()).setExecutionMode("rounds").fit(data);
+    EmberClassificationModel asked;
+    try (Jobs jobs = new Jobs(spark)) {
+      asked = clf.copy(new ParamMap()).setExecutionMode("stage").fit(data);
+      assertEquals(2, jobs.count(", round 1/1", 2));
+      assertEquals(0, jobs.count("training stage", 0));
+    }
+    assertSameTraining(rounds, asked);
+  }
+
+  @Test
+  void byDefaultTooFewSlotsFallBackToRoundsWithAWarning() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 90, 8, 3, 13, 3);
+    EmberClassifier clf = EmberClassifierTest.mlp().setNumPartitions(3).setMaxEpochs(2);
+    assertEquals("stage", clf.getExecutionMode(), "the default");
+    EmberClassificationModel rounds = clf.copy(new ParamMap()).setExecutionMode("rounds").fit(data);
+    EmberClassificationModel byDefault;
+    try (LogCapture log = new LogCapture(StageTraining.class);
+        Jobs jobs = new Jobs(spark)) {
+      byDefault = clf.copy(new ParamMap()).fit(data);
+      assertEquals(
+          List.of(
+              "WARN executionMode=stage trains the 3 partitions as one Spark barrier stage, which"
+                  + " needs 3 task slots at once, but the cluster has 2 (1 executor(s), 2 cores,"
+                  + " spark.task.cpus=1); training in rounds (one Spark job per step, slower)"
+                  + " instead; set numPartitions to at most 2 to train as a stage"),
+          log.containing("barrier"));
+      assertEquals(0, jobs.count("training stage", 0));
+    }
+    assertSameTraining(rounds, byDefault);
   }
 }
