@@ -4,9 +4,12 @@ import java.io.Serializable;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.apache.spark.Dependency;
+import org.apache.spark.ShuffleDependency;
 import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.rdd.RDD;
 import org.apache.spark.rpc.RpcEndpointRef;
 import org.emberdl.federated.Update;
 import org.slf4j.Logger;
@@ -64,13 +67,14 @@ final class StageTraining implements AutoCloseable {
 
   /**
    * A stage runner for a fit of {@code steps} steps per epoch over {@code partitions} partitions,
-   * or null to train in rounds: when the cluster cannot run a task per partition at once (Spark
-   * would otherwise retry the barrier stage for minutes before failing), a fit that chose {@code
-   * executionMode=stage} explicitly fails before training, one that runs it by default falls back
-   * to rounds with a WARN.
+   * or null to train in rounds. When the cluster cannot run a task per partition at once (Spark
+   * would otherwise retry the barrier stage for minutes before failing) or the data's lineage
+   * changes the number of partitions without a shuffle (a {@code coalesce}: Spark refuses such a
+   * barrier stage), a fit that chose {@code executionMode=stage} explicitly fails before training,
+   * one that runs it by default falls back to rounds with a WARN.
    *
-   * @throws IllegalStateException naming the partitions, executors, cores and slots, when {@code
-   *     explicit} and the slots are too few
+   * @throws IllegalStateException naming the partitions, executors, cores and slots, or the
+   *     partition change, when {@code explicit}
    */
   static StageTraining openOrFallBack(
       JavaSparkContext sc,
@@ -79,38 +83,76 @@ final class StageTraining implements AutoCloseable {
       int partitions,
       int steps,
       boolean explicit) {
+    String obstacle = obstacle(sc, data.rdd(), partitions);
+    if (obstacle == null) {
+      return new StageTraining(sc, data, config, partitions, steps);
+    }
+    if (explicit) {
+      throw new IllegalStateException(
+          "executionMode=stage " + obstacle + ", or set executionMode=rounds");
+    }
+    LOG.warn(
+        "executionMode=stage {}; training in rounds (one Spark job per step, slower) instead",
+        obstacle);
+    return null;
+  }
+
+  /** Why the cluster or the data's lineage cannot run the barrier stage, or null. */
+  private static String obstacle(JavaSparkContext sc, RDD<?> data, int partitions) {
     int slots = SparkInternals.taskSlots(sc.sc());
     if (partitions > slots) {
       int executors = Math.max(1, sc.sc().statusTracker().getExecutorInfos().length - 1);
-      String shortage =
-          "executionMode=stage trains the "
-              + partitions
-              + " partitions as one Spark barrier stage, which needs "
-              + partitions
-              + " task slots at once, but the cluster has "
-              + slots
-              + " ("
-              + executors
-              + " executor(s), "
-              + sc.defaultParallelism()
-              + " cores, spark.task.cpus="
-              + sc.getConf().get("spark.task.cpus", "1")
-              + ")";
-      if (explicit) {
-        throw new IllegalStateException(
-            shortage
-                + ": set numPartitions to at most "
-                + slots
-                + ", add executors or cores, or set executionMode=rounds");
-      }
-      LOG.warn(
-          "{}; training in rounds (one Spark job per step, slower) instead; set numPartitions to at"
-              + " most {} to train as a stage",
-          shortage,
-          slots);
-      return null;
+      return "trains the "
+          + partitions
+          + " partitions as one Spark barrier stage, which needs "
+          + partitions
+          + " task slots at once, but the cluster has "
+          + slots
+          + " ("
+          + executors
+          + " executor(s), "
+          + sc.defaultParallelism()
+          + " cores, spark.task.cpus="
+          + sc.getConf().get("spark.task.cpus", "1")
+          + "): set numPartitions to at most "
+          + slots
+          + " or add executors or cores";
     }
-    return new StageTraining(sc, data, config, partitions, steps);
+    String changed = partitionCountChange(data, partitions);
+    if (changed != null) {
+      return "needs the data's partitions to come from a shuffle or a scan, but "
+          + changed
+          + " without a shuffle, which Spark's barrier mode refuses (SPARK-24820): set"
+          + " numPartitions (Ember then repartitions)";
+    }
+    return null;
+  }
+
+  /**
+   * The first RDD computed in the same stage as {@code rdd} (up to its shuffle or source) whose
+   * parent has another number of partitions, e.g. a {@code coalesce}, described; or null.
+   */
+  private static String partitionCountChange(RDD<?> rdd, int partitions) {
+    for (Dependency<?> d : CollectionConverters.asJava(rdd.dependencies())) {
+      if (d instanceof ShuffleDependency<?, ?, ?>) {
+        continue; // a stage boundary
+      }
+      RDD<?> parent = d.rdd();
+      if (parent.getNumPartitions() != partitions) {
+        return "the plan turns "
+            + parent.getNumPartitions()
+            + " partitions into "
+            + partitions
+            + " ("
+            + rdd.getClass().getSimpleName()
+            + ")";
+      }
+      String above = partitionCountChange(parent, partitions);
+      if (above != null) {
+        return above;
+      }
+    }
+    return null;
   }
 
   /** Starts epoch {@code epoch}'s stage from {@code weights}. */

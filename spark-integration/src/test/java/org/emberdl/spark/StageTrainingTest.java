@@ -203,8 +203,7 @@ class StageTrainingTest {
     assertEquals(
         "executionMode=stage trains the 3 partitions as one Spark barrier stage, which needs 3 task"
             + " slots at once, but the cluster has 2 (1 executor(s), 2 cores, spark.task.cpus=1):"
-            + " set numPartitions to at most 2, add executors or cores, or set"
-            + " executionMode=rounds",
+            + " set numPartitions to at most 2 or add executors or cores, or set executionMode=rounds",
         e.getMessage());
   }
 
@@ -236,11 +235,34 @@ class StageTrainingTest {
           List.of(
               "WARN executionMode=stage trains the 3 partitions as one Spark barrier stage, which"
                   + " needs 3 task slots at once, but the cluster has 2 (1 executor(s), 2 cores,"
-                  + " spark.task.cpus=1); training in rounds (one Spark job per step, slower)"
-                  + " instead; set numPartitions to at most 2 to train as a stage"),
+                  + " spark.task.cpus=1): set numPartitions to at most 2 or add executors or cores;"
+                  + " training in rounds (one Spark job per step, slower) instead"),
           log.containing("barrier"));
       assertEquals(0, jobs.count("training stage", 0));
     }
     assertSameTraining(rounds, byDefault);
+  }
+
+  @Test
+  void aCoalescedDataFrameIsRefusedExplicitlyAndTrainsInRoundsByDefault() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 90, 8, 3, 14, 2).coalesce(1);
+    EmberClassifier clf = EmberClassifierTest.mlp().setNumPartitions(0).setMaxEpochs(2);
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> clf.copy(new ParamMap()).setExecutionMode("stage").fit(data));
+    assertEquals(
+        "executionMode=stage needs the data's partitions to come from a shuffle or a scan, but the"
+            + " plan turns 2 partitions into 1 (CoalescedRDD) without a shuffle, which Spark's"
+            + " barrier mode refuses (SPARK-24820): set numPartitions (Ember then repartitions), or"
+            + " set executionMode=rounds",
+        e.getMessage());
+    EmberClassificationModel rounds = clf.copy(new ParamMap()).setExecutionMode("rounds").fit(data);
+    try (LogCapture log = new LogCapture(StageTraining.class)) {
+      assertSameTraining(rounds, clf.copy(new ParamMap()).fit(data));
+      assertEquals(1, log.containing("CoalescedRDD").size(), "one WARN");
+    }
+    // with numPartitions the data is repartitioned and trains as a stage
+    assertStageEqualsRounds(clf.copy(new ParamMap()).setNumPartitions(2), data);
   }
 }
