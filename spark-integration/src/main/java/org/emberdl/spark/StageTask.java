@@ -22,7 +22,8 @@ import org.emberdl.federated.Update;
 final class StageTask {
   /**
    * Test hook, a Spark local property {@code "partition:epoch:step"}: that task of the stage's
-   * first attempt fails after computing that step, as a crashed task would.
+   * first attempt fails after computing that step, as a crashed task would; with {@code ":*"}
+   * appended, in every attempt.
    */
   static final String FAIL_AT_PROPERTY = "ember.test.failStageTaskAt";
 
@@ -116,9 +117,9 @@ final class StageTask {
 
   private static void failIfAsked(TaskContext task, int partition, int epoch, int step) {
     String at = task.getLocalProperty(FAIL_AT_PROPERTY);
+    String here = partition + ":" + epoch + ":" + step;
     if (at != null
-        && task.stageAttemptNumber() == 0
-        && at.equals(partition + ":" + epoch + ":" + step)) {
+        && (at.equals(here + ":*") || (at.equals(here) && task.stageAttemptNumber() == 0))) {
       throw new IllegalStateException(
           "injected failure of partition " + partition + " at epoch " + epoch + " step " + step);
     }

@@ -3,6 +3,7 @@ package org.emberdl.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -264,5 +265,19 @@ class StageTrainingTest {
     }
     // with numPartitions the data is repartitioned and trains as a stage
     assertStageEqualsRounds(clf.copy(new ParamMap()).setNumPartitions(2), data);
+  }
+
+  @Test
+  void aTaskThatFailsInEveryAttemptEndsTheFitWithItsError() {
+    Dataset<Row> data = TestData.blobs(spark, 100, 8, 3, 15, 2);
+    spark.sparkContext().setLocalProperty(StageTask.FAIL_AT_PROPERTY, "0:0:2:*");
+    Exception e =
+        assertThrows(
+            Exception.class, () -> EmberClassifierTest.mlp().setExecutionMode("stage").fit(data));
+    // Spark retries the stage (spark.stage.maxConsecutiveAttempts, 4) and then fails the job with
+    // the task's own error in its message
+    assertTrue(
+        e.getMessage().contains("injected failure of partition 0 at epoch 0 step 2"),
+        e.getMessage());
   }
 }
