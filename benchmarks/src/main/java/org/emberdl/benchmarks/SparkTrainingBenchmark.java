@@ -60,6 +60,7 @@ import scala.reflect.ClassTag$;
  * --warmup-seconds X    standalone: warm-up per configuration (default 2.0)
  * --skip-standalone true|false   default false
  * --probe-jobs N        jobs per Spark round-cost probe per repetition (default 200; 0: none)
+ * --execution-mode M    EmberClassifier's executionMode: stage or rounds (default: its default)
  * </pre>
  *
  * <p>Probes: what a round costs in Spark alone, without Ember, on a cached 2-partition RDD (one
@@ -78,6 +79,9 @@ public final class SparkTrainingBenchmark {
   /** Parameters of the 784-256-128-10 MLP (weights and biases). */
   private static final int PARAMETERS = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10;
 
+  /** --execution-mode, or null for EmberClassifier's default. */
+  private static String executionMode;
+
   private SparkTrainingBenchmark() {}
 
   public static void main(String[] args) throws Exception {
@@ -94,6 +98,7 @@ public final class SparkTrainingBenchmark {
     boolean skipStandalone = Boolean.parseBoolean(o.getOrDefault("skip-standalone", "false"));
     int probeJobs = Integer.parseInt(o.getOrDefault("probe-jobs", "200"));
     List<Integer> batches = ints(o.getOrDefault("batches", "128,512"));
+    executionMode = o.get("execution-mode");
     List<Integer> threads = ints(o.getOrDefault("standalone-threads", "2,1"));
     System.out.println("load at start: " + SparkBenchSupport.loadavg());
 
@@ -228,8 +233,11 @@ public final class SparkTrainingBenchmark {
     if (limit > 0) {
       df = df.limit(limit);
     }
-    return new EmberClassifier()
-        .setFeaturesCol("features")
+    EmberClassifier clf = new EmberClassifier();
+    if (executionMode != null) {
+      clf.setExecutionMode(executionMode);
+    }
+    return clf.setFeaturesCol("features")
         .setLabelCol("label")
         .setLayers(LAYERS)
         .setOptimizer("adam")

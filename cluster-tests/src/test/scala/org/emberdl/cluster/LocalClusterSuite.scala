@@ -68,13 +68,22 @@ class LocalClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
 
     // Wait until the second epoch is under way (the coordinator names each round's job), then
     // kill one executor JVM outright.
+    // With the default executionMode=stage that job is epoch 2's barrier stage: the kill fails
+    // it, Spark retries it, and its tasks resume from the last step the driver applied.
     val secondEpoch = new java.util.concurrent.CountDownLatch(1)
+    @volatile var killedJob = ""
     spark.sparkContext.addSparkListener(new SparkListener {
-      override def onJobStart(job: SparkListenerJobStart): Unit =
-        if (Option(job.properties).flatMap(p => Option(p.getProperty("spark.job.description")))
-            .exists(_.contains("epoch 2/"))) secondEpoch.countDown()
+      override def onJobStart(job: SparkListenerJobStart): Unit = {
+        val description =
+          Option(job.properties).flatMap(p => Option(p.getProperty("spark.job.description")))
+        if (description.exists(_.contains("epoch 2/")) && secondEpoch.getCount > 0) {
+          killedJob = description.get
+          secondEpoch.countDown()
+        }
+      }
     })
     secondEpoch.await(5, java.util.concurrent.TimeUnit.MINUTES)
+    assert(killedJob.contains("training stage"), s"killed during '$killedJob'")
     assert(!fit.isCompleted, "training ended before an executor could be killed")
     val victim = ProcessHandle.of(ClusterSupport.executorPids(spark).min).orElseThrow()
     assert(victim.destroyForcibly(), s"could not kill executor ${victim.pid()}")

@@ -270,9 +270,16 @@ final class Coordinator {
         aggregator.name(),
         secure ? " with secure aggregation" : "");
 
+    // executionMode=stage: one barrier stage per epoch instead of a job per round (StageTraining)
+    boolean staged = ExecutionMode.of(p) == ExecutionMode.STAGE;
     try (Optimizer optimizer = Optimizers.create(config, model);
         FitProgress progress =
-            FitProgress.start(sc.sc(), p, network, p.getMaxEpochs(), rounds, listener)) {
+            FitProgress.start(sc.sc(), p, network, p.getMaxEpochs(), rounds, listener);
+        StageTraining stage =
+            staged
+                ? StageTraining.openOrFallBack(
+                    sc, data, config, sizes.size(), rounds, p.isSet(p.executionMode()))
+                : null) {
       Checkpoints checkpoints =
           p.getCheckpointDir().isEmpty()
               ? null
@@ -337,6 +344,9 @@ final class Coordinator {
         long start = System.nanoTime();
         progress.epochStarted(epoch);
         Update epochTotal = Update.zero(0, 0);
+        if (stage != null) {
+          stage.beginEpoch(epoch, snapshot(model), maxEpochs);
+        }
         for (int round = 0; round < rounds; round++) {
           long roundStart = System.nanoTime();
           sc.setJobDescription(
@@ -358,13 +368,19 @@ final class Coordinator {
               secure
                   ? SecureRound.run(
                       sc, data, config, snapshot(model), globalRound, sampled, securePlan)
-                  : runRound(sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
+                  : stage != null
+                      ? stage.awaitStep(round)
+                      : runRound(
+                          sc, data, config, snapshot(model), epoch, round, globalRound, sampled);
           if (total == null) { // a secure round of one client, skipped (SecureRound)
             skippedRounds++;
             progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
             continue;
           }
           apply(aggregator.combine(total), model, optimizer);
+          if (stage != null) {
+            stage.publish(snapshot(model));
+          }
           epochTotal.add(
               new Update(
                   new float[0], new float[0], total.examples(), total.lossSum(), total.correct()));
@@ -372,6 +388,9 @@ final class Coordinator {
           roundMillis += (System.nanoTime() - roundStart) / 1e6;
           roundCount++;
           progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
+        }
+        if (stage != null) {
+          stage.endEpoch();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         double validLoss = Double.NaN;

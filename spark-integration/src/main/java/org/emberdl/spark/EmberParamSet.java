@@ -40,6 +40,7 @@ final class EmberParamSet implements Serializable {
   final IntParam inferenceBatchSize;
   final Param<String> handleInvalid;
   final Param<String> aggregation;
+  final Param<String> executionMode;
   final DoubleParam noiseMultiplier;
   final DoubleParam targetEpsilon;
   final DoubleParam delta;
@@ -188,6 +189,17 @@ final class EmberParamSet implements Serializable {
                 + " Gaussian noise on the sum, fixed denominator)",
             ParamValidators.inArray(
                 new String[] {"sync", "fedavg", "fedprox", "dp-sgd", "dp-fedavg"}));
+    executionMode =
+        new Param<>(
+            owner,
+            "executionMode",
+            "how sync and dp-sgd fits run on Spark: stage (the default: one gang-scheduled"
+                + " barrier stage per epoch whose tasks keep their partition and exchange each"
+                + " step with the driver over Spark's RPC; needs a task slot per partition, else"
+                + " an explicit stage fails and the default falls back to rounds with a WARN) or"
+                + " rounds (one Spark job per step); both give the same weights bit for bit."
+                + " fedavg, fedprox and dp-fedavg always run in rounds",
+            ParamValidators.inArray(ExecutionMode.names()));
     noiseMultiplier =
         new DoubleParam(
             owner,

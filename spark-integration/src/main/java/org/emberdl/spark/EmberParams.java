@@ -40,6 +40,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.inferenceBatchSize, 256);
     setDefault(p.handleInvalid, "error");
     setDefault(p.aggregation, "sync");
+    setDefault(p.executionMode, ExecutionMode.STAGE.paramValue());
     setDefault(p.noiseMultiplier, 1.0);
     setDefault(p.targetEpsilon, 0.0);
     setDefault(p.delta, 1e-5);
@@ -353,6 +354,20 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setAggregation(String value) {
     set(emberParamSet().aggregation, value);
+    return self();
+  }
+
+  /** stage or rounds: how a sync or dp-sgd fit runs on Spark ({@link ExecutionMode}). */
+  default Param<String> executionMode() {
+    return emberParamSet().executionMode;
+  }
+
+  default String getExecutionMode() {
+    return (String) getOrDefault(emberParamSet().executionMode);
+  }
+
+  default S setExecutionMode(String value) {
+    set(emberParamSet().executionMode, value);
     return self();
   }
 

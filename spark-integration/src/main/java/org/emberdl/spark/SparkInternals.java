@@ -7,8 +7,11 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.spark.SparkContext;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
@@ -20,6 +23,10 @@ import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWriter;
 import org.apache.spark.rdd.RDD;
+import org.apache.spark.rpc.RpcEndpoint;
+import org.apache.spark.rpc.RpcEndpointRef;
+import org.apache.spark.rpc.RpcEnv;
+import org.apache.spark.rpc.RpcTimeout;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -34,6 +41,10 @@ import org.apache.spark.ui.SparkUITab;
 import org.apache.spark.ui.UIUtils;
 import org.apache.spark.ui.WebUIPage;
 import org.apache.spark.unsafe.Platform;
+import org.apache.spark.util.RpcUtils;
+import scala.concurrent.duration.Duration;
+import scala.jdk.javaapi.FutureConverters;
+import scala.reflect.ClassTag$;
 import scala.xml.Node;
 import scala.xml.XML$;
 
@@ -43,9 +54,12 @@ import scala.xml.XML$;
  * {@code Row}), DataFrames made from {@code InternalRow}s and the row and vector classes they are
  * built from, the one-memcpy copy of an {@code array<float>} out of an {@link UnsafeArrayData}, and
  * Spark ML's params metadata format (so that {@code Pipeline} and {@code CrossValidator}
- * persistence read Ember stages like their own), and the web UI's tab classes (for the Ember tab
- * that shows a fit's progress, {@link ProgressBoard}). Elsewhere Ember only reads rows through
- * {@code InternalRow}'s and {@code ArrayData}'s accessors.
+ * persistence read Ember stages like their own), Spark's RPC environment, through which a training
+ * stage's tasks exchange each step with an endpoint on the driver (so that {@code
+ * spark.authenticate} and {@code spark.network.crypto.enabled} protect that traffic as they protect
+ * Spark's own, and no port is opened), with the scheduler's count of task slots, and the web UI's
+ * tab classes (for the Ember tab that shows a fit's progress, {@link ProgressBoard}). Elsewhere
+ * Ember only reads rows through {@code InternalRow}'s and {@code ArrayData}'s accessors.
  *
  * <p>Measured on this project's machines (SPARK-NOTES, section 4): reading {@code array<float>}
  * features through {@code InternalRow} + memcpy ran at 213k rows/s against 94k for {@code
@@ -253,5 +267,48 @@ final class SparkInternals {
       return UIUtils.headerSparkPage(
           request, tab.name(), () -> body, tab, scala.Option.empty(), false, false);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Spark's RPC environment, for the training stage's step exchange (StageTraining).
+
+  /** This JVM's Spark RPC environment (the driver's on the driver, the executor's elsewhere). */
+  static RpcEnv rpcEnv() {
+    return SparkEnv.get().rpcEnv();
+  }
+
+  /** Registers {@code endpoint} on the driver's RPC environment under {@code name}. */
+  static RpcEndpointRef setupDriverEndpoint(String name, RpcEndpoint endpoint) {
+    return rpcEnv().setupEndpoint(name, endpoint);
+  }
+
+  /** Unregisters an endpoint set up with {@link #setupDriverEndpoint}. */
+  static void stopEndpoint(RpcEndpointRef ref) {
+    rpcEnv().stop(ref);
+  }
+
+  /** A reference, from an executor (or the driver), to the driver's endpoint {@code name}. */
+  static RpcEndpointRef driverEndpoint(String name) {
+    SparkEnv env = SparkEnv.get();
+    return RpcUtils.makeDriverRef(name, env.conf(), env.rpcEnv());
+  }
+
+  /**
+   * Sends {@code message} to {@code ref}; the reply, of type {@code replyType}, completes the
+   * future (exceptionally when the endpoint sends a failure or after {@code timeoutMillis}).
+   */
+  static <T> CompletableFuture<T> ask(
+      RpcEndpointRef ref, Object message, Class<T> replyType, long timeoutMillis) {
+    RpcTimeout timeout =
+        new RpcTimeout(
+            Duration.create(timeoutMillis, TimeUnit.MILLISECONDS), StageTraining.TIMEOUT_CONF);
+    scala.concurrent.Future<T> reply =
+        ref.ask(message, timeout, ClassTag$.MODULE$.<T>apply(replyType));
+    return FutureConverters.asJava(reply).toCompletableFuture();
+  }
+
+  /** How many tasks of the default resource profile the cluster can run at once now. */
+  static int taskSlots(SparkContext sc) {
+    return sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
   }
 }

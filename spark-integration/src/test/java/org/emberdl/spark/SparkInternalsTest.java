@@ -140,4 +140,47 @@ class SparkInternalsTest {
     }
     return out;
   }
+
+  /**
+   * The driver endpoint a training stage's tasks talk to, reached from a task through Spark RPC.
+   */
+  @Test
+  void driverEndpointsAnswerTasksThroughSparksRpcEnvironment() throws Exception {
+    StepExchange exchange = new StepExchange(1, new RoundWeights(new float[] {4.5f}, new float[0]));
+    String name = "ember-internals-test";
+    var ref =
+        SparkInternals.setupDriverEndpoint(
+            name, new StageEndpoint(SparkInternals.rpcEnv(), exchange));
+    try {
+      List<Float> fromTasks =
+          org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext())
+              .parallelize(List.of(1), 1)
+              .map(
+                  i ->
+                      SparkInternals.ask(
+                              SparkInternals.driverEndpoint(name),
+                              new StageMessages.Register(0, 0),
+                              StageMessages.Resume.class,
+                              10_000)
+                          .get()
+                          .weights()
+                          .values()[0])
+              .collect();
+      assertEquals(List.of(4.5f), fromTasks);
+    } finally {
+      SparkInternals.stopEndpoint(ref);
+    }
+    // a task of a stage the driver has given up on fails at once, naming the endpoint
+    var e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            org.apache.spark.SparkException.class, () -> SparkInternals.driverEndpoint(name));
+    assertTrue(
+        e.getCause().getMessage().startsWith("Cannot find endpoint: spark://" + name + "@"),
+        e.getCause().getMessage());
+  }
+
+  @Test
+  void taskSlotsCountsTheCoresOfLocalMode() {
+    assertEquals(2, SparkInternals.taskSlots(spark.sparkContext()), "local[2]");
+  }
 }

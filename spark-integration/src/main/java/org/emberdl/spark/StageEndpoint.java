@@ -1,0 +1,57 @@
+package org.emberdl.spark;
+
+import org.apache.spark.rpc.RpcCallContext;
+import org.apache.spark.rpc.RpcEnv;
+import org.apache.spark.rpc.ThreadSafeRpcEndpoint;
+import scala.Function1;
+import scala.PartialFunction;
+import scala.runtime.AbstractPartialFunction;
+import scala.runtime.BoxedUnit;
+
+/**
+ * The driver's RPC endpoint of a training stage: hands the tasks' messages to the {@link
+ * StepExchange}. Spark's Scala trait, implemented from Java: {@code receiveAndReply} returns a
+ * partial function defined on the two messages a task sends.
+ */
+final class StageEndpoint implements ThreadSafeRpcEndpoint {
+  private final RpcEnv rpcEnv;
+  private final StepExchange exchange;
+
+  StageEndpoint(RpcEnv rpcEnv, StepExchange exchange) {
+    this.rpcEnv = rpcEnv;
+    this.exchange = exchange;
+  }
+
+  @Override
+  public RpcEnv rpcEnv() {
+    return rpcEnv;
+  }
+
+  @Override
+  public PartialFunction<Object, BoxedUnit> receiveAndReply(RpcCallContext context) {
+    return new AbstractPartialFunction<>() {
+      @Override
+      public boolean isDefinedAt(Object message) {
+        return message instanceof StageMessages.Register || message instanceof StageMessages.Submit;
+      }
+
+      @Override
+      public <A1, B1> B1 applyOrElse(A1 message, Function1<A1, B1> otherwise) {
+        try {
+          if (message instanceof StageMessages.Register r) {
+            context.reply(exchange.register(r.partition(), r.stageAttempt()));
+          } else if (message instanceof StageMessages.Submit s) {
+            exchange.submit(s, context);
+          } else {
+            return otherwise.apply(message);
+          }
+        } catch (RuntimeException e) {
+          context.sendFailure(e);
+        }
+        @SuppressWarnings("unchecked")
+        B1 unit = (B1) BoxedUnit.UNIT;
+        return unit;
+      }
+    };
+  }
+}

@@ -1,0 +1,127 @@
+package org.emberdl.spark;
+
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.rpc.RpcEndpointRef;
+import org.emberdl.federated.Update;
+
+/**
+ * The executor's side of a training stage: one long-lived task per partition that computes its
+ * share of every step of the epoch with {@link PartitionTrainer#train} (exactly as a round of the
+ * rounds path does), sends it to the driver and continues from the weights the driver replies with.
+ *
+ * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
+ * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
+ * dead peer ends in a retry of the stage or a clear error, never a hang.
+ */
+final class StageTask {
+  /**
+   * Test hook, a Spark local property {@code "partition:epoch:step"}: that task of the stage's
+   * first attempt fails after computing that step, as a crashed task would; with {@code ":*"}
+   * appended, in every attempt.
+   */
+  static final String FAIL_AT_PROPERTY = "ember.test.failStageTaskAt";
+
+  private static final long POLL_MILLIS = 100;
+
+  private StageTask() {}
+
+  static Iterator<Integer> run(
+      TrainingConfig config,
+      String endpoint,
+      int epoch,
+      int steps,
+      long timeoutMillis,
+      Iterator<PartitionData> partitionData) {
+    PartitionData data = partitionData.next();
+    TaskContext task = TaskContext.get();
+    int partition = task.partitionId();
+    int attempt = task.stageAttemptNumber();
+    RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
+    StageMessages.Resume resume =
+        ask(
+            task,
+            driver,
+            new StageMessages.Register(partition, attempt),
+            StageMessages.Resume.class,
+            timeoutMillis,
+            "registration");
+    RoundWeights weights = resume.weights();
+    for (int step = resume.step(); step < steps; step++) {
+      Update update =
+          PartitionTrainer.train(
+              config, weights, data, partition, epoch, step, (long) epoch * steps + step, null);
+      failIfAsked(task, partition, epoch, step);
+      weights =
+          ask(
+              task,
+              driver,
+              new StageMessages.Submit(partition, attempt, step, update),
+              RoundWeights.class,
+              timeoutMillis,
+              "step " + step);
+    }
+    return Collections.emptyIterator();
+  }
+
+  private static <T> T ask(
+      TaskContext task,
+      RpcEndpointRef driver,
+      Object message,
+      Class<T> replyType,
+      long timeoutMillis,
+      String what) {
+    // The RPC layer's own timeout is a little later, so that this method's message is the one seen.
+    CompletableFuture<T> reply =
+        SparkInternals.ask(driver, message, replyType, timeoutMillis + 10_000);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    while (true) {
+      task.killTaskIfInterrupted();
+      try {
+        return reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        if (System.nanoTime() > deadline) {
+          reply.cancel(true);
+          throw new IllegalStateException(
+              "training stage: partition "
+                  + task.partitionId()
+                  + " got no reply from the driver to its "
+                  + what
+                  + " within "
+                  + timeoutMillis / 1000
+                  + " s ("
+                  + StageTraining.TIMEOUT_CONF
+                  + "); a peer task or the driver is stuck or gone");
+        }
+      } catch (ExecutionException e) {
+        throw new IllegalStateException(
+            "training stage: the driver refused partition "
+                + task.partitionId()
+                + "'s "
+                + what
+                + ": "
+                + e.getCause().getMessage(),
+            e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        task.killTaskIfInterrupted();
+        throw new IllegalStateException("training stage task interrupted", e);
+      }
+    }
+  }
+
+  private static void failIfAsked(TaskContext task, int partition, int epoch, int step) {
+    String at = task.getLocalProperty(FAIL_AT_PROPERTY);
+    String here = partition + ":" + epoch + ":" + step;
+    if (at != null
+        && (at.equals(here + ":*") || (at.equals(here) && task.stageAttemptNumber() == 0))) {
+      throw new IllegalStateException(
+          "injected failure of partition " + partition + " at epoch " + epoch + " step " + step);
+    }
+  }
+}

@@ -1,0 +1,156 @@
+package org.emberdl.spark;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.federated.Update;
+
+/**
+ * The driver's state of one epoch's training stage, shared by the RPC dispatcher thread (which
+ * hands in the tasks' messages) and the driver's training thread (which waits for each step's
+ * updates and publishes the weights after it). Every method holds the lock briefly and none waits
+ * for a peer on the dispatcher thread: a task's {@code Submit} is answered later, from {@link
+ * #publish}, through its saved {@link RpcCallContext}.
+ *
+ * <p>Retries: when a barrier task fails, Spark kills the stage's other tasks and runs the stage
+ * again with a higher attempt number. The new attempt's tasks register, learn the first step the
+ * driver has not applied and the weights before it, and recompute from there; the updates of that
+ * step already received from the failed attempt are dropped (unless the driver already holds all of
+ * them), and the failed attempt's waiting tasks are told to stop. A step's update depends only on
+ * the weights, the seed, the epoch, the step and the partition, so the retried run reaches the
+ * undisturbed run's weights bit for bit.
+ */
+final class StepExchange {
+  private record Waiter(int stageAttempt, RpcCallContext context) {}
+
+  private final int partitions;
+  private int completed;
+  private RoundWeights weights;
+  private Update[] updates;
+  private int received;
+  private boolean handedOver;
+  private int stageAttempt;
+  private final List<Waiter> waiters = new ArrayList<>();
+
+  StepExchange(int partitions, RoundWeights initial) {
+    this.partitions = partitions;
+    this.weights = initial;
+    this.updates = new Update[partitions];
+  }
+
+  /** A task of {@code attempt} starts: where it resumes. */
+  synchronized StageMessages.Resume register(int partition, int attempt) {
+    checkPartition(partition);
+    supersede(attempt);
+    return new StageMessages.Resume(completed, weights);
+  }
+
+  /** A task's update; {@code context} is answered by {@link #publish} or now with a failure. */
+  synchronized void submit(StageMessages.Submit s, RpcCallContext context) {
+    checkPartition(s.partition());
+    supersede(s.stageAttempt());
+    if (s.stageAttempt() < stageAttempt) {
+      context.sendFailure(superseded(s.stageAttempt()));
+      return;
+    }
+    if (s.step() != completed) {
+      context.sendFailure(
+          new IllegalStateException(
+              "training stage: partition "
+                  + s.partition()
+                  + " sent step "
+                  + s.step()
+                  + " while the driver is at step "
+                  + completed));
+      return;
+    }
+    if (updates[s.partition()] == null) {
+      updates[s.partition()] = s.update();
+      received++;
+    }
+    waiters.add(new Waiter(s.stageAttempt(), context));
+    if (received == partitions) {
+      notifyAll();
+    }
+  }
+
+  /**
+   * The updates of step {@code step} in partition order once all have arrived, or null if they have
+   * not within {@code waitMillis}.
+   */
+  synchronized List<Update> awaitStep(int step, long waitMillis) throws InterruptedException {
+    if (step != completed) {
+      throw new IllegalStateException("awaiting step " + step + " at step " + completed);
+    }
+    long deadline = System.nanoTime() + waitMillis * 1_000_000L;
+    while (received < partitions) {
+      long left = (deadline - System.nanoTime()) / 1_000_000L;
+      if (left <= 0) {
+        return null;
+      }
+      wait(left);
+    }
+    handedOver = true;
+    return Arrays.asList(updates.clone());
+  }
+
+  /** Which partitions' updates for the current step have arrived, for messages. */
+  synchronized String missing() {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < partitions; i++) {
+      if (updates[i] == null) {
+        out.add(i);
+      }
+    }
+    return out.toString();
+  }
+
+  /** The weights after the current step: answers its waiting tasks and opens the next step. */
+  synchronized void publish(RoundWeights next) {
+    completed++;
+    weights = next;
+    updates = new Update[partitions];
+    received = 0;
+    handedOver = false;
+    for (Waiter w : waiters) {
+      w.context().reply(next);
+    }
+    waiters.clear();
+  }
+
+  /** Fails every waiting task (the driver gave up on the stage). */
+  synchronized void abort(String reason) {
+    for (Waiter w : waiters) {
+      w.context().sendFailure(new IllegalStateException(reason));
+    }
+    waiters.clear();
+  }
+
+  private void supersede(int attempt) {
+    if (attempt <= stageAttempt) {
+      return;
+    }
+    stageAttempt = attempt;
+    for (Waiter w : waiters) {
+      w.context().sendFailure(superseded(w.stageAttempt()));
+    }
+    waiters.clear();
+    if (!handedOver) { // else the driver is applying this step: the retry gets its result
+      updates = new Update[partitions];
+      received = 0;
+    }
+  }
+
+  private IllegalStateException superseded(int attempt) {
+    return new IllegalStateException(
+        "training stage attempt " + attempt + " was superseded by attempt " + stageAttempt);
+  }
+
+  private void checkPartition(int partition) {
+    if (partition < 0 || partition >= partitions) {
+      throw new IllegalArgumentException(
+          "training stage: partition " + partition + " of " + partitions);
+    }
+  }
+}

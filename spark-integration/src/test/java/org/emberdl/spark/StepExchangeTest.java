@@ -1,0 +1,95 @@
+package org.emberdl.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.rpc.RpcAddress;
+import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.federated.Update;
+import org.junit.jupiter.api.Test;
+
+/** The driver's bookkeeping of a training stage: steps, replies, retried attempts. */
+class StepExchangeTest {
+  /** Records what a task would receive. */
+  private static final class Reply implements RpcCallContext {
+    final List<Object> replies = new ArrayList<>();
+    final List<String> failures = new ArrayList<>();
+
+    @Override
+    public void reply(Object response) {
+      replies.add(response);
+    }
+
+    @Override
+    public void sendFailure(Throwable e) {
+      failures.add(e.getMessage());
+    }
+
+    @Override
+    public RpcAddress senderAddress() {
+      return null;
+    }
+  }
+
+  private static Update update(float v) {
+    return new Update(new float[] {v}, new float[0], 1, v, 0);
+  }
+
+  private static final RoundWeights W0 = new RoundWeights(new float[] {0}, new float[0]);
+  private static final RoundWeights W1 = new RoundWeights(new float[] {1}, new float[0]);
+
+  @Test
+  void aStepIsHandedOverInPartitionOrderAndItsWeightsAnswerEveryTask() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    assertEquals(new StageMessages.Resume(0, W0), x.register(1, 0));
+    Reply r1 = new Reply();
+    Reply r0 = new Reply();
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), r1);
+    assertNull(x.awaitStep(0, 10), "one of two updates");
+    assertEquals("[0]", x.missing());
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), r0);
+    List<Update> step = x.awaitStep(0, 10);
+    assertEquals(1f, step.get(0).values()[0]);
+    assertEquals(2f, step.get(1).values()[0]);
+    assertEquals(List.of(), r0.replies, "no reply before the driver applied the step");
+    x.publish(W1);
+    assertSame(W1, r0.replies.get(0));
+    assertSame(W1, r1.replies.get(0));
+    assertEquals(new StageMessages.Resume(1, W1), x.register(0, 0));
+  }
+
+  @Test
+  void aRetriedAttemptResumesAtTheDriversStepAndSupersedesTheFailedOne() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    Reply old0 = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(9)), old0);
+    // partition 1 of attempt 0 died; attempt 1 starts over at step 0
+    assertEquals(new StageMessages.Resume(0, W0), x.register(1, 1));
+    assertEquals(List.of("training stage attempt 0 was superseded by attempt 1"), old0.failures);
+    assertEquals("[0, 1]", x.missing(), "the failed attempt's updates are dropped");
+    Reply late = new Reply();
+    x.submit(new StageMessages.Submit(1, 0, 0, update(9)), late);
+    assertEquals(List.of("training stage attempt 0 was superseded by attempt 1"), late.failures);
+    Reply wrongStep = new Reply();
+    x.submit(new StageMessages.Submit(0, 1, 3, update(1)), wrongStep);
+    assertEquals(
+        List.of("training stage: partition 0 sent step 3 while the driver is at step 0"),
+        wrongStep.failures);
+  }
+
+  @Test
+  void aRetryWhileTheDriverAppliesAStepWaitsForItsResult() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
+    x.awaitStep(0, 10); // the driver now applies step 0
+    assertEquals(new StageMessages.Resume(0, W0), x.register(0, 1));
+    Reply retried = new Reply();
+    x.submit(new StageMessages.Submit(0, 1, 0, update(1)), retried);
+    x.publish(W1);
+    assertEquals(List.of(W1), retried.replies);
+  }
+}
