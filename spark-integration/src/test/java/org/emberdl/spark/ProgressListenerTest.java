@@ -119,20 +119,14 @@ class ProgressListenerTest {
       assertEquals(last.seconds() / 5 * (5 * (2 - e)), last.etaSeconds(), 1e-9);
     }
 
-    // Each round's Spark job says where the fit is: its epoch, round, and the last round's loss.
-    assertEquals(15, jobs.size(), jobs.toString());
-    assertEquals("Ember epoch 1/3, round 1/5, loss NaN", jobs.get(0));
-    for (int i = 1; i < 15; i++) {
-      assertTrue(
-          jobs.get(i)
-              .matches(
-                  "Ember epoch "
-                      + (i / 5 + 1)
-                      + "/3, round "
-                      + (i % 5 + 1)
-                      + "/5, loss \\d\\.\\d{4}"),
-          jobs.get(i));
-    }
+    // In the default executionMode=stage each epoch is one Spark job (a barrier stage) that says
+    // which epoch it trains; the per-step progress above comes from the driver's step exchange.
+    assertEquals(
+        List.of(
+            "Ember epoch 1/3: training stage of 5 steps on 2 partitions",
+            "Ember epoch 2/3: training stage of 5 steps on 2 partitions",
+            "Ember epoch 3/3: training stage of 5 steps on 2 partitions"),
+        jobs);
 
     // The Ember tab of the web UI (off in these tests, so only its board) shows the ended fit.
     ProgressBoard board = ProgressBoard.of(spark.sparkContext());
@@ -212,6 +206,43 @@ class ProgressListenerTest {
       assertEquals(
           List.of("WARN the progress listener threw; training goes on (reported once per fit)"),
           log.containing("progress listener"));
+    }
+  }
+
+  @Test
+  void inRoundsModeEachRoundsJobSaysWhereTheFitIs() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 300, 4, 3, 7, 2);
+    List<String> jobs = new CopyOnWriteArrayList<>();
+    SparkListener descriptions =
+        new SparkListener() {
+          @Override
+          public void onJobStart(SparkListenerJobStart start) {
+            String d = start.properties().getProperty("spark.job.description");
+            if (d != null && d.startsWith("Ember")) {
+              jobs.add(d);
+            }
+          }
+        };
+    spark.sparkContext().addSparkListener(descriptions);
+    try {
+      new EmberClassifier()
+          .setLayers(new int[] {4, 8, 3})
+          .setBatchSize(64)
+          .setMaxEpochs(3)
+          .setSeed(3)
+          .setExecutionMode("rounds")
+          .fit(data);
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+    } finally {
+      spark.sparkContext().removeSparkListener(descriptions);
+    }
+    // Its epoch, its round, and the last round's loss.
+    assertEquals(15, jobs.size(), jobs.toString());
+    assertEquals("Ember epoch 1/3, round 1/5, loss NaN", jobs.get(0));
+    for (int i = 1; i < 15; i++) {
+      String pattern =
+          "Ember epoch " + (i / 5 + 1) + "/3, round " + (i % 5 + 1) + "/5, loss \\d\\.\\d{4}";
+      assertTrue(jobs.get(i).matches(pattern), jobs.get(i));
     }
   }
 }
