@@ -11,7 +11,7 @@ import scala.runtime.BoxedUnit;
 /**
  * The driver's RPC endpoint of a training stage: hands the tasks' messages to the {@link
  * StepExchange}. Spark's Scala trait, implemented from Java: {@code receiveAndReply} returns a
- * partial function defined on the two messages a task sends.
+ * partial function defined on the two messages a task sends, as {@link StageWire} bytes.
  */
 final class StageEndpoint implements ThreadSafeRpcEndpoint {
   private final RpcEnv rpcEnv;
@@ -32,18 +32,22 @@ final class StageEndpoint implements ThreadSafeRpcEndpoint {
     return new AbstractPartialFunction<>() {
       @Override
       public boolean isDefinedAt(Object message) {
-        return message instanceof StageMessages.Register || message instanceof StageMessages.Submit;
+        return message instanceof byte[];
       }
 
       @Override
       public <A1, B1> B1 applyOrElse(A1 message, Function1<A1, B1> otherwise) {
+        if (!(message instanceof byte[] bytes)) {
+          return otherwise.apply(message);
+        }
         try {
-          if (message instanceof StageMessages.Register r) {
-            context.reply(exchange.register(r.partition(), r.stageAttempt()));
-          } else if (message instanceof StageMessages.Submit s) {
+          Object decoded = StageWire.decode(bytes, Object.class);
+          if (decoded instanceof StageMessages.Register r) {
+            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
+          } else if (decoded instanceof StageMessages.Submit s) {
             exchange.submit(s, context);
           } else {
-            return otherwise.apply(message);
+            throw new IllegalArgumentException("unknown training-stage message " + decoded);
           }
         } catch (RuntimeException e) {
           context.sendFailure(e);

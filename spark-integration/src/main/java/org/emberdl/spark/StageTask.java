@@ -72,18 +72,18 @@ final class StageTask {
   private static <T> T ask(
       TaskContext task,
       RpcEndpointRef driver,
-      Object message,
+      java.io.Serializable message,
       Class<T> replyType,
       long timeoutMillis,
       String what) {
     // The RPC layer's own timeout is a little later, so that this method's message is the one seen.
-    CompletableFuture<T> reply =
-        SparkInternals.ask(driver, message, replyType, timeoutMillis + 10_000);
+    CompletableFuture<byte[]> reply =
+        SparkInternals.ask(driver, StageWire.encode(message), byte[].class, timeoutMillis + 10_000);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
       task.killTaskIfInterrupted();
       try {
-        return reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
+        return StageWire.decode(reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS), replyType);
       } catch (TimeoutException e) {
         if (System.nanoTime() > deadline) {
           reply.cancel(true);

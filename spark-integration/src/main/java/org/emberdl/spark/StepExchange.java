@@ -113,8 +113,9 @@ final class StepExchange {
     updates = new Update[partitions];
     received = 0;
     handedOver = false;
+    byte[] reply = StageWire.encode(next);
     for (Waiter w : waiters) {
-      w.context().reply(next);
+      w.context().reply(reply);
     }
     waiters.clear();
   }

@@ -157,12 +157,14 @@ class SparkInternalsTest {
               .parallelize(List.of(1), 1)
               .map(
                   i ->
-                      SparkInternals.ask(
-                              SparkInternals.driverEndpoint(name),
-                              new StageMessages.Register(0, 0),
-                              StageMessages.Resume.class,
-                              10_000)
-                          .get()
+                      StageWire.decode(
+                              SparkInternals.ask(
+                                      SparkInternals.driverEndpoint(name),
+                                      StageWire.encode(new StageMessages.Register(0, 0)),
+                                      byte[].class,
+                                      10_000)
+                                  .get(),
+                              StageMessages.Resume.class)
                           .weights()
                           .values()[0])
               .collect();

@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -34,6 +35,11 @@ class StepExchangeTest {
     }
   }
 
+  /** A reply as a task reads it: {@link StageWire} bytes. */
+  private static RoundWeights weights(Object reply) {
+    return StageWire.decode((byte[]) reply, RoundWeights.class);
+  }
+
   private static Update update(float v) {
     return new Update(new float[] {v}, new float[0], 1, v, 0);
   }
@@ -56,8 +62,9 @@ class StepExchangeTest {
     assertEquals(2f, step.get(1).values()[0]);
     assertEquals(List.of(), r0.replies, "no reply before the driver applied the step");
     x.publish(W1);
-    assertSame(W1, r0.replies.get(0));
-    assertSame(W1, r1.replies.get(0));
+    // Every waiting task gets the same bytes (encoded once), which decode to the new weights.
+    assertSame(r0.replies.get(0), r1.replies.get(0));
+    assertArrayEquals(W1.values(), weights(r0.replies.get(0)).values());
     assertEquals(new StageMessages.Resume(1, W1), x.register(0, 0));
   }
 
@@ -90,6 +97,7 @@ class StepExchangeTest {
     Reply retried = new Reply();
     x.submit(new StageMessages.Submit(0, 1, 0, update(1)), retried);
     x.publish(W1);
-    assertEquals(List.of(W1), retried.replies);
+    assertEquals(1, retried.replies.size());
+    assertArrayEquals(W1.values(), weights(retried.replies.get(0)).values());
   }
 }
