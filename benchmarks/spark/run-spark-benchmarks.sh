@@ -72,7 +72,10 @@ ddp() { # the PyTorch DDP peer (gloo, 2 ranks x 1 thread), beside SparkTrainingB
     return
   fi
   echo "== ddp_train.py --batches ${DDP_BATCHES:-128,512} (load $(cut -d' ' -f1-3 /proc/loadavg)) -> $OUT/$1.log"
-  /usr/bin/python3 benchmarks/peers/ddp_train.py --batches "${DDP_BATCHES:-128,512}" 2>&1 |
+  # Debian's torch links the reference BLAS unless pointed at OpenBLAS (libopenblas0-openmp): 4x.
+  local blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+  [[ -d $blas ]] || echo "warning: $blas missing (apt-get install libopenblas0-openmp): DDP runs on the reference BLAS"
+  LD_LIBRARY_PATH=$blas /usr/bin/python3 benchmarks/peers/ddp_train.py --batches "${DDP_BATCHES:-128,512}" 2>&1 |
     tee "$OUT/$1.log" | grep -E '^(SUMMARY|#)|Error'
 }
 
