@@ -72,13 +72,7 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
       description = "initialization and shuffling seed (default 42)")
   long seed = 42;
 
-  @Option(
-      names = "--progress",
-      paramLabel = "WHEN",
-      description =
-          "auto (default: on a terminal), always or never: a live line of epoch, step, samples/s,"
-              + " loss and time left, redrawn in place; otherwise one line per epoch")
-  String progress = "auto";
+  @Mixin ProgressOption progress;
 
   @Mixin CommonOptions common;
 
@@ -101,6 +95,6 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
         seed,
         common.master,
         overwrite,
-        EmberCli.oneOf(spec, "--progress", progress, ProgressLine.MODES));
+        progress.mode(spec));
   }
 }

@@ -222,13 +222,7 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
   @Option(names = "--momentum", paramLabel = "X", description = "sgd momentum (default 0)")
   Double momentum;
 
-  @Option(
-      names = "--progress",
-      paramLabel = "WHEN",
-      description =
-          "auto (default: on a terminal), always or never: a live line of epoch, step, samples/s,"
-              + " loss and time left, redrawn in place; otherwise one line per epoch")
-  String progress = "auto";
+  @Mixin ProgressOption progress;
 
   @Mixin CommonOptions common;
 
@@ -276,7 +270,7 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
         federation(),
         common.master,
         overwrite,
-        EmberCli.oneOf(spec, "--progress", progress, ProgressLine.MODES));
+        progress.mode(spec));
   }
 
   private FederationArgs federation() {

@@ -1,13 +1,11 @@
 package org.emberdl.examples;
 
+import static org.emberdl.examples.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,6 +16,7 @@ import java.util.Random;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
+import org.emberdl.examples.CliRun.Outcome;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,27 +33,6 @@ class CliSafetyTest {
   private static String data;
   private static String badData;
   private static String model;
-
-  /** Exit status, stdout and stderr of one {@link EmberCli#run}. */
-  private record Outcome(int status, String out, String err) {
-    String firstErrorLine() {
-      return err.lines().findFirst().orElse("");
-    }
-  }
-
-  private static Outcome run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    List<String> all = new ArrayList<>(List.of(args));
-    all.addAll(List.of("--master", "local[1]"));
-    int status =
-        EmberCli.run(
-            all.toArray(new String[0]),
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Outcome(
-        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
 
   @BeforeAll
   static void writeDataAndTrain() {

@@ -1,19 +1,18 @@
 package org.emberdl.examples;
 
+import static org.emberdl.examples.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.emberdl.examples.CliRun.Outcome;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,26 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ConvertAndDemoSafetyTest {
   @TempDir static Path dir;
   private static Path mnist;
-
-  private record Outcome(int status, String out, String err) {
-    String firstErrorLine() {
-      return err.lines().findFirst().orElse("");
-    }
-  }
-
-  private static Outcome run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    List<String> all = new ArrayList<>(List.of(args));
-    all.addAll(List.of("--master", "local[1]"));
-    int status =
-        EmberCli.run(
-            all.toArray(new String[0]),
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Outcome(
-        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
 
   @BeforeAll
   static void writeFakeFashionMnist() throws IOException {

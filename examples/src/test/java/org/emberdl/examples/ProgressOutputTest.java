@@ -1,5 +1,6 @@
 package org.emberdl.examples;
 
+import static org.emberdl.examples.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.regex.Pattern;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.apache.spark.sql.SparkSession;
+import org.emberdl.examples.CliRun.Outcome;
 import org.emberdl.spark.EpochMetrics;
 import org.emberdl.spark.TrainingProgress;
 import org.junit.jupiter.api.AfterEach;
@@ -33,22 +35,6 @@ class ProgressOutputTest {
   private static final Pattern LIVE =
       Pattern.compile(
           "epoch [12]/2, step [123]/3: \\d+ samples/s, loss \\d+\\.\\d{4}, ETA (\\d+s|\\?)");
-
-  private record Outcome(int status, String out, String err) {}
-
-  private static Outcome run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    List<String> all = new ArrayList<>(List.of(args));
-    all.addAll(List.of("--master", "local[1]"));
-    int status =
-        EmberCli.run(
-            all.toArray(new String[0]),
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Outcome(
-        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
 
   @BeforeAll
   static void writeData() {
