@@ -349,7 +349,7 @@ final class BatchInference implements Serializable {
         int[] shape = new int[network.inputShape().length + 1];
         shape[0] = n;
         System.arraycopy(network.inputShape(), 0, shape, 1, shape.length - 1);
-        NDArray x = NDArray.of(Arrays.copyOf(buffer, n * dim), shape);
+        NDArray x = NDArray.ofFirst(buffer, n * dim, shape);
         out = model.forward(Tensor.of(x)).data().toFloatArray();
       } catch (org.apache.arrow.memory.OutOfMemoryException e) {
         throw engine.batchOverBudget(n, "inferenceBatchSize", e);

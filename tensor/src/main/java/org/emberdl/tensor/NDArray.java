@@ -222,6 +222,18 @@ public final class NDArray implements AutoCloseable {
     return fromHeap(data, data.length, DType.FLOAT32, shape);
   }
 
+  /**
+   * A float32 array of the first {@code count} values of {@code data} with {@code shape}: one copy
+   * into off-heap memory from a reused, partly filled buffer (no {@code Arrays.copyOf} first).
+   */
+  public static NDArray ofFirst(float[] data, int count, int... shape) {
+    if (count < 0 || count > data.length) {
+      throw new IllegalArgumentException(
+          "cannot take the first " + count + " of " + data.length + " values");
+    }
+    return fromHeap(data, count, DType.FLOAT32, shape);
+  }
+
   public static NDArray of(double[] data, int... shape) {
     return fromHeap(data, data.length, DType.FLOAT64, shape);
   }

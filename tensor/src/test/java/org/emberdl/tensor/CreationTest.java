@@ -13,6 +13,22 @@ import org.junit.jupiter.api.Test;
 
 class CreationTest {
   @Test
+  void ofFirstTakesAPrefixOfAHeapBuffer() {
+    try (MemoryScope scope = MemoryScope.open()) {
+      float[] buffer = {1, 2, 3, 4, 5, 6, 7};
+      NDArray a = NDArray.ofFirst(buffer, 6, 3, 2);
+      assertShape(a, new int[] {3, 2});
+      assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, a.toFloatArray());
+      assertEquals(0, NDArray.ofFirst(buffer, 0, 0, 2).numel());
+      assertThrows(IllegalArgumentException.class, () -> NDArray.ofFirst(buffer, 8, 8));
+      assertThrows(IllegalArgumentException.class, () -> NDArray.ofFirst(buffer, -1, 1));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> NDArray.ofFirst(buffer, 6, 2, 2));
+      assertTrue(e.getMessage().contains("needs 4 values, got 6"), e.getMessage());
+    }
+  }
+
+  @Test
   void constantsAndRanges() {
     try (MemoryScope scope = MemoryScope.open()) {
       assertClose(new double[] {0, 0, 0, 0}, NDArray.zeros(DType.FLOAT32, 2, 2), 0);
