@@ -42,8 +42,13 @@ final class SparkBenchSupport {
   /** A local[cores] session on loopback, UI off, log level WARN. */
   static SparkSession session(String master) {
     long start = System.nanoTime();
+    SparkSession.Builder builder = SparkSession.builder();
+    if (master.startsWith("local-cluster")) {
+      localClusterSwitches();
+      builder.config("spark.executor.memory", "1g");
+    }
     SparkSession spark =
-        SparkSession.builder()
+        builder
             .master(master)
             .appName("ember-spark-benchmarks")
             .config("spark.ui.enabled", "false")
@@ -59,6 +64,24 @@ final class SparkBenchSupport {
         (System.nanoTime() - start) / 1e9,
         spark.sparkContext().defaultParallelism());
     return spark;
+  }
+
+  /**
+   * What Spark's {@code local-cluster[N,C,M]} master (executor JVMs launched by in-process workers,
+   * Spark's own multi-process test mode) needs outside Spark's source tree: {@code spark.testing},
+   * so that executors inherit this JVM's class path, and a Spark home with the directories the
+   * launcher checks (the same recipe as cluster-tests' ClusterSupport).
+   */
+  private static void localClusterSwitches() {
+    Path home = Path.of("benchmarks/target/fake-spark-home").toAbsolutePath();
+    try {
+      Files.createDirectories(home.resolve("jars"));
+      Files.createDirectories(home.resolve("launcher/target/scala-2.13"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    System.setProperty("spark.testing", "1");
+    System.setProperty("spark.test.home", home.toString());
   }
 
   /**

@@ -76,7 +76,11 @@ object ClusterSupport {
     Files.createDirectories(new File(home, "launcher/target/scala-2.13").toPath)
     System.setProperty("spark.testing", "1")
     System.setProperty("spark.test.home", home.getPath)
-    val b = builder("local-cluster[2,1,2048]", appName).config("spark.executor.memory", "1g")
+    val b = builder("local-cluster[2,1,2048]", appName)
+      .config("spark.executor.memory", "1g")
+      // A training stage that stalls fails with Ember's message (naming the partitions it waits
+      // for) well before a suite's own timeout, instead of after the 10-minute default.
+      .config("spark.ember.stageTimeout", "3min")
     conf.foreach { case (k, v) => b.config(k, v) }
     val spark = timed(s"$appName: local-cluster session")(b.getOrCreate())
     spark.sparkContext.setLogLevel("WARN")

@@ -2,14 +2,14 @@ package org.emberdl.cluster
 
 import java.io.File
 import java.util.Arrays
+import java.util.concurrent.TimeUnit
 
 import scala.concurrent.{Await, ExecutionContext, Future}
 import scala.concurrent.duration._
 
-import org.apache.spark.scheduler.{SparkListener, SparkListenerJobStart}
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.functions.col
-import org.emberdl.spark.EmberClassificationModel
+import org.emberdl.spark.{EmberClassificationModel, ProgressListener, TrainingProgress}
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -62,35 +62,36 @@ class LocalClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
   test("an executor killed with SIGKILL mid-training: the fit completes with the undisturbed weights") {
     val ref = Reference.run
     implicit val ec: ExecutionContext = ExecutionContext.global
-    ClusterSupport.executorPids(spark) // both executors up before the clock starts
-    val data = spark.read.parquet(ref.train)
-    val fit = Future(Reference.classifier().fit(data))
-
-    // Wait until the second epoch is under way (the coordinator names each round's job), then
-    // kill one executor JVM outright.
-    // With the default executionMode=stage that job is epoch 2's barrier stage: the kill fails
-    // it, Spark retries it, and its tasks resume from the last step the driver applied.
-    val secondEpoch = new java.util.concurrent.CountDownLatch(1)
-    @volatile var killedJob = ""
-    spark.sparkContext.addSparkListener(new SparkListener {
-      override def onJobStart(job: SparkListenerJobStart): Unit = {
-        val description =
-          Option(job.properties).flatMap(p => Option(p.getProperty("spark.job.description")))
-        if (description.exists(_.contains("epoch 2/")) && secondEpoch.getCount > 0) {
-          killedJob = description.get
-          secondEpoch.countDown()
-        }
-      }
-    })
-    secondEpoch.await(5, java.util.concurrent.TimeUnit.MINUTES)
-    assert(killedJob.contains("training stage"), s"killed during '$killedJob'")
-    assert(!fit.isCompleted, "training ended before an executor could be killed")
+    // Both executors up, and their pids known, before training: a job run during the fit would
+    // queue behind the training stage, which holds every slot.
     val victim = ProcessHandle.of(ClusterSupport.executorPids(spark).min).orElseThrow()
-    assert(victim.destroyForcibly(), s"could not kill executor ${victim.pid()}")
 
-    val model = ClusterSupport.timed("local-cluster: fit with an executor killed") {
-      Await.result(fit, 10.minutes)
+    // The kill comes from the driver's progress listener, after step 10 of epoch 2 has been applied
+    // and answered: with the default executionMode=stage, epoch 2's barrier stage is then running
+    // step 11 on both executors. Losing one fails the stage; Spark retries it and its tasks resume
+    // from the last step the driver applied. Killing at a fixed step (rather than when a job
+    // starts) makes the scenario the same on every machine, fast or slow.
+    @volatile var killedAt = ""
+    val listener = new ProgressListener {
+      override def onStep(p: TrainingProgress): Unit =
+        if (p.epoch == 2 && p.step == 10 && killedAt.isEmpty) {
+          killedAt = s"epoch ${p.epoch} step ${p.step} of ${p.stepsPerEpoch}"
+          victim.destroyForcibly()
+          victim.onExit().get(1, TimeUnit.MINUTES)
+        }
     }
+    val data = spark.read.parquet(ref.train)
+    val fit = Future(Reference.classifier().setProgressListener(listener).fit(data))
+    val model = ClusterSupport.timed("local-cluster: fit with an executor killed") {
+      try Await.result(fit, 8.minutes)
+      catch {
+        case e: java.util.concurrent.TimeoutException =>
+          val executors = spark.sparkContext.statusTracker.getExecutorInfos
+            .map(e => s"${e.host}:${e.port} running ${e.numRunningTasks}").mkString(", ")
+          fail(s"the fit did not end within 8 minutes of a kill at '$killedAt'; executors: $executors", e)
+      }
+    }
+    assert(killedAt.nonEmpty, "the fit never reached epoch 2 step 10")
     assert(!victim.isAlive)
     assert(Arrays.equals(model.weights(), ref.weights),
       "a run that lost an executor must end with the undisturbed weights")
