@@ -57,7 +57,11 @@ record DpPlan(
     boolean clientLevel = aggregation == Aggregation.DP_FEDAVG;
     if (p.getLocalSteps() != 1) {
       throw new IllegalArgumentException(
-          p.getAggregation() + " takes one step per round: set localSteps to 1");
+          "aggregation="
+              + aggregation
+              + " takes one step per round, but localSteps="
+              + p.getLocalSteps()
+              + ": set localSteps to 1");
     }
     DpSgd.refuseBatchNorm(model);
     double q;

@@ -1,5 +1,7 @@
 package org.emberdl.spark;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.FederatedAveraging;
@@ -75,14 +77,8 @@ final class TrainingPlan {
     this.serverOptimizer = ServerOptimizerName.of(p.getServerOptimizer());
     this.serverLearningRate = p.getServerLearningRate();
     this.serverMomentum = p.getServerMomentum();
-    if (sizes.trainRows() == 0) {
-      throw new IllegalArgumentException(
-          "no training rows"
-              + (sizes.skipped() > 0 ? " (" + sizes.skipped() + " invalid rows skipped)" : ""));
-    }
-    if (earlyStoppingPatience > 0 && sizes.validRows() == 0) {
-      throw new IllegalArgumentException("earlyStoppingPatience needs validationFraction > 0");
-    }
+    refuseEmptyTraining(sizes, p.getValidationFraction());
+    refuseStoppingWithoutValidation(sizes, p.getValidationFraction());
     int batchSize = p.getBatchSize();
     this.localSteps = p.getLocalSteps();
     int chunks = Math.toIntExact((sizes.trainRows() + batchSize - 1) / batchSize);
@@ -161,6 +157,41 @@ final class TrainingPlan {
       throw new IllegalArgumentException(
           "a regressor's network must have 1 output per example, this one has " + outputs);
     }
+  }
+
+  /** No training rows: says where the rows went (skipped as invalid, set aside for validation). */
+  private static void refuseEmptyTraining(DataSizes sizes, double validationFraction) {
+    if (sizes.trainRows() > 0) {
+      return;
+    }
+    List<String> where = new ArrayList<>();
+    if (sizes.skipped() > 0) {
+      where.add(sizes.skipped() + " invalid rows skipped under handleInvalid=skip");
+    }
+    if (sizes.validRows() > 0) {
+      where.add(sizes.validRows() + " rows set aside by validationFraction=" + validationFraction);
+    }
+    throw new IllegalArgumentException(
+        "no training rows" + (where.isEmpty() ? "" : " (" + String.join(", ", where) + ")"));
+  }
+
+  /** Early stopping watches the validation loss: it needs validation rows. */
+  private void refuseStoppingWithoutValidation(DataSizes sizes, double validationFraction) {
+    if (earlyStoppingPatience == 0 || sizes.validRows() > 0) {
+      return;
+    }
+    throw new IllegalArgumentException(
+        validationFraction == 0
+            ? "earlyStoppingPatience="
+                + earlyStoppingPatience
+                + " needs validationFraction > 0 (it watches the validation loss)"
+            : "earlyStoppingPatience="
+                + earlyStoppingPatience
+                + " needs validation rows, but validationFraction="
+                + validationFraction
+                + " set aside none of the "
+                + sizes.trainRows()
+                + " rows; raise validationFraction");
   }
 
   private SecureRound.Plan securePlan(EmberParams<?> p) {

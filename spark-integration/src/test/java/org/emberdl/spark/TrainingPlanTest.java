@@ -100,13 +100,20 @@ class TrainingPlanTest {
   @Test
   void refusedCombinationsNameTheirParams() {
     assertEquals(
-        "no training rows (3 invalid rows skipped)",
-        refusal(() -> plan(stage(), new DataSizes(0, 0, 3, 2, 0, 2))));
+        "no training rows (3 invalid rows skipped under handleInvalid=skip, 2 rows set aside by"
+            + " validationFraction=0.5)",
+        refusal(() -> plan(stage().setValidationFraction(0.5), new DataSizes(0, 2, 3, 2, 0, 2))));
+    assertEquals("no training rows", refusal(() -> plan(stage(), new DataSizes(0, 0, 0, 2, 0, 2))));
     assertEquals(
-        "earlyStoppingPatience needs validationFraction > 0",
+        "earlyStoppingPatience=2 needs validationFraction > 0 (it watches the validation loss)",
         refusal(() -> plan(stage().setEarlyStoppingPatience(2), SIZES)));
     assertEquals(
-        "dp-sgd takes one step per round: set localSteps to 1",
+        "earlyStoppingPatience=2 needs validation rows, but validationFraction=0.001 set aside"
+            + " none of the 100 rows; raise validationFraction",
+        refusal(
+            () -> plan(stage().setEarlyStoppingPatience(2).setValidationFraction(0.001), SIZES)));
+    assertEquals(
+        "aggregation=dp-sgd takes one step per round, but localSteps=2: set localSteps to 1",
         refusal(() -> plan(stage().setAggregation("dp-sgd").setLocalSteps(2), SIZES)));
     assertEquals(
         "secureAggregation needs at least 2 clients per round (one client's update cannot be"
