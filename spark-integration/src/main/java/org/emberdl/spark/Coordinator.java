@@ -1,16 +1,9 @@
 package org.emberdl.spark;
 
-import java.util.Collections;
 import java.util.List;
-import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.functions;
-import org.apache.spark.storage.StorageLevel;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.federated.Update;
@@ -49,57 +42,17 @@ final class Coordinator {
       ProgressListener listener) {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     NetworkDefinition network = NetworkDefinition.of(p);
-    SparkSession spark = dataset.sparkSession();
-    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    long seed = p.getSeed();
-    try (Module model = network.build(new Generator(seed))) {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext());
+    try (Module model = network.build(new Generator(p.getSeed()))) {
       int outputs = countOutputs(model, network);
       TrainingPlan.checkOutputs(kind, outputs);
-      String clientCol = p.getClientIdCol();
-      boolean skipInvalid = HandleInvalid.of(p.getHandleInvalid()) == HandleInvalid.SKIP;
-      Dataset<Row> selected;
-      int clients = -1; // -1: the partitions are the clients
-      if (clientCol.isEmpty()) {
-        selected =
-            dataset.select(
-                functions.col(featuresCol), functions.col(labelCol).cast("double").as(labelCol));
-        if (p.getNumPartitions() > 0) {
-          selected = selected.repartition(p.getNumPartitions());
-        }
-      } else {
-        ClientIndex.Indexed indexed =
-            ClientIndex.attach(
-                dataset.select(
-                    functions.col(featuresCol),
-                    functions.col(labelCol).cast("double").as(labelCol),
-                    functions.col(clientCol)),
-                featuresCol,
-                labelCol,
-                clientCol,
-                p.getNumPartitions(),
-                skipInvalid);
-        selected = indexed.data();
-        clients = indexed.clients();
-      }
-      FeatureColumn features =
-          FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
-      JavaRDD<PartitionData> data =
-          cache(
-              selected,
-              features,
-              labelCol,
-              kind,
-              outputs,
-              p.getValidationFraction(),
-              seed,
-              skipInvalid,
-              clients >= 0);
-      String runKey = "fit-" + UUID.randomUUID();
-      try {
-        return run(sc, data, model, network, kind, outputs, p, runKey, clients, listener);
-      } finally {
-        data.foreachPartition(it -> ExecutorEngine.get().release(runKey));
-        data.unpersist(false);
+      try (TrainingInput input =
+          TrainingInput.cache(dataset, p, kind, network, outputs, featuresCol, labelCol)) {
+        TrainingPlan plan =
+            TrainingPlan.resolve(p, kind, network, model, input.sizes(), input.runKey());
+        logPlan(plan);
+        TrainingSummary summary = train(sc, input.data(), plan, model, p, listener);
+        return new Result(StateDicts.toBytes(model.stateDict()), summary, outputs);
       }
     }
   }
@@ -118,56 +71,12 @@ final class Coordinator {
     }
   }
 
-  private static JavaRDD<PartitionData> cache(
-      Dataset<Row> selected,
-      FeatureColumn features,
-      String labelCol,
-      TaskKind kind,
-      int numClasses,
-      double validationFraction,
-      long seed,
-      boolean skipInvalid,
-      boolean withClients) {
-    JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
-    JavaRDD<PartitionData> data =
-        rows.mapPartitionsWithIndex(
-            (partition, it) ->
-                Collections.singletonList(
-                        PartitionData.read(
-                            it,
-                            features,
-                            labelCol,
-                            kind,
-                            numClasses,
-                            validationFraction,
-                            seed,
-                            partition,
-                            skipInvalid,
-                            withClients ? 2 : -1))
-                    .iterator(),
-            true);
-    return data.persist(StorageLevel.MEMORY_AND_DISK());
-  }
-
-  private static Result run(
-      JavaSparkContext sc,
-      JavaRDD<PartitionData> data,
-      Module model,
-      NetworkDefinition network,
-      TaskKind kind,
-      int outputs,
-      EmberParams<?> p,
-      String runKey,
-      int clientCount,
-      ProgressListener listener) {
-    DataSizes sizes =
-        DataSizes.of(
-            data.map(d -> new long[] {d.trainRows, d.validRows, d.skipped}).collect(), clientCount);
-    TrainingPlan plan = TrainingPlan.resolve(p, kind, network, model, sizes, runKey);
+  private static void logPlan(TrainingPlan plan) {
+    DataSizes sizes = plan.sizes();
     LOG.info(
         "Ember fit: {} on {} partitions ({} clients), {} training and {} validation rows ({}"
             + " skipped), {} rounds per epoch, aggregation {}{}",
-        network,
+        plan.network(),
         sizes.partitions(),
         sizes.clients(),
         sizes.trainRows(),
@@ -176,18 +85,27 @@ final class Coordinator {
         plan.roundsPerEpoch(),
         plan.aggregatorName(),
         plan.secure() != null ? " with secure aggregation" : "");
+  }
+
+  /** Runs the training loop of {@code plan}; the trained weights end up in {@code model}. */
+  private static TrainingSummary train(
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      TrainingPlan plan,
+      Module model,
+      EmberParams<?> p,
+      ProgressListener listener) {
     try (ServerState state =
             new ServerState(
                 model, Optimizers.create(plan.config(), model), plan.newServerOptimizer());
         FitProgress progress =
             FitProgress.start(
-                sc.sc(), p, network, plan.maxEpochs(), plan.roundsPerEpoch(), listener);
+                sc.sc(), p, plan.network(), plan.maxEpochs(), plan.roundsPerEpoch(), listener);
         RoundExecutor rounds = open(plan, sc, data)) {
       TrainingCheckpoints checkpoints =
           TrainingCheckpoints.of(plan, state.checkpointed(), sc.hadoopConfiguration());
-      TrainingSummary summary =
-          new TrainingLoop(plan, rounds, state, checkpoints, progress, sc::setJobDescription).run();
-      return new Result(StateDicts.toBytes(model.stateDict()), summary, outputs);
+      return new TrainingLoop(plan, rounds, state, checkpoints, progress, sc::setJobDescription)
+          .run();
     }
   }
 
