@@ -1,5 +1,11 @@
 package org.emberdl.spark;
 
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
 /** The {@code aggregation} Param: how the partitions' updates become a step. */
 enum Aggregation implements ParamValue {
   /** Synchronous SGD (model averaging with localSteps > 1). */
@@ -34,6 +40,26 @@ enum Aggregation implements ParamValue {
 
   static Aggregation of(EmberParams<?> p) {
     return of(p.getAggregation());
+  }
+
+  /** The aggregations that {@code test} holds for, in declaration order. */
+  static Set<Aggregation> where(Predicate<Aggregation> test) {
+    EnumSet<Aggregation> out = EnumSet.noneOf(Aggregation.class);
+    for (Aggregation a : values()) {
+      if (test.test(a)) {
+        out.add(a);
+      }
+    }
+    return Collections.unmodifiableSet(out);
+  }
+
+  /** The Param values of {@code aggregations} as words: "a", "a and b", "a, b and c". */
+  static String list(Set<Aggregation> aggregations, String conjunction) {
+    List<String> names = aggregations.stream().map(Aggregation::paramValue).toList();
+    int last = names.size() - 1;
+    return last <= 0
+        ? String.join("", names)
+        : String.join(", ", names.subList(0, last)) + " " + conjunction + " " + names.get(last);
   }
 
   /** Whether clients train locally for whole rounds (one round per "epoch"). */

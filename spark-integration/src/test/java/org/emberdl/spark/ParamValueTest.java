@@ -42,6 +42,19 @@ class ParamValueTest {
   }
 
   @Test
+  void aggregationGroupsInWords() {
+    assertEquals(
+        "fedavg, fedprox and dp-fedavg",
+        Aggregation.list(Aggregation.where(Aggregation::federated), "and"));
+    assertEquals(
+        "dp-sgd or dp-fedavg",
+        Aggregation.list(Aggregation.where(Aggregation::differentiallyPrivate), "or"));
+    assertEquals(
+        "sync and dp-sgd", Aggregation.list(Aggregation.where(Aggregation::canRunAsStage), "and"));
+    assertEquals("fedprox", Aggregation.list(java.util.EnumSet.of(Aggregation.FEDPROX), "and"));
+  }
+
+  @Test
   void optimizer() {
     roundTrips(
         OptimizerName.values(),
