@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -64,6 +67,35 @@ class TrainingLoopTest {
       evaluatedAt.add(weights.values().clone());
       return new Update(new float[0], new float[0], 2, 2 * validationLoss[epoch], 1);
     }
+  }
+
+  /**
+   * The loop and its deciders import no Spark or Hadoop API: Spark reaches them only through the
+   * {@link RoundExecutor} implementations, {@link TrainingCheckpoints} and {@link FitProgress}, so
+   * they can run wherever a fit's loop runs (on the driver today, in a task tomorrow).
+   */
+  @Test
+  void theLoopsClassesImportNoSparkOrHadoop() throws IOException {
+    List<String> offenders = new ArrayList<>();
+    for (String name :
+        List.of(
+            "TrainingLoop",
+            "TrainingPlan",
+            "RoundExecutor",
+            "Round",
+            "ServerState",
+            "EarlyStopping",
+            "PrivacyBudget",
+            "DataSizes",
+            "TrainingConfig")) {
+      String source =
+          Files.readString(Path.of("src/main/java/org/emberdl/spark/" + name + ".java"));
+      if (source.contains("import org.apache.spark")
+          || source.contains("import org.apache.hadoop")) {
+        offenders.add(name);
+      }
+    }
+    assertEquals(List.of(), offenders);
   }
 
   @Test
