@@ -100,6 +100,9 @@ public final class DpFashionAccuracy {
     SparkSession spark = SparkBenchSupport.session(o.getOrDefault("master", "local[2]"));
     Configurator.setLevel("org.emberdl.spark.Coordinator", Level.INFO);
     Configurator.setLevel("org.emberdl.spark.DpPlan", Level.INFO);
+    // the per-epoch lines and the budget's stop (Coordinator.run was split into these classes)
+    Configurator.setLevel("org.emberdl.spark.TrainingLoop", Level.INFO);
+    Configurator.setLevel("org.emberdl.spark.PrivacyBudget", Level.INFO);
     Path trainPath = dir.resolve(SparkBenchSupport.ARRAY_FILE);
     Path testPath = dir.resolve(TEST_FILE);
     ensure(spark, trainPath, 0, 2);

@@ -32,7 +32,6 @@ import org.slf4j.LoggerFactory;
  */
 record DpPlan(
     boolean clientLevel,
-    ServerOptimizer server,
     boolean secure,
     boolean secureNoise,
     double samplingRate,
@@ -51,13 +50,18 @@ record DpPlan(
    * @param clients the number of federated clients K (DP-FedAvg)
    */
   static DpPlan of(EmberParams<?> p, Module model, long trainRows, int clients) {
-    boolean clientLevel = p.getAggregation().equals("dp-fedavg");
-    if (!p.getAggregation().equals("dp-sgd") && !clientLevel) {
+    Aggregation aggregation = Aggregation.of(p);
+    if (!aggregation.differentiallyPrivate()) {
       return null;
     }
+    boolean clientLevel = aggregation == Aggregation.DP_FEDAVG;
     if (p.getLocalSteps() != 1) {
       throw new IllegalArgumentException(
-          p.getAggregation() + " takes one step per round: set localSteps to 1");
+          "aggregation="
+              + aggregation
+              + " takes one step per round, but localSteps="
+              + p.getLocalSteps()
+              + ": set localSteps to 1");
     }
     DpSgd.refuseBatchNorm(model);
     double q;
@@ -91,7 +95,6 @@ record DpPlan(
     }
     return new DpPlan(
         clientLevel,
-        Federation.serverOptimizer(p),
         p.getSecureAggregation(),
         p.getSecureNoise(),
         q,
@@ -104,8 +107,12 @@ record DpPlan(
         p.getSecureNoise() ? SecretSampler.fresh() : null);
   }
 
-  /** The aggregator that adds this plan's noise (none under secure aggregation: clients do). */
-  Aggregator aggregator(long seed, long firstRound) {
+  /**
+   * The aggregator that adds this plan's noise (none under secure aggregation: clients do).
+   *
+   * @param server DP-FedAvg's server optimizer, whose state the fit checkpoints (unused by DP-SGD)
+   */
+  Aggregator aggregator(long seed, long firstRound, ServerOptimizer server) {
     NoiseSource noise = secureNoise ? NoiseSource.secure() : null;
     if (!clientLevel) {
       return noise != null
@@ -118,41 +125,5 @@ record DpPlan(
     return noise != null
         ? DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, noise, firstRound)
         : DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, seed, firstRound);
-  }
-
-  /**
-   * Whether one more epoch fits the budget. Before the first epoch an unaffordable plan is an error
-   * (training refuses to start); later it ends training.
-   *
-   * @throws IllegalArgumentException when not even the first epoch fits
-   */
-  boolean affordable(RdpAccountant spent, int rounds, boolean first) {
-    if (targetEpsilon <= 0) {
-      return true;
-    }
-    double next = spent.epsilonAfter(samplingRate, sigma, rounds, delta);
-    if (next <= targetEpsilon * (1 + 1e-9)) {
-      return true;
-    }
-    if (first) {
-      throw new IllegalArgumentException(
-          String.format(
-              "%s refuses to start: one epoch (%d steps at q=%.5g, noise multiplier %.4g)"
-                  + " spends epsilon %.4g at delta %.3g, over targetEpsilon %.4g; raise"
-                  + " noiseMultiplier or lower %s",
-              clientLevel ? "DP-FedAvg" : "DP-SGD",
-              rounds,
-              samplingRate,
-              sigma,
-              next,
-              delta,
-              targetEpsilon,
-              clientLevel ? "clientFraction" : "samplingRate"));
-    }
-    LOG.info(
-        "DP: stopping, the next epoch would spend epsilon {} > targetEpsilon {}",
-        next,
-        targetEpsilon);
-    return false;
   }
 }

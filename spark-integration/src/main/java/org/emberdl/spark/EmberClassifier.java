@@ -83,7 +83,7 @@ public class EmberClassifier
 
   @Override
   public EmberClassificationModel train(Dataset<?> dataset) {
-    if (!getLoss().equals("cross_entropy")) {
+    if (!getLoss().equals(TaskKind.CLASSIFICATION.lossName())) {
       throw new IllegalArgumentException(
           "EmberClassifier trains with loss cross_entropy, not " + getLoss());
     }

@@ -89,13 +89,13 @@ final class EmberParamSet implements Serializable {
             owner,
             "loss",
             "loss function: cross_entropy (classifiers) or mse (regressors)",
-            ParamValidators.inArray(new String[] {"cross_entropy", "mse"}));
+            ParamValidators.inArray(TaskKind.lossNames()));
     optimizer =
         new Param<>(
             owner,
             "optimizer",
             "optimizer: adam, adamw or sgd",
-            ParamValidators.inArray(new String[] {"adam", "adamw", "sgd"}));
+            ParamValidators.inArray(OptimizerName.names()));
     learningRate =
         new DoubleParam(owner, "learningRate", "learning rate (> 0)", ParamValidators.gt(0));
     momentum =
@@ -173,7 +173,7 @@ final class EmberParamSet implements Serializable {
                 + " predict) rows whose network outputs are NaN or infinite: error (fail naming"
                 + " the row and the model), skip (drop the row) or keep (transform and predict"
                 + " only: every output column NaN)",
-            ParamValidators.inArray(new String[] {"error", "skip", "keep"}));
+            ParamValidators.inArray(HandleInvalid.names()));
     aggregation =
         new Param<>(
             owner,
@@ -187,8 +187,7 @@ final class EmberParamSet implements Serializable {
                 + " Gaussian noise on the sum) or dp-fedavg (client-level differential privacy:"
                 + " clients Poisson-sampled with clientFraction, deltas clipped to l2NormClip,"
                 + " Gaussian noise on the sum, fixed denominator)",
-            ParamValidators.inArray(
-                new String[] {"sync", "fedavg", "fedprox", "dp-sgd", "dp-fedavg"}));
+            ParamValidators.inArray(Aggregation.names()));
     executionMode =
         new Param<>(
             owner,
@@ -261,7 +260,7 @@ final class EmberParamSet implements Serializable {
             "fedavg/fedprox/dp-fedavg: the server's step on the averaged delta: sgd (w +="
                 + " serverLearningRate * delta), momentum (FedAvgM, with serverMomentum) or adam"
                 + " (FedAdam: beta1 = serverMomentum, beta2 0.99, tau 1e-3)",
-            ParamValidators.inArray(new String[] {"sgd", "momentum", "adam"}));
+            ParamValidators.inArray(ServerOptimizerName.names()));
     serverMomentum =
         new DoubleParam(
             owner,

@@ -24,7 +24,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     EmberParamSet p = emberParamSet();
     setDefault(p.network, "");
     setDefault(p.moduleFactory, "");
-    setDefault(p.optimizer, "adam");
+    setDefault(p.optimizer, OptimizerName.ADAM.paramValue());
     setDefault(p.learningRate, 1e-3);
     setDefault(p.momentum, 0.0);
     setDefault(p.weightDecay, 0.0);
@@ -38,8 +38,8 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.validationFraction, 0.0);
     setDefault(p.earlyStoppingPatience, 0);
     setDefault(p.inferenceBatchSize, 256);
-    setDefault(p.handleInvalid, "error");
-    setDefault(p.aggregation, "sync");
+    setDefault(p.handleInvalid, HandleInvalid.ERROR.paramValue());
+    setDefault(p.aggregation, Aggregation.SYNC.paramValue());
     setDefault(p.executionMode, ExecutionMode.STAGE.paramValue());
     setDefault(p.noiseMultiplier, 1.0);
     setDefault(p.targetEpsilon, 0.0);
@@ -50,7 +50,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.localEpochs, 1);
     setDefault(p.proximalMu, 0.01);
     setDefault(p.serverLearningRate, 1.0);
-    setDefault(p.serverOptimizer, "sgd");
+    setDefault(p.serverOptimizer, ServerOptimizerName.SGD.paramValue());
     setDefault(p.serverMomentum, 0.9);
     setDefault(p.clientIdCol, "");
     setDefault(p.secureAggregation, false);

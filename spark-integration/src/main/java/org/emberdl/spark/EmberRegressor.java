@@ -66,7 +66,7 @@ public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegre
 
   @Override
   public EmberRegressionModel train(Dataset<?> dataset) {
-    if (!getLoss().equals("mse")) {
+    if (!getLoss().equals(TaskKind.REGRESSION.lossName())) {
       throw new IllegalArgumentException("EmberRegressor trains with loss mse, not " + getLoss());
     }
     Coordinator.Result r =

@@ -1,34 +1,16 @@
 package org.emberdl.spark;
 
-import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
 
-/** Which aggregations are federated, and how each samples its clients per round. */
+/** How each federated aggregation samples its clients per round. */
 final class Federation {
   private static final long CLIENT_SALT = 0x434c_4945_4e54_5321L;
   private static final long POISSON_SALT = 0x504f_4953_534f_4e43L;
 
   private Federation() {}
-
-  /** fedavg, fedprox and dp-fedavg train clients locally for whole rounds. */
-  static boolean isFederated(String aggregation) {
-    return aggregation.equals("fedavg")
-        || aggregation.equals("fedprox")
-        || aggregation.equals("dp-fedavg");
-  }
-
-  /** The server's step the stage's Params ask for. */
-  static ServerOptimizer serverOptimizer(EmberParams<?> p) {
-    double eta = p.getServerLearningRate();
-    return switch (p.getServerOptimizer()) {
-      case "momentum" -> ServerOptimizer.momentum(eta, p.getServerMomentum());
-      case "adam" -> ServerOptimizer.adam(eta, p.getServerMomentum(), 0.99, 1e-3);
-      default -> ServerOptimizer.sgd(eta);
-    };
-  }
 
   /**
    * The clients (dense indices 0..K-1) that take part in global round {@code round}.
@@ -37,13 +19,13 @@ final class Federation {
    *     unpredictable from the seed); null = keyed by seed
    */
   static boolean[] sample(
-      String aggregation,
+      Aggregation aggregation,
       long seed,
       long round,
       int clients,
       double fraction,
       SecretSampler secret) {
-    if (!aggregation.equals("dp-fedavg")) {
+    if (aggregation != Aggregation.DP_FEDAVG) {
       return sampleClients(seed, round, clients, fraction);
     }
     if (secret == null) {

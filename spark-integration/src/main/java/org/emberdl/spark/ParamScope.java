@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -24,8 +25,8 @@ import org.apache.spark.ml.param.Param;
  * {@code targetEpsilon=0}) are defaults, so they are always accepted.
  */
 final class ParamScope {
-  private static final Set<String> DP = Set.of("dp-sgd", "dp-fedavg");
-  private static final Set<String> FEDERATED = Set.of("fedavg", "fedprox", "dp-fedavg");
+  private static final Set<Aggregation> DP = Aggregation.where(Aggregation::differentiallyPrivate);
+  private static final Set<Aggregation> FEDERATED = Aggregation.where(Aggregation::federated);
 
   /** A Param, when the fit uses it, and the words that say so in the error. */
   private record Rule(
@@ -33,42 +34,56 @@ final class ParamScope {
 
   private static final List<Rule> RULES =
       List.of(
-          aggregations(s -> s.noiseMultiplier, DP, "dp-sgd and dp-fedavg"),
-          aggregations(s -> s.targetEpsilon, DP, "dp-sgd and dp-fedavg"),
-          aggregations(s -> s.delta, DP, "dp-sgd and dp-fedavg"),
-          aggregations(s -> s.l2NormClip, DP, "dp-sgd and dp-fedavg"),
-          aggregations(s -> s.secureNoise, DP, "dp-sgd and dp-fedavg"),
-          aggregations(s -> s.samplingRate, Set.of("dp-sgd"), "dp-sgd"),
-          aggregations(s -> s.clientFraction, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.localEpochs, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.serverLearningRate, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.serverOptimizer, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.clientIdCol, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.secureAggregation, FEDERATED, "fedavg, fedprox and dp-fedavg"),
-          aggregations(s -> s.proximalMu, Set.of("fedprox"), "fedprox"),
+          aggregations(s -> s.noiseMultiplier, DP),
+          aggregations(s -> s.targetEpsilon, DP),
+          aggregations(s -> s.delta, DP),
+          aggregations(s -> s.l2NormClip, DP),
+          aggregations(s -> s.secureNoise, DP),
+          aggregations(s -> s.samplingRate, EnumSet.of(Aggregation.DP_SGD)),
+          aggregations(s -> s.clientFraction, FEDERATED),
+          aggregations(s -> s.localEpochs, FEDERATED),
+          aggregations(s -> s.serverLearningRate, FEDERATED),
+          aggregations(s -> s.serverOptimizer, FEDERATED),
+          aggregations(s -> s.clientIdCol, FEDERATED),
+          aggregations(s -> s.secureAggregation, FEDERATED),
+          aggregations(s -> s.proximalMu, EnumSet.of(Aggregation.FEDPROX)),
           // dp-sgd and dp-fedavg refuse localSteps != 1 themselves (DpPlan); federated rounds
           // train localEpochs instead
-          aggregations(s -> s.localSteps, Set.of("sync", "dp-sgd", "dp-fedavg"), "sync"),
+          new Rule(
+              s -> s.localSteps,
+              p ->
+                  EnumSet.of(Aggregation.SYNC, Aggregation.DP_SGD, Aggregation.DP_FEDAVG)
+                      .contains(Aggregation.of(p)),
+              Aggregation.SYNC.paramValue()),
           new Rule(
               s -> s.serverMomentum,
-              p -> FEDERATED.contains(p.getAggregation()) && !p.getServerOptimizer().equals("sgd"),
-              "serverOptimizer momentum or adam under fedavg, fedprox or dp-fedavg"),
+              p ->
+                  FEDERATED.contains(Aggregation.of(p))
+                      && ServerOptimizerName.of(p.getServerOptimizer()).usesMomentum(),
+              "serverOptimizer momentum or adam under " + Aggregation.list(FEDERATED, "or")),
           new Rule(
               s -> s.allowUnmaskedSmallRounds,
-              p -> FEDERATED.contains(p.getAggregation()) && p.getSecureAggregation(),
+              p -> FEDERATED.contains(Aggregation.of(p)) && p.getSecureAggregation(),
               "secureAggregation=true"),
-          new Rule(s -> s.momentum, p -> p.getOptimizer().equals("sgd"), "optimizer sgd"),
+          new Rule(
+              s -> s.momentum,
+              p -> OptimizerName.of(p.getOptimizer()) == OptimizerName.SGD,
+              "optimizer sgd"),
           new Rule(
               s -> s.batchSize,
-              p -> !p.getAggregation().equals("dp-sgd") || p.getSamplingRate() == 0,
+              p -> Aggregation.of(p) != Aggregation.DP_SGD || p.getSamplingRate() == 0,
               "every aggregation but dp-sgd with samplingRate > 0, which samples each row with"
                   + " probability samplingRate instead"));
 
   private ParamScope() {}
 
+  /** A Param used by {@code aggregations} only. */
   private static Rule aggregations(
-      Function<EmberParamSet, Param<?>> param, Set<String> aggregations, String usedBy) {
-    return new Rule(param, p -> aggregations.contains(p.getAggregation()), usedBy);
+      Function<EmberParamSet, Param<?>> param, Set<Aggregation> aggregations) {
+    return new Rule(
+        param,
+        p -> aggregations.contains(Aggregation.of(p)),
+        Aggregation.list(aggregations, "and"));
   }
 
   /**

@@ -124,8 +124,8 @@ final class SecureRound {
    * @throws IllegalArgumentException naming the aggregation, clientFraction, K and the fraction
    *     needed
    */
-  static void checkExpectedSample(String aggregation, double clientFraction, int clients) {
-    boolean poisson = aggregation.equals("dp-fedavg");
+  static void checkExpectedSample(Aggregation aggregation, double clientFraction, int clients) {
+    boolean poisson = aggregation == Aggregation.DP_FEDAVG;
     double perRound =
         poisson ? clientFraction * clients : Math.max(1, Math.round(clientFraction * clients));
     if (perRound >= MIN_THRESHOLD) {
@@ -158,9 +158,9 @@ final class SecureRound {
    * can raise {@code clientFraction} where that is frequent.
    */
   static void warnOfLoneClientRounds(
-      String aggregation, double q, int clients, int rounds, boolean allowUnmasked) {
+      Aggregation aggregation, double q, int clients, int rounds, boolean allowUnmasked) {
     double perRound = clients * q * Math.pow(1 - q, clients - 1);
-    if (!aggregation.equals("dp-fedavg") || perRound * rounds < 1e-3) {
+    if (aggregation != Aggregation.DP_FEDAVG || perRound * rounds < 1e-3) {
       return;
     }
     LOG.warn(

@@ -39,7 +39,7 @@ final class TrainingSettings {
     // The learning rate and hyper-parameters are in the optimizer's state dict too, which a resume
     // restores over the Params: a changed value would be silently ignored.
     s.put("learningRate", Double.toString(p.getLearningRate()));
-    if (p.getOptimizer().equals("sgd")) {
+    if (OptimizerName.of(p.getOptimizer()) == OptimizerName.SGD) {
       s.put("momentum", Double.toString(p.getMomentum()));
     }
     s.put("weightDecay", Double.toString(p.getWeightDecay()));
@@ -48,19 +48,19 @@ final class TrainingSettings {
     if (validRows > 0) {
       s.put("earlyStoppingPatience", Integer.toString(p.getEarlyStoppingPatience()));
     }
-    String aggregation = p.getAggregation();
-    s.put("aggregation", aggregation);
-    if (Federation.isFederated(aggregation)) {
+    Aggregation aggregation = Aggregation.of(p);
+    s.put("aggregation", aggregation.paramValue());
+    if (aggregation.federated()) {
       s.put("clients", Integer.toString(clients));
       s.put("clientIdCol", p.getClientIdCol());
       s.put("clientFraction", Double.toString(p.getClientFraction()));
       s.put("localEpochs", Integer.toString(p.getLocalEpochs()));
-      if (aggregation.equals("fedprox")) {
+      if (aggregation == Aggregation.FEDPROX) {
         s.put("proximalMu", Double.toString(p.getProximalMu()));
       }
       s.put("serverOptimizer", p.getServerOptimizer());
       s.put("serverLearningRate", Double.toString(p.getServerLearningRate()));
-      if (!p.getServerOptimizer().equals("sgd")) {
+      if (ServerOptimizerName.of(p.getServerOptimizer()).usesMomentum()) {
         s.put("serverMomentum", Double.toString(p.getServerMomentum()));
       }
       s.put("secureAggregation", Boolean.toString(p.getSecureAggregation()));

@@ -181,7 +181,7 @@ class SecureAggregationTrainingTest {
 
     EmberClassifier secure = stage.copy(stage.extractParamMap()).setSecureAggregation(true);
     try (LogCapture round = new LogCapture(SecureRound.class);
-        LogCapture fit = new LogCapture(Coordinator.class)) {
+        LogCapture fit = new LogCapture(TrainingLoop.class)) {
       // with noise: a skipped round adds none, yet is charged to the accountant
       EmberClassificationModel skipped =
           secure.copy(secure.extractParamMap()).setNoiseMultiplier(0.5).fit(data);

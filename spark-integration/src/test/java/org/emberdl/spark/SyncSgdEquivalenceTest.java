@@ -51,24 +51,12 @@ class SyncSgdEquivalenceTest {
     EmberClassifier params = new EmberClassifier().setLayers(new int[] {8, 16, 3});
     NetworkDefinition network = NetworkDefinition.of(params);
     TrainingConfig config =
-        new TrainingConfig(
-            "equivalence",
-            network,
-            TaskKind.CLASSIFICATION,
-            11,
-            "adam",
-            1e-3,
-            0,
-            0,
-            1,
-            1,
-            UpdateKind.GRADIENT_SUM,
-            0,
-            0,
-            0,
-            0,
-            40,
-            null);
+        TrainingConfig.builder("equivalence", network, TaskKind.CLASSIFICATION)
+            .seed(11)
+            .optimizer(OptimizerName.ADAM, 1e-3, 0, 0)
+            .batches(40, 1, 1)
+            .updateKind(UpdateKind.GRADIENT_SUM)
+            .build();
 
     try (Module reference = NetworkSpec.build(spec, new int[] {8}, new Generator(11))) {
       float[] w = reference.flatParameters().values().toFloatArray();

@@ -1,0 +1,42 @@
+package org.emberdl.spark;
+
+import org.emberdl.nn.Module;
+import org.emberdl.optim.Adam;
+import org.emberdl.optim.AdamW;
+import org.emberdl.optim.Optimizer;
+import org.emberdl.optim.Sgd;
+
+/** The {@code optimizer} Param: the step each replica (and the driver) takes. */
+enum OptimizerName implements ParamValue {
+  ADAM("adam"),
+  ADAMW("adamw"),
+  SGD("sgd");
+
+  private final String paramValue;
+
+  OptimizerName(String paramValue) {
+    this.paramValue = paramValue;
+  }
+
+  @Override
+  public String paramValue() {
+    return paramValue;
+  }
+
+  static String[] names() {
+    return ParamValue.names(values());
+  }
+
+  static OptimizerName of(String value) {
+    return ParamValue.parse(values(), "optimizer", value);
+  }
+
+  /** A new optimizer of this kind over {@code module}'s parameters. */
+  Optimizer create(Module module, double lr, double momentum, double weightDecay) {
+    return switch (this) {
+      case ADAM -> Adam.builder().lr(lr).weightDecay(weightDecay).build(module);
+      case ADAMW -> AdamW.builder().lr(lr).weightDecay(weightDecay).build(module);
+      case SGD -> new Sgd(module, lr, momentum, 0, weightDecay, false);
+    };
+  }
+}

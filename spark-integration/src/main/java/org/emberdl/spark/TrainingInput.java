@@ -1,0 +1,135 @@
+package org.emberdl.spark;
+
+import java.util.Collections;
+import java.util.UUID;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.functions;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * A fit's data on the executors: the feature and label columns (and the client index of a
+ * clientIdCol) selected, cast and repartitioned, each partition read once into a cached {@link
+ * PartitionData}. Closing it releases the executors' replicas of the fit and unpersists the cache.
+ */
+final class TrainingInput implements AutoCloseable {
+  private final JavaRDD<PartitionData> data;
+  private final int clientCount;
+  private final String runKey = "fit-" + UUID.randomUUID();
+
+  private TrainingInput(JavaRDD<PartitionData> data, int clientCount) {
+    this.data = data;
+    this.clientCount = clientCount;
+  }
+
+  /**
+   * Selects and caches the training data of {@code p} (lazily: the first job reads it).
+   *
+   * @param outputs the network's outputs per example (the classes of a classifier)
+   */
+  static TrainingInput cache(
+      Dataset<?> dataset,
+      EmberParams<?> p,
+      TaskKind kind,
+      NetworkDefinition network,
+      int outputs,
+      String featuresCol,
+      String labelCol) {
+    String clientCol = p.getClientIdCol();
+    boolean skipInvalid = HandleInvalid.of(p.getHandleInvalid()) == HandleInvalid.SKIP;
+    Dataset<Row> selected;
+    int clients = -1; // -1: the partitions are the clients
+    if (clientCol.isEmpty()) {
+      selected =
+          dataset.select(
+              functions.col(featuresCol), functions.col(labelCol).cast("double").as(labelCol));
+      if (p.getNumPartitions() > 0) {
+        selected = selected.repartition(p.getNumPartitions());
+      }
+    } else {
+      ClientIndex.Indexed indexed =
+          ClientIndex.attach(
+              dataset.select(
+                  functions.col(featuresCol),
+                  functions.col(labelCol).cast("double").as(labelCol),
+                  functions.col(clientCol)),
+              featuresCol,
+              labelCol,
+              clientCol,
+              p.getNumPartitions(),
+              skipInvalid);
+      selected = indexed.data();
+      clients = indexed.clients();
+    }
+    FeatureColumn features = FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
+    JavaRDD<PartitionData> data =
+        cache(
+            selected,
+            features,
+            labelCol,
+            kind,
+            outputs,
+            p.getValidationFraction(),
+            p.getSeed(),
+            skipInvalid,
+            clients >= 0);
+    return new TrainingInput(data, clients);
+  }
+
+  private static JavaRDD<PartitionData> cache(
+      Dataset<Row> selected,
+      FeatureColumn features,
+      String labelCol,
+      TaskKind kind,
+      int numClasses,
+      double validationFraction,
+      long seed,
+      boolean skipInvalid,
+      boolean withClients) {
+    JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
+    JavaRDD<PartitionData> data =
+        rows.mapPartitionsWithIndex(
+            (partition, it) ->
+                Collections.singletonList(
+                        PartitionData.read(
+                            it,
+                            features,
+                            labelCol,
+                            kind,
+                            numClasses,
+                            validationFraction,
+                            seed,
+                            partition,
+                            skipInvalid,
+                            withClients ? 2 : -1))
+                    .iterator(),
+            true);
+    return data.persist(StorageLevel.MEMORY_AND_DISK());
+  }
+
+  /** The cached partitions. */
+  JavaRDD<PartitionData> data() {
+    return data;
+  }
+
+  /** Identifies the fit in the executors' replica pools. */
+  String runKey() {
+    return runKey;
+  }
+
+  /** The rows of each partition, summed (one Spark job, which reads and caches the data). */
+  DataSizes sizes() {
+    return DataSizes.of(
+        data.map(d -> new long[] {d.trainRows, d.validRows, d.skipped}).collect(), clientCount);
+  }
+
+  /** Releases the executors' replicas of this fit and the cached partitions. */
+  @Override
+  public void close() {
+    String key = runKey;
+    data.foreachPartition(it -> ExecutorEngine.get().release(key));
+    data.unpersist(false);
+  }
+}
