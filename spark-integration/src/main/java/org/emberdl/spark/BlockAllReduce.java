@@ -1,0 +1,396 @@
+package org.emberdl.spark;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.TaskContext;
+import org.apache.spark.storage.BlockId;
+import org.apache.spark.util.TaskCompletionListener;
+import org.emberdl.federated.Update;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A reduce-scatter and an all-gather among the tasks of one barrier stage attempt, over Spark's
+ * block manager ({@link SparkBlocks}), so that a step's update is summed among the executors and
+ * the driver need see only the sum.
+ *
+ * <p>Per step, task {@code p} of {@code P} cuts its update into {@code P} chunks ({@link
+ * UpdateChunks}) and puts chunk {@code j} as a block for task {@code j} (reduce-scatter); it reads
+ * chunk {@code p} of every peer's update and sums the {@code P} contributions in partition order,
+ * exactly as {@code Coordinator.sum} does, so chunk {@code p} of the sum is bit-identical to the
+ * driver's. Optionally it then puts that chunk of the sum and reads the others (all-gather). Each
+ * task sends and receives {@code 2 G (P-1)/P} bytes per step for an update of {@code G} bytes,
+ * whatever {@code P} is.
+ *
+ * <p>Finding peers: a block is found by its id alone, through the block manager master on the
+ * driver (which knows where every block was put); a task needs neither its peers' addresses ({@code
+ * BarrierTaskContext.getTaskInfos()} gives executor hosts, not block manager ids) nor any exchange
+ * before the first step. In local mode every task shares the driver's block manager and reads
+ * locally without asking the master. The cost is one small lookup RPC to the driver per block read
+ * on a cluster (2 (P-1) per task per step); bytes never pass through the driver.
+ *
+ * <p>Waits: reading a peer's block polls (a few microseconds to 5 ms apart) until the block is
+ * there, checks {@link TaskContext#killTaskIfInterrupted()} on every poll (Spark kills the stage's
+ * other tasks when one fails) and gives up after {@code spark.ember.stageTimeout} with an error
+ * that names the partitions, the step and the chunk it waited for.
+ *
+ * <p>Cleanup: every block is removed by the task that put it, as soon as every peer must have read
+ * it. Tasks go through the exchanges (reduce-scatter or all-gather of a step) in the same order,
+ * and a peer puts its block of an exchange only after finishing its reads of the previous one; so
+ * when a task has read every peer's block of exchange {@code k}, all its own blocks of exchanges
+ * before {@code k} have been read, and it removes them. {@link #close} removes the last exchange's
+ * blocks after a {@link BarrierTaskContext#barrier()}; a task that fails or is killed removes its
+ * blocks from a task completion listener, and blocks on a lost executor go with it. Block ids carry
+ * the stage id and attempt number, so a retried attempt never reads a failed attempt's blocks.
+ *
+ * <p>Not thread safe: one instance per task, used from the task's thread.
+ */
+final class BlockAllReduce implements AutoCloseable {
+  /** Every block name starts with {@code "test_" + PREFIX + runKey + "-"}. */
+  static final String PREFIX = "ember-allreduce-";
+
+  private static final Logger LOG = LoggerFactory.getLogger(BlockAllReduce.class);
+  private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._]+");
+  private static final Pattern PHASE = Pattern.compile("[a-z]+");
+  private static final long MIN_POLL_NANOS = 2_000;
+  private static final long MAX_POLL_NANOS = 5_000_000;
+
+  private final TaskContext task;
+  private final String blockPrefix;
+  private final int partition;
+  private final int partitions;
+  private final long timeoutMillis;
+  private final boolean remote;
+  private final ArrayDeque<Own> own = new ArrayDeque<>();
+  private final Set<String> phasesThisStep = new HashSet<>();
+  private int exchange;
+  private int step = -1;
+  private boolean closed;
+
+  private record Own(BlockId id, int exchange) {}
+
+  /** The sum's chunk that this task formed in a reduce-scatter, and where it lies. */
+  record Shard(int partition, int from, UpdateChunks.Chunk sum) {}
+
+  /**
+   * An all-reduce for the current task, which must be one of a barrier stage's tasks (one per
+   * partition).
+   *
+   * @param runKey names the fit (letters, digits, '.', '_'); the driver may remove leftovers with
+   *     {@link #removeLeftovers}
+   * @param timeoutMillis the longest wait for one peer's block ({@code spark.ember.stageTimeout})
+   */
+  static BlockAllReduce forTask(String runKey, long timeoutMillis) {
+    TaskContext task = TaskContext.get();
+    if (task == null) {
+      throw new IllegalStateException(
+          "BlockAllReduce runs inside a Spark task; there is none here");
+    }
+    return new BlockAllReduce(task, runKey, timeoutMillis);
+  }
+
+  BlockAllReduce(TaskContext task, String runKey, long timeoutMillis) {
+    if (!KEY.matcher(runKey).matches()) {
+      throw new IllegalArgumentException(
+          "run key '" + runKey + "' must be letters, digits, '.' or '_'");
+    }
+    if (timeoutMillis <= 0) {
+      throw new IllegalArgumentException("timeout must be > 0 ms, got " + timeoutMillis);
+    }
+    this.task = task;
+    this.partition = task.partitionId();
+    this.partitions = task.numPartitions();
+    if (partitions > 1 && !(task instanceof BarrierTaskContext)) {
+      throw new IllegalStateException(
+          "BlockAllReduce needs a barrier stage (RDD.barrier()), so that all "
+              + partitions
+              + " tasks run at once; partition "
+              + partition
+              + " runs in an ordinary task");
+    }
+    this.blockPrefix =
+        PREFIX
+            + runKey
+            + "-st"
+            + task.stageId()
+            + "."
+            + task.stageAttemptNumber()
+            + "-"; // a retried attempt never sees a failed attempt's blocks
+    this.timeoutMillis = timeoutMillis;
+    this.remote = !SparkBlocks.onDriver();
+    task.addTaskCompletionListener((TaskCompletionListener) ctx -> removeOwn(Integer.MAX_VALUE));
+  }
+
+  /** The block name prefix of the fit {@code runKey}, for {@link SparkBlocks#names}. */
+  static String prefix(String runKey) {
+    return PREFIX + runKey + "-";
+  }
+
+  /**
+   * On the driver after a stage: removes any block of the fit {@code runKey} still held anywhere
+   * (none after a stage that ended normally); returns how many there were.
+   */
+  static int removeLeftovers(String runKey) {
+    int n = SparkBlocks.removeAll(prefix(runKey));
+    if (n > 0) {
+      LOG.warn("removed {} all-reduce block(s) of {} left behind by a failed stage", n, runKey);
+    }
+    return n;
+  }
+
+  /**
+   * The sum over all partitions of their {@code update}s for {@code step}, on every task,
+   * bit-identical to {@code Coordinator.sum} of the updates in partition order (its {@link
+   * Update#partitions()} is 1, see {@link UpdateChunks#toUpdate}).
+   */
+  Update allReduce(int step, Update update) {
+    UpdateChunks chunks =
+        new UpdateChunks(update.values().length, update.buffers().length, partitions);
+    Shard shard = reduceScatter(step, update);
+    float[] flat = allGather(step, "sum", chunks.length(), shard.sum().floats());
+    return chunks.toUpdate(flat, shard.sum());
+  }
+
+  /**
+   * This partition's chunk of the sum over all partitions of their {@code update}s for {@code step}
+   * (the chunk's floats are those of the values-then-buffers vector from {@link Shard#from()}),
+   * with the scalars (examples, loss sum, correct) of the whole sum, which every task gets.
+   */
+  Shard reduceScatter(int step, Update update) {
+    UpdateChunks chunks =
+        new UpdateChunks(update.values().length, update.buffers().length, partitions);
+    begin(step, "rs");
+    for (int j = 0; j < partitions; j++) {
+      if (j != partition) {
+        put(name(step, "rs", partition, j), chunks.encode(update, j));
+      }
+    }
+    UpdateChunks.Chunk mine =
+        new UpdateChunks.Chunk(
+            chunks.flat(update, chunks.start(partition), chunks.size(partition)),
+            update.examples(),
+            update.lossSum(),
+            update.correct());
+    int expected = chunks.size(partition);
+    UpdateChunks.Chunk[] parts =
+        gather(
+            step,
+            "rs",
+            q -> name(step, "rs", q, partition),
+            (bytes, source, what) -> UpdateChunks.decode(bytes, expected, what),
+            mine,
+            new UpdateChunks.Chunk[partitions]);
+    return new Shard(partition, chunks.start(partition), UpdateChunks.sum(parts));
+  }
+
+  /**
+   * The vector of {@code length} floats whose chunk {@code q} (as {@link UpdateChunks} cuts {@code
+   * length} floats into one chunk per partition) is partition {@code q}'s {@code mine}: after a
+   * {@link #reduceScatter}, the whole sum; after the driver sent each task its chunk of the new
+   * weights, the whole weights.
+   *
+   * @param phase names the exchange in block ids (lower-case letters), one use per step
+   */
+  float[] allGather(int step, String phase, int length, float[] mine) {
+    if (!PHASE.matcher(phase).matches() || phase.equals("rs")) {
+      throw new IllegalArgumentException(
+          "phase '" + phase + "' must be lower-case letters, not rs");
+    }
+    UpdateChunks chunks = new UpdateChunks(length, 0, partitions);
+    if (mine.length != chunks.size(partition)) {
+      throw new IllegalArgumentException(
+          "partition "
+              + partition
+              + "'s chunk of "
+              + length
+              + " floats over "
+              + partitions
+              + " partitions has "
+              + chunks.size(partition)
+              + " floats, got "
+              + mine.length);
+    }
+    begin(step, phase);
+    if (partitions > 1) {
+      put(name(step, phase, partition, partition), UpdateChunks.encodeFloats(mine));
+    }
+    float[][] parts =
+        gather(
+            step,
+            phase,
+            q -> name(step, phase, q, q),
+            (bytes, source, what) -> UpdateChunks.decodeFloats(bytes, chunks.size(source), what),
+            mine,
+            new float[partitions][]);
+    float[] out = new float[length];
+    for (int q = 0; q < partitions; q++) {
+      System.arraycopy(parts[q], 0, out, chunks.start(q), parts[q].length);
+    }
+    return out;
+  }
+
+  /**
+   * Waits for every peer's block of the last exchange to have been read, then removes this task's
+   * remaining blocks. Call it once, after the last step, from every task of the stage (it is a
+   * barrier: a task that skips it leaves its peers waiting).
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (partitions > 1 && !own.isEmpty()) {
+      ((BarrierTaskContext) task).barrier();
+    }
+    removeOwn(Integer.MAX_VALUE);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private interface Decoder<T> {
+    T decode(ByteBuffer bytes, int source, String what);
+  }
+
+  /** Opens an exchange: steps only go forward, and each phase is used once per step. */
+  private void begin(int step, String phase) {
+    if (closed) {
+      throw new IllegalStateException("all-reduce of partition " + partition + " is closed");
+    }
+    if (step < this.step) {
+      throw new IllegalArgumentException(
+          "step " + step + " after step " + this.step + " (steps only go forward)");
+    }
+    if (step > this.step) {
+      this.step = step;
+      phasesThisStep.clear();
+    }
+    if (!phasesThisStep.add(phase)) {
+      throw new IllegalArgumentException(
+          "exchange '" + phase + "' used twice in step " + step + " by partition " + partition);
+    }
+  }
+
+  private BlockId name(int step, String phase, int source, int chunk) {
+    return SparkBlocks.id(blockPrefix + "s" + step + "-" + phase + "-p" + source + "-c" + chunk);
+  }
+
+  private void put(BlockId id, ByteBuffer bytes) {
+    SparkBlocks.put(id, bytes);
+    own.addLast(new Own(id, exchange));
+  }
+
+  /**
+   * Every peer's block of this exchange, decoded, with {@code mine} in this partition's slot; then
+   * removes this task's blocks of earlier exchanges (every peer has read them, see the class doc).
+   */
+  private <T> T[] gather(
+      int step,
+      String phase,
+      Function<Integer, BlockId> blockOf,
+      Decoder<T> decoder,
+      T mine,
+      T[] out) {
+    out[partition] = mine;
+    int missing = partitions - 1;
+    long start = System.nanoTime();
+    long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    long pause = MIN_POLL_NANOS;
+    while (missing > 0) {
+      task.killTaskIfInterrupted();
+      boolean progress = false;
+      for (int q = 0; q < partitions; q++) {
+        if (out[q] == null) {
+          int source = q;
+          T got =
+              SparkBlocks.read(
+                  blockOf.apply(q),
+                  remote,
+                  bytes -> decoder.decode(bytes, source, describe(step, phase, source)));
+          if (got != null) {
+            out[q] = got;
+            missing--;
+            progress = true;
+          }
+        }
+      }
+      if (missing == 0) {
+        break;
+      }
+      if (progress) {
+        pause = MIN_POLL_NANOS;
+        continue;
+      }
+      if (System.nanoTime() > deadline) {
+        throw timedOut(step, phase, out);
+      }
+      LockSupport.parkNanos(pause);
+      pause = Math.min(2 * pause, MAX_POLL_NANOS);
+    }
+    removeOwn(exchange);
+    exchange++;
+    return out;
+  }
+
+  private String describe(int step, String phase, int source) {
+    int chunk = phase.equals("rs") ? partition : source;
+    return "partition "
+        + source
+        + "'s block for chunk "
+        + chunk
+        + " of step "
+        + step
+        + " ("
+        + (phase.equals("rs") ? "reduce-scatter" : "all-gather '" + phase + "'")
+        + ")";
+  }
+
+  private IllegalStateException timedOut(int step, String phase, Object[] got) {
+    List<Integer> missing = new ArrayList<>();
+    for (int q = 0; q < got.length; q++) {
+      if (got[q] == null) {
+        missing.add(q);
+      }
+    }
+    return new IllegalStateException(
+        "training stage: partition "
+            + partition
+            + " waited "
+            + timeoutMillis / 1000.0
+            + " s for "
+            + (phase.equals("rs")
+                ? "chunk " + partition + " of step " + step + " (reduce-scatter) from partition(s) "
+                : "chunk(s) "
+                    + missing
+                    + " of step "
+                    + step
+                    + " (all-gather '"
+                    + phase
+                    + "') from partition(s) ")
+            + missing
+            + " ("
+            + StageTraining.TIMEOUT_CONF
+            + "); their tasks are stuck or gone");
+  }
+
+  /** Removes this task's blocks of exchanges before {@code before}. */
+  private void removeOwn(int before) {
+    while (!own.isEmpty() && own.peekFirst().exchange() < before) {
+      BlockId id = own.pollFirst().id();
+      try {
+        SparkBlocks.remove(id);
+      } catch (RuntimeException e) { // cleanup must not hide the task's own failure
+        LOG.warn("could not remove all-reduce block {}: {}", id.name(), e.toString());
+      }
+    }
+  }
+}
