@@ -7,7 +7,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.spark.BarrierTaskContext;
@@ -32,16 +31,20 @@ import org.slf4j.LoggerFactory;
  * whatever {@code P} is.
  *
  * <p>Finding peers: a block is found by its id alone, through the block manager master on the
- * driver (which knows where every block was put); a task needs neither its peers' addresses ({@code
- * BarrierTaskContext.getTaskInfos()} gives executor hosts, not block manager ids) nor any exchange
- * before the first step. In local mode every task shares the driver's block manager and reads
- * locally without asking the master. The cost is one small lookup RPC to the driver per block read
- * on a cluster (2 (P-1) per task per step); bytes never pass through the driver.
+ * driver, which the putting task tells where the block is; a task needs neither its peers'
+ * addresses ({@code BarrierTaskContext.getTaskInfos()} gives the executors' RPC addresses, not the
+ * block manager ids a direct fetch needs) nor any exchange before the first step. On a cluster the
+ * cost is small RPCs to the driver (a location report per put and per removal, a lookup per poll of
+ * a missing block: about {@code 4 (P-1)} per task per all-reduce, carrying ids, not data), so the
+ * driver handles {@code O(P^2)} tiny messages per step; the data never passes through it. In local
+ * mode every task shares the driver's block manager, reads locally and never asks the master.
  *
- * <p>Waits: reading a peer's block polls (a few microseconds to 5 ms apart) until the block is
- * there, checks {@link TaskContext#killTaskIfInterrupted()} on every poll (Spark kills the stage's
- * other tasks when one fails) and gives up after {@code spark.ember.stageTimeout} with an error
- * that names the partitions, the step and the chunk it waited for.
+ * <p>Waits: a task waiting for a peer's block looks for it again whenever a block is put in its own
+ * JVM (tasks sharing a block manager wake each other at once) and otherwise polls, backing off from
+ * 2 microseconds to 2 ms on a cluster (a poll is a lookup at the driver) and to 100 ms in local
+ * mode (where every put wakes it). Every round checks {@link TaskContext#killTaskIfInterrupted()}
+ * (Spark kills the stage's other tasks when one fails), and the wait gives up after {@code
+ * spark.ember.stageTimeout} with an error that names the partitions, the step and the chunk.
  *
  * <p>Cleanup: every block is removed by the task that put it, as soon as every peer must have read
  * it. Tasks go through the exchanges (reduce-scatter or all-gather of a step) in the same order,
@@ -62,7 +65,23 @@ final class BlockAllReduce implements AutoCloseable {
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._]+");
   private static final Pattern PHASE = Pattern.compile("[a-z]+");
   private static final long MIN_POLL_NANOS = 2_000;
-  private static final long MAX_POLL_NANOS = 5_000_000;
+
+  /**
+   * In local mode a put wakes the waiters of this JVM ({@link #ARRIVALS}); the timed wait only
+   * bounds how late a kill is seen. On a cluster a poll is a lookup RPC to the driver per missing
+   * block, backed off to this.
+   */
+  private static final long MAX_LOCAL_POLL_NANOS = 100_000_000;
+
+  private static final long MAX_REMOTE_POLL_NANOS = 2_000_000;
+
+  /**
+   * Counts the blocks put in this JVM and wakes the tasks waiting for one, so that tasks sharing a
+   * block manager (local mode, or an executor with several cores) hand over without polling delay.
+   */
+  private static final Object ARRIVALS = new Object();
+
+  private static long arrivals; // guarded by ARRIVALS
 
   private final TaskContext task;
   private final String blockPrefix;
@@ -70,6 +89,7 @@ final class BlockAllReduce implements AutoCloseable {
   private final int partitions;
   private final long timeoutMillis;
   private final boolean remote;
+  private final long maxPollNanos;
   private final ArrayDeque<Own> own = new ArrayDeque<>();
   private final Set<String> phasesThisStep = new HashSet<>();
   private int exchange;
@@ -127,6 +147,7 @@ final class BlockAllReduce implements AutoCloseable {
             + "-"; // a retried attempt never sees a failed attempt's blocks
     this.timeoutMillis = timeoutMillis;
     this.remote = !SparkBlocks.onDriver();
+    this.maxPollNanos = remote ? MAX_REMOTE_POLL_NANOS : MAX_LOCAL_POLL_NANOS;
     task.addTaskCompletionListener((TaskCompletionListener) ctx -> removeOwn(Integer.MAX_VALUE));
   }
 
@@ -285,8 +306,12 @@ final class BlockAllReduce implements AutoCloseable {
   }
 
   private void put(BlockId id, ByteBuffer bytes) {
-    SparkBlocks.put(id, bytes);
+    SparkBlocks.put(id, bytes, remote);
     own.addLast(new Own(id, exchange));
+    synchronized (ARRIVALS) {
+      arrivals++;
+      ARRIVALS.notifyAll();
+    }
   }
 
   /**
@@ -307,6 +332,7 @@ final class BlockAllReduce implements AutoCloseable {
     long pause = MIN_POLL_NANOS;
     while (missing > 0) {
       task.killTaskIfInterrupted();
+      long seen = arrivalsNow();
       boolean progress = false;
       for (int q = 0; q < partitions; q++) {
         if (out[q] == null) {
@@ -333,12 +359,36 @@ final class BlockAllReduce implements AutoCloseable {
       if (System.nanoTime() > deadline) {
         throw timedOut(step, phase, out);
       }
-      LockSupport.parkNanos(pause);
-      pause = Math.min(2 * pause, MAX_POLL_NANOS);
+      awaitArrival(seen, Math.min(pause, deadline - System.nanoTime()));
+      pause = Math.min(2 * pause, maxPollNanos);
     }
     removeOwn(exchange);
     exchange++;
     return out;
+  }
+
+  private static long arrivalsNow() {
+    synchronized (ARRIVALS) {
+      return arrivals;
+    }
+  }
+
+  /** Waits up to {@code nanos} for a block to be put in this JVM after {@code seen} were. */
+  private void awaitArrival(long seen, long nanos) {
+    long until = System.nanoTime() + nanos;
+    synchronized (ARRIVALS) {
+      long left;
+      while (arrivals == seen && (left = until - System.nanoTime()) > 0) {
+        try {
+          TimeUnit.NANOSECONDS.timedWait(ARRIVALS, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          task.killTaskIfInterrupted();
+          throw new IllegalStateException(
+              "all-reduce of partition " + partition + " interrupted while waiting for a peer", e);
+        }
+      }
+    }
   }
 
   private String describe(int step, String phase, int source) {
@@ -387,7 +437,7 @@ final class BlockAllReduce implements AutoCloseable {
     while (!own.isEmpty() && own.peekFirst().exchange() < before) {
       BlockId id = own.pollFirst().id();
       try {
-        SparkBlocks.remove(id);
+        SparkBlocks.remove(id, remote);
       } catch (RuntimeException e) { // cleanup must not hide the task's own failure
         LOG.warn("could not remove all-reduce block {}: {}", id.name(), e.toString());
       }

@@ -45,14 +45,16 @@ final class SparkBlocks {
 
   /**
    * Stores {@code bytes} (a heap buffer, kept by reference, not copied) as block {@code id} in this
-   * JVM's block manager and tells the master where it is, so that peers find it.
+   * JVM's block manager.
    *
+   * @param tellMaster whether to tell the block manager master where the block is (a synchronous
+   *     RPC to the driver), so that other executors find it by id
    * @throws IllegalStateException when the block manager refuses the block
    */
-  static void put(BlockId id, ByteBuffer bytes) {
+  static void put(BlockId id, ByteBuffer bytes, boolean tellMaster) {
     boolean stored =
         blockManager()
-            .putBytes(id, new ChunkedByteBuffer(bytes), LEVEL, true, ClassTag$.MODULE$.Any());
+            .putBytes(id, new ChunkedByteBuffer(bytes), LEVEL, tellMaster, ClassTag$.MODULE$.Any());
     if (!stored) {
       throw new IllegalStateException(
           "Spark's block manager refused block "
@@ -90,9 +92,9 @@ final class SparkBlocks {
     return fetched.isDefined() ? decode.apply(fetched.get().toByteBuffer()) : null;
   }
 
-  /** Removes block {@code id} from this JVM's block manager and tells the master. */
-  static void remove(BlockId id) {
-    blockManager().removeBlock(id, true);
+  /** Removes block {@code id} from this JVM's block manager, telling the master if asked. */
+  static void remove(BlockId id, boolean tellMaster) {
+    blockManager().removeBlock(id, tellMaster);
   }
 
   /**
@@ -115,8 +117,9 @@ final class SparkBlocks {
   }
 
   /**
-   * Removes, on every block manager, the blocks named as {@link #names} lists them; on the driver,
-   * after a stage, for whatever a task could not remove itself. Returns how many there were.
+   * Removes the blocks that {@link #names} lists, on every block manager that told the master it
+   * holds them and on the driver's own; on the driver, after a stage, for whatever a task could not
+   * remove itself. Returns how many there were.
    */
   static int removeAll(String prefix) {
     String full = id(prefix).name();
@@ -125,8 +128,9 @@ final class SparkBlocks {
             blockManager().master().getMatchingBlockIds(b -> b.name().startsWith(full), true));
     for (BlockId b : ids) {
       blockManager().master().removeBlock(b);
+      blockManager().removeBlock(b, false); // in local mode the master may not know of it
     }
-    return ids.size();
+    return (int) ids.stream().distinct().count();
   }
 
   /** Whether this JVM's block manager is the driver's (local mode runs every task there). */

@@ -31,12 +31,12 @@ class SparkBlocksTest {
   @Test
   void putReadListAndRemove() {
     BlockId id = SparkBlocks.id("ember-pin-a");
-    SparkBlocks.put(id, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+    SparkBlocks.put(id, ByteBuffer.wrap(new byte[] {1, 2, 3}), true);
     assertTrue(SparkBlocks.onDriver());
     assertEquals(List.of("test_ember-pin-a"), SparkBlocks.names("ember-pin-"));
     byte[] back = SparkBlocks.read(id, true, SparkBlocksTest::bytes);
     assertArrayEquals(new byte[] {1, 2, 3}, back);
-    SparkBlocks.remove(id);
+    SparkBlocks.remove(id, true);
     assertEquals(List.of(), SparkBlocks.names("ember-pin-"));
     assertNull(SparkBlocks.read(id, true, SparkBlocksTest::bytes));
     assertNull(SparkBlocks.read(id, false, SparkBlocksTest::bytes));
@@ -44,13 +44,18 @@ class SparkBlocksTest {
 
   @Test
   void removeAllRemovesWhatMatchesAndNothingElse() {
-    SparkBlocks.put(SparkBlocks.id("ember-pin-b-1"), ByteBuffer.wrap(new byte[] {1}));
-    SparkBlocks.put(SparkBlocks.id("ember-pin-b-2"), ByteBuffer.wrap(new byte[] {2}));
-    SparkBlocks.put(SparkBlocks.id("ember-pin-c-1"), ByteBuffer.wrap(new byte[] {3}));
-    assertEquals(2, SparkBlocks.removeAll("ember-pin-b-"));
+    SparkBlocks.put(SparkBlocks.id("ember-pin-b-1"), ByteBuffer.wrap(new byte[] {1}), true);
+    SparkBlocks.put(SparkBlocks.id("ember-pin-b-2"), ByteBuffer.wrap(new byte[] {2}), true);
+    SparkBlocks.put(SparkBlocks.id("ember-pin-c-1"), ByteBuffer.wrap(new byte[] {3}), true);
+    // a block the master was not told of (local mode) is still listed and removed
+    SparkBlocks.put(SparkBlocks.id("ember-pin-b-3"), ByteBuffer.wrap(new byte[] {4}), false);
+    assertEquals(
+        List.of("test_ember-pin-b-1", "test_ember-pin-b-2", "test_ember-pin-b-3"),
+        SparkBlocks.names("ember-pin-b-"));
+    assertEquals(3, SparkBlocks.removeAll("ember-pin-b-"));
     assertEquals(List.of(), SparkBlocks.names("ember-pin-b-"));
     assertEquals(List.of("test_ember-pin-c-1"), SparkBlocks.names("ember-pin-c-"));
-    SparkBlocks.remove(SparkBlocks.id("ember-pin-c-1"));
+    SparkBlocks.remove(SparkBlocks.id("ember-pin-c-1"), true);
   }
 
   private static byte[] bytes(ByteBuffer b) {
