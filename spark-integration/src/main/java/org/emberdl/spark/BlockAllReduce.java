@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -99,7 +100,7 @@ final class BlockAllReduce implements AutoCloseable {
   private record Own(BlockId id, int exchange) {}
 
   /** The sum's chunk that this task formed in a reduce-scatter, and where it lies. */
-  record Shard(int partition, int from, UpdateChunks.Chunk sum) {}
+  record Shard(int partition, int from, UpdateChunks.Summed sum) {}
 
   /**
    * An all-reduce for the current task, which must be one of a barrier stage's tasks (one per
@@ -171,14 +172,16 @@ final class BlockAllReduce implements AutoCloseable {
   /**
    * The sum over all partitions of their {@code update}s for {@code step}, on every task,
    * bit-identical to {@code Coordinator.sum} of the updates in partition order (its {@link
-   * Update#partitions()} is 1, see {@link UpdateChunks#toUpdate}).
+   * Update#partitions()} is 1: {@code Update} has no way to set the count).
    */
   Update allReduce(int step, Update update) {
-    UpdateChunks chunks =
-        new UpdateChunks(update.values().length, update.buffers().length, partitions);
+    UpdateChunks chunks = chunks(update);
     Shard shard = reduceScatter(step, update);
-    float[] flat = allGather(step, "sum", chunks.length(), shard.sum().floats());
-    return chunks.toUpdate(flat, shard.sum());
+    float[] values = new float[update.values().length];
+    float[] buffers = new float[update.buffers().length];
+    gatherInto(step, "sum", chunks, shard.sum().floats(), values, buffers);
+    UpdateChunks.Summed s = shard.sum();
+    return new Update(values, buffers, s.examples(), s.lossSum(), s.correct());
   }
 
   /**
@@ -187,20 +190,13 @@ final class BlockAllReduce implements AutoCloseable {
    * with the scalars (examples, loss sum, correct) of the whole sum, which every task gets.
    */
   Shard reduceScatter(int step, Update update) {
-    UpdateChunks chunks =
-        new UpdateChunks(update.values().length, update.buffers().length, partitions);
+    UpdateChunks chunks = chunks(update);
     begin(step, "rs");
     for (int j = 0; j < partitions; j++) {
       if (j != partition) {
         put(name(step, "rs", partition, j), chunks.encode(update, j));
       }
     }
-    UpdateChunks.Chunk mine =
-        new UpdateChunks.Chunk(
-            chunks.flat(update, chunks.start(partition), chunks.size(partition)),
-            update.examples(),
-            update.lossSum(),
-            update.correct());
     int expected = chunks.size(partition);
     UpdateChunks.Chunk[] parts =
         gather(
@@ -208,7 +204,7 @@ final class BlockAllReduce implements AutoCloseable {
             "rs",
             q -> name(step, "rs", q, partition),
             (bytes, source, what) -> UpdateChunks.decode(bytes, expected, what),
-            mine,
+            UpdateChunks.Chunk.own(chunks, update, partition),
             new UpdateChunks.Chunk[partitions]);
     return new Shard(partition, chunks.start(partition), UpdateChunks.sum(parts));
   }
@@ -226,13 +222,19 @@ final class BlockAllReduce implements AutoCloseable {
       throw new IllegalArgumentException(
           "phase '" + phase + "' must be lower-case letters, not rs");
     }
-    UpdateChunks chunks = new UpdateChunks(length, 0, partitions);
+    float[] out = new float[length];
+    gatherInto(step, phase, new UpdateChunks(length, 0, partitions), mine, out, new float[0]);
+    return out;
+  }
+
+  private void gatherInto(
+      int step, String phase, UpdateChunks chunks, float[] mine, float[] values, float[] buffers) {
     if (mine.length != chunks.size(partition)) {
       throw new IllegalArgumentException(
           "partition "
               + partition
               + "'s chunk of "
-              + length
+              + chunks.length()
               + " floats over "
               + partitions
               + " partitions has "
@@ -244,19 +246,21 @@ final class BlockAllReduce implements AutoCloseable {
     if (partitions > 1) {
       put(name(step, phase, partition, partition), UpdateChunks.encodeFloats(mine));
     }
-    float[][] parts =
+    FloatBuffer[] parts =
         gather(
             step,
             phase,
             q -> name(step, phase, q, q),
             (bytes, source, what) -> UpdateChunks.decodeFloats(bytes, chunks.size(source), what),
-            mine,
-            new float[partitions][]);
-    float[] out = new float[length];
+            FloatBuffer.wrap(mine),
+            new FloatBuffer[partitions]);
     for (int q = 0; q < partitions; q++) {
-      System.arraycopy(parts[q], 0, out, chunks.start(q), parts[q].length);
+      chunks.place(parts[q], q, values, buffers);
     }
-    return out;
+  }
+
+  private UpdateChunks chunks(Update update) {
+    return new UpdateChunks(update.values().length, update.buffers().length, partitions);
   }
 
   /**

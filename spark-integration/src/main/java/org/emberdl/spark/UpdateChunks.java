@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import org.emberdl.federated.Update;
 
 /**
@@ -22,6 +23,9 @@ import org.emberdl.federated.Update;
 final class UpdateChunks {
   /** Bytes before a reduce-scatter chunk's floats: examples, loss sum, correct, float count. */
   static final int HEADER_BYTES = 8 + 8 + 8 + 4;
+
+  /** Floats summed per pass over a tile (16 KB, in the first-level cache). */
+  private static final int TILE = 4096;
 
   private final int values;
   private final int buffers;
@@ -76,7 +80,14 @@ final class UpdateChunks {
     int n = size(j);
     ByteBuffer out = ByteBuffer.allocate(HEADER_BYTES + 4 * n).order(ByteOrder.LITTLE_ENDIAN);
     out.putLong(u.examples()).putDouble(u.lossSum()).putLong(u.correct()).putInt(n);
-    out.asFloatBuffer().put(flat(u, from, n));
+    FloatBuffer floats = out.asFloatBuffer();
+    int inValues = Math.max(0, Math.min(values - from, n));
+    if (inValues > 0) {
+      floats.put(u.values(), from, inValues);
+    }
+    if (n > inValues) {
+      floats.put(u.buffers(), from + inValues - values, n - inValues);
+    }
     out.position(0);
     return out;
   }
@@ -91,7 +102,8 @@ final class UpdateChunks {
   }
 
   /**
-   * Reads a block written by {@link #encode}, checking that it holds {@code expected} floats.
+   * A view of a block written by {@link #encode} (its floats are not copied), checked to hold
+   * {@code expected} floats.
    *
    * @param what names the block in the error
    */
@@ -103,16 +115,17 @@ final class UpdateChunks {
     long examples = in.getLong();
     double lossSum = in.getDouble();
     long correct = in.getLong();
-    float[] floats = floats(in, expected, what);
-    return new Chunk(floats, examples, lossSum, correct);
+    return new Chunk(floats(in, expected, what), examples, lossSum, correct);
   }
 
-  /** Reads a block written by {@link #encodeFloats}, checking its length. */
-  static float[] decodeFloats(ByteBuffer bytes, int expected, String what) {
+  /**
+   * A view of a block written by {@link #encodeFloats}, checked to hold {@code expected} floats.
+   */
+  static FloatBuffer decodeFloats(ByteBuffer bytes, int expected, String what) {
     return floats(bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN), expected, what);
   }
 
-  private static float[] floats(ByteBuffer in, int expected, String what) {
+  private static FloatBuffer floats(ByteBuffer in, int expected, String what) {
     int n = in.getInt();
     if (n != expected || in.remaining() != 4L * n) {
       throw new IllegalStateException(
@@ -125,9 +138,7 @@ final class UpdateChunks {
               + expected
               + " were expected; the tasks disagree on the update's size");
     }
-    float[] out = new float[n];
-    in.asFloatBuffer().get(out);
-    return out;
+    return in.asFloatBuffer();
   }
 
   /** Elements {@code [from, from + n)} of {@code u}'s values followed by its buffers, copied. */
@@ -145,40 +156,48 @@ final class UpdateChunks {
 
   /**
    * The sum of chunk {@code j}'s contributions, given in partition order ({@code chunks[p]} from
-   * partition {@code p}), formed as {@code Coordinator.sum} forms it.
+   * partition {@code p}), formed as {@code Coordinator.sum} forms it: each element starts at {@code
+   * +0.0f} and adds partition 0, 1, ... in turn. The views are read a tile at a time into a small
+   * scratch array (so the blocks' bytes are not copied whole), which leaves that order unchanged.
    */
-  static Chunk sum(Chunk[] chunks) {
-    int n = chunks[0].floats().length;
+  static Summed sum(Chunk[] chunks) {
+    int n = chunks[0].floats().remaining();
     float[] acc = new float[n];
+    float[] tile = new float[Math.min(n, TILE)];
     long examples = 0;
     double lossSum = 0;
     long correct = 0;
     for (Chunk c : chunks) {
-      float[] f = c.floats();
-      for (int i = 0; i < n; i++) {
-        acc[i] += f[i];
+      FloatBuffer f = c.floats().duplicate();
+      for (int at = 0; at < n; at += TILE) {
+        int len = Math.min(TILE, n - at);
+        f.get(tile, 0, len);
+        for (int i = 0; i < len; i++) {
+          acc[at + i] += tile[i];
+        }
       }
       examples += c.examples();
       lossSum += c.lossSum();
       correct += c.correct();
     }
-    return new Chunk(acc, examples, lossSum, correct);
+    return new Summed(acc, examples, lossSum, correct);
   }
 
   /**
-   * The update whose flat vector is {@code flat} (values then buffers) and whose scalars are {@code
-   * scalars}'s. Its {@link Update#partitions()} is 1: {@code Update} has no way to set the count.
+   * Copies {@code src} (chunk {@code j}'s floats of the flat vector) into {@code values} and {@code
+   * buffers}, where chunk {@code j} lies.
    */
-  Update toUpdate(float[] flat, Chunk scalars) {
-    if (flat.length != length()) {
-      throw new IllegalArgumentException(
-          "a flat update of " + flat.length + " floats where " + length() + " were expected");
+  void place(FloatBuffer src, int j, float[] values, float[] buffers) {
+    FloatBuffer f = src.duplicate();
+    int from = start(j);
+    int n = size(j);
+    int inValues = Math.max(0, Math.min(this.values - from, n));
+    if (inValues > 0) {
+      f.get(values, from, inValues);
     }
-    float[] v = new float[values];
-    float[] b = new float[buffers];
-    System.arraycopy(flat, 0, v, 0, values);
-    System.arraycopy(flat, values, b, 0, buffers);
-    return new Update(v, b, scalars.examples(), scalars.lossSum(), scalars.correct());
+    if (n > inValues) {
+      f.get(buffers, from + inValues - this.values, n - inValues);
+    }
   }
 
   private void check(Update u) {
@@ -196,6 +215,26 @@ final class UpdateChunks {
     }
   }
 
-  /** One chunk of floats and the scalars of the update(s) it came from. */
-  record Chunk(float[] floats, long examples, double lossSum, long correct) {}
+  /** One partition's contribution to a chunk: a view of its floats, and its update's scalars. */
+  record Chunk(FloatBuffer floats, long examples, double lossSum, long correct) {
+    /**
+     * Partition's own contribution to chunk {@code j}: a view of {@code u}, copied if straddling.
+     */
+    static Chunk own(UpdateChunks chunks, Update u, int j) {
+      int from = chunks.start(j);
+      int n = chunks.size(j);
+      FloatBuffer floats;
+      if (from + n <= chunks.values) {
+        floats = FloatBuffer.wrap(u.values(), from, n).slice();
+      } else if (from >= chunks.values) {
+        floats = FloatBuffer.wrap(u.buffers(), from - chunks.values, n).slice();
+      } else {
+        floats = FloatBuffer.wrap(chunks.flat(u, from, n));
+      }
+      return new Chunk(floats, u.examples(), u.lossSum(), u.correct());
+    }
+  }
+
+  /** A chunk of the sum, and the scalars of the whole sum. */
+  record Summed(float[] floats, long examples, double lossSum, long correct) {}
 }

@@ -37,9 +37,21 @@ class UpdateChunksTest {
     UpdateChunks c = new UpdateChunks(7, 3, 3);
     assertArrayEquals(new float[] {5, 6, 7}, c.flat(u, c.start(1), c.size(1)));
     assertArrayEquals(new float[] {8, 9, 10}, c.flat(u, c.start(2), c.size(2)));
-    UpdateChunks.Chunk back = UpdateChunks.decode(c.encode(u, 1), 3, "block x");
-    assertArrayEquals(new float[] {5, 6, 7}, back.floats());
-    assertEquals(1, back.examples());
+    // chunk 0 lies in the values, chunk 1 straddles, chunk 2 lies in the buffers
+    float[][] expected = {
+      {1, 2, 3, 4, 0, 0, 0, 0, 0, 0},
+      {0, 0, 0, 0, 5, 6, 7, 0, 0, 0},
+      {0, 0, 0, 0, 0, 0, 0, 8, 9, 10}
+    };
+    for (int j = 0; j < 3; j++) {
+      UpdateChunks.Chunk back = UpdateChunks.decode(c.encode(u, j), c.size(j), "block x");
+      assertEquals(1, back.examples());
+      float[] values = new float[7];
+      float[] buffers = new float[3];
+      c.place(back.floats(), j, values, buffers);
+      assertArrayEquals(Arrays.copyOf(expected[j], 7), values);
+      assertArrayEquals(Arrays.copyOfRange(expected[j], 7, 10), buffers);
+    }
   }
 
   /**
@@ -96,19 +108,25 @@ class UpdateChunksTest {
    */
   static Update chunkedSum(List<Update> updates, int partitions, boolean reverse) {
     UpdateChunks c = new UpdateChunks(VALUES, BUFFERS, partitions);
-    float[] flat = new float[c.length()];
-    UpdateChunks.Chunk scalars = null;
+    float[] values = new float[VALUES];
+    float[] buffers = new float[BUFFERS];
+    UpdateChunks.Summed scalars = null;
     for (int j = 0; j < partitions; j++) {
       UpdateChunks.Chunk[] parts = new UpdateChunks.Chunk[partitions];
       for (int p = 0; p < partitions; p++) {
         int slot = reverse ? partitions - 1 - p : p;
-        parts[slot] = UpdateChunks.decode(c.encode(updates.get(p), j), c.size(j), "chunk " + j);
+        // as a task does: its own chunk as a view of its update, the others' through bytes
+        parts[slot] =
+            p == j
+                ? UpdateChunks.Chunk.own(c, updates.get(p), j)
+                : UpdateChunks.decode(c.encode(updates.get(p), j), c.size(j), "chunk " + j);
       }
-      UpdateChunks.Chunk sum = UpdateChunks.sum(parts);
-      System.arraycopy(sum.floats(), 0, flat, c.start(j), c.size(j));
+      UpdateChunks.Summed sum = UpdateChunks.sum(parts);
+      ByteBuffer bytes = UpdateChunks.encodeFloats(sum.floats()); // the all-gather's block
+      c.place(UpdateChunks.decodeFloats(bytes, c.size(j), "sum " + j), j, values, buffers);
       scalars = sum;
     }
-    return c.toUpdate(flat, scalars);
+    return new Update(values, buffers, scalars.examples(), scalars.lossSum(), scalars.correct());
   }
 
   /**
