@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.function.Function;
@@ -11,6 +12,7 @@ import org.apache.spark.storage.BlockManager;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.storage.TestBlockId;
 import org.apache.spark.util.io.ChunkedByteBuffer;
+import scala.Function1;
 import scala.Option;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag$;
@@ -103,12 +105,8 @@ final class SparkBlocks {
    * driver.
    */
   static List<String> names(String prefix) {
-    String full = id(prefix).name();
     return CollectionConverters.asJava(
-            blockManager()
-                .master()
-                .getMatchingBlockIds(
-                    b -> b.name().startsWith(full), /* askStorageEndpoints */ true))
+            blockManager().master().getMatchingBlockIds(startsWith(prefix), true))
         .stream()
         .map(BlockId::name)
         .distinct()
@@ -122,15 +120,20 @@ final class SparkBlocks {
    * remove itself. Returns how many there were.
    */
   static int removeAll(String prefix) {
-    String full = id(prefix).name();
     List<BlockId> ids =
         CollectionConverters.asJava(
-            blockManager().master().getMatchingBlockIds(b -> b.name().startsWith(full), true));
+            blockManager().master().getMatchingBlockIds(startsWith(prefix), true));
     for (BlockId b : ids) {
       blockManager().master().removeBlock(b);
       blockManager().removeBlock(b, false); // in local mode the master may not know of it
     }
     return (int) ids.stream().distinct().count();
+  }
+
+  /** A filter of block ids, sent to every executor's block manager (so serializable). */
+  private static Function1<BlockId, Object> startsWith(String prefix) {
+    String full = id(prefix).name();
+    return (Function1<BlockId, Object> & Serializable) b -> b.name().startsWith(full);
   }
 
   /** Whether this JVM's block manager is the driver's (local mode runs every task there). */
