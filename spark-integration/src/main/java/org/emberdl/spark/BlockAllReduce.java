@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
@@ -100,7 +101,7 @@ final class BlockAllReduce implements AutoCloseable {
   private record Own(BlockId id, int exchange) {}
 
   /** The sum's chunk that this task formed in a reduce-scatter, and where it lies. */
-  record Shard(int partition, int from, UpdateChunks.Summed sum) {}
+  record Shard(int partition, int from, UpdateChunks.Summed sum) implements Serializable {}
 
   /**
    * An all-reduce for the current task, which must be one of a barrier stage's tasks (one per

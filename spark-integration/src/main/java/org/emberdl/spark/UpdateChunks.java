@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -143,15 +144,85 @@ final class UpdateChunks {
 
   /** Elements {@code [from, from + n)} of {@code u}'s values followed by its buffers, copied. */
   float[] flat(Update u, int from, int n) {
+    return flat(u.values(), u.buffers(), from, n);
+  }
+
+  /**
+   * Chunk {@code j} of {@code values} followed by {@code buffers}, copied: what the driver sends
+   * task {@code j} of the new weights ({@code RoundWeights}' values and buffers), for the tasks to
+   * all-gather.
+   */
+  float[] chunk(float[] values, float[] buffers, int j) {
+    if (values.length != this.values || buffers.length != this.buffers) {
+      throw new IllegalArgumentException(
+          values.length
+              + "+"
+              + buffers.length
+              + " floats where "
+              + this.values
+              + "+"
+              + this.buffers
+              + " were expected");
+    }
+    return flat(values, buffers, start(j), size(j));
+  }
+
+  private float[] flat(float[] values, float[] buffers, int from, int n) {
     float[] out = new float[n];
-    int inValues = Math.max(0, Math.min(values - from, n));
+    int inValues = Math.max(0, Math.min(this.values - from, n));
     if (inValues > 0) {
-      System.arraycopy(u.values(), from, out, 0, inValues);
+      System.arraycopy(values, from, out, 0, inValues);
     }
     if (n > inValues) {
-      System.arraycopy(u.buffers(), from + inValues - values, out, inValues, n - inValues);
+      System.arraycopy(buffers, from + inValues - this.values, out, inValues, n - inValues);
     }
     return out;
+  }
+
+  /**
+   * The whole sum from its chunks, {@code shards[j]} formed by partition {@code j} (on the driver,
+   * from the tasks' reduce-scatter results): the floats are placed, not added, so the result is
+   * bit-identical to {@code Coordinator.sum} of the whole updates. The scalars are the same in
+   * every shard (every task adds all partitions' scalars in partition order); they are checked.
+   *
+   * @throws IllegalArgumentException when a shard is missing, of the wrong size, or its scalars
+   *     differ from shard 0's
+   */
+  Update assemble(Summed[] shards) {
+    if (shards.length != partitions) {
+      throw new IllegalArgumentException(
+          shards.length + " shards of the sum where " + partitions + " were expected");
+    }
+    float[] v = new float[values];
+    float[] b = new float[buffers];
+    for (int j = 0; j < partitions; j++) {
+      Summed s = shards[j];
+      if (s == null || s.floats().length != size(j)) {
+        throw new IllegalArgumentException(
+            "partition "
+                + j
+                + "'s shard of the sum "
+                + (s == null ? "is missing" : "has " + s.floats().length + " floats")
+                + " where "
+                + size(j)
+                + " were expected");
+      }
+      if (s.examples() != shards[0].examples()
+          || Double.doubleToRawLongBits(s.lossSum())
+              != Double.doubleToRawLongBits(shards[0].lossSum())
+          || s.correct() != shards[0].correct()) {
+        throw new IllegalArgumentException(
+            "partition "
+                + j
+                + "'s shard of the sum has other totals than partition 0's: "
+                + s
+                + " vs "
+                + shards[0]);
+      }
+      place(FloatBuffer.wrap(s.floats()), j, v, b);
+    }
+    Summed first = shards[0];
+    return new Update(v, b, first.examples(), first.lossSum(), first.correct());
   }
 
   /**
@@ -236,5 +307,19 @@ final class UpdateChunks {
   }
 
   /** A chunk of the sum, and the scalars of the whole sum. */
-  record Summed(float[] floats, long examples, double lossSum, long correct) {}
+  record Summed(float[] floats, long examples, double lossSum, long correct)
+      implements Serializable {
+    @Override
+    public String toString() {
+      return "Summed[floats="
+          + floats.length
+          + ", examples="
+          + examples
+          + ", lossSum="
+          + lossSum
+          + ", correct="
+          + correct
+          + "]";
+    }
+  }
 }

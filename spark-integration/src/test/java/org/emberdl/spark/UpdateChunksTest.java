@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -73,6 +74,59 @@ class UpdateChunksTest {
           Double.doubleToRawLongBits(got.lossSum()));
       assertEquals(expected.correct(), got.correct());
     }
+  }
+
+  /**
+   * The driver's side of reduce-scatter: the shards each partition formed, placed by assemble, give
+   * Coordinator.sum bit for bit; and chunk() cuts the new weights for each task as place() puts
+   * them back.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 2, 3, 5})
+  void assembledShardsAreTheDriversSumAndWeightChunksRoundTrip(int partitions) {
+    List<Update> updates = randomUpdates(partitions, 11);
+    Update expected = Coordinator.sum(copies(updates));
+    UpdateChunks c = new UpdateChunks(VALUES, BUFFERS, partitions);
+    UpdateChunks.Summed[] shards = new UpdateChunks.Summed[partitions];
+    for (int j = 0; j < partitions; j++) {
+      UpdateChunks.Chunk[] parts = new UpdateChunks.Chunk[partitions];
+      for (int p = 0; p < partitions; p++) {
+        parts[p] = UpdateChunks.decode(c.encode(updates.get(p), j), c.size(j), "chunk " + j);
+      }
+      shards[j] = UpdateChunks.sum(parts);
+    }
+    Update got = c.assemble(shards);
+    assertBits(expected.values(), got.values());
+    assertBits(expected.buffers(), got.buffers());
+    assertEquals(
+        Double.doubleToRawLongBits(expected.lossSum()), Double.doubleToRawLongBits(got.lossSum()));
+
+    float[] values = new float[VALUES];
+    float[] buffers = new float[BUFFERS];
+    for (int j = 0; j < partitions; j++) {
+      float[] chunk = c.chunk(got.values(), got.buffers(), j);
+      c.place(FloatBuffer.wrap(chunk), j, values, buffers);
+    }
+    assertBits(got.values(), values);
+    assertBits(got.buffers(), buffers);
+  }
+
+  @Test
+  void assembleRefusesAMissingShardOrShardsThatDisagree() {
+    UpdateChunks c = new UpdateChunks(3, 0, 2); // chunks of 2 and 1 floats
+    UpdateChunks.Summed a = new UpdateChunks.Summed(new float[] {1, 2}, 5, 0.5, 1);
+    IllegalArgumentException missing =
+        assertThrows(
+            IllegalArgumentException.class, () -> c.assemble(new UpdateChunks.Summed[] {a, null}));
+    assertEquals(
+        "partition 1's shard of the sum is missing where 1 were expected", missing.getMessage());
+    UpdateChunks.Summed b = new UpdateChunks.Summed(new float[] {3}, 6, 0.5, 1);
+    IllegalArgumentException differ =
+        assertThrows(
+            IllegalArgumentException.class, () -> c.assemble(new UpdateChunks.Summed[] {a, b}));
+    assertTrue(
+        differ.getMessage().startsWith("partition 1's shard of the sum has other totals"),
+        differ.getMessage());
   }
 
   /** The equality above is not a property of any order: summing from the last partition differs. */
