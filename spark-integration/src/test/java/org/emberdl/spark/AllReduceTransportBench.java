@@ -53,10 +53,12 @@ class AllReduceTransportBench {
       for (int rep = 0; rep < REPS; rep++) {
         double blocks = run(spark, "blocks", floats, rep);
         double star = run(spark, "star", floats, rep);
+        double shards = run(spark, "shards", floats, rep);
         String line =
             String.format(
-                "G = %.2f MB, rep %d: block all-reduce %.3f ms/step, driver star %.3f ms/step%n",
-                4.0 * floats / 1e6, rep, blocks, star);
+                "G = %.2f MB, rep %d: block all-reduce %.3f ms/step, driver star %.3f ms/step,"
+                    + " reduce-scatter + driver shards + all-gather %.3f ms/step%n",
+                4.0 * floats / 1e6, rep, blocks, star, shards);
         System.out.print(line);
         report.append(line);
       }
@@ -69,8 +71,8 @@ class AllReduceTransportBench {
     String key = how + floats + "r" + rep;
     SumEndpoint endpoint = null;
     RpcEndpointRef ref = null;
-    if (how.equals("star")) {
-      endpoint = new SumEndpoint(SparkInternals.rpcEnv(), PARTITIONS);
+    if (!how.equals("blocks")) {
+      endpoint = new SumEndpoint(SparkInternals.rpcEnv(), PARTITIONS, how.equals("shards"));
       ref = SparkInternals.setupDriverEndpoint("ember-bench-" + key, endpoint);
     }
     try {
@@ -118,6 +120,25 @@ class AllReduceTransportBench {
           }
         }
       }
+    } else if (how.equals("shards")) {
+      // the design for the stage path: the driver gets each task's shard of the sum (G/P) and
+      // answers each with its chunk of the new weights (G/P), which the tasks all-gather
+      RpcEndpointRef driver = SparkInternals.driverEndpoint("ember-bench-" + key);
+      try (BlockAllReduce reduce = BlockAllReduce.forTask(key, 60_000)) {
+        for (int s = 0; s < WARMUP + STEPS; s++) {
+          long t0 = System.nanoTime();
+          BlockAllReduce.Shard shard =
+              reduce.reduceScatter(s, new Update(values, new float[0], 1, 0, 0));
+          float[] chunk = askDriver(driver, p, s, shard.sum().floats());
+          float[] weights = reduce.allGather(s, "weights", floats, chunk);
+          if (s >= WARMUP) {
+            ms[s - WARMUP] = (System.nanoTime() - t0) / 1e6;
+          }
+          if (weights.length != floats) {
+            throw new AssertionError("short weights");
+          }
+        }
+      }
     } else {
       RpcEndpointRef driver = SparkInternals.driverEndpoint("ember-bench-" + key);
       for (int s = 0; s < WARMUP + STEPS; s++) {
@@ -144,17 +165,43 @@ class AllReduceTransportBench {
     return ms;
   }
 
-  /** The star: sums the P updates of a step in partition order and replies the sum to each. */
+  private static float[] askDriver(RpcEndpointRef driver, int p, int step, float[] floats) {
+    ByteBuffer msg =
+        ByteBuffer.allocate(8 + 4 * floats.length)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(p)
+            .putInt(step);
+    msg.asFloatBuffer().put(floats);
+    try {
+      ByteBuffer in =
+          ByteBuffer.wrap(
+                  SparkInternals.ask(driver, msg.array(), byte[].class, 60_000)
+                      .get(60, TimeUnit.SECONDS))
+              .order(ByteOrder.LITTLE_ENDIAN);
+      float[] out = new float[in.remaining() / 4];
+      in.asFloatBuffer().get(out);
+      return out;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The star: sums the P updates of a step in partition order and replies the sum to each; or, for
+   * shards, places the P shards into the whole sum and replies to each task its chunk of it.
+   */
   private static final class SumEndpoint implements ThreadSafeRpcEndpoint {
     private final RpcEnv rpcEnv;
     private final int partitions;
+    private final boolean shards;
     private final float[][] got;
     private final RpcCallContext[] waiting;
     private int received;
 
-    SumEndpoint(RpcEnv rpcEnv, int partitions) {
+    SumEndpoint(RpcEnv rpcEnv, int partitions, boolean shards) {
       this.rpcEnv = rpcEnv;
       this.partitions = partitions;
+      this.shards = shards;
       this.got = new float[partitions][];
       this.waiting = new RpcCallContext[partitions];
     }
@@ -181,7 +228,25 @@ class AllReduceTransportBench {
           in.asFloatBuffer().get(f);
           got[p] = f;
           waiting[p] = context;
-          if (++received == partitions) {
+          if (++received == partitions && shards) {
+            int length = 0;
+            for (float[] g : got) {
+              length += g.length;
+            }
+            UpdateChunks chunks = new UpdateChunks(length, 0, partitions);
+            float[] whole = new float[length];
+            for (int q = 0; q < partitions; q++) {
+              System.arraycopy(got[q], 0, whole, chunks.start(q), got[q].length);
+            }
+            for (int q = 0; q < partitions; q++) {
+              float[] chunk = chunks.chunk(whole, new float[0], q);
+              ByteBuffer out = ByteBuffer.allocate(4 * chunk.length).order(ByteOrder.LITTLE_ENDIAN);
+              out.asFloatBuffer().put(chunk);
+              waiting[q].reply(out.array());
+            }
+            received = 0;
+            Arrays.fill(got, null);
+          } else if (received == partitions) {
             float[] sum = new float[f.length];
             for (float[] g : got) {
               for (int i = 0; i < sum.length; i++) {
