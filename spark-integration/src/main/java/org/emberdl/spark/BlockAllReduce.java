@@ -64,7 +64,7 @@ final class BlockAllReduce implements AutoCloseable {
   static final String PREFIX = "ember-allreduce-";
 
   private static final Logger LOG = LoggerFactory.getLogger(BlockAllReduce.class);
-  private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._]+");
+  private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._-]+");
   private static final Pattern PHASE = Pattern.compile("[a-z]+");
   private static final long MIN_POLL_NANOS = 2_000;
 
@@ -107,8 +107,9 @@ final class BlockAllReduce implements AutoCloseable {
    * An all-reduce for the current task, which must be one of a barrier stage's tasks (one per
    * partition).
    *
-   * @param runKey names the fit (letters, digits, '.', '_'); the driver may remove leftovers with
-   *     {@link #removeLeftovers}
+   * @param runKey names the fit (letters, digits, '.', '_', '-'; {@code TrainingConfig.runKey()},
+   *     {@code "fit-" + UUID}, fits); the driver may remove leftovers with {@link
+   *     #removeLeftovers}, which also matches run keys that extend this one with '-'
    * @param timeoutMillis the longest wait for one peer's block ({@code spark.ember.stageTimeout})
    */
   static BlockAllReduce forTask(String runKey, long timeoutMillis) {
@@ -123,7 +124,7 @@ final class BlockAllReduce implements AutoCloseable {
   BlockAllReduce(TaskContext task, String runKey, long timeoutMillis) {
     if (!KEY.matcher(runKey).matches()) {
       throw new IllegalArgumentException(
-          "run key '" + runKey + "' must be letters, digits, '.' or '_'");
+          "run key '" + runKey + "' must be letters, digits, '.', '_' or '-'");
     }
     if (timeoutMillis <= 0) {
       throw new IllegalArgumentException("timeout must be > 0 ms, got " + timeoutMillis);

@@ -89,7 +89,7 @@ class BlockAllReduceTest {
 
   @Test
   void everyTaskEndsEachStepWithTheDriversSumBitForBitAndNoBlockIsLeft() {
-    List<Out> outs = runStage("sums", 60_000, false);
+    List<Out> outs = runStage("fit-0b6e4a3c-sums", 60_000, false);
     assertEquals(PARTITIONS * STEPS, outs.size());
     for (Out o : outs) {
       List<Update> updates = new ArrayList<>();
@@ -103,7 +103,7 @@ class BlockAllReduceTest {
           Double.doubleToRawLongBits(expected.lossSum()), Double.doubleToRawLongBits(o.lossSum()));
       assertEquals(expected.examples(), o.n());
     }
-    assertEquals(List.of(), SparkBlocks.names(BlockAllReduce.prefix("sums")));
+    assertEquals(List.of(), SparkBlocks.names(BlockAllReduce.prefix("fit-0b6e4a3c-sums")));
   }
 
   @Test
