@@ -48,13 +48,25 @@ class BlockAllReduceTest {
    * does when the driver sends each task its chunk of the new weights).
    */
   static List<Out> train(String key, long timeoutMillis, boolean partition1Gone) {
+    return train(key, timeoutMillis, partition1Gone, -1);
+  }
+
+  /**
+   * @param failAt in the stage's first attempt, partition 1 fails after computing this step (-1:
+   *     never)
+   */
+  static List<Out> train(String key, long timeoutMillis, boolean partition1Gone, int failAt) {
     BlockAllReduce reduce = BlockAllReduce.forTask(key, timeoutMillis);
-    int p = org.apache.spark.TaskContext.getPartitionId();
+    org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+    int p = task.partitionId();
     List<Out> outs = new ArrayList<>();
     if (partition1Gone && p == 1) {
       return outs; // a peer that never takes part
     }
     for (int step = 0; step < STEPS; step++) {
+      if (p == 1 && step == failAt && task.stageAttemptNumber() == 0) {
+        throw new IllegalStateException("injected failure of partition 1 at step " + step);
+      }
       Update mine = update(p, step);
       if (step % 2 == 0) {
         Update sum = reduce.allReduce(step, mine);
@@ -104,6 +116,36 @@ class BlockAllReduceTest {
       assertEquals(expected.examples(), o.n());
     }
     assertEquals(List.of(), SparkBlocks.names(BlockAllReduce.prefix("fit-0b6e4a3c-sums")));
+  }
+
+  /**
+   * A barrier stage that feeds a shuffle is retried as a whole when a task fails (as the training
+   * stage is): the failed attempt's tasks leave no block behind, and the retry, whose block ids
+   * carry the new attempt number, sums every step exactly.
+   */
+  @Test
+  void aRetriedStageSumsExactlyAndTheFailedAttemptLeavesNoBlock() {
+    String key = "fit-retry";
+    JavaRDD<Integer> rdd =
+        JavaSparkContext.fromSparkContext(spark.sparkContext())
+            .parallelize(List.of(0, 1), PARTITIONS);
+    Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Out>> task =
+        (Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Out>>
+                & Serializable)
+            it -> CollectionConverters.asScala(train(key, 60_000, false, 3).iterator());
+    List<Out> outs =
+        JavaRDD.fromRDD(
+                rdd.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(Out.class)),
+                ClassTag$.MODULE$.apply(Out.class))
+            .repartition(1)
+            .collect();
+    assertEquals(PARTITIONS * STEPS, outs.size());
+    for (Out o : outs) {
+      Update expected = Coordinator.sum(List.of(update(0, o.step()), update(1, o.step())));
+      UpdateChunksTest.assertBits(expected.values(), o.values());
+      UpdateChunksTest.assertBits(expected.buffers(), o.buffers());
+    }
+    assertEquals(List.of(), SparkBlocks.names(BlockAllReduce.prefix(key)));
   }
 
   @Test
