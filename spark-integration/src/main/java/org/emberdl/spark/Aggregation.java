@@ -9,26 +9,15 @@ import java.util.function.Predicate;
 /** The {@code aggregation} Param: how the partitions' updates become a step. */
 enum Aggregation implements ParamValue {
   /** Synchronous SGD (model averaging with localSteps > 1). */
-  SYNC("sync"),
+  SYNC,
   /** Federated averaging: sampled clients train localEpochs, the server averages their deltas. */
-  FEDAVG("fedavg"),
+  FEDAVG,
   /** FedAvg with a proximal term on the local loss. */
-  FEDPROX("fedprox"),
+  FEDPROX,
   /** Example-level differential privacy. */
-  DP_SGD("dp-sgd"),
+  DP_SGD,
   /** Client-level differential privacy over federated rounds. */
-  DP_FEDAVG("dp-fedavg");
-
-  private final String paramValue;
-
-  Aggregation(String paramValue) {
-    this.paramValue = paramValue;
-  }
-
-  @Override
-  public String paramValue() {
-    return paramValue;
-  }
+  DP_FEDAVG;
 
   static String[] names() {
     return ParamValue.names(values());
@@ -88,6 +77,6 @@ enum Aggregation implements ParamValue {
 
   @Override
   public String toString() {
-    return paramValue;
+    return paramValue();
   }
 }

@@ -14,15 +14,6 @@ enum ExecutionMode implements ParamValue {
   /** One Spark job per step: broadcast the weights, collect the partitions' updates. */
   ROUNDS;
 
-  /** The Param's spelling of this mode. */
-  @Override
-  public String paramValue() {
-    return switch (this) {
-      case STAGE -> "stage";
-      case ROUNDS -> "rounds";
-    };
-  }
-
   static String[] names() {
     return ParamValue.names(values());
   }

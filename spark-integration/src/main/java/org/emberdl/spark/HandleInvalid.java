@@ -5,20 +5,9 @@ package org.emberdl.spark;
  * the row), skip (drop the row) or keep (transform and predict only: every output column NaN).
  */
 enum HandleInvalid implements ParamValue {
-  ERROR("error"),
-  SKIP("skip"),
-  KEEP("keep");
-
-  private final String paramValue;
-
-  HandleInvalid(String paramValue) {
-    this.paramValue = paramValue;
-  }
-
-  @Override
-  public String paramValue() {
-    return paramValue;
-  }
+  ERROR,
+  SKIP,
+  KEEP;
 
   static String[] names() {
     return ParamValue.names(values());

@@ -8,20 +8,9 @@ import org.emberdl.optim.Sgd;
 
 /** The {@code optimizer} Param: the step each replica (and the driver) takes. */
 enum OptimizerName implements ParamValue {
-  ADAM("adam"),
-  ADAMW("adamw"),
-  SGD("sgd");
-
-  private final String paramValue;
-
-  OptimizerName(String paramValue) {
-    this.paramValue = paramValue;
-  }
-
-  @Override
-  public String paramValue() {
-    return paramValue;
-  }
+  ADAM,
+  ADAMW,
+  SGD;
 
   static String[] names() {
     return ParamValue.names(values());

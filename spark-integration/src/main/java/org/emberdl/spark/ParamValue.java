@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * An option Param's value as an enum constant: the enum spells each value once, its {@link #names}
@@ -9,8 +10,13 @@ import java.util.Arrays;
  * instead of comparing strings.
  */
 interface ParamValue {
-  /** How the Param spells this value. */
-  String paramValue();
+  /**
+   * How the Param spells this value: the constant's name in lower case with '-' for '_' (DP_SGD is
+   * "dp-sgd"), Spark ML's style for option values.
+   */
+  default String paramValue() {
+    return ((Enum<?>) this).name().toLowerCase(Locale.ROOT).replace('_', '-');
+  }
 
   /** Every value's spelling, in declaration order, for {@code ParamValidators.inArray}. */
   static String[] names(ParamValue[] values) {

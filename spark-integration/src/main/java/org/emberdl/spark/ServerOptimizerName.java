@@ -5,22 +5,11 @@ import org.emberdl.federated.ServerOptimizer;
 /** The {@code serverOptimizer} Param: the federated server's step on the averaged delta. */
 enum ServerOptimizerName implements ParamValue {
   /** {@code w += serverLearningRate * delta}. */
-  SGD("sgd"),
+  SGD,
   /** FedAvgM, with serverMomentum. */
-  MOMENTUM("momentum"),
+  MOMENTUM,
   /** FedAdam: beta1 = serverMomentum, beta2 0.99, tau 1e-3. */
-  ADAM("adam");
-
-  private final String paramValue;
-
-  ServerOptimizerName(String paramValue) {
-    this.paramValue = paramValue;
-  }
-
-  @Override
-  public String paramValue() {
-    return paramValue;
-  }
+  ADAM;
 
   static String[] names() {
     return ParamValue.names(values());
