@@ -12,7 +12,6 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.functions;
 import org.apache.spark.storage.StorageLevel;
 import org.emberdl.autograd.NoGrad;
@@ -146,24 +145,17 @@ final class Coordinator {
       long seed,
       boolean skipInvalid,
       boolean withClients) {
-    JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
     JavaRDD<PartitionData> data =
-        rows.mapPartitionsWithIndex(
-            (partition, it) ->
-                Collections.singletonList(
-                        PartitionData.read(
-                            it,
-                            features,
-                            labelCol,
-                            kind,
-                            numClasses,
-                            validationFraction,
-                            seed,
-                            partition,
-                            skipInvalid,
-                            withClients ? 2 : -1))
-                    .iterator(),
-            true);
+        PartitionData.readAll(
+            selected,
+            features,
+            labelCol,
+            kind,
+            numClasses,
+            validationFraction,
+            seed,
+            skipInvalid,
+            withClients);
     return data.persist(StorageLevel.MEMORY_AND_DISK());
   }
 

@@ -31,17 +31,38 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.Alias;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.sql.catalyst.expressions.NamedExpression;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.execution.ColumnarToRowExec;
+import org.apache.spark.sql.execution.ProjectExec;
+import org.apache.spark.sql.execution.SparkPlan;
+import org.apache.spark.sql.execution.WholeStageCodegenExec;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BinaryType;
+import org.apache.spark.sql.types.BooleanType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DateType;
+import org.apache.spark.sql.types.DecimalType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.types.TimestampNTZType;
+import org.apache.spark.sql.types.TimestampType;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
 import org.apache.spark.ui.SparkUI;
 import org.apache.spark.ui.SparkUITab;
 import org.apache.spark.ui.UIUtils;
 import org.apache.spark.ui.WebUIPage;
 import org.apache.spark.unsafe.Platform;
 import org.apache.spark.util.RpcUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import scala.concurrent.duration.Duration;
 import scala.jdk.javaapi.FutureConverters;
 import scala.reflect.ClassTag$;
@@ -54,8 +75,9 @@ import scala.xml.XML$;
  * {@code Row}), DataFrames made from {@code InternalRow}s and the row and vector classes they are
  * built from, the one-memcpy copy of an {@code array<float>} out of an {@link UnsafeArrayData}, and
  * Spark ML's params metadata format (so that {@code Pipeline} and {@code CrossValidator}
- * persistence read Ember stages like their own), Spark's RPC environment, through which a training
- * stage's tasks exchange each step with an endpoint on the driver (so that {@code
+ * persistence read Ember stages like their own), the columnar batches of Spark's vectorized readers
+ * under a DataFrame's physical plan ({@link #columnar}), Spark's RPC environment, through which a
+ * training stage's tasks exchange each step with an endpoint on the driver (so that {@code
  * spark.authenticate} and {@code spark.network.crypto.enabled} protect that traffic as they protect
  * Spark's own, and no port is opened), with the scheduler's count of task slots, and the web UI's
  * tab classes (for the Ember tab that shows a fit's progress, {@link ProgressBoard}). Elsewhere
@@ -69,12 +91,132 @@ import scala.xml.XML$;
 final class SparkInternals {
   private static final VectorUDT VECTORS = new VectorUDT();
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Logger COLUMNAR_LOG = LoggerFactory.getLogger(SparkInternals.class);
 
   private SparkInternals() {}
 
   /** The DataFrame's rows in Catalyst's form; rows may be reused by the iterator, copy to keep. */
   static RDD<InternalRow> internalRows(Dataset<?> df) {
     return df.queryExecution().toRdd();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Columnar batches straight from Spark's vectorized reader (Parquet, ORC), for transform and for
+  // reading training partitions: the features go from the column vectors into Ember's buffers
+  // without Catalyst first writing each row as an UnsafeRow. Measured on this project's machines
+  // (SPARK-NOTES, section 4b) at 145-212k rows/s against ~118k through rows.
+
+  /**
+   * The DataFrame's batches as its plan's columnar source produces them, with where each of the
+   * DataFrame's columns is in a batch; or null (logged at DEBUG with the reason) when the plan is
+   * not a columnar source under a {@code ColumnarToRowExec}, optionally below a projection of bare
+   * columns: a filter, a UDF, a shuffle, an in-memory or non-columnar source all take the row path.
+   * Spark 4.1 plans {@code spark.read.parquet(f).select(...)} of {@code array<float>} and scalar
+   * columns as {@code WholeStageCodegen(ColumnarToRow(InputAdapter(FileSourceScan)))}, with a
+   * {@code Project} between the first two when the selection reorders or renames columns.
+   *
+   * <p>The batches and their vectors are reused by the iterator: copy what is kept before {@code
+   * next()}.
+   */
+  static Columnar columnar(Dataset<?> df) {
+    SparkPlan plan = df.queryExecution().executedPlan();
+    SparkPlan node = plan;
+    if (node instanceof WholeStageCodegenExec w) {
+      node = w.child();
+    }
+    scala.collection.immutable.Seq<NamedExpression> projection = null;
+    if (node instanceof ProjectExec p) {
+      projection = p.projectList();
+      node = p.child();
+    }
+    if (!(node instanceof ColumnarToRowExec c2r)) {
+      return notColumnar(df, "no ColumnarToRowExec at the top of the plan", plan);
+    }
+    SparkPlan source = c2r.child();
+    if (!source.supportsColumnar()) {
+      return notColumnar(df, "the source below ColumnarToRowExec is not columnar", plan);
+    }
+    scala.collection.immutable.Seq<Attribute> out = plan.output();
+    scala.collection.immutable.Seq<Attribute> in = source.output();
+    int[] ordinals = new int[out.size()];
+    for (int k = 0; k < ordinals.length; k++) {
+      Object e = projection == null ? out.apply(k) : projection.apply(k);
+      if (e instanceof Alias a) {
+        e = a.child();
+      }
+      if (!(e instanceof Attribute attr)) {
+        return notColumnar(df, "column " + k + " is computed (" + e + ")", plan);
+      }
+      ordinals[k] = -1;
+      for (int j = 0; j < in.size(); j++) {
+        if (in.apply(j).exprId().equals(attr.exprId())) {
+          ordinals[k] = j;
+        }
+      }
+      if (ordinals[k] < 0) {
+        return notColumnar(df, "column " + attr + " is not in the columnar source's output", plan);
+      }
+    }
+    return new Columnar(source.executeColumnar(), ordinals, identity(ordinals, in.size()));
+  }
+
+  /**
+   * A columnar source: its batches, the batch column of each of the DataFrame's columns, and
+   * whether the batches hold exactly the DataFrame's columns in its order (so that a batch row is a
+   * DataFrame row).
+   */
+  record Columnar(RDD<ColumnarBatch> batches, int[] ordinals, boolean sameColumns) {}
+
+  private static boolean identity(int[] ordinals, int width) {
+    if (ordinals.length != width) {
+      return false;
+    }
+    for (int k = 0; k < ordinals.length; k++) {
+      if (ordinals[k] != k) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static Columnar notColumnar(Dataset<?> df, String why, SparkPlan plan) {
+    if (COLUMNAR_LOG.isDebugEnabled()) {
+      COLUMNAR_LOG.debug(
+          "reading {} through rows: {}; plan:\n{}", df.schema().simpleString(), why, plan);
+    }
+    return null;
+  }
+
+  /**
+   * Whether {@link #copyRow} keeps every column of {@code schema} intact: Spark's {@code
+   * ColumnarBatchRow.copy} deep-copies atomic values and arrays of primitives into a row that
+   * outlives the batch; for other types (nested structs of strings, maps, intervals, variants) it
+   * may keep references into the reused vectors or refuse, so those schemas take the row path.
+   */
+  static boolean rowsCopyable(StructType schema) {
+    for (StructField f : schema.fields()) {
+      DataType t = f.dataType();
+      if (t instanceof ArrayType a) {
+        t = a.elementType();
+        if (!(t instanceof NumericType || t instanceof BooleanType) || t instanceof DecimalType) {
+          return false;
+        }
+      } else if (!(t instanceof NumericType
+          || t instanceof BooleanType
+          || t instanceof StringType
+          || t instanceof BinaryType
+          || t instanceof DateType
+          || t instanceof TimestampType
+          || t instanceof TimestampNTZType)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Row {@code rowId} of {@code batch} as a row of its own (see {@link #rowsCopyable}). */
+  static InternalRow copyRow(ColumnarBatch batch, int rowId) {
+    return batch.getRow(rowId).copy();
   }
 
   /** A DataFrame over {@code rows}, which must match {@code schema} in Catalyst's encoding. */

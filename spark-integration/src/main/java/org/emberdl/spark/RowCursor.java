@@ -1,0 +1,171 @@
+package org.emberdl.spark;
+
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
+
+/**
+ * One partition's rows, one at a time, whether Spark hands them over as Catalyst rows or as the
+ * columnar batches of its vectorized reader ({@link SparkInternals#columnar}): the features of the
+ * current row copied into a float buffer with {@link FeatureColumn}'s checks, its scalar columns,
+ * and a copy of the whole row. Readers ({@link PartitionData}, {@link BatchInference}) number rows
+ * and apply {@code handleInvalid} the same way over either, so both give the same rows, values and
+ * messages.
+ *
+ * <p>The current row (and, columnar, its batch) is only valid until {@link #hasNext} or {@link
+ * #advance} is called again: Spark reuses both.
+ */
+abstract class RowCursor {
+  /** Whether there is a row after the current one. */
+  abstract boolean hasNext();
+
+  /** Moves to the next row. */
+  abstract void advance();
+
+  /**
+   * The current row's features into {@code dst[offset, offset + size)}; null when valid, else the
+   * problem ({@link FeatureColumn#copy(InternalRow, int, float[], int)}).
+   */
+  abstract String copyFeatures(float[] dst, int offset);
+
+  abstract boolean isNullAt(int ordinal);
+
+  abstract double getDouble(int ordinal);
+
+  abstract int getInt(int ordinal);
+
+  /** The current row as a row of its own, which outlives the cursor's next move. */
+  abstract InternalRow copyRow();
+
+  /** A cursor over Catalyst rows with the features at {@code featureOrdinal}. */
+  static RowCursor rows(Iterator<InternalRow> rows, FeatureColumn features, int featureOrdinal) {
+    return new Rows(rows, features, featureOrdinal);
+  }
+
+  /**
+   * A cursor over columnar batches whose column {@code ordinals[k]} is the DataFrame's column
+   * {@code k}; the features are the DataFrame's column {@code featureOrdinal}.
+   */
+  static RowCursor batches(
+      Iterator<ColumnarBatch> batches, FeatureColumn features, int[] ordinals, int featureOrdinal) {
+    return new Batches(batches, features, ordinals, featureOrdinal);
+  }
+
+  private static final class Rows extends RowCursor {
+    private final Iterator<InternalRow> rows;
+    private final FeatureColumn features;
+    private final int featureOrdinal;
+    private InternalRow row;
+
+    Rows(Iterator<InternalRow> rows, FeatureColumn features, int featureOrdinal) {
+      this.rows = rows;
+      this.features = features;
+      this.featureOrdinal = featureOrdinal;
+    }
+
+    @Override
+    boolean hasNext() {
+      return rows.hasNext();
+    }
+
+    @Override
+    void advance() {
+      row = rows.next();
+    }
+
+    @Override
+    String copyFeatures(float[] dst, int offset) {
+      return features.copy(row, featureOrdinal, dst, offset);
+    }
+
+    @Override
+    boolean isNullAt(int ordinal) {
+      return row.isNullAt(ordinal);
+    }
+
+    @Override
+    double getDouble(int ordinal) {
+      return row.getDouble(ordinal);
+    }
+
+    @Override
+    int getInt(int ordinal) {
+      return row.getInt(ordinal);
+    }
+
+    @Override
+    InternalRow copyRow() {
+      return row.copy();
+    }
+  }
+
+  private static final class Batches extends RowCursor {
+    private final Iterator<ColumnarBatch> batches;
+    private final FeatureColumn features;
+    private final int[] ordinals;
+    private final int featureColumn;
+    private ColumnarBatch batch;
+    private int rowId;
+
+    Batches(
+        Iterator<ColumnarBatch> batches,
+        FeatureColumn features,
+        int[] ordinals,
+        int featureOrdinal) {
+      if (!features.readsColumnar()) {
+        throw new IllegalArgumentException(
+            "features column '" + features.name() + "' is not read from columnar batches");
+      }
+      this.batches = batches;
+      this.features = features;
+      this.ordinals = ordinals.clone();
+      this.featureColumn = ordinals[featureOrdinal];
+    }
+
+    @Override
+    boolean hasNext() {
+      while (batch == null || rowId + 1 >= batch.numRows()) {
+        if (!batches.hasNext()) {
+          return false;
+        }
+        batch = batches.next(); // the reader may reuse the previous batch's vectors
+        rowId = -1;
+      }
+      return true;
+    }
+
+    @Override
+    void advance() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      rowId++;
+    }
+
+    @Override
+    String copyFeatures(float[] dst, int offset) {
+      return features.copy(batch.column(featureColumn), rowId, dst, offset);
+    }
+
+    @Override
+    boolean isNullAt(int ordinal) {
+      return batch.column(ordinals[ordinal]).isNullAt(rowId);
+    }
+
+    @Override
+    double getDouble(int ordinal) {
+      return batch.column(ordinals[ordinal]).getDouble(rowId);
+    }
+
+    @Override
+    int getInt(int ordinal) {
+      return batch.column(ordinals[ordinal]).getInt(rowId);
+    }
+
+    @Override
+    InternalRow copyRow() {
+      return SparkInternals.copyRow(batch, rowId);
+    }
+  }
+}
