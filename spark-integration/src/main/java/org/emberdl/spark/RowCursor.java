@@ -17,6 +17,17 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
  * #advance} is called again: Spark reuses both.
  */
 abstract class RowCursor {
+  final FeatureColumn features;
+
+  RowCursor(FeatureColumn features) {
+    this.features = features;
+  }
+
+  /** The message of an invalid row's error ({@link FeatureColumn#invalidRow}). */
+  String invalidRow(String problem, int partition, long rowInPartition) {
+    return features.invalidRow(problem, partition, rowInPartition);
+  }
+
   /** Whether there is a row after the current one. */
   abstract boolean hasNext();
 
@@ -54,13 +65,12 @@ abstract class RowCursor {
 
   private static final class Rows extends RowCursor {
     private final Iterator<InternalRow> rows;
-    private final FeatureColumn features;
     private final int featureOrdinal;
     private InternalRow row;
 
     Rows(Iterator<InternalRow> rows, FeatureColumn features, int featureOrdinal) {
+      super(features);
       this.rows = rows;
-      this.features = features;
       this.featureOrdinal = featureOrdinal;
     }
 
@@ -102,7 +112,6 @@ abstract class RowCursor {
 
   private static final class Batches extends RowCursor {
     private final Iterator<ColumnarBatch> batches;
-    private final FeatureColumn features;
     private final int[] ordinals;
     private final int featureColumn;
     private ColumnarBatch batch;
@@ -113,12 +122,12 @@ abstract class RowCursor {
         FeatureColumn features,
         int[] ordinals,
         int featureOrdinal) {
+      super(features);
       if (!features.readsColumnar()) {
         throw new IllegalArgumentException(
             "features column '" + features.name() + "' is not read from columnar batches");
       }
       this.batches = batches;
-      this.features = features;
       this.ordinals = ordinals.clone();
       this.featureColumn = ordinals[featureOrdinal];
     }
