@@ -162,7 +162,7 @@ final class BatchInference implements Serializable {
 
   /**
    * The columnar batches to score, or null for the row path: features of {@code array<float>} or
-   * {@code array<double>}, every column of a type whose batch rows copy intact, and a plan whose
+   * {@code array<double>}, every column of a type whose batch rows are passed on, and a plan whose
    * columnar source yields exactly the DataFrame's columns (each output row is an input row with
    * the outputs appended).
    */
@@ -171,7 +171,7 @@ final class BatchInference implements Serializable {
       LOG.debug("transform reads rows: features column '{}' is a vector", features.name());
       return null;
     }
-    if (!SparkInternals.rowsCopyable(df.schema())) {
+    if (!SparkInternals.batchRowsSupported(df.schema())) {
       LOG.debug("transform reads rows: a column of {} is nested", df.schema().simpleString());
       return null;
     }
@@ -295,7 +295,19 @@ final class BatchInference implements Serializable {
       pending.clear();
       keptCount = 0;
       int valid = 0;
-      while (valid < batchSize && input.hasNext()) {
+      int copied = 0; // pending rows [0, copied) are copies, the rest views of the reader's batch
+      while (valid < batchSize) {
+        if (input.lastInBatch()) {
+          // The reader refills its vectors for the next rows: rows of this forward batch viewed
+          // in them are copied first. (Cutting the forward batch there instead would change which
+          // rows share a forward pass, and with it the last bits of their outputs.)
+          for (; copied < pending.size(); copied++) {
+            pending.set(copied, pending.get(copied).copy());
+          }
+        }
+        if (!input.hasNext()) {
+          break;
+        }
         input.advance();
         long at = rowIndex++;
         String problem = input.copyFeatures(buffer, valid * dim);
@@ -306,7 +318,7 @@ final class BatchInference implements Serializable {
             }
             case KEEP -> {
               keepInvalid(pending.size());
-              pending.add(input.copyRow());
+              pending.add(input.keepRow());
               continue;
             }
             case ERROR ->
@@ -314,7 +326,7 @@ final class BatchInference implements Serializable {
           }
         }
         rowOfValid[valid] = at;
-        pending.add(input.copyRow());
+        pending.add(input.keepRow());
         valid++;
       }
       if (pending.isEmpty()) {

@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * else the executor's memory overhead ({@code spark.executor.memoryOverhead}, default max(384 MiB,
  * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory. The bound is
  * set on the CPU allocator when the engine starts, so every array allocation in the JVM is checked
- * against it before it is made (in local mode that includes the driver's).
+ * against it before it is made (in local mode that includes the driver's). A training-stage task's
+ * copy of its partition lives in a child allocator of its own ({@link #newTaskAllocator}), so it
+ * counts against the same budget and is accounted, and freed, per task.
  */
 final class ExecutorEngine {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngine.class);

@@ -112,18 +112,16 @@ final class PartitionData implements Serializable {
    */
   PartitionData arrowFed() {
     TaskContext task = TaskContext.get();
-    ExecutorEngine engine = ExecutorEngine.get();
-    int partition = task == null ? -1 : task.partitionId();
-    String name =
-        "ember-task-"
-            + (task == null ? "driver" : task.taskAttemptId())
-            + "-partition-"
-            + partition;
-    ArrowRows rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
-    if (task != null) {
-      task.addTaskCompletionListener(
-          (org.apache.spark.util.TaskCompletionListener) ctx -> rows.close());
+    if (task == null) {
+      // Without a task nothing would free the copy; only a task's lifetime bounds it.
+      throw new IllegalStateException("a partition is fed from Arrow only inside a Spark task");
     }
+    ExecutorEngine engine = ExecutorEngine.get();
+    int partition = task.partitionId();
+    String name = "ember-task-" + task.taskAttemptId() + "-partition-" + partition;
+    ArrowRows rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+    task.addTaskCompletionListener(
+        (org.apache.spark.util.TaskCompletionListener) ctx -> rows.close());
     return new PartitionData(this, rows);
   }
 

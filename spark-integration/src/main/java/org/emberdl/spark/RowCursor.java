@@ -3,13 +3,14 @@ package org.emberdl.spark;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
  * One partition's rows, one at a time, whether Spark hands them over as Catalyst rows or as the
  * columnar batches of its vectorized reader ({@link SparkInternals#columnar}): the features of the
  * current row copied into a float buffer with {@link FeatureColumn}'s checks, its scalar columns,
- * and a copy of the whole row. Readers ({@link PartitionData}, {@link BatchInference}) number rows
+ * and the whole row to hand on. Readers ({@link PartitionData}, {@link BatchInference}) number rows
  * and apply {@code handleInvalid} the same way over either, so both give the same rows, values and
  * messages.
  *
@@ -46,8 +47,19 @@ abstract class RowCursor {
 
   abstract int getInt(int ordinal);
 
-  /** The current row as a row of its own, which outlives the cursor's next move. */
-  abstract InternalRow copyRow();
+  /**
+   * The current row to hand on: from rows a copy (Spark reuses its row objects), from columnar
+   * batches a view of the batch's vectors (no copy), valid until the cursor moves on from the last
+   * row of the batch ({@link #lastInBatch}); {@code copy()} it to keep it longer.
+   */
+  abstract InternalRow keepRow();
+
+  /**
+   * Whether the current row is the last of its columnar batch, so that the next {@link #hasNext}
+   * lets the reader refill the vectors that rows kept from this batch view. Always false over rows,
+   * whose kept copies stay valid.
+   */
+  abstract boolean lastInBatch();
 
   /** A cursor over Catalyst rows with the features at {@code featureOrdinal}. */
   static RowCursor rows(Iterator<InternalRow> rows, FeatureColumn features, int featureOrdinal) {
@@ -105,8 +117,13 @@ abstract class RowCursor {
     }
 
     @Override
-    InternalRow copyRow() {
+    InternalRow keepRow() {
       return row.copy();
+    }
+
+    @Override
+    boolean lastInBatch() {
+      return false;
     }
   }
 
@@ -115,6 +132,7 @@ abstract class RowCursor {
     private final int[] ordinals;
     private final int featureColumn;
     private ColumnarBatch batch;
+    private ColumnVector[] columns;
     private int rowId;
 
     Batches(
@@ -139,6 +157,7 @@ abstract class RowCursor {
           return false;
         }
         batch = batches.next(); // the reader may reuse the previous batch's vectors
+        columns = SparkInternals.columns(batch);
         rowId = -1;
       }
       return true;
@@ -173,8 +192,13 @@ abstract class RowCursor {
     }
 
     @Override
-    InternalRow copyRow() {
-      return SparkInternals.copyRow(batch, rowId);
+    InternalRow keepRow() {
+      return SparkInternals.rowView(columns, rowId);
+    }
+
+    @Override
+    boolean lastInBatch() {
+      return batch != null && rowId + 1 >= batch.numRows();
     }
   }
 }

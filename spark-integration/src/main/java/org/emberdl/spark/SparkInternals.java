@@ -54,7 +54,9 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.types.TimestampNTZType;
 import org.apache.spark.sql.types.TimestampType;
+import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
+import org.apache.spark.sql.vectorized.ColumnarBatchRow;
 import org.apache.spark.ui.SparkUI;
 import org.apache.spark.ui.SparkUITab;
 import org.apache.spark.ui.UIUtils;
@@ -188,12 +190,12 @@ final class SparkInternals {
   }
 
   /**
-   * Whether {@link #copyRow} keeps every column of {@code schema} intact: Spark's {@code
-   * ColumnarBatchRow.copy} deep-copies atomic values and arrays of primitives into a row that
-   * outlives the batch; for other types (nested structs of strings, maps, intervals, variants) it
-   * may keep references into the reused vectors or refuse, so those schemas take the row path.
+   * Whether every column of {@code schema} is of a type whose batch rows ({@link #rowView}) Ember
+   * passes on: atomic values and arrays of primitives, which Spark's {@code ColumnarBatchRow} reads
+   * straight from its vectors (pinned by {@code SparkInternalsTest}). Other schemas (structs, maps,
+   * intervals, variants) take the row path.
    */
-  static boolean rowsCopyable(StructType schema) {
+  static boolean batchRowsSupported(StructType schema) {
     for (StructField f : schema.fields()) {
       DataType t = f.dataType();
       if (t instanceof ArrayType a) {
@@ -214,9 +216,26 @@ final class SparkInternals {
     return true;
   }
 
-  /** Row {@code rowId} of {@code batch} as a row of its own (see {@link #rowsCopyable}). */
-  static InternalRow copyRow(ColumnarBatch batch, int rowId) {
-    return batch.getRow(rowId).copy();
+  /** The columns of {@code batch}, for {@link #rowView}. */
+  static ColumnVector[] columns(ColumnarBatch batch) {
+    ColumnVector[] columns = new ColumnVector[batch.numCols()];
+    for (int i = 0; i < columns.length; i++) {
+      columns[i] = batch.column(i);
+    }
+    return columns;
+  }
+
+  /**
+   * Row {@code rowId} of a batch's {@code columns}: a view, valid while the batch is (the reader
+   * refills its vectors on its next batch), read without a copy; its {@code copy()} deep-copies the
+   * supported types ({@link #batchRowsSupported}). Spark copies a row into an {@code UnsafeRow}
+   * where it keeps it (the scan of a DataFrame made with {@link #createDataFrame} projects every
+   * row it receives as it receives it).
+   */
+  static InternalRow rowView(ColumnVector[] columns, int rowId) {
+    ColumnarBatchRow row = new ColumnarBatchRow(columns);
+    row.rowId = rowId;
+    return row;
   }
 
   /** A DataFrame over {@code rows}, which must match {@code schema} in Catalyst's encoding. */

@@ -194,9 +194,9 @@ class SparkInternalsTest {
    * Pins the plan shape {@link SparkInternals#columnar} recognises: Spark 4.1 plans a Parquet scan
    * of {@code array<float>} and scalar columns as ColumnarToRow over a columnar source (the nested
    * column vectorized reader is on by default), with a Project of bare columns when a selection
-   * reorders or renames them; its batch rows copy to the same rows as the row path. If a Spark
-   * upgrade changes any of this, transform and training silently fall back to rows: this test says
-   * so loudly.
+   * reorders or renames them; its batch rows read as the row path's rows. If a Spark upgrade
+   * changes any of this, transform and training silently fall back to rows: this test says so
+   * loudly.
    */
   @Test
   void parquetScansYieldColumnarBatchesWhoseRowsCopyToTheRowPathsRows(@TempDir Path dir) {
@@ -205,8 +205,7 @@ class SparkInternalsTest {
         TestData.blobs(spark, 12, 4, 2, 3, 1).withColumn("id", functions.lit("x"));
     written.coalesce(1).write().parquet(path);
     Dataset<Row> scan = spark.read().parquet(path);
-    assertTrue(
-        SparkInternals.rowsCopyable(scan.schema()), "array<float>, double, string copy intact");
+    assertTrue(SparkInternals.batchRowsSupported(scan.schema()), "array<float>, double, string");
     SparkInternals.Columnar c = SparkInternals.columnar(scan);
     assertNotNull(c, "not columnar:\n" + scan.queryExecution().executedPlan());
     assertTrue(c.sameColumns());
@@ -221,8 +220,10 @@ class SparkInternalsTest {
                   assertInstanceOf(
                       org.apache.spark.sql.types.ArrayType.class, b.column(0).dataType());
                   List<String> out = new java.util.ArrayList<>();
+                  org.apache.spark.sql.vectorized.ColumnVector[] columns =
+                      SparkInternals.columns(b);
                   for (int i = 0; i < b.numRows(); i++) {
-                    out.add(show(SparkInternals.copyRow(b, i)));
+                    out.add(show(SparkInternals.rowView(columns, i)));
                   }
                   return out.iterator();
                 })
@@ -243,11 +244,11 @@ class SparkInternalsTest {
     assertNull(SparkInternals.columnar(TestData.blobs(spark, 4, 4, 2, 3, 1)));
     // Types whose batch rows do not copy intact send transform to the row path.
     assertFalse(
-        SparkInternals.rowsCopyable(
+        SparkInternals.batchRowsSupported(
             new StructType()
                 .add("m", DataTypes.createMapType(DataTypes.StringType, DataTypes.IntegerType))));
     assertFalse(
-        SparkInternals.rowsCopyable(
+        SparkInternals.batchRowsSupported(
             new StructType().add("s", new StructType().add("a", DataTypes.StringType))));
   }
 
