@@ -48,7 +48,9 @@ import org.emberdl.tensor.NDArray;
  *       Vector} file.
  *   <li>{@code ember-bN}: {@code model.setInferenceBatchSize(N).transform(spark.read.parquet(f))}
  *       written to {@code noop} ({@code rawPrediction}, {@code probability}, {@code prediction}),
- *       on the {@code array<float>} file; {@code ember-vector-bN} the same on the Vector file.
+ *       on the {@code array<float>} file, read from the vectorized reader's columnar batches;
+ *       {@code ember-rows-bN} the same through Catalyst rows (a filter that keeps every row makes
+ *       the plan non-columnar); {@code ember-vector-bN} the same on the Vector file.
  *   <li>{@code mllib}: MLlib's model on the Vector file, written to {@code noop}.
  *   <li>{@code standalone-2t-bN}: the same network ({@code NetworkSpec.mlp}) in this JVM, eval
  *       mode, {@code NoGrad}, batches of N rows viewed out of one in-memory (60000, 784) array,
@@ -124,6 +126,7 @@ public final class SparkInferenceBenchmark {
       names.add("ember-b" + b);
     }
     int lastBatch = batchSizes.get(batchSizes.size() - 1);
+    names.add("ember-rows-b" + lastBatch);
     names.add("ember-vector-b" + lastBatch);
     names.add("mllib");
     for (int b : batchSizes) {
@@ -216,6 +219,13 @@ public final class SparkInferenceBenchmark {
           "ember-b" + b,
           () -> noop(em.setInferenceBatchSize(b).transform(spark.read().parquet(arrayFile))));
     }
+    // the row path on the same file: a filter that keeps every row makes the plan non-columnar
+    cases.put(
+        "ember-rows-b" + lastBatch,
+        () ->
+            noop(
+                em.setInferenceBatchSize(lastBatch)
+                    .transform(spark.read().parquet(arrayFile).filter("label IS NOT NULL"))));
     cases.put(
         "ember-vector-b" + lastBatch,
         () ->

@@ -326,7 +326,7 @@ final class BatchInference implements Serializable {
           }
         }
         rowOfValid[valid] = at;
-        pending.add(input.keepRow());
+        pending.add(input.keepValidRow(buffer, valid * dim));
         valid++;
       }
       if (pending.isEmpty()) {

@@ -140,6 +140,11 @@ final class FeatureColumn implements Serializable {
     return checkFinite(dst, offset);
   }
 
+  /** Whether this is an {@code array<float>} column. */
+  boolean isFloatArray() {
+    return kind == Kind.FLOAT_ARRAY;
+  }
+
   /** Whether {@link #copy(ColumnVector, int, float[], int)} reads this column's kind. */
   boolean readsColumnar() {
     return kind == Kind.FLOAT_ARRAY || kind == Kind.DOUBLE_ARRAY;

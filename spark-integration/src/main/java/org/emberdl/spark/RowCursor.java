@@ -55,6 +55,16 @@ abstract class RowCursor {
   abstract InternalRow keepRow();
 
   /**
+   * As {@link #keepRow}, for a row whose features {@link #copyFeatures} just wrote, valid, into
+   * {@code features[offset, offset + size)}: a columnar {@code array<float>} row hands on those
+   * floats (the same values, bit for bit) so that Spark copies them instead of decoding the column
+   * a second time.
+   */
+  InternalRow keepValidRow(float[] features, int offset) {
+    return keepRow();
+  }
+
+  /**
    * Whether the current row is the last of its columnar batch, so that the next {@link #hasNext}
    * lets the reader refill the vectors that rows kept from this batch view. Always false over rows,
    * whose kept copies stay valid.
@@ -131,6 +141,7 @@ abstract class RowCursor {
     private final Iterator<ColumnarBatch> batches;
     private final int[] ordinals;
     private final int featureColumn;
+    private final int featureOrdinal;
     private ColumnarBatch batch;
     private ColumnVector[] columns;
     private int rowId;
@@ -148,6 +159,7 @@ abstract class RowCursor {
       this.batches = batches;
       this.ordinals = ordinals.clone();
       this.featureColumn = ordinals[featureOrdinal];
+      this.featureOrdinal = featureOrdinal;
     }
 
     @Override
@@ -194,6 +206,15 @@ abstract class RowCursor {
     @Override
     InternalRow keepRow() {
       return SparkInternals.rowView(columns, rowId);
+    }
+
+    @Override
+    InternalRow keepValidRow(float[] values, int offset) {
+      InternalRow view = keepRow();
+      if (!features.isFloatArray()) {
+        return view; // an array<double> column's values are not the floats
+      }
+      return SparkInternals.withFloatArray(view, featureOrdinal, values, offset, features.size());
     }
 
     @Override

@@ -238,6 +238,151 @@ final class SparkInternals {
     return row;
   }
 
+  /**
+   * {@code row} with column {@code ordinal} replaced by {@code values[offset, offset + length)} as
+   * an {@code array<float>} (one memcpy into Spark's unsafe array format), every other column read
+   * through {@code row}. For a columnar row whose features were just decoded into Ember's batch
+   * buffer: Spark then copies the array with a memcpy instead of decoding the column again.
+   */
+  static InternalRow withFloatArray(
+      InternalRow row, int ordinal, float[] values, int offset, int length) {
+    return new ReplacedColumnRow(
+        row,
+        ordinal,
+        UnsafeArrayData.fromPrimitiveArray(
+            values, Platform.FLOAT_ARRAY_OFFSET + 4 * offset, length, 4));
+  }
+
+  /** A row with one non-null column replaced; the others delegate to the underlying row. */
+  private static final class ReplacedColumnRow extends InternalRow {
+    private final InternalRow row;
+    private final int ordinal;
+    private final ArrayData value;
+
+    ReplacedColumnRow(InternalRow row, int ordinal, ArrayData value) {
+      this.row = row;
+      this.ordinal = ordinal;
+      this.value = value;
+    }
+
+    @Override
+    public int numFields() {
+      return row.numFields();
+    }
+
+    @Override
+    public void setNullAt(int i) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void update(int i, Object v) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public InternalRow copy() {
+      InternalRow copy = row.copy();
+      copy.update(ordinal, value.copy());
+      return copy;
+    }
+
+    @Override
+    public boolean isNullAt(int i) {
+      return i != ordinal && row.isNullAt(i);
+    }
+
+    @Override
+    public boolean getBoolean(int i) {
+      return row.getBoolean(i);
+    }
+
+    @Override
+    public byte getByte(int i) {
+      return row.getByte(i);
+    }
+
+    @Override
+    public short getShort(int i) {
+      return row.getShort(i);
+    }
+
+    @Override
+    public int getInt(int i) {
+      return row.getInt(i);
+    }
+
+    @Override
+    public long getLong(int i) {
+      return row.getLong(i);
+    }
+
+    @Override
+    public float getFloat(int i) {
+      return row.getFloat(i);
+    }
+
+    @Override
+    public double getDouble(int i) {
+      return row.getDouble(i);
+    }
+
+    @Override
+    public org.apache.spark.sql.types.Decimal getDecimal(int i, int precision, int scale) {
+      return row.getDecimal(i, precision, scale);
+    }
+
+    @Override
+    public org.apache.spark.unsafe.types.UTF8String getUTF8String(int i) {
+      return row.getUTF8String(i);
+    }
+
+    @Override
+    public byte[] getBinary(int i) {
+      return row.getBinary(i);
+    }
+
+    @Override
+    public org.apache.spark.unsafe.types.GeographyVal getGeography(int i) {
+      return row.getGeography(i);
+    }
+
+    @Override
+    public org.apache.spark.unsafe.types.GeometryVal getGeometry(int i) {
+      return row.getGeometry(i);
+    }
+
+    @Override
+    public org.apache.spark.unsafe.types.CalendarInterval getInterval(int i) {
+      return row.getInterval(i);
+    }
+
+    @Override
+    public org.apache.spark.unsafe.types.VariantVal getVariant(int i) {
+      return row.getVariant(i);
+    }
+
+    @Override
+    public InternalRow getStruct(int i, int numFields) {
+      return row.getStruct(i, numFields);
+    }
+
+    @Override
+    public ArrayData getArray(int i) {
+      return i == ordinal ? value : row.getArray(i);
+    }
+
+    @Override
+    public org.apache.spark.sql.catalyst.util.MapData getMap(int i) {
+      return row.getMap(i);
+    }
+
+    @Override
+    public Object get(int i, DataType type) {
+      return i == ordinal ? value : row.get(i, type);
+    }
+  }
+
   /** A DataFrame over {@code rows}, which must match {@code schema} in Catalyst's encoding. */
   static Dataset<Row> createDataFrame(
       SparkSession spark, RDD<InternalRow> rows, StructType schema) {
