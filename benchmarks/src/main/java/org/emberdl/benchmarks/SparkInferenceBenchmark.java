@@ -317,16 +317,27 @@ public final class SparkInferenceBenchmark {
       Double forward = med(rates, "standalone-2x1t-b" + b);
       if (e != null && decode != null && forward != null) {
         double bound = 1 / (1 / decode + 1 / forward);
+        // the same ratio within each round, whose cases ran back to back under the same load
+        List<Double> perRound = new ArrayList<>();
+        List<Double> d = rates.get("decode-features");
+        List<Double> f = rates.get("standalone-2x1t-b" + b);
+        List<Double> t = rates.get("ember-b" + b);
+        for (int r = 0; r < t.size(); r++) {
+          perRound.add(100 * t.get(r) * (1 / d.get(r) + 1 / f.get(r)));
+        }
         System.out.printf(
             Locale.ROOT,
             "BOUND b%d decode %.0f forward %.0f bound %.0f transform %.0f rows/s = %.0f%% of the"
-                + " bound%n",
+                + " bound; per round %.0f%% median (%.0f-%.0f%%)%n",
             b,
             decode,
             forward,
             bound,
             e,
-            100 * e / bound);
+            100 * e / bound,
+            SparkBenchSupport.median(perRound),
+            SparkBenchSupport.min(perRound),
+            SparkBenchSupport.max(perRound));
       }
     }
     Double ev = med(rates, "ember-vector-b" + lastBatch);
