@@ -23,6 +23,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.nn.NetworkSpec;
 import org.emberdl.spark.EmberClassificationModel;
 import org.emberdl.spark.EmberClassifier;
+import org.emberdl.spark.TransformDecodeProbe;
 import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
@@ -39,12 +40,17 @@ import org.emberdl.tensor.NDArray;
  * <p>Each case scores the 60k Fashion-MNIST training images once per run:
  *
  * <ul>
+ *   <li>{@code decode-features}: "decode only", {@code transform}'s own reader (the vectorized
+ *       reader's columnar batches, features copied into a batch buffer with every check) without
+ *       the forward pass or output rows ({@code TransformDecodeProbe}).
  *   <li>{@code decode-array} / {@code decode-vector}: {@code
  *       spark.read.parquet(f).write.format("noop")} of the {@code array<float>} and the {@code
  *       Vector} file.
  *   <li>{@code ember-bN}: {@code model.setInferenceBatchSize(N).transform(spark.read.parquet(f))}
  *       written to {@code noop} ({@code rawPrediction}, {@code probability}, {@code prediction}),
- *       on the {@code array<float>} file; {@code ember-vector-bN} the same on the Vector file.
+ *       on the {@code array<float>} file, read from the vectorized reader's columnar batches;
+ *       {@code ember-rows-bN} the same through Catalyst rows (a filter that keeps every row makes
+ *       the plan non-columnar); {@code ember-vector-bN} the same on the Vector file.
  *   <li>{@code mllib}: MLlib's model on the Vector file, written to {@code noop}.
  *   <li>{@code standalone-2t-bN}: the same network ({@code NetworkSpec.mlp}) in this JVM, eval
  *       mode, {@code NoGrad}, batches of N rows viewed out of one in-memory (60000, 784) array,
@@ -54,7 +60,9 @@ import org.emberdl.tensor.NDArray;
  * </ul>
  *
  * Warm-up runs of every case first, then {@code --runs} rounds with the cases interleaved. Prints
- * {@code RUN case rows/s} lines and a {@code SUMMARY} table (median, min, max rows/s).
+ * {@code RUN case rows/s} lines, a {@code SUMMARY} table (median, min, max rows/s) and, per batch
+ * size, a {@code BOUND} line: {@code ember-bN} against the pipelined bound {@code 1/(1/decode +
+ * 1/forward)} of {@code decode-features} and {@code standalone-2x1t-bN} (medians of the same run).
  *
  * <pre>
  * --work-dir DIR        Parquet files (written once) (default benchmarks/target/spark-bench)
@@ -112,11 +120,13 @@ public final class SparkInferenceBenchmark {
         spark.read().parquet(vectorFile).rdd().getNumPartitions());
 
     // The case names first, so that only what the selected cases need is built.
-    List<String> names = new ArrayList<>(List.of("decode-array", "decode-vector"));
+    List<String> names =
+        new ArrayList<>(List.of("decode-array", "decode-vector", "decode-features"));
     for (int b : batchSizes) {
       names.add("ember-b" + b);
     }
     int lastBatch = batchSizes.get(batchSizes.size() - 1);
+    names.add("ember-rows-b" + lastBatch);
     names.add("ember-vector-b" + lastBatch);
     names.add("mllib");
     for (int b : batchSizes) {
@@ -192,12 +202,30 @@ public final class SparkInferenceBenchmark {
     Map<String, Runnable> cases = new LinkedHashMap<>();
     cases.put("decode-array", () -> noop(spark.read().parquet(arrayFile)));
     cases.put("decode-vector", () -> noop(spark.read().parquet(vectorFile)));
+    // transform's own reader without the forward pass: the "decode only" side of the bound
+    cases.put(
+        "decode-features",
+        () -> {
+          String r =
+              TransformDecodeProbe.decode(
+                  spark.read().parquet(arrayFile), "features", DIM, batchSizes.get(0));
+          if (!r.equals(rows + " true")) {
+            throw new IllegalStateException("decode-features read " + r + ", not columnar");
+          }
+        });
     EmberClassificationModel em = ember;
     for (int b : batchSizes) {
       cases.put(
           "ember-b" + b,
           () -> noop(em.setInferenceBatchSize(b).transform(spark.read().parquet(arrayFile))));
     }
+    // the row path on the same file: a filter that keeps every row makes the plan non-columnar
+    cases.put(
+        "ember-rows-b" + lastBatch,
+        () ->
+            noop(
+                em.setInferenceBatchSize(lastBatch)
+                    .transform(spark.read().parquet(arrayFile).filter("label IS NOT NULL"))));
     cases.put(
         "ember-vector-b" + lastBatch,
         () ->
@@ -278,6 +306,38 @@ public final class SparkInferenceBenchmark {
         if (sa != null) {
           System.out.printf(Locale.ROOT, "RATIO ember-b%d / %s%d %.0f%%%n", b, s, b, 100 * e / sa);
         }
+      }
+    }
+    // transform against the pipelined bound of its two halves on the same two cores: Parquet
+    // decoding through transform's reader (decode-features) and the forward pass in the shape of
+    // local[2] (standalone-2x1t-bN, two tasks of one thread on in-memory batches)
+    Double decode = med(rates, "decode-features");
+    for (int b : batchSizes) {
+      Double e = med(rates, "ember-b" + b);
+      Double forward = med(rates, "standalone-2x1t-b" + b);
+      if (e != null && decode != null && forward != null) {
+        double bound = 1 / (1 / decode + 1 / forward);
+        // the same ratio within each round, whose cases ran back to back under the same load
+        List<Double> perRound = new ArrayList<>();
+        List<Double> d = rates.get("decode-features");
+        List<Double> f = rates.get("standalone-2x1t-b" + b);
+        List<Double> t = rates.get("ember-b" + b);
+        for (int r = 0; r < t.size(); r++) {
+          perRound.add(100 * t.get(r) * (1 / d.get(r) + 1 / f.get(r)));
+        }
+        System.out.printf(
+            Locale.ROOT,
+            "BOUND b%d decode %.0f forward %.0f bound %.0f transform %.0f rows/s = %.0f%% of the"
+                + " bound; per round %.0f%% median (%.0f-%.0f%%)%n",
+            b,
+            decode,
+            forward,
+            bound,
+            e,
+            100 * e / bound,
+            SparkBenchSupport.median(perRound),
+            SparkBenchSupport.min(perRound),
+            SparkBenchSupport.max(perRound));
       }
     }
     Double ev = med(rates, "ember-vector-b" + lastBatch);

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.function.Supplier;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
@@ -27,7 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code transform} for Ember models: batched forward passes per partition on the executors'
- * engines, reading features straight from Catalyst rows and appending the output columns.
+ * engines, reading features straight from the column vectors of Spark's vectorized reader where the
+ * plan is a bare columnar scan ({@link #columnarSource}), else from Catalyst rows, and appending
+ * the output columns.
  *
  * <p>Each partition borrows a replica of the network (weights loaded once per executor from a
  * broadcast of the safetensors bytes), fills {@code inferenceBatchSize} rows' features into one
@@ -134,24 +137,56 @@ final class BatchInference implements Serializable {
     Broadcast<byte[]> bc =
         JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(weights);
     BatchInference self = this;
-    var rows =
-        SparkInternals.internalRows(df)
-            .toJavaRDD()
-            .mapPartitionsWithIndex(
-                (partition, it) -> self.run(it, features, ordinal, bc, partition), true);
+    SparkInternals.Columnar columnar = columnarSource(df, features);
+    JavaRDD<InternalRow> rows;
+    if (columnar != null) {
+      int[] ordinals = columnar.ordinals();
+      rows =
+          columnar
+              .batches()
+              .toJavaRDD()
+              .mapPartitionsWithIndex(
+                  (partition, it) ->
+                      self.run(RowCursor.batches(it, features, ordinals, ordinal), bc, partition),
+                  true);
+    } else {
+      rows =
+          SparkInternals.internalRows(df)
+              .toJavaRDD()
+              .mapPartitionsWithIndex(
+                  (partition, it) -> self.run(RowCursor.rows(it, features, ordinal), bc, partition),
+                  true);
+    }
     return SparkInternals.createDataFrame(spark, rows.rdd(), outputSchema);
   }
 
-  private Iterator<InternalRow> run(
-      Iterator<InternalRow> input,
-      FeatureColumn features,
-      int ordinal,
-      Broadcast<byte[]> weights,
-      int partition) {
+  /**
+   * The columnar batches to score, or null for the row path: features of {@code array<float>} or
+   * {@code array<double>}, every column of a type whose batch rows are passed on, and a plan whose
+   * columnar source yields exactly the DataFrame's columns (each output row is an input row with
+   * the outputs appended).
+   */
+  static SparkInternals.Columnar columnarSource(Dataset<?> df, FeatureColumn features) {
+    if (!features.readsColumnar()) {
+      LOG.debug("transform reads rows: features column '{}' is a vector", features.name());
+      return null;
+    }
+    if (!SparkInternals.batchRowsSupported(df.schema())) {
+      LOG.debug("transform reads rows: a column of {} is nested", df.schema().simpleString());
+      return null;
+    }
+    SparkInternals.Columnar columnar = SparkInternals.columnar(df);
+    if (columnar != null && !columnar.sameColumns()) {
+      LOG.debug("transform reads rows: the columnar source's columns are not the DataFrame's");
+      return null;
+    }
+    return columnar;
+  }
+
+  private Iterator<InternalRow> run(RowCursor input, Broadcast<byte[]> weights, int partition) {
     ExecutorEngine engine = ExecutorEngine.get();
     engine.enterTask();
-    return new BatchIterator(
-        input, features, ordinal, engine, () -> newReplica(network, weights.value()), partition);
+    return new BatchIterator(input, engine, () -> newReplica(network, weights.value()), partition);
   }
 
   /** {@code network} with {@code weights} loaded, in eval mode. */
@@ -199,9 +234,7 @@ final class BatchInference implements Serializable {
 
   /** Pulls one batch of rows at a time, scores it, and hands out the joined rows. */
   private final class BatchIterator implements Iterator<InternalRow> {
-    private final Iterator<InternalRow> input;
-    private final FeatureColumn features;
-    private final int ordinal;
+    private final RowCursor input;
     private final ExecutorEngine engine;
     private final Supplier<Module> build;
     private final int partition;
@@ -216,20 +249,12 @@ final class BatchInference implements Serializable {
     private long rowIndex;
     private long droppedForOutputs;
 
-    BatchIterator(
-        Iterator<InternalRow> input,
-        FeatureColumn features,
-        int ordinal,
-        ExecutorEngine engine,
-        Supplier<Module> build,
-        int partition) {
+    BatchIterator(RowCursor input, ExecutorEngine engine, Supplier<Module> build, int partition) {
       this.input = input;
-      this.features = features;
-      this.ordinal = ordinal;
       this.engine = engine;
       this.build = build;
       this.partition = partition;
-      this.dim = features.size();
+      this.dim = network.inputSize();
       this.buffer = new float[batchSize * dim];
       this.rowOfValid = new long[batchSize];
     }
@@ -270,10 +295,22 @@ final class BatchInference implements Serializable {
       pending.clear();
       keptCount = 0;
       int valid = 0;
-      while (valid < batchSize && input.hasNext()) {
-        InternalRow row = input.next();
+      int copied = 0; // pending rows [0, copied) are copies, the rest views of the reader's batch
+      while (valid < batchSize) {
+        if (input.lastInBatch()) {
+          // The reader refills its vectors for the next rows: rows of this forward batch viewed
+          // in them are copied first. (Cutting the forward batch there instead would change which
+          // rows share a forward pass, and with it the last bits of their outputs.)
+          for (; copied < pending.size(); copied++) {
+            pending.set(copied, pending.get(copied).copy());
+          }
+        }
+        if (!input.hasNext()) {
+          break;
+        }
+        input.advance();
         long at = rowIndex++;
-        String problem = features.copy(row, ordinal, buffer, valid * dim);
+        String problem = input.copyFeatures(buffer, valid * dim);
         if (problem != null) {
           switch (invalid) {
             case SKIP -> {
@@ -281,15 +318,15 @@ final class BatchInference implements Serializable {
             }
             case KEEP -> {
               keepInvalid(pending.size());
-              pending.add(row.copy());
+              pending.add(input.keepRow());
               continue;
             }
             case ERROR ->
-                throw new IllegalArgumentException(features.invalidRow(problem, partition, at));
+                throw new IllegalArgumentException(input.invalidRow(problem, partition, at));
           }
         }
         rowOfValid[valid] = at;
-        pending.add(row.copy());
+        pending.add(input.keepValidRow(buffer, valid * dim));
         valid++;
       }
       if (pending.isEmpty()) {

@@ -5,6 +5,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.OutOfMemoryException;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;
@@ -32,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * else the executor's memory overhead ({@code spark.executor.memoryOverhead}, default max(384 MiB,
  * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory. The bound is
  * set on the CPU allocator when the engine starts, so every array allocation in the JVM is checked
- * against it before it is made (in local mode that includes the driver's).
+ * against it before it is made (in local mode that includes the driver's). A training-stage task's
+ * copy of its partition lives in a child allocator of its own ({@link #newTaskAllocator}), so it
+ * counts against the same budget and is accounted, and freed, per task.
  */
 final class ExecutorEngine {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngine.class);
@@ -181,6 +184,37 @@ final class ExecutorEngine {
                 + " MiB; %s); lower %s (or use more partitions), or raise "
                 + "spark.executor.memoryOverhead or %s",
             batchRows, memoryLimitBytes >> 20, cause.getMessage(), batchParam, MEMORY_LIMIT_CONF),
+        cause);
+  }
+
+  /**
+   * A new allocator for one task's off-heap data, a child of the CPU allocator whose limit is this
+   * executor's budget: what the task allocates in it counts against the budget, is accounted under
+   * {@code name}, and must be freed before the task closes it (closing fails otherwise).
+   */
+  BufferAllocator newTaskAllocator(String name) {
+    return Allocators.cpu().newChildAllocator(name, 0, Long.MAX_VALUE);
+  }
+
+  /**
+   * The error for a partition whose rows the allocator refused: names the partition, its rows and
+   * bytes, the limit, the allocator's account of the request, and the settings to change.
+   */
+  IllegalStateException partitionOverBudget(
+      int partition, int rows, int dim, OutOfMemoryException cause) {
+    long bytes = 4L * rows * (dim + 1L);
+    return new IllegalStateException(
+        String.format(
+            "partition %d's %d training rows of %d features (%d MiB off-heap) do not fit the"
+                + " memory this executor allows (limit %d MiB; %s); use more partitions, or raise"
+                + " spark.executor.memoryOverhead or %s",
+            partition,
+            rows,
+            dim,
+            bytes >> 20,
+            memoryLimitBytes >> 20,
+            cause.getMessage(),
+            MEMORY_LIMIT_CONF),
         cause);
   }
 

@@ -9,6 +9,8 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ColumnVector;
+import org.apache.spark.sql.vectorized.ColumnarArray;
 
 /**
  * A features column and how to copy one row of it into a float buffer without boxing: a Spark ML
@@ -135,6 +137,57 @@ final class FeatureColumn implements Serializable {
       }
       default -> throw new AssertionError(kind);
     }
+    return checkFinite(dst, offset);
+  }
+
+  /** Whether this is an {@code array<float>} column. */
+  boolean isFloatArray() {
+    return kind == Kind.FLOAT_ARRAY;
+  }
+
+  /** Whether {@link #copy(ColumnVector, int, float[], int)} reads this column's kind. */
+  boolean readsColumnar() {
+    return kind == Kind.FLOAT_ARRAY || kind == Kind.DOUBLE_ARRAY;
+  }
+
+  /**
+   * As {@link #copy(InternalRow, int, float[], int)}, from row {@code rowId} of a column vector of
+   * a columnar batch (an {@code array<float>} or {@code array<double>} column): the same checks in
+   * the same order, so a row gets the same verdict and message from either path.
+   */
+  String copy(ColumnVector column, int rowId, float[] dst, int offset) {
+    if (column.isNullAt(rowId)) {
+      return "features are null";
+    }
+    ColumnarArray a = column.getArray(rowId);
+    String bad = checkLength(a.numElements());
+    if (bad != null) {
+      return bad;
+    }
+    if (elementsMayBeNull) {
+      for (int j = 0; j < size; j++) {
+        if (a.isNullAt(j)) {
+          return "features contain a null element";
+        }
+      }
+    }
+    switch (kind) {
+      case FLOAT_ARRAY -> {
+        for (int j = 0; j < size; j++) {
+          dst[offset + j] = a.getFloat(j);
+        }
+      }
+      case DOUBLE_ARRAY -> {
+        for (int j = 0; j < size; j++) {
+          dst[offset + j] = (float) a.getDouble(j);
+        }
+      }
+      default -> throw new IllegalStateException("features of kind " + kind + " are read as rows");
+    }
+    return checkFinite(dst, offset);
+  }
+
+  private String checkFinite(float[] dst, int offset) {
     for (int j = offset, end = offset + size; j < end; j++) {
       float x = dst[j];
       if (x - x != 0f) { // NaN or infinite

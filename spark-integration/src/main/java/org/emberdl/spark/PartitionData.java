@@ -2,8 +2,17 @@ package org.emberdl.spark;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Iterator;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.OutOfMemoryException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.InternalRow;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One partition's training rows, converted once on its executor and cached by Spark's block manager
@@ -14,9 +23,17 @@ import org.apache.spark.sql.catalyst.InternalRow;
  * map: Spark then owns eviction, spilling and, after an executor is lost, recomputation from
  * lineage, with no release protocol of our own; and each step gathers its shuffled mini-batch into
  * a fresh off-heap array anyway, so the cache's own layout costs no extra copy.
+ *
+ * <p>A training-stage task, which lives for a whole epoch, copies its training rows once into
+ * off-heap Arrow columns in its own child allocator ({@link #arrowFed}) and gathers every step's
+ * batch from there. The cached heap form stays the source of truth: a retried or recomputed task
+ * rebuilds its Arrow copy from it, and the Arrow copy holds the same floats, so batches and weights
+ * are bit-identical either way. Caching the Arrow form itself would need a serialized form in the
+ * block manager (Spark cannot hold foreign off-heap buffers) and the same copy out of it.
  */
 final class PartitionData implements Serializable {
   private static final long serialVersionUID = 1L;
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionData.class);
 
   final int dim;
   final float[] trainX;
@@ -38,6 +55,9 @@ final class PartitionData implements Serializable {
    */
   final int[][] clientRows;
 
+  /** The running task's off-heap copy of the training rows, or null (see {@link #arrowFed}). */
+  private final transient ArrowRows arrow;
+
   private PartitionData(
       Rows train, Rows valid, int dim, long skipped, int[] clients, int[][] clientRows) {
     this.dim = dim;
@@ -50,6 +70,77 @@ final class PartitionData implements Serializable {
     this.skipped = skipped;
     this.clients = clients;
     this.clientRows = clientRows;
+    this.arrow = null;
+  }
+
+  private PartitionData(PartitionData d, ArrowRows arrow) {
+    this.dim = d.dim;
+    this.trainX = d.trainX;
+    this.trainY = d.trainY;
+    this.trainRows = d.trainRows;
+    this.validX = d.validX;
+    this.validY = d.validY;
+    this.validRows = d.validRows;
+    this.skipped = d.skipped;
+    this.clients = d.clients;
+    this.clientRows = d.clientRows;
+    this.arrow = arrow;
+  }
+
+  /** The training rows as steps gather them: the task's Arrow copy when it has one. */
+  TrainRows train() {
+    return arrow != null ? arrow : new HeapRows(trainX, trainY, trainRows, dim);
+  }
+
+  /** The held-out rows. */
+  TrainRows validation() {
+    return new HeapRows(validX, validY, validRows, dim);
+  }
+
+  /** The task's Arrow copy of the training rows, or null. */
+  ArrowRows arrowRows() {
+    return arrow;
+  }
+
+  /**
+   * This partition with its training rows copied once into off-heap Arrow columns in a new child
+   * allocator of the executor's Ember budget, freed when the running task completes (or fails). The
+   * cached object itself is left as it is.
+   *
+   * @throws IllegalStateException naming the partition, its size and the budget when the rows do
+   *     not fit the executor's {@code spark.ember.memoryLimit}
+   */
+  PartitionData arrowFed() {
+    TaskContext task = TaskContext.get();
+    if (task == null) {
+      // Without a task nothing would free the copy; only a task's lifetime bounds it.
+      throw new IllegalStateException("a partition is fed from Arrow only inside a Spark task");
+    }
+    ExecutorEngine engine = ExecutorEngine.get();
+    int partition = task.partitionId();
+    String name = "ember-task-" + task.taskAttemptId() + "-partition-" + partition;
+    ArrowRows rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+    task.addTaskCompletionListener(
+        (org.apache.spark.util.TaskCompletionListener) ctx -> rows.close());
+    return new PartitionData(this, rows);
+  }
+
+  /** The Arrow copy of the training rows in {@code allocator}, which it owns from now on. */
+  ArrowRows arrowFed(BufferAllocator allocator, ExecutorEngine engine, int partition) {
+    long start = System.nanoTime();
+    ArrowRows rows;
+    try {
+      rows = ArrowRows.copyOf(trainX, trainY, trainRows, dim, allocator);
+    } catch (OutOfMemoryException e) {
+      throw engine.partitionOverBudget(partition, trainRows, dim, e);
+    }
+    LOG.debug(
+        "partition {}: {} training rows copied to Arrow buffers ({} MiB) in {} ms",
+        partition,
+        trainRows,
+        (4L * trainRows * (dim + 1)) >> 20,
+        (System.nanoTime() - start) / 1_000_000);
+    return rows;
   }
 
   /**
@@ -75,6 +166,91 @@ final class PartitionData implements Serializable {
       int partition,
       boolean skipInvalid,
       int clientOrdinal) {
+    return read(
+        RowCursor.rows(rows, features, 0),
+        features,
+        labelCol,
+        kind,
+        numClasses,
+        validationFraction,
+        seed,
+        partition,
+        skipInvalid,
+        clientOrdinal);
+  }
+
+  /**
+   * Reads the partitions of {@code selected} ({@code features, label} and, with clients, a dense
+   * client index) on the executors: from the columnar batches of Spark's vectorized reader when the
+   * plan is a bare columnar scan of an {@code array<float>}/{@code array<double>} features column,
+   * else from Catalyst rows. Both give the same rows in the same order.
+   */
+  static JavaRDD<PartitionData> readAll(
+      Dataset<Row> selected,
+      FeatureColumn features,
+      String labelCol,
+      TaskKind kind,
+      int numClasses,
+      double validationFraction,
+      long seed,
+      boolean skipInvalid,
+      boolean withClients) {
+    int clientOrdinal = withClients ? 2 : -1;
+    SparkInternals.Columnar columnar =
+        features.readsColumnar() ? SparkInternals.columnar(selected) : null;
+    if (columnar != null) {
+      int[] ordinals = columnar.ordinals();
+      return columnar
+          .batches()
+          .toJavaRDD()
+          .mapPartitionsWithIndex(
+              (partition, it) ->
+                  Collections.singletonList(
+                          read(
+                              RowCursor.batches(it, features, ordinals, 0),
+                              features,
+                              labelCol,
+                              kind,
+                              numClasses,
+                              validationFraction,
+                              seed,
+                              partition,
+                              skipInvalid,
+                              clientOrdinal))
+                      .iterator(),
+              true);
+    }
+    return SparkInternals.internalRows(selected)
+        .toJavaRDD()
+        .mapPartitionsWithIndex(
+            (partition, it) ->
+                Collections.singletonList(
+                        read(
+                            it,
+                            features,
+                            labelCol,
+                            kind,
+                            numClasses,
+                            validationFraction,
+                            seed,
+                            partition,
+                            skipInvalid,
+                            clientOrdinal))
+                    .iterator(),
+            true);
+  }
+
+  private static PartitionData read(
+      RowCursor rows,
+      FeatureColumn features,
+      String labelCol,
+      TaskKind kind,
+      int numClasses,
+      double validationFraction,
+      long seed,
+      int partition,
+      boolean skipInvalid,
+      int clientOrdinal) {
     int dim = features.size();
     Rows train = new Rows(dim);
     int[] clientOfRow = new int[64];
@@ -82,12 +258,12 @@ final class PartitionData implements Serializable {
     long index = 0;
     long skipped = 0;
     while (rows.hasNext()) {
-      InternalRow row = rows.next();
+      rows.advance();
       long at = index++;
       boolean toValid = validationFraction > 0 && uniform(seed, partition, at) < validationFraction;
       Rows target = toValid ? valid : train;
       target.ensureRoom();
-      String problem = features.copy(row, 0, target.x, target.count * dim);
+      String problem = rows.copyFeatures(target.x, target.count * dim);
       if (problem != null) {
         if (skipInvalid) {
           skipped++;
@@ -95,7 +271,7 @@ final class PartitionData implements Serializable {
         }
         throw new IllegalArgumentException(features.invalidRow(problem, partition, at));
       }
-      String badLabel = row.isNullAt(1) ? "null" : checkLabel(row.getDouble(1), kind, numClasses);
+      String badLabel = rows.isNullAt(1) ? "null" : checkLabel(rows.getDouble(1), kind, numClasses);
       if (badLabel != null) {
         if (skipInvalid) {
           skipped++;
@@ -115,9 +291,9 @@ final class PartitionData implements Serializable {
         if (clientOfRow.length == target.count) {
           clientOfRow = Arrays.copyOf(clientOfRow, target.y.length);
         }
-        clientOfRow[target.count] = row.getInt(clientOrdinal);
+        clientOfRow[target.count] = rows.getInt(clientOrdinal);
       }
-      target.y[target.count++] = (float) row.getDouble(1);
+      target.y[target.count++] = (float) rows.getDouble(1);
     }
     if (clientOrdinal < 0) {
       int[] all = new int[train.count];

@@ -214,8 +214,9 @@ final class PartitionTrainer {
     long[] correct = {0};
     try (MemoryScope scope = MemoryScope.open();
         CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE)) {
-      NDArray x = gather(data.trainX, data.dim, rows, 0, rows.length, c.network().inputShape());
-      NDArray y = targets(c.kind(), data.trainY, rows, x.shape(0));
+      TrainRows train = data.train();
+      NDArray x = train.gather(rows, 0, rows.length, c.network().inputShape());
+      NDArray y = targets(c.kind(), train, rows, x.shape(0));
       DpSgd.PerExampleLoss loss =
           (out, target) -> {
             Tensor l =
@@ -239,17 +240,17 @@ final class PartitionTrainer {
     }
   }
 
-  private static NDArray targets(TaskKind kind, float[] y, int[] rows, int n) {
+  private static NDArray targets(TaskKind kind, TrainRows y, int[] rows, int n) {
     if (kind == TaskKind.CLASSIFICATION) {
       long[] labels = new long[n];
       for (int i = 0; i < n; i++) {
-        labels[i] = (long) y[rows[i]];
+        labels[i] = (long) y.label(rows[i]);
       }
       return NDArray.of(labels, n);
     }
     float[] t = new float[n];
     for (int i = 0; i < n; i++) {
-      t[i] = y[rows[i]];
+      t[i] = y.label(rows[i]);
     }
     return NDArray.of(t, n);
   }
@@ -328,42 +329,28 @@ final class PartitionTrainer {
       Reduction reduction) {
     try (MemoryScope scope = MemoryScope.open()) {
       int n = hi - lo;
-      NDArray x = gather(data.trainX, data.dim, order, lo, hi, c.network().inputShape());
+      TrainRows train = data.train();
+      NDArray x = train.gather(order, lo, hi, c.network().inputShape());
       Tensor out = model.forward(Tensor.of(x));
-      Tensor loss = loss(c.kind(), out, data.trainY, order, lo, hi, reduction);
+      Tensor loss = loss(c.kind(), out, train, order, lo, hi, reduction);
       loss.backward();
       double value = loss.item();
       double lossSum = reduction == Reduction.SUM ? value : value * n;
       long correct =
-          c.kind() == TaskKind.CLASSIFICATION
-              ? countCorrect(out.data(), data.trainY, order, lo, hi)
-              : 0;
+          c.kind() == TaskKind.CLASSIFICATION ? countCorrect(out.data(), train, order, lo, hi) : 0;
       return new StepResult(lossSum, correct);
     } catch (OutOfMemoryException e) {
       throw engine.batchOverBudget(hi - lo, "batchSize", e);
     }
   }
 
-  /** The rows {@code order[lo..hi)} of a row-major block, shaped (n, inputShape...). */
-  static NDArray gather(float[] x, int dim, int[] order, int lo, int hi, int[] inputShape) {
-    int n = hi - lo;
-    float[] batch = new float[n * dim];
-    for (int i = 0; i < n; i++) {
-      System.arraycopy(x, order[i + lo] * dim, batch, i * dim, dim);
-    }
-    int[] shape = new int[inputShape.length + 1];
-    shape[0] = n;
-    System.arraycopy(inputShape, 0, shape, 1, inputShape.length);
-    return NDArray.of(batch, shape);
-  }
-
   private static Tensor loss(
-      TaskKind kind, Tensor out, float[] y, int[] order, int lo, int hi, Reduction reduction) {
+      TaskKind kind, Tensor out, TrainRows y, int[] order, int lo, int hi, Reduction reduction) {
     int n = hi - lo;
     if (kind == TaskKind.CLASSIFICATION) {
       long[] labels = new long[n];
       for (int i = 0; i < n; i++) {
-        labels[i] = (long) y[order[lo + i]];
+        labels[i] = (long) y.label(order[lo + i]);
       }
       try (CrossEntropyLoss ce = new CrossEntropyLoss(reduction)) {
         return ce.apply(out, NDArray.of(labels, n));
@@ -371,17 +358,17 @@ final class PartitionTrainer {
     }
     float[] targets = new float[n];
     for (int i = 0; i < n; i++) {
-      targets[i] = y[order[lo + i]];
+      targets[i] = y.label(order[lo + i]);
     }
     return new MSELoss(reduction).apply(out, NDArray.of(targets, out.shape()));
   }
 
-  static long countCorrect(NDArray logits, float[] y, int[] order, int lo, int hi) {
+  static long countCorrect(NDArray logits, TrainRows y, int[] order, int lo, int hi) {
     try (NDArray pred = logits.argmax(1, false)) {
       long[] p = pred.dtype() == DType.INT64 ? pred.toLongArray() : toLong(pred.toIntArray());
       long correct = 0;
       for (int i = 0; i < p.length; i++) {
-        if (p[i] == (long) y[order == null ? lo + i : order[lo + i]]) {
+        if (p[i] == (long) y.label(order == null ? lo + i : order[lo + i])) {
           correct++;
         }
       }
@@ -407,16 +394,16 @@ final class PartitionTrainer {
     try (NoGrad ng = NoGrad.enter()) {
       load(model, weights);
       model.eval();
+      TrainRows valid = data.validation();
       for (int lo = 0; lo < data.validRows; lo += batch) {
         int hi = Math.min(data.validRows, lo + batch);
         try (MemoryScope scope = MemoryScope.open()) {
-          NDArray x =
-              gather(data.validX, data.dim, identity(lo, hi), 0, hi - lo, c.network().inputShape());
-          Tensor out = model.forward(Tensor.of(x));
           int[] idx = identity(lo, hi);
-          lossSum += loss(c.kind(), out, data.validY, idx, 0, hi - lo, Reduction.SUM).item();
+          NDArray x = valid.gather(idx, 0, hi - lo, c.network().inputShape());
+          Tensor out = model.forward(Tensor.of(x));
+          lossSum += loss(c.kind(), out, valid, idx, 0, hi - lo, Reduction.SUM).item();
           if (c.kind() == TaskKind.CLASSIFICATION) {
-            correct += countCorrect(out.data(), data.validY, idx, 0, hi - lo);
+            correct += countCorrect(out.data(), valid, idx, 0, hi - lo);
           }
         }
       }

@@ -38,7 +38,8 @@ final class StageTask {
       int steps,
       long timeoutMillis,
       Iterator<PartitionData> partitionData) {
-    PartitionData data = partitionData.next();
+    // The task's rows in off-heap Arrow columns for the whole epoch, freed when the task ends.
+    PartitionData data = partitionData.next().arrowFed();
     TaskContext task = TaskContext.get();
     int partition = task.partitionId();
     int attempt = task.stageAttemptNumber();

@@ -1,11 +1,9 @@
 package org.emberdl.spark;
 
-import java.util.Collections;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.functions;
 import org.apache.spark.storage.StorageLevel;
 
@@ -88,24 +86,17 @@ final class TrainingInput implements AutoCloseable {
       long seed,
       boolean skipInvalid,
       boolean withClients) {
-    JavaRDD<InternalRow> rows = SparkInternals.internalRows(selected).toJavaRDD();
     JavaRDD<PartitionData> data =
-        rows.mapPartitionsWithIndex(
-            (partition, it) ->
-                Collections.singletonList(
-                        PartitionData.read(
-                            it,
-                            features,
-                            labelCol,
-                            kind,
-                            numClasses,
-                            validationFraction,
-                            seed,
-                            partition,
-                            skipInvalid,
-                            withClients ? 2 : -1))
-                    .iterator(),
-            true);
+        PartitionData.readAll(
+            selected,
+            features,
+            labelCol,
+            kind,
+            numClasses,
+            validationFraction,
+            seed,
+            skipInvalid,
+            withClients);
     return data.persist(StorageLevel.MEMORY_AND_DISK());
   }
 

@@ -2,7 +2,10 @@ package org.emberdl.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -16,6 +19,7 @@ import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Test;
@@ -184,5 +188,75 @@ class SparkInternalsTest {
   @Test
   void taskSlotsCountsTheCoresOfLocalMode() {
     assertEquals(2, SparkInternals.taskSlots(spark.sparkContext()), "local[2]");
+  }
+
+  /**
+   * Pins the plan shape {@link SparkInternals#columnar} recognises: Spark 4.1 plans a Parquet scan
+   * of {@code array<float>} and scalar columns as ColumnarToRow over a columnar source (the nested
+   * column vectorized reader is on by default), with a Project of bare columns when a selection
+   * reorders or renames them; its batch rows read as the row path's rows. If a Spark upgrade
+   * changes any of this, transform and training silently fall back to rows: this test says so
+   * loudly.
+   */
+  @Test
+  void parquetScansYieldColumnarBatchesWhoseRowsCopyToTheRowPathsRows(@TempDir Path dir) {
+    String path = dir.resolve("t").toString();
+    Dataset<Row> written =
+        TestData.blobs(spark, 12, 4, 2, 3, 1).withColumn("id", functions.lit("x"));
+    written.coalesce(1).write().parquet(path);
+    Dataset<Row> scan = spark.read().parquet(path);
+    assertTrue(SparkInternals.batchRowsSupported(scan.schema()), "array<float>, double, string");
+    SparkInternals.Columnar c = SparkInternals.columnar(scan);
+    assertNotNull(c, "not columnar:\n" + scan.queryExecution().executedPlan());
+    assertTrue(c.sameColumns());
+    assertArrayEquals(new int[] {0, 1, 2}, c.ordinals());
+    List<String> rows =
+        SparkInternals.internalRows(scan).toJavaRDD().map(r -> show(r.copy())).collect();
+    List<String> fromBatches =
+        c.batches()
+            .toJavaRDD()
+            .flatMap(
+                b -> {
+                  assertInstanceOf(
+                      org.apache.spark.sql.types.ArrayType.class, b.column(0).dataType());
+                  List<String> out = new java.util.ArrayList<>();
+                  org.apache.spark.sql.vectorized.ColumnVector[] columns =
+                      SparkInternals.columns(b);
+                  for (int i = 0; i < b.numRows(); i++) {
+                    out.add(show(SparkInternals.rowView(columns, i)));
+                  }
+                  return out.iterator();
+                })
+            .collect();
+    assertEquals(12, rows.size());
+    assertEquals(rows, fromBatches);
+
+    // A reordering, renaming selection maps each column to its batch column.
+    SparkInternals.Columnar reordered =
+        SparkInternals.columnar(
+            scan.select(functions.col("label").as("y"), functions.col("features")));
+    assertNotNull(reordered);
+    assertFalse(reordered.sameColumns());
+    assertArrayEquals(new int[] {1, 0}, reordered.ordinals());
+    // Computed columns, filters and in-memory data are not a columnar source.
+    assertNull(SparkInternals.columnar(scan.select(functions.col("label").plus(1))));
+    assertNull(SparkInternals.columnar(scan.filter("label > 0")));
+    assertNull(SparkInternals.columnar(TestData.blobs(spark, 4, 4, 2, 3, 1)));
+    // Types whose batch rows do not copy intact send transform to the row path.
+    assertFalse(
+        SparkInternals.batchRowsSupported(
+            new StructType()
+                .add("m", DataTypes.createMapType(DataTypes.StringType, DataTypes.IntegerType))));
+    assertFalse(
+        SparkInternals.batchRowsSupported(
+            new StructType().add("s", new StructType().add("a", DataTypes.StringType))));
+  }
+
+  private static String show(InternalRow r) {
+    return java.util.Arrays.toString(r.getArray(0).toFloatArray())
+        + " "
+        + r.getDouble(1)
+        + " "
+        + r.getUTF8String(2);
   }
 }
