@@ -41,10 +41,12 @@ final class StageEndpoint implements ThreadSafeRpcEndpoint {
           return otherwise.apply(message);
         }
         try {
+          long start = System.nanoTime();
           Object decoded = StageWire.decode(bytes, Object.class);
           if (decoded instanceof StageMessages.Register r) {
             context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
           } else if (decoded instanceof StageMessages.Submit s) {
+            exchange.decoded(System.nanoTime() - start);
             exchange.submit(s, context);
           } else {
             throw new IllegalArgumentException("unknown training-stage message " + decoded);

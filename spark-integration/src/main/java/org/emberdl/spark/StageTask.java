@@ -44,46 +44,61 @@ final class StageTask {
     int attempt = task.stageAttemptNumber();
     RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
     StageMessages.Resume resume =
-        ask(
-            task,
-            driver,
-            new StageMessages.Register(partition, attempt),
-            StageMessages.Resume.class,
-            timeoutMillis,
-            "registration");
+        StageWire.decode(
+            await(
+                task,
+                send(
+                    driver,
+                    StageWire.encode(new StageMessages.Register(partition, attempt)),
+                    timeoutMillis),
+                timeoutMillis,
+                "registration"),
+            StageMessages.Resume.class);
     RoundWeights weights = resume.weights();
+    long compute = 0;
+    long encode = 0;
+    long wait = 0;
+    long load = 0;
+    long done = 0;
     for (int step = resume.step(); step < steps; step++) {
+      long t0 = System.nanoTime();
       Update update =
           PartitionTrainer.train(
               config, weights, data, partition, epoch, step, (long) epoch * steps + step, null);
       failIfAsked(task, partition, epoch, step);
-      weights =
-          ask(
-              task,
-              driver,
-              new StageMessages.Submit(partition, attempt, step, update),
-              RoundWeights.class,
-              timeoutMillis,
-              "step " + step);
+      long t1 = System.nanoTime();
+      compute += t1 - t0;
+      StageMessages.TaskTimes times =
+          new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
+      byte[] message =
+          StageWire.encode(new StageMessages.Submit(partition, attempt, step, update, times));
+      long t2 = System.nanoTime();
+      encode += t2 - t1;
+      byte[] reply =
+          await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
+      long t3 = System.nanoTime();
+      wait += t3 - t2;
+      weights = StageWire.decode(reply, RoundWeights.class);
+      load += System.nanoTime() - t3;
+      done++;
     }
     return Collections.emptyIterator();
   }
 
-  private static <T> T ask(
-      TaskContext task,
-      RpcEndpointRef driver,
-      java.io.Serializable message,
-      Class<T> replyType,
-      long timeoutMillis,
-      String what) {
-    // The RPC layer's own timeout is a little later, so that this method's message is the one seen.
-    CompletableFuture<byte[]> reply =
-        SparkInternals.ask(driver, StageWire.encode(message), byte[].class, timeoutMillis + 10_000);
+  private static CompletableFuture<byte[]> send(
+      RpcEndpointRef driver, byte[] message, long timeoutMillis) {
+    // The RPC layer's own timeout is a little later, so that await's message is the one seen.
+    return SparkInternals.ask(driver, message, byte[].class, timeoutMillis + 10_000);
+  }
+
+  /** The driver's reply, waited for at most {@code timeoutMillis}, checking for a kill. */
+  private static byte[] await(
+      TaskContext task, CompletableFuture<byte[]> reply, long timeoutMillis, String what) {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
       task.killTaskIfInterrupted();
       try {
-        return StageWire.decode(reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS), replyType);
+        return reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
         if (System.nanoTime() > deadline) {
           reply.cancel(true);

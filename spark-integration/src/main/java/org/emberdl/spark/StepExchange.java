@@ -25,8 +25,13 @@ final class StepExchange {
   private record Waiter(int stageAttempt, RpcCallContext context) {}
 
   private final int partitions;
+  private final StagePhases phases;
   private int completed;
   private RoundWeights weights;
+
+  /** The weights' bytes as last sent: the answer to a late submit of the step before. */
+  private byte[] weightsBytes;
+
   private Update[] updates;
   private int received;
   private boolean handedOver;
@@ -34,7 +39,12 @@ final class StepExchange {
   private final List<Waiter> waiters = new ArrayList<>();
 
   StepExchange(int partitions, RoundWeights initial) {
+    this(partitions, initial, new StagePhases(partitions));
+  }
+
+  StepExchange(int partitions, RoundWeights initial, StagePhases phases) {
     this.partitions = partitions;
+    this.phases = phases;
     this.weights = initial;
     this.updates = new Update[partitions];
   }
@@ -54,6 +64,13 @@ final class StepExchange {
       context.sendFailure(superseded(s.stageAttempt()));
       return;
     }
+    if (s.step() == completed - 1 && weightsBytes != null) {
+      // A task of this attempt that registered while the driver was applying step s (so it was
+      // told to resume at s) and submitted after the publish: the current weights are that
+      // step's result, exactly what its peers were sent.
+      context.reply(weightsBytes);
+      return;
+    }
     if (s.step() != completed) {
       context.sendFailure(
           new IllegalStateException(
@@ -65,9 +82,24 @@ final class StepExchange {
                   + completed));
       return;
     }
+    if (s.update().values().length != weights.values().length) {
+      context.sendFailure(
+          new IllegalStateException(
+              "training stage: partition "
+                  + s.partition()
+                  + " sent an update of "
+                  + s.update().values().length
+                  + " values for step "
+                  + s.step()
+                  + ", the model has "
+                  + weights.values().length
+                  + " parameters"));
+      return;
+    }
     if (updates[s.partition()] == null) {
       updates[s.partition()] = s.update();
       received++;
+      phases.arrived(s.partition(), s.times(), System.nanoTime());
     }
     waiters.add(new Waiter(s.stageAttempt(), context));
     if (received == partitions) {
@@ -95,6 +127,11 @@ final class StepExchange {
     return Arrays.asList(updates.clone());
   }
 
+  /** Time the RPC dispatcher spent decoding an update, for {@link StagePhases}. */
+  void decoded(long nanos) {
+    phases.decoded(nanos);
+  }
+
   /** Which partitions' updates for the current step have arrived, for messages. */
   synchronized String missing() {
     List<Integer> out = new ArrayList<>();
@@ -108,16 +145,26 @@ final class StepExchange {
 
   /** The weights after the current step: answers its waiting tasks and opens the next step. */
   synchronized void publish(RoundWeights next) {
+    publish(next, 0);
+  }
+
+  /** {@link #publish(RoundWeights)}; {@code applyNanos}: the driver's step since the sum. */
+  synchronized void publish(RoundWeights next, long applyNanos) {
+    long start = System.nanoTime();
     completed++;
     weights = next;
     updates = new Update[partitions];
     received = 0;
     handedOver = false;
     byte[] reply = StageWire.encode(next);
+    weightsBytes = reply;
+    long encoded = System.nanoTime();
     for (Waiter w : waiters) {
       w.context().reply(reply);
     }
     waiters.clear();
+    long end = System.nanoTime();
+    phases.published(applyNanos, encoded - start, end - encoded, end);
   }
 
   /** Fails every waiting task (the driver gave up on the stage). */
