@@ -1,6 +1,5 @@
 package org.emberdl.spark;
 
-import java.io.Serializable;
 import org.emberdl.federated.Update;
 
 /**
@@ -11,18 +10,17 @@ final class StageMessages {
   private StageMessages() {}
 
   /** A task of stage attempt {@code stageAttempt} starts; the reply is a {@link Resume}. */
-  record Register(int partition, int stageAttempt) implements Serializable {}
+  record Register(int partition, int stageAttempt) {}
 
   /** Where a task starts: the epoch's first step not yet applied, and the weights before it. */
-  record Resume(int step, RoundWeights weights) implements Serializable {}
+  record Resume(int step, RoundWeights weights) {}
 
   /**
    * A partition's update for {@code step}; the reply is the weights after that step. {@code times}
    * is the task's own account of the steps it has finished so far in this stage, for the driver's
    * per-epoch breakdown ({@link StagePhases}).
    */
-  record Submit(int partition, int stageAttempt, int step, Update update, TaskTimes times)
-      implements Serializable {
+  record Submit(int partition, int stageAttempt, int step, Update update, TaskTimes times) {
     Submit(int partition, int stageAttempt, int step, Update update) {
       this(partition, stageAttempt, step, update, TaskTimes.NONE);
     }
@@ -34,8 +32,8 @@ final class StageMessages {
    * driver's wait for the slowest task and its step), decoding the reply and loading it into the
    * replica.
    */
-  record TaskTimes(long steps, long computeNanos, long encodeNanos, long waitNanos, long loadNanos)
-      implements Serializable {
+  record TaskTimes(
+      long steps, long computeNanos, long encodeNanos, long waitNanos, long loadNanos) {
     static final TaskTimes NONE = new TaskTimes(0, 0, 0, 0, 0);
   }
 }

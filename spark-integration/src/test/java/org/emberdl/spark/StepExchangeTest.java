@@ -100,4 +100,40 @@ class StepExchangeTest {
     assertEquals(1, retried.replies.size());
     assertArrayEquals(W1.values(), weights(retried.replies.get(0)).values());
   }
+
+  @Test
+  void aRetriedTasksLateSubmitOfTheStepJustAppliedGetsThatStepsWeights() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
+    x.awaitStep(0, 10); // the driver now applies step 0 ...
+    // ... when attempt 1's partition 0 registers: it is told to (re)compute step 0
+    assertEquals(new StageMessages.Resume(0, W0), x.register(0, 1));
+    x.publish(W1); // step 0 applied; the driver is at step 1
+    Reply late = new Reply();
+    x.submit(new StageMessages.Submit(0, 1, 0, update(1)), late);
+    assertEquals(List.of(), late.failures, "not refused: step 0's result exists");
+    assertArrayEquals(W1.values(), weights(late.replies.get(0)).values());
+    assertEquals("[0, 1]", x.missing(), "the late update is not taken for step 1");
+    // a step further back is still refused
+    Reply older = new Reply();
+    x.publish(new RoundWeights(new float[] {2}, new float[0]));
+    x.submit(new StageMessages.Submit(1, 1, 0, update(1)), older);
+    assertEquals(
+        List.of("training stage: partition 1 sent step 0 while the driver is at step 2"),
+        older.failures);
+  }
+
+  @Test
+  void anUpdateOfTheWrongSizeIsRefusedNamingThePartition() {
+    StepExchange x = new StepExchange(2, W0);
+    Reply r = new Reply();
+    x.submit(new StageMessages.Submit(1, 0, 0, new Update(new float[3], new float[0], 1, 0, 0)), r);
+    assertEquals(
+        List.of(
+            "training stage: partition 1 sent an update of 3 values for step 0, the model has 1"
+                + " parameters"),
+        r.failures);
+    assertEquals("[0, 1]", x.missing());
+  }
 }
