@@ -42,14 +42,17 @@ final class StageEndpoint implements ThreadSafeRpcEndpoint {
         }
         try {
           long start = System.nanoTime();
-          Object decoded = StageWire.decode(bytes, Object.class);
-          if (decoded instanceof StageMessages.Register r) {
-            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
-          } else if (decoded instanceof StageMessages.Submit s) {
+          int type = StageWire.type(bytes);
+          if (type == StageWire.SUBMIT) {
+            StageWire.SubmitHead s = StageWire.submitHead(bytes);
             exchange.decoded(System.nanoTime() - start);
             exchange.submit(s, context);
+          } else if (type == StageWire.REGISTER) {
+            StageMessages.Register r = StageWire.decode(bytes, StageMessages.Register.class);
+            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
           } else {
-            throw new IllegalArgumentException("unknown training-stage message " + decoded);
+            throw new IllegalArgumentException(
+                "a task sent a training-stage message of type " + type + " to the driver");
           }
         } catch (RuntimeException e) {
           context.sendFailure(e);

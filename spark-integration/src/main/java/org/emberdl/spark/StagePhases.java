@@ -114,8 +114,8 @@ final class StagePhases {
     return String.format(
         Locale.ROOT,
         "%d steps, %.2f ms/step; per task: compute %.2f, encode %.2f, wait for the reply %.2f,"
-            + " decode+load %.2f; driver: decode %.2f per update, wait for the updates %.2f (first"
-            + " to last %.2f), sum %.2f, optimizer+snapshot %.2f, encode %.2f, reply %.2f;"
+            + " decode+load %.2f; driver: read %.3f per update, wait for the updates %.2f (first"
+            + " to last %.2f), sum on arrival %.2f, optimizer+snapshot %.2f, encode %.2f, reply %.2f;"
             + " slowest task's compute %.2f, overhead %.2f ms (%.0f%% of the step)",
         steps,
         step,

@@ -99,7 +99,7 @@ final class StageTask {
             long t3 = System.nanoTime();
             wait += t3 - t2;
             if (step + 1 < steps) {
-              weights = StageWire.decode(reply, RoundWeights.class);
+              weights = StageWire.decodeWeights(reply, weights);
               PartitionTrainer.load(model, weights);
             }
             load += System.nanoTime() - t3;

@@ -209,13 +209,10 @@ final class StageTraining implements AutoCloseable {
     long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (true) {
-        List<Update> updates = exchange.awaitStep(step, POLL_MILLIS);
-        if (updates != null) {
-          long arrived = System.nanoTime();
-          phases.awaited(arrived - start);
-          Update total = Coordinator.sum(updates);
+        Update total = exchange.awaitStep(step, POLL_MILLIS);
+        if (total != null) {
           summedAt = System.nanoTime();
-          phases.summed(summedAt - arrived);
+          phases.awaited(summedAt - start);
           return total;
         }
         if (job.isDone()) {

@@ -98,23 +98,7 @@ final class StageWire {
    *     than expected, a length that does not fit the bytes, or bytes left over
    */
   static <T> T decode(byte[] bytes, Class<T> type) {
-    if (bytes == null || bytes.length < HEADER) {
-      throw new IllegalArgumentException(
-          "not a training-stage message: "
-              + (bytes == null ? "null" : bytes.length + " bytes")
-              + ", shorter than the "
-              + HEADER
-              + "-byte header");
-    }
-    ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    int magic = b.getInt();
-    if (magic != MAGIC) {
-      throw new IllegalArgumentException(
-          String.format(
-              "not a training-stage message: magic 0x%08x, expected 0x%08x (a task and a"
-                  + " driver of different Ember versions?)",
-              magic, MAGIC));
-    }
+    ByteBuffer b = header(bytes);
     int kind = b.getInt();
     Class<?> actual = typeOf(kind);
     if (type != Object.class && type != actual) {
@@ -137,6 +121,81 @@ final class StageWire {
     return type.cast(message);
   }
 
+  /**
+   * A {@link StageMessages.Submit} read without copying its arrays: its fields, and where its
+   * values and buffers lie in {@code bytes}, which the driver adds into the step's sum directly
+   * ({@link #readFloats}). Checked as strictly as {@link #decode}.
+   */
+  record SubmitHead(
+      int partition,
+      int stageAttempt,
+      int step,
+      StageMessages.TaskTimes times,
+      long examples,
+      double lossSum,
+      long correct,
+      int values,
+      int valuesOffset,
+      int buffers,
+      int buffersOffset,
+      byte[] bytes) {}
+
+  /** The type of message {@code bytes} holds ({@link #REGISTER}, ...), checking the header. */
+  static int type(byte[] bytes) {
+    ByteBuffer b = header(bytes);
+    typeOf(b.getInt(Integer.BYTES));
+    return b.getInt(Integer.BYTES);
+  }
+
+  /** The Submit in {@code bytes}, its arrays left in place. */
+  static SubmitHead submitHead(byte[] bytes) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    if (kind != SUBMIT) {
+      throw new IllegalArgumentException(
+          "expected a training-stage Submit, got a " + typeOf(kind).getSimpleName());
+    }
+    Reader r = new Reader(b, "Submit");
+    SubmitHead h = r.submitHead();
+    r.end();
+    return h;
+  }
+
+  /**
+   * The weights in {@code bytes}, read into {@code reuse}'s arrays when their sizes match (a task
+   * receives weights of one size every step), else into new ones.
+   */
+  static RoundWeights decodeWeights(byte[] bytes, RoundWeights reuse) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    if (kind != WEIGHTS) {
+      throw new IllegalArgumentException(
+          "expected a training-stage RoundWeights, got a " + typeOf(kind).getSimpleName());
+    }
+    Reader r = new Reader(b, "RoundWeights");
+    int values = r.skipFloats("values");
+    int valuesOffset = b.position() - Float.BYTES * values;
+    int buffers = r.skipFloats("buffers");
+    int buffersOffset = b.position() - Float.BYTES * buffers;
+    r.end();
+    RoundWeights w =
+        reuse != null && reuse.values().length == values && reuse.buffers().length == buffers
+            ? reuse
+            : new RoundWeights(new float[values], new float[buffers]);
+    readFloats(bytes, valuesOffset, w.values(), values);
+    readFloats(bytes, buffersOffset, w.buffers(), buffers);
+    return w;
+  }
+
+  /** Copies {@code n} floats at {@code offset} of {@code bytes} into {@code into}, in bulk. */
+  static void readFloats(byte[] bytes, int offset, float[] into, int n) {
+    ByteBuffer.wrap(bytes, offset, Float.BYTES * n)
+        .slice()
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .asFloatBuffer()
+        .get(into, 0, n);
+  }
+
   private static Class<?> typeOf(int kind) {
     return switch (kind) {
       case REGISTER -> StageMessages.Register.class;
@@ -146,6 +205,28 @@ final class StageWire {
       default ->
           throw new IllegalArgumentException("not a training-stage message: unknown type " + kind);
     };
+  }
+
+  /** A little-endian buffer over {@code bytes}, positioned after the checked magic. */
+  private static ByteBuffer header(byte[] bytes) {
+    if (bytes == null || bytes.length < HEADER) {
+      throw new IllegalArgumentException(
+          "not a training-stage message: "
+              + (bytes == null ? "null" : bytes.length + " bytes")
+              + ", shorter than the "
+              + HEADER
+              + "-byte header");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    int magic = b.getInt();
+    if (magic != MAGIC) {
+      throw new IllegalArgumentException(
+          String.format(
+              "not a training-stage message: magic 0x%08x, expected 0x%08x (a task and a"
+                  + " driver of different Ember versions?)",
+              magic, MAGIC));
+    }
+    return b;
   }
 
   private static int weightsSize(RoundWeights w) {
@@ -246,7 +327,20 @@ final class StageWire {
       return new RoundWeights(values, floats("buffers"));
     }
 
-    StageMessages.Submit submit() {
+    /** Skips an array after checking its length; returns the length (position: its data). */
+    int skipFloats(String field) {
+      need(Integer.BYTES, field + " length");
+      int n = b.getInt();
+      if (n < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage " + what + ": its " + field + " has length " + n);
+      }
+      need((long) Float.BYTES * n, field + " (" + n + " floats)");
+      b.position(b.position() + Float.BYTES * n);
+      return n;
+    }
+
+    SubmitHead submitHead() {
       int partition = getInt();
       int attempt = getInt();
       int step = getInt();
@@ -261,8 +355,6 @@ final class StageWire {
       need(Double.BYTES, "loss");
       double loss = b.getDouble();
       long correct = getLong("correct");
-      float[] values = floats("values");
-      float[] buffers = floats("buffers");
       if (examples < 0) {
         throw new IllegalArgumentException(
             "corrupt training-stage Submit: partition "
@@ -271,8 +363,37 @@ final class StageWire {
                 + examples
                 + " examples");
       }
+      int values = skipFloats("values");
+      int valuesOffset = b.position() - Float.BYTES * values;
+      int buffers = skipFloats("buffers");
+      int buffersOffset = b.position() - Float.BYTES * buffers;
+      return new SubmitHead(
+          partition,
+          attempt,
+          step,
+          times,
+          examples,
+          loss,
+          correct,
+          values,
+          valuesOffset,
+          buffers,
+          buffersOffset,
+          b.array());
+    }
+
+    StageMessages.Submit submit() {
+      SubmitHead h = submitHead();
+      float[] values = new float[h.values()];
+      readFloats(h.bytes(), h.valuesOffset(), values, values.length);
+      float[] buffers = new float[h.buffers()];
+      readFloats(h.bytes(), h.buffersOffset(), buffers, buffers.length);
       return new StageMessages.Submit(
-          partition, attempt, step, new Update(values, buffers, examples, loss, correct), times);
+          h.partition(),
+          h.stageAttempt(),
+          h.step(),
+          new Update(values, buffers, h.examples(), h.lossSum(), h.correct()),
+          h.times());
     }
 
     void end() {

@@ -206,4 +206,54 @@ class StageWireTest {
         assertThrows(IllegalArgumentException.class, () -> StageWire.encode("hello"));
     assertEquals("not a training-stage message: java.lang.String", e.getMessage());
   }
+
+  @Test
+  void aSubmitsHeadPointsAtItsArraysInPlace() {
+    Update u = new Update(new float[] {1f, 2f}, new float[] {5f}, 3, 0.5, 1);
+    byte[] bytes = StageWire.encode(new StageMessages.Submit(4, 1, 7, u));
+    StageWire.SubmitHead h = StageWire.submitHead(bytes);
+    assertEquals(4, h.partition());
+    assertEquals(7, h.step());
+    assertEquals(2, h.values());
+    assertEquals(1, h.buffers());
+    assertSame(bytes, h.bytes(), "no copy of the message");
+    float[] values = new float[2];
+    StageWire.readFloats(bytes, h.valuesOffset(), values, 2);
+    assertArrayEquals(new float[] {1f, 2f}, values);
+    float[] buffers = new float[1];
+    StageWire.readFloats(bytes, h.buffersOffset(), buffers, 1);
+    assertArrayEquals(new float[] {5f}, buffers);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> StageWire.submitHead(Arrays.copyOf(bytes, bytes.length - 1)));
+    assertEquals(
+        "truncated training-stage Submit: its buffers (1 floats) needs 4 bytes at offset "
+            + (bytes.length - 4)
+            + ", only 3 of "
+            + (bytes.length - 1)
+            + " remain",
+        e.getMessage());
+  }
+
+  @Test
+  void weightsAreReadIntoTheTasksArraysWhenTheSizesMatch() {
+    RoundWeights mine = new RoundWeights(new float[2], new float[0]);
+    RoundWeights read =
+        StageWire.decodeWeights(
+            StageWire.encode(new RoundWeights(new float[] {3f, 4f}, new float[0])), mine);
+    assertSame(mine, read);
+    assertArrayEquals(new float[] {3f, 4f}, mine.values());
+    RoundWeights other =
+        StageWire.decodeWeights(
+            StageWire.encode(new RoundWeights(new float[] {5f}, new float[0])), mine);
+    assertArrayEquals(new float[] {5f}, other.values());
+    assertArrayEquals(new float[] {3f, 4f}, mine.values(), "another size: new arrays");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                StageWire.decodeWeights(StageWire.encode(new StageMessages.Register(0, 0)), mine));
+    assertEquals("expected a training-stage RoundWeights, got a Register", e.getMessage());
+  }
 }

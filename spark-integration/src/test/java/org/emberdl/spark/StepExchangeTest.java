@@ -57,9 +57,12 @@ class StepExchangeTest {
     assertNull(x.awaitStep(0, 10), "one of two updates");
     assertEquals("[0]", x.missing());
     x.submit(new StageMessages.Submit(0, 0, 0, update(1)), r0);
-    List<Update> step = x.awaitStep(0, 10);
-    assertEquals(1f, step.get(0).values()[0]);
-    assertEquals(2f, step.get(1).values()[0]);
+    Update step = x.awaitStep(0, 10);
+    // (0 + 1) + 2, examples 1 + 1, loss sums 1 + 2
+    assertArrayEquals(new float[] {3f}, step.values());
+    assertEquals(2, step.examples());
+    assertEquals(3.0, step.lossSum());
+    assertEquals(2, step.partitions());
     assertEquals(List.of(), r0.replies, "no reply before the driver applied the step");
     x.publish(W1);
     // Every waiting task gets the same bytes (encoded once), which decode to the new weights.
@@ -135,5 +138,46 @@ class StepExchangeTest {
                 + " parameters"),
         r.failures);
     assertEquals("[0, 1]", x.missing());
+  }
+
+  private static Update update(float... v) {
+    return new Update(v, new float[0], 1, v[0], 0);
+  }
+
+  @Test
+  void updatesArrivingOutOfOrderAreSummedInPartitionOrderBitForBitAsTheRoundsPath()
+      throws Exception {
+    // In partition order (0 + 1e8) + -1e8 + 1 = 1; in arrival order 2, 1, 0 it would be
+    // ((0 + 1) + -1e8) + 1e8 = 0, since 1 - 1e8 rounds to -1e8 in float. Signed zeros:
+    // (0 + -0) + -0 + -0 = +0 (the rounds path starts from Update.zero too).
+    float[][] parts = {{1e8f, -0f}, {-1e8f, -0f}, {1f, -0f}};
+    StepExchange x = new StepExchange(3, new RoundWeights(new float[2], new float[0]));
+    for (int p : new int[] {2, 1, 0}) {
+      x.submit(new StageMessages.Submit(p, 0, 0, update(parts[p].clone())), new Reply());
+    }
+    Update staged = x.awaitStep(0, 10);
+    Update rounds =
+        Coordinator.sum(
+            List.of(update(parts[0].clone()), update(parts[1].clone()), update(parts[2].clone())));
+    assertEquals(1f, staged.values()[0]);
+    assertEquals(0, Float.floatToRawIntBits(staged.values()[1]), "+0, not -0");
+    assertEquals(Float.floatToRawIntBits(rounds.values()[0]), Float.floatToRawIntBits(1f));
+    assertEquals(Float.floatToRawIntBits(rounds.values()[1]), Float.floatToRawIntBits(0f));
+    // loss sums (1e8 + -1e8) + 1 in double
+    assertEquals(rounds.lossSum(), staged.lossSum());
+    assertEquals(3, staged.examples());
+    assertEquals(3, staged.partitions());
+  }
+
+  @Test
+  void aRetryBeforeTheHandOverDropsTheFailedAttemptsPartialSum() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    x.submit(new StageMessages.Submit(0, 0, 0, update(100)), new Reply()); // summed in already
+    x.register(1, 1); // attempt 1 starts over at step 0
+    x.submit(new StageMessages.Submit(1, 1, 0, update(2)), new Reply());
+    x.submit(new StageMessages.Submit(0, 1, 0, update(1)), new Reply());
+    Update step = x.awaitStep(0, 10);
+    assertArrayEquals(new float[] {3f}, step.values(), "attempt 1's updates only");
+    assertEquals(2, step.partitions());
   }
 }
