@@ -9,11 +9,17 @@ import java.util.Locale;
  * loading it; sent along with each update) and the driver's (decoding the updates, waiting for the
  * last one, summing, the optimizer step and snapshot, encoding and sending the reply).
  *
- * <p>The overhead of a step is its wall time on the driver minus the compute of its slowest task:
- * what synchronous training costs above the work itself.
+ * <p>The overhead of a step is its wall time on the driver (from the publish of the step before to
+ * its own; the first step, which includes the stage's launch, is reported apart) minus the compute
+ * of its slowest task: what synchronous training costs above the work itself.
  */
 final class StagePhases {
   private long steps;
+  private long intervals;
+  private long started;
+  private long firstUpdate;
+  private boolean anyUpdate;
+  private boolean anyArrived;
   private long stepNanos;
   private long lastPublish;
   private long decodeNanos;
@@ -36,6 +42,7 @@ final class StagePhases {
 
   /** The driver starts the stage's first step (or the epoch's). */
   synchronized void started(long now) {
+    started = now;
     lastPublish = now;
   }
 
@@ -50,15 +57,22 @@ final class StagePhases {
    * step's compute.
    */
   synchronized void arrived(int partition, StageMessages.TaskTimes times, long now) {
-    if (firstArrival == 0) {
+    if (!anyArrived) {
+      anyArrived = true;
       firstArrival = now;
+    }
+    if (!anyUpdate) {
+      anyUpdate = true;
+      firstUpdate = now;
     }
     lastArrival = now;
     StageMessages.TaskTimes before = tasks[partition];
     long compute =
-        before == null || times.steps() <= before.steps()
-            ? 0 // a retried task starts its count over: this step's compute is not known
-            : times.computeNanos() - before.computeNanos();
+        times.steps() == 1 // the task's first step (a retried task starts its count over)
+            ? times.computeNanos()
+            : before != null && times.steps() > before.steps()
+                ? times.computeNanos() - before.computeNanos()
+                : 0;
     tasks[partition] = times;
     stepSlowest = Math.max(stepSlowest, compute);
   }
@@ -77,17 +91,15 @@ final class StagePhases {
     encodeNanos += encode;
     replyNanos += reply;
     spreadNanos += lastArrival - firstArrival;
-    firstArrival = 0;
-    slowestComputeNanos += stepSlowest;
+    anyArrived = false;
+    if (steps > 0) { // the first step's wall time includes the stage's launch: not counted
+      slowestComputeNanos += stepSlowest;
+      stepNanos += now - lastPublish;
+      intervals++;
+    }
     stepSlowest = 0;
-    stepNanos += now - lastPublish;
     lastPublish = now;
     steps++;
-  }
-
-  /** Mean milliseconds per step of the step wall time above the slowest task's compute. */
-  synchronized double overheadMillis() {
-    return steps == 0 ? Double.NaN : (stepNanos - slowestComputeNanos) / 1e6 / steps;
   }
 
   /** One line for the epoch's INFO log. */
@@ -109,14 +121,16 @@ final class StagePhases {
         load += t.loadNanos();
       }
     }
-    double step = ms(stepNanos, steps);
-    double slowest = ms(slowestComputeNanos, steps);
+    double step = ms(stepNanos, intervals);
+    double slowest = ms(slowestComputeNanos, intervals);
     return String.format(
         Locale.ROOT,
-        "%d steps, %.2f ms/step; per task: compute %.2f, encode %.2f, wait for the reply %.2f,"
+        "first update %.0f ms after the stage's job was submitted (launch, registration,"
+            + " replica, first step); %d steps, %.2f ms/step; per task: compute %.2f, encode %.2f, wait for the reply %.2f,"
             + " decode+load %.2f; driver: read %.3f per update, wait for the updates %.2f (first"
             + " to last %.2f), sum on arrival %.2f, optimizer+snapshot %.2f, encode %.2f, reply %.2f;"
             + " slowest task's compute %.2f, overhead %.2f ms (%.0f%% of the step)",
+        ms(firstUpdate - started, 1),
         steps,
         step,
         ms(compute, taskSteps),

@@ -41,9 +41,7 @@ final class StageWire {
   /** {@code message} (a {@link StageMessages} record or {@link RoundWeights}) as bytes. */
   static byte[] encode(Object message) {
     if (message instanceof RoundWeights w) {
-      ByteBuffer b = start(WEIGHTS, weightsSize(w));
-      putWeights(b, w);
-      return done(b);
+      return encodeWeights(w, null);
     }
     if (message instanceof StageMessages.Submit s) {
       return encodeSubmit(s, null);
@@ -62,6 +60,21 @@ final class StageWire {
     throw new IllegalArgumentException(
         "not a training-stage message: "
             + (message == null ? "null" : message.getClass().getName()));
+  }
+
+  /**
+   * {@code w} as bytes, written into {@code reuse} when it has exactly the size needed (see {@link
+   * StepExchange#publish} for when the driver may reuse a reply's array).
+   */
+  static byte[] encodeWeights(RoundWeights w, byte[] reuse) {
+    int size = HEADER + weightsSize(w);
+    ByteBuffer b =
+        (reuse != null && reuse.length == size ? ByteBuffer.wrap(reuse) : ByteBuffer.allocate(size))
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(MAGIC)
+            .putInt(WEIGHTS);
+    putWeights(b, w);
+    return done(b);
   }
 
   /**

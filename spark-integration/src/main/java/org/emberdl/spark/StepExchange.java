@@ -38,6 +38,9 @@ final class StepExchange {
   /** The weights' bytes as last sent: the answer to a late submit of the step before. */
   private byte[] weightsBytes;
 
+  /** The reply's bytes of the step before the last: the array the next reply is written into. */
+  private byte[] spareBytes;
+
   /** The current step's messages that arrived and are not summed yet, by partition. */
   private StageWire.SubmitHead[] pending;
 
@@ -219,7 +222,13 @@ final class StepExchange {
     completed++;
     weights = next;
     openStep();
-    byte[] reply = StageWire.encode(next);
+    // Two reply arrays in turn, so a step allocates none: the array of step k-1 is free again at
+    // step k+1. Every task of the current attempt has read it by then (a task reads its reply
+    // before it submits the next step, and step k+1 needs all their submits); a remote reply is
+    // serialized in reply() itself; only a task of a superseded attempt could still read it, and
+    // its next submit is refused.
+    byte[] reply = StageWire.encodeWeights(next, spareBytes);
+    spareBytes = weightsBytes;
     weightsBytes = reply;
     long encoded = System.nanoTime();
     for (Waiter w : waiters) {

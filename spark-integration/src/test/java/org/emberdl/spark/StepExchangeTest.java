@@ -180,4 +180,20 @@ class StepExchangeTest {
     assertArrayEquals(new float[] {3f}, step.values(), "attempt 1's updates only");
     assertEquals(2, step.partitions());
   }
+
+  @Test
+  void replyArraysAlternateSoThatAStepAllocatesNone() throws Exception {
+    StepExchange x = new StepExchange(1, W0);
+    Object[] replies = new Object[3];
+    for (int step = 0; step < 3; step++) {
+      Reply r = new Reply();
+      x.submit(new StageMessages.Submit(0, 0, step, update(1)), r);
+      x.awaitStep(step, 10);
+      x.publish(new RoundWeights(new float[] {10 + step}, new float[0]));
+      replies[step] = r.replies.get(0);
+      assertArrayEquals(new float[] {10 + step}, weights(replies[step]).values());
+    }
+    assertSame(replies[0], replies[2], "step 2's reply reuses step 0's array");
+    org.junit.jupiter.api.Assertions.assertNotSame(replies[1], replies[2]);
+  }
 }
