@@ -144,39 +144,35 @@ final class PartitionData implements Serializable {
   }
 
   /**
-   * Reads a partition of {@code (features, label)} rows.
+   * How a partition's rows become training data.
    *
-   * @param rows the partition, features at ordinal 0 and a double label at ordinal 1
+   * @param features the features column, at ordinal 0 of every row
+   * @param labelCol the label column's name (a double at ordinal 1), for messages
    * @param validationFraction the share of rows held out, chosen by a hash of (seed, partition,
    *     row) so the split does not depend on the executor or a retry
    * @param skipInvalid drop invalid rows instead of failing
    * @param clientOrdinal the ordinal of an int column holding each row's dense client index, or -1
    *     when the partition is one client
-   * @throws IllegalArgumentException for an invalid row when not skipping, naming the column, the
-   *     partition and the row
    */
-  static PartitionData read(
-      Iterator<InternalRow> rows,
+  record RowSpec(
       FeatureColumn features,
       String labelCol,
       TaskKind kind,
       int numClasses,
       double validationFraction,
       long seed,
-      int partition,
       boolean skipInvalid,
-      int clientOrdinal) {
-    return read(
-        RowCursor.rows(rows, features, 0),
-        features,
-        labelCol,
-        kind,
-        numClasses,
-        validationFraction,
-        seed,
-        partition,
-        skipInvalid,
-        clientOrdinal);
+      int clientOrdinal)
+      implements Serializable {}
+
+  /**
+   * Reads partition {@code partition} of {@code (features, label)} rows.
+   *
+   * @throws IllegalArgumentException for an invalid row when not skipping, naming the column, the
+   *     partition and the row
+   */
+  static PartitionData read(Iterator<InternalRow> rows, RowSpec spec, int partition) {
+    return read(RowCursor.rows(rows, spec.features(), 0), spec, partition);
   }
 
   /**
@@ -185,17 +181,8 @@ final class PartitionData implements Serializable {
    * plan is a bare columnar scan of an {@code array<float>}/{@code array<double>} features column,
    * else from Catalyst rows. Both give the same rows in the same order.
    */
-  static JavaRDD<PartitionData> readAll(
-      Dataset<Row> selected,
-      FeatureColumn features,
-      String labelCol,
-      TaskKind kind,
-      int numClasses,
-      double validationFraction,
-      long seed,
-      boolean skipInvalid,
-      boolean withClients) {
-    int clientOrdinal = withClients ? 2 : -1;
+  static JavaRDD<PartitionData> readAll(Dataset<Row> selected, RowSpec spec) {
+    FeatureColumn features = spec.features();
     SparkInternals.Columnar columnar =
         features.readsColumnar() ? SparkInternals.columnar(selected) : null;
     if (columnar != null) {
@@ -205,52 +192,25 @@ final class PartitionData implements Serializable {
           .toJavaRDD()
           .mapPartitionsWithIndex(
               (partition, it) ->
-                  Collections.singletonList(
-                          read(
-                              RowCursor.batches(it, features, ordinals, 0),
-                              features,
-                              labelCol,
-                              kind,
-                              numClasses,
-                              validationFraction,
-                              seed,
-                              partition,
-                              skipInvalid,
-                              clientOrdinal))
-                      .iterator(),
+                  single(read(RowCursor.batches(it, features, ordinals, 0), spec, partition)),
               true);
     }
     return SparkInternals.internalRows(selected)
         .toJavaRDD()
         .mapPartitionsWithIndex(
-            (partition, it) ->
-                Collections.singletonList(
-                        read(
-                            it,
-                            features,
-                            labelCol,
-                            kind,
-                            numClasses,
-                            validationFraction,
-                            seed,
-                            partition,
-                            skipInvalid,
-                            clientOrdinal))
-                    .iterator(),
+            (partition, it) -> single(read(RowCursor.rows(it, features, 0), spec, partition)),
             true);
   }
 
-  private static PartitionData read(
-      RowCursor rows,
-      FeatureColumn features,
-      String labelCol,
-      TaskKind kind,
-      int numClasses,
-      double validationFraction,
-      long seed,
-      int partition,
-      boolean skipInvalid,
-      int clientOrdinal) {
+  private static Iterator<PartitionData> single(PartitionData data) {
+    return Collections.singletonList(data).iterator();
+  }
+
+  private static PartitionData read(RowCursor rows, RowSpec spec, int partition) {
+    FeatureColumn features = spec.features();
+    double validationFraction = spec.validationFraction();
+    long seed = spec.seed();
+    int clientOrdinal = spec.clientOrdinal();
     int dim = features.size();
     Rows train = new Rows(dim);
     int[] clientOfRow = new int[64];
@@ -265,21 +225,22 @@ final class PartitionData implements Serializable {
       target.ensureRoom();
       String problem = rows.copyFeatures(target.x, target.count * dim);
       if (problem != null) {
-        if (skipInvalid) {
+        if (spec.skipInvalid()) {
           skipped++;
           continue;
         }
         throw new IllegalArgumentException(features.invalidRow(problem, partition, at));
       }
-      String badLabel = rows.isNullAt(1) ? "null" : checkLabel(rows.getDouble(1), kind, numClasses);
+      String badLabel =
+          rows.isNullAt(1) ? "null" : checkLabel(rows.getDouble(1), spec.kind(), spec.numClasses());
       if (badLabel != null) {
-        if (skipInvalid) {
+        if (spec.skipInvalid()) {
           skipped++;
           continue;
         }
         throw new IllegalArgumentException(
             "invalid label in column '"
-                + labelCol
+                + spec.labelCol()
                 + "' at row "
                 + at
                 + " of partition "

@@ -62,9 +62,8 @@ final class TrainingInput implements AutoCloseable {
       clients = indexed.clients();
     }
     FeatureColumn features = FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
-    JavaRDD<PartitionData> data =
-        cache(
-            selected,
+    PartitionData.RowSpec spec =
+        new PartitionData.RowSpec(
             features,
             labelCol,
             kind,
@@ -72,32 +71,10 @@ final class TrainingInput implements AutoCloseable {
             p.getValidationFraction(),
             p.getSeed(),
             skipInvalid,
-            clients >= 0);
-    return new TrainingInput(data, clients);
-  }
-
-  private static JavaRDD<PartitionData> cache(
-      Dataset<Row> selected,
-      FeatureColumn features,
-      String labelCol,
-      TaskKind kind,
-      int numClasses,
-      double validationFraction,
-      long seed,
-      boolean skipInvalid,
-      boolean withClients) {
+            clients >= 0 ? 2 : -1);
     JavaRDD<PartitionData> data =
-        PartitionData.readAll(
-            selected,
-            features,
-            labelCol,
-            kind,
-            numClasses,
-            validationFraction,
-            seed,
-            skipInvalid,
-            withClients);
-    return data.persist(StorageLevel.MEMORY_AND_DISK());
+        PartitionData.readAll(selected, spec).persist(StorageLevel.MEMORY_AND_DISK());
+    return new TrainingInput(data, clients);
   }
 
   /** The cached partitions. */

@@ -133,15 +133,16 @@ class ArrowRowsTest {
     }
     return PartitionData.read(
         rows.iterator(),
-        FeatureColumn.vector("features", DIM),
-        "label",
-        TaskKind.REGRESSION,
-        1,
-        0,
-        1,
-        0,
-        false,
-        -1);
+        new PartitionData.RowSpec(
+            FeatureColumn.vector("features", DIM),
+            "label",
+            TaskKind.REGRESSION,
+            1,
+            0,
+            1,
+            false,
+            -1),
+        0);
   }
 
   @Test

@@ -221,16 +221,11 @@ class ColumnarReadTest {
     Supplier<List<PartitionData>> read =
         () -> {
           Dataset<Row> df = spark.read().parquet(path).select("features", "label");
+          FeatureColumn features = FeatureColumn.of(df.schema(), "features", 8);
           return PartitionData.readAll(
                   df,
-                  FeatureColumn.of(df.schema(), "features", 8),
-                  "label",
-                  TaskKind.CLASSIFICATION,
-                  3,
-                  0.25,
-                  5,
-                  true,
-                  false)
+                  new PartitionData.RowSpec(
+                      features, "label", TaskKind.CLASSIFICATION, 3, 0.25, 5, true, -1))
               .collect();
         };
     List<PartitionData> columnar = read.get();

@@ -40,12 +40,10 @@ class SyncSgdEquivalenceTest {
     List<float[][]> second = points.subList(17, 40);
     StructType schema = TestData.FLOAT_ARRAY_SCHEMA;
     FeatureColumn features = FeatureColumn.of(schema, "features", 8);
-    PartitionData p0 =
-        PartitionData.read(
-            rows(first), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 0, false, -1);
-    PartitionData p1 =
-        PartitionData.read(
-            rows(second), features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, 1, false, -1);
+    PartitionData.RowSpec rowSpec =
+        new PartitionData.RowSpec(features, "label", TaskKind.CLASSIFICATION, 3, 0, 1, false, -1);
+    PartitionData p0 = PartitionData.read(rows(first), rowSpec, 0);
+    PartitionData p1 = PartitionData.read(rows(second), rowSpec, 1);
 
     String spec = NetworkSpec.mlp(new int[] {8, 16, 3});
     EmberClassifier params = new EmberClassifier().setLayers(new int[] {8, 16, 3});
