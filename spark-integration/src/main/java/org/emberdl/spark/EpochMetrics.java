@@ -1,6 +1,7 @@
 package org.emberdl.spark;
 
 import java.io.Serializable;
+import java.util.Locale;
 
 /**
  * One epoch of training as the coordinator saw it.
@@ -25,4 +26,28 @@ public record EpochMetrics(
     double validationAccuracy,
     double seconds,
     double epsilon)
-    implements Serializable {}
+    implements Serializable {
+
+  /**
+   * The metrics as one line for logs and UIs, leaving out what the fit did not measure: {@code
+   * "loss 0.3478, accuracy 87.32%, validation loss 0.3611, validation accuracy 86.90%, epsilon
+   * 1.23"}.
+   */
+  public String describe() {
+    StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "loss %.4f", loss));
+    if (!Double.isNaN(accuracy)) {
+      s.append(String.format(Locale.ROOT, ", accuracy %.2f%%", 100 * accuracy));
+    }
+    if (!Double.isNaN(validationLoss)) {
+      s.append(String.format(Locale.ROOT, ", validation loss %.4f", validationLoss));
+    }
+    if (!Double.isNaN(validationAccuracy)) {
+      s.append(
+          String.format(Locale.ROOT, ", validation accuracy %.2f%%", 100 * validationAccuracy));
+    }
+    if (!Double.isNaN(epsilon)) {
+      s.append(String.format(Locale.ROOT, ", epsilon %.4g", epsilon));
+    }
+    return s.toString();
+  }
+}

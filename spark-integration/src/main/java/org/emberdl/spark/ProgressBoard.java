@@ -126,25 +126,10 @@ final class ProgressBoard {
       cell(h, p == null ? "" : String.format(Locale.ROOT, "%.0f", p.samplesPerSecond()));
       cell(h, p == null ? "" : String.format(Locale.ROOT, "%.4f", p.loss()));
       cell(h, p == null || f.ended ? "" : eta(p.etaSeconds()));
-      cell(h, m == null ? "" : describe(m));
+      cell(h, m == null ? "" : "epoch " + m.epoch() + ": " + m.describe());
       h.append("</tr>");
     }
     return h.append("</tbody></table></div>").toString();
-  }
-
-  private static String describe(EpochMetrics m) {
-    StringBuilder s =
-        new StringBuilder(String.format(Locale.ROOT, "epoch %d: loss %.4f", m.epoch(), m.loss()));
-    if (!Double.isNaN(m.accuracy())) {
-      s.append(String.format(Locale.ROOT, ", accuracy %.2f%%", 100 * m.accuracy()));
-    }
-    if (!Double.isNaN(m.validationLoss())) {
-      s.append(String.format(Locale.ROOT, ", validation loss %.4f", m.validationLoss()));
-    }
-    if (!Double.isNaN(m.epsilon())) {
-      s.append(String.format(Locale.ROOT, ", epsilon %.4g", m.epsilon()));
-    }
-    return s.toString();
   }
 
   private static String eta(double seconds) {

@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Consumer;
 import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Update;
@@ -167,16 +168,12 @@ final class TrainingLoop {
     history.add(m);
     progress.epochEnded(m);
     LOG.info(
-        "epoch {}/{}: loss {} accuracy {} validation loss {} validation accuracy {} "
-            + "({} samples/s, {} s)",
+        "epoch {}/{}: {} ({} samples/s, {} s)",
         m.epoch(),
         plan.maxEpochs(),
-        String.format("%.4f", m.loss()),
-        String.format("%.4f", m.accuracy()),
-        String.format("%.4f", validLoss),
-        String.format("%.4f", validAcc),
-        String.format("%.0f", m.samplesPerSecond()),
-        String.format("%.1f", seconds));
+        m.describe(),
+        String.format(Locale.ROOT, "%.0f", m.samplesPerSecond()),
+        String.format(Locale.ROOT, "%.1f", seconds));
     if (!Double.isFinite(m.loss()) && Double.isFinite(lastEpochLoss)) {
       // Training goes on (as PyTorch's would), but say it once: such a model won't save.
       LOG.warn(
