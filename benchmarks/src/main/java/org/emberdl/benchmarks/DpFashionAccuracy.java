@@ -98,11 +98,11 @@ public final class DpFashionAccuracy {
 
     System.out.println("load at start: " + SparkBenchSupport.loadavg());
     SparkSession spark = SparkBenchSupport.session(o.getOrDefault("master", "local[2]"));
-    Configurator.setLevel("org.emberdl.spark.Coordinator", Level.INFO);
-    Configurator.setLevel("org.emberdl.spark.DpPlan", Level.INFO);
+    Configurator.setLevel("org.emberdl.spark.internal.train.Coordinator", Level.INFO);
+    Configurator.setLevel("org.emberdl.spark.internal.plan.DpPlan", Level.INFO);
     // the per-epoch lines and the budget's stop (Coordinator.run was split into these classes)
-    Configurator.setLevel("org.emberdl.spark.TrainingLoop", Level.INFO);
-    Configurator.setLevel("org.emberdl.spark.PrivacyBudget", Level.INFO);
+    Configurator.setLevel("org.emberdl.spark.internal.train.TrainingLoop", Level.INFO);
+    Configurator.setLevel("org.emberdl.spark.internal.train.PrivacyBudget", Level.INFO);
     Path trainPath = dir.resolve(SparkBenchSupport.ARRAY_FILE);
     Path testPath = dir.resolve(TEST_FILE);
     ensure(spark, trainPath, 0, 2);

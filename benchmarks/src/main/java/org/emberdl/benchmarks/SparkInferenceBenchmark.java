@@ -23,7 +23,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.nn.NetworkSpec;
 import org.emberdl.spark.EmberClassificationModel;
 import org.emberdl.spark.EmberClassifier;
-import org.emberdl.spark.TransformDecodeProbe;
+import org.emberdl.spark.internal.infer.TransformDecodeProbe;
 import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;

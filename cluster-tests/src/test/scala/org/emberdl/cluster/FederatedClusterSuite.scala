@@ -33,7 +33,7 @@ class FederatedClusterSuite extends AnyFunSuite with BeforeAndAfterAll with Even
   import FederatedClusterSuite._
 
   private var spark: SparkSession = _
-  private val secureRoundLog = new CapturedLog("org.emberdl.spark.SecureRound")
+  private val secureRoundLog = new CapturedLog("org.emberdl.spark.internal.rounds.SecureRound")
 
   override def beforeAll(): Unit = {
     assume(Reference.dataAvailable, "Fashion-MNIST is not installed (scripts/setup.sh installs it)")

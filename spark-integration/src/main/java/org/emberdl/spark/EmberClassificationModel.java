@@ -11,6 +11,14 @@ import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
+import org.emberdl.spark.internal.infer.BatchInference;
+import org.emberdl.spark.internal.infer.LocalPredictor;
+import org.emberdl.spark.internal.io.EmberModel;
+import org.emberdl.spark.internal.io.ModelIO;
+import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.plan.EmberParamSet;
+import org.emberdl.spark.internal.plan.PendingUid;
+import org.emberdl.spark.internal.plan.StageSchemas;
 
 /**
  * A trained Ember classifier: {@code transform} scores any DataFrame in batched forward passes on

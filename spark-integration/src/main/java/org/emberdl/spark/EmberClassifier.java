@@ -9,6 +9,11 @@ import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.types.StructType;
+import org.emberdl.spark.internal.plan.EmberParamSet;
+import org.emberdl.spark.internal.plan.PendingUid;
+import org.emberdl.spark.internal.plan.StageSchemas;
+import org.emberdl.spark.internal.plan.TaskKind;
+import org.emberdl.spark.internal.train.Coordinator;
 
 /**
  * Trains a neural network classifier on a DataFrame, as a Spark ML {@code Estimator}: features in

@@ -1,5 +1,7 @@
 package org.emberdl.spark;
 
+import org.emberdl.spark.internal.local.ExecutorEngine;
+
 /**
  * The public face of the tensor engine that Ember keeps in each JVM (driver, or executor): its
  * pooled network replicas stay between fits and {@code transform} calls so that the next task

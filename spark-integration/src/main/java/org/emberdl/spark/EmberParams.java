@@ -7,6 +7,12 @@ import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
+import org.emberdl.spark.internal.plan.Aggregation;
+import org.emberdl.spark.internal.plan.EmberParamSet;
+import org.emberdl.spark.internal.plan.ExecutionMode;
+import org.emberdl.spark.internal.plan.HandleInvalid;
+import org.emberdl.spark.internal.plan.OptimizerName;
+import org.emberdl.spark.internal.plan.ServerOptimizerName;
 
 /**
  * The Params every Ember stage shares (estimators and models alike, so that {@code fit} copies them

@@ -9,6 +9,14 @@ import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
+import org.emberdl.spark.internal.infer.BatchInference;
+import org.emberdl.spark.internal.infer.LocalPredictor;
+import org.emberdl.spark.internal.io.EmberModel;
+import org.emberdl.spark.internal.io.ModelIO;
+import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.plan.EmberParamSet;
+import org.emberdl.spark.internal.plan.PendingUid;
+import org.emberdl.spark.internal.plan.StageSchemas;
 
 /** A trained Ember regressor: batched {@code transform} appends {@code prediction}. */
 public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressionModel>

@@ -15,11 +15,15 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.emberdl.federated.dp.RdpAccountant;
+import org.emberdl.spark.internal.data.ClientIndex;
+import org.emberdl.spark.internal.io.StateDicts;
+import org.emberdl.spark.internal.local.ExecutorEngine;
+import org.emberdl.spark.internal.local.NetworkDefinition;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** Clients named by a column (clientIdCol), and client-level DP (aggregation = dp-fedavg). */
-class ClientLevelTrainingTest {
+public class ClientLevelTrainingTest {
   private final SparkSession spark = SparkTestSession.get();
 
   @AfterEach
@@ -33,7 +37,7 @@ class ClientLevelTrainingTest {
         .evaluate(m.transform(data));
   }
 
-  static EmberClassifier federated() {
+  public static EmberClassifier federated() {
     return EmberClassifierTest.mlp()
         .setNumPartitions(0)
         .setClientIdCol("client")

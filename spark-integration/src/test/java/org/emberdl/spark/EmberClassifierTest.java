@@ -13,12 +13,14 @@ import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.emberdl.spark.internal.io.StateDicts;
+import org.emberdl.spark.internal.local.ExecutorEngine;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.io.Safetensors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-class EmberClassifierTest {
+public class EmberClassifierTest {
   private final SparkSession spark = SparkTestSession.get();
 
   @AfterEach
@@ -26,7 +28,7 @@ class EmberClassifierTest {
     ExecutorEngine.get().releaseAll();
   }
 
-  static EmberClassifier mlp() {
+  public static EmberClassifier mlp() {
     return new EmberClassifier()
         .setLayers(new int[] {8, 16, 3})
         .setBatchSize(32)

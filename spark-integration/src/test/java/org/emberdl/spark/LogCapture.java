@@ -9,12 +9,12 @@ import org.apache.logging.log4j.core.appender.AbstractAppender;
 import org.apache.logging.log4j.core.config.Property;
 
 /** Collects the WARN-or-worse lines one class logs while it is open (tests only). */
-final class LogCapture implements AutoCloseable {
+public final class LogCapture implements AutoCloseable {
   private final Logger logger;
   private final AbstractAppender appender;
   private final List<String> lines = new ArrayList<>();
 
-  LogCapture(Class<?> source) {
+  public LogCapture(Class<?> source) {
     logger = (Logger) LogManager.getLogger(source);
     appender =
         new AbstractAppender(
@@ -31,7 +31,7 @@ final class LogCapture implements AutoCloseable {
   }
 
   /** The lines captured so far that contain {@code text}. */
-  List<String> containing(String text) {
+  public List<String> containing(String text) {
     synchronized (lines) {
       return lines.stream().filter(l -> l.contains(text)).toList();
     }

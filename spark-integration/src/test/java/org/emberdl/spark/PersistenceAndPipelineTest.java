@@ -29,6 +29,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
+import org.emberdl.spark.internal.local.ExecutorEngine;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.io.Safetensors;
 import org.junit.jupiter.api.AfterEach;

@@ -19,6 +19,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.emberdl.federated.dp.RdpAccountant;
+import org.emberdl.spark.internal.local.ExecutorEngine;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>The interruption is simulated as the cluster suite's driver loss leaves it: a fit asked for
  * fewer epochs writes its checkpoints and ends; the rerun with the same checkpointDir resumes.
  */
-class ResumeTest {
+public class ResumeTest {
   private final SparkSession spark = SparkTestSession.get();
 
   @TempDir Path dir;
@@ -330,7 +331,7 @@ class ResumeTest {
         .withColumn("label", functions.floor(functions.rand(68).multiply(3)).cast("double"));
   }
 
-  static EmberClassifier earlyStopping() {
+  public static EmberClassifier earlyStopping() {
     return EmberClassifierTest.mlp()
         .setLayers(new int[] {8, 32, 3})
         .setValidationFraction(0.3)

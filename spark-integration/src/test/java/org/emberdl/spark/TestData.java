@@ -13,7 +13,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /** Small synthetic datasets whose answers are known. */
-final class TestData {
+public final class TestData {
   private TestData() {}
 
   static final StructType FLOAT_ARRAY_SCHEMA =
@@ -25,7 +25,7 @@ final class TestData {
    * {@code n} points in {@code dim} dimensions around {@code classes} well separated centres (class
    * c's centre is 3 on axis c, noise sd 0.5), as {@code features: array<float>, label: double}.
    */
-  static Dataset<Row> blobs(
+  public static Dataset<Row> blobs(
       SparkSession spark, int n, int dim, int classes, long seed, int partitions) {
     List<Row> rows = new ArrayList<>();
     for (float[][] p : blobPoints(n, dim, classes, seed)) {
@@ -40,7 +40,7 @@ final class TestData {
    * {@code "c<class>-<(i / classes) % clientsPerClass>"} in column {@code client}; every client has
    * the same number of rows when {@code n} is a multiple of {@code classes * clientsPerClass}.
    */
-  static Dataset<Row> clientBlobs(
+  public static Dataset<Row> clientBlobs(
       SparkSession spark, int n, int dim, int classes, int clientsPerClass, long seed) {
     List<Row> rows = new ArrayList<>();
     int i = 0;
@@ -57,7 +57,7 @@ final class TestData {
    * Every float of a float32 safetensors file (a model's {@code weights()}) in file order: the data
    * after the 8-byte header length and the JSON header.
    */
-  static float[] floats(byte[] safetensors) {
+  public static float[] floats(byte[] safetensors) {
     java.nio.ByteBuffer b =
         java.nio.ByteBuffer.wrap(safetensors).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     int start = Math.toIntExact(8 + b.getLong(0));

@@ -20,6 +20,7 @@ import org.apache.spark.sql.functions;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.Module;
+import org.emberdl.spark.internal.local.ExecutorEngine;
 import org.emberdl.tensor.Generator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

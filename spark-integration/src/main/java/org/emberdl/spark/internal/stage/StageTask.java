@@ -1,0 +1,178 @@
+package org.emberdl.spark.internal.stage;
+
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.rpc.RpcEndpointRef;
+import org.emberdl.federated.Update;
+import org.emberdl.spark.internal.data.PartitionData;
+import org.emberdl.spark.internal.data.SparkInternals;
+import org.emberdl.spark.internal.local.PartitionTrainer;
+import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.train.TrainingConfig;
+import org.emberdl.tensor.MemoryScope;
+
+/**
+ * The executor's side of a training stage: one long-lived task per partition that computes its
+ * share of every step of the epoch with {@link PartitionTrainer#trainLoaded} (the code a round of
+ * the rounds path runs), sends it to the driver and continues from the weights the driver replies
+ * with.
+ *
+ * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
+ * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
+ * dead peer ends in a retry of the stage or a clear error, never a hang.
+ */
+final class StageTask {
+  /**
+   * Test hook, a Spark local property {@code "partition:epoch:step"}: that task of the stage's
+   * first attempt fails after computing that step, as a crashed task would; with {@code ":*"}
+   * appended, in every attempt.
+   */
+  static final String FAIL_AT_PROPERTY = "ember.test.failStageTaskAt";
+
+  private static final long POLL_MILLIS = 100;
+
+  private StageTask() {}
+
+  static Iterator<Integer> run(
+      TrainingConfig config,
+      String endpoint,
+      int epoch,
+      int steps,
+      long timeoutMillis,
+      Iterator<PartitionData> partitionData) {
+    // The task's rows in off-heap Arrow columns for the whole epoch, freed when the task ends.
+    PartitionData data = partitionData.next().arrowFed();
+    TaskContext task = TaskContext.get();
+    int partition = task.partitionId();
+    int attempt = task.stageAttemptNumber();
+    RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
+    StageMessages.Resume resume =
+        StageWire.decode(
+            await(
+                task,
+                send(
+                    driver,
+                    StageWire.encode(new StageMessages.Register(partition, attempt)),
+                    timeoutMillis),
+                timeoutMillis,
+                "registration"),
+            StageMessages.Resume.class);
+    // The task keeps one replica and the epoch's row order for all its steps: each step loads
+    // the driver's reply into the replica and computes from there, as a round's task would.
+    PartitionTrainer.withReplica(
+        config,
+        (engine, model) -> {
+          RoundWeights weights = resume.weights();
+          PartitionTrainer.load(model, weights);
+          int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
+          byte[] message = null;
+          long compute = 0;
+          long encode = 0;
+          long wait = 0;
+          long load = 0;
+          long done = 0;
+          for (int step = resume.step(); step < steps; step++) {
+            long t0 = System.nanoTime();
+            Update update;
+            // one scope per step, as a round's task has: what the step allocates is freed here
+            try (MemoryScope scope = MemoryScope.open()) {
+              update =
+                  PartitionTrainer.trainLoaded(
+                      config,
+                      engine,
+                      model,
+                      weights,
+                      data,
+                      order,
+                      partition,
+                      step,
+                      (long) epoch * steps + step);
+            }
+            failIfAsked(task, partition, epoch, step);
+            long t1 = System.nanoTime();
+            compute += t1 - t0;
+            StageMessages.TaskTimes times =
+                new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
+            // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
+            // the previous step's message before its reply arrived.
+            message =
+                StageWire.encodeSubmit(
+                    new StageMessages.Submit(partition, attempt, step, update, times), message);
+            long t2 = System.nanoTime();
+            encode += t2 - t1;
+            byte[] reply =
+                await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
+            long t3 = System.nanoTime();
+            wait += t3 - t2;
+            if (step + 1 < steps) {
+              weights = StageWire.decodeWeights(reply, weights);
+              PartitionTrainer.load(model, weights);
+            }
+            load += System.nanoTime() - t3;
+            done++;
+          }
+          return null;
+        });
+    return Collections.emptyIterator();
+  }
+
+  private static CompletableFuture<byte[]> send(
+      RpcEndpointRef driver, byte[] message, long timeoutMillis) {
+    // The RPC layer's own timeout is a little later, so that await's message is the one seen.
+    return SparkInternals.ask(driver, message, byte[].class, timeoutMillis + 10_000);
+  }
+
+  /** The driver's reply, waited for at most {@code timeoutMillis}, checking for a kill. */
+  private static byte[] await(
+      TaskContext task, CompletableFuture<byte[]> reply, long timeoutMillis, String what) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    while (true) {
+      task.killTaskIfInterrupted();
+      try {
+        return reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        if (System.nanoTime() > deadline) {
+          reply.cancel(true);
+          throw new IllegalStateException(
+              "training stage: partition "
+                  + task.partitionId()
+                  + " got no reply from the driver to its "
+                  + what
+                  + " within "
+                  + timeoutMillis / 1000
+                  + " s ("
+                  + StageTraining.TIMEOUT_CONF
+                  + "); a peer task or the driver is stuck or gone");
+        }
+      } catch (ExecutionException e) {
+        throw new IllegalStateException(
+            "training stage: the driver refused partition "
+                + task.partitionId()
+                + "'s "
+                + what
+                + ": "
+                + e.getCause().getMessage(),
+            e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        task.killTaskIfInterrupted();
+        throw new IllegalStateException("training stage task interrupted", e);
+      }
+    }
+  }
+
+  private static void failIfAsked(TaskContext task, int partition, int epoch, int step) {
+    String at = task.getLocalProperty(FAIL_AT_PROPERTY);
+    String here = partition + ":" + epoch + ":" + step;
+    if (at != null
+        && (at.equals(here + ":*") || (at.equals(here) && task.stageAttemptNumber() == 0))) {
+      throw new IllegalStateException(
+          "injected failure of partition " + partition + " at epoch " + epoch + " step " + step);
+    }
+  }
+}

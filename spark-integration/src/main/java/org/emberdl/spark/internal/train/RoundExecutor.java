@@ -1,0 +1,41 @@
+package org.emberdl.spark.internal.train;
+
+import java.util.function.Supplier;
+import org.emberdl.federated.Update;
+import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.rounds.JobPerRound;
+import org.emberdl.spark.internal.rounds.SecureRounds;
+import org.emberdl.spark.internal.stage.StageRounds;
+
+/**
+ * How the rounds of a fit reach the partitions and their updates come back: one strategy per
+ * execution path ({@link JobPerRound}, {@link SecureRounds}, {@link StageRounds}). The training
+ * loop sees only this, so it does not care which transport carries a round.
+ *
+ * <p>The weights come as a supplier because not every path needs them at every call (the stage's
+ * tasks already hold them when a step starts), and a snapshot copies the whole model.
+ */
+public interface RoundExecutor extends AutoCloseable {
+  /** Called before the first round of {@code epoch}. */
+  default void beginEpoch(int epoch, Supplier<RoundWeights> weights) {}
+
+  /**
+   * Runs {@code round} from the current weights.
+   *
+   * @return the partitions' updates summed in partition order, or null when the round was skipped
+   *     (a secure round that sampled a single client)
+   */
+  Update run(Round round, Supplier<RoundWeights> weights);
+
+  /** Called after the step a round's update produced has been applied to the weights. */
+  default void stepApplied(Supplier<RoundWeights> weights) {}
+
+  /** Called after the last round of an epoch, before validation. */
+  default void endEpoch() {}
+
+  /** The validation rows' loss and correct-count sums at {@code weights}. */
+  Update evaluate(RoundWeights weights);
+
+  @Override
+  default void close() {}
+}
