@@ -66,18 +66,53 @@ final class PartitionTrainer {
             return total;
           }
           load(model, weights);
-          setDropoutGenerator(
-              model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
-          model.train();
-          if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
-            return clippedGradientSum(c, engine, model, data, partition, globalRound);
-          }
-          int[] order = shuffle(c.seed(), epoch, partition, data.trainRows);
-          if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
-            return gradientSum(c, engine, model, data, order, round);
-          }
-          return localSteps(c, engine, model, weights, data, order, round);
+          return trainLoaded(
+              c,
+              engine,
+              model,
+              weights,
+              data,
+              epochOrder(c, epoch, partition, data),
+              partition,
+              round,
+              globalRound);
         });
+  }
+
+  /**
+   * The epoch's shuffled order of the partition's rows for {@link #trainLoaded}, or null where the
+   * update does not use it (DP-SGD samples each step's rows afresh).
+   */
+  static int[] epochOrder(TrainingConfig c, int epoch, int partition, PartitionData data) {
+    return c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM
+        ? null
+        : shuffle(c.seed(), epoch, partition, data.trainRows);
+  }
+
+  /**
+   * A round's update on {@code model}, which already holds {@code weights} (a training stage's task
+   * keeps its replica and the epoch's {@code order} for all its steps; a round's task loads them
+   * each time): the same code, on the same inputs, as either path takes.
+   */
+  static Update trainLoaded(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      RoundWeights weights,
+      PartitionData data,
+      int[] order,
+      int partition,
+      int round,
+      long globalRound) {
+    setDropoutGenerator(model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
+    model.train();
+    if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
+      return clippedGradientSum(c, engine, model, data, partition, globalRound);
+    }
+    if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
+      return gradientSum(c, engine, model, data, order, round);
+    }
+    return localSteps(c, engine, model, weights, data, order, round);
   }
 
   /** Client {@code data.clients[k]}'s round from {@code weights} on {@code model}. */

@@ -41,13 +41,18 @@ final class StageEndpoint implements ThreadSafeRpcEndpoint {
           return otherwise.apply(message);
         }
         try {
-          Object decoded = StageWire.decode(bytes, Object.class);
-          if (decoded instanceof StageMessages.Register r) {
-            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
-          } else if (decoded instanceof StageMessages.Submit s) {
+          long start = System.nanoTime();
+          int type = StageWire.type(bytes);
+          if (type == StageWire.SUBMIT) {
+            StageWire.SubmitHead s = StageWire.submitHead(bytes);
+            exchange.decoded(System.nanoTime() - start);
             exchange.submit(s, context);
+          } else if (type == StageWire.REGISTER) {
+            StageMessages.Register r = StageWire.decode(bytes, StageMessages.Register.class);
+            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
           } else {
-            throw new IllegalArgumentException("unknown training-stage message " + decoded);
+            throw new IllegalArgumentException(
+                "a task sent a training-stage message of type " + type + " to the driver");
           }
         } catch (RuntimeException e) {
           context.sendFailure(e);

@@ -1,18 +1,39 @@
 package org.emberdl.spark;
 
-import java.io.Serializable;
 import org.emberdl.federated.Update;
 
-/** What a training stage's tasks and the driver's {@link StageEndpoint} say to each other. */
+/**
+ * What a training stage's tasks and the driver's {@link StageEndpoint} say to each other (as {@link
+ * StageWire} bytes).
+ */
 final class StageMessages {
   private StageMessages() {}
 
   /** A task of stage attempt {@code stageAttempt} starts; the reply is a {@link Resume}. */
-  record Register(int partition, int stageAttempt) implements Serializable {}
+  record Register(int partition, int stageAttempt) {}
 
   /** Where a task starts: the epoch's first step not yet applied, and the weights before it. */
-  record Resume(int step, RoundWeights weights) implements Serializable {}
+  record Resume(int step, RoundWeights weights) {}
 
-  /** A partition's update for {@code step}; the reply is the weights after that step. */
-  record Submit(int partition, int stageAttempt, int step, Update update) implements Serializable {}
+  /**
+   * A partition's update for {@code step}; the reply is the weights after that step. {@code times}
+   * is the task's own account of the steps it has finished so far in this stage, for the driver's
+   * per-epoch breakdown ({@link StagePhases}).
+   */
+  record Submit(int partition, int stageAttempt, int step, Update update, TaskTimes times) {
+    Submit(int partition, int stageAttempt, int step, Update update) {
+      this(partition, stageAttempt, step, update, TaskTimes.NONE);
+    }
+  }
+
+  /**
+   * A task's cumulative nanoseconds over {@code steps} steps: computing its update ({@code
+   * PartitionTrainer}), encoding it, waiting for the driver's reply (RPC both ways plus the
+   * driver's wait for the slowest task and its step), decoding the reply and loading it into the
+   * replica.
+   */
+  record TaskTimes(
+      long steps, long computeNanos, long encodeNanos, long waitNanos, long loadNanos) {
+    static final TaskTimes NONE = new TaskTimes(0, 0, 0, 0, 0);
+  }
 }

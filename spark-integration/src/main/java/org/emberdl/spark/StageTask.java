@@ -12,8 +12,9 @@ import org.emberdl.federated.Update;
 
 /**
  * The executor's side of a training stage: one long-lived task per partition that computes its
- * share of every step of the epoch with {@link PartitionTrainer#train} (exactly as a round of the
- * rounds path does), sends it to the driver and continues from the weights the driver replies with.
+ * share of every step of the epoch with {@link PartitionTrainer#trainLoaded} (the code a round of
+ * the rounds path runs), sends it to the driver and continues from the weights the driver replies
+ * with.
  *
  * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
  * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
@@ -45,46 +46,85 @@ final class StageTask {
     int attempt = task.stageAttemptNumber();
     RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
     StageMessages.Resume resume =
-        ask(
-            task,
-            driver,
-            new StageMessages.Register(partition, attempt),
-            StageMessages.Resume.class,
-            timeoutMillis,
-            "registration");
-    RoundWeights weights = resume.weights();
-    for (int step = resume.step(); step < steps; step++) {
-      Update update =
-          PartitionTrainer.train(
-              config, weights, data, partition, epoch, step, (long) epoch * steps + step, null);
-      failIfAsked(task, partition, epoch, step);
-      weights =
-          ask(
-              task,
-              driver,
-              new StageMessages.Submit(partition, attempt, step, update),
-              RoundWeights.class,
-              timeoutMillis,
-              "step " + step);
-    }
+        StageWire.decode(
+            await(
+                task,
+                send(
+                    driver,
+                    StageWire.encode(new StageMessages.Register(partition, attempt)),
+                    timeoutMillis),
+                timeoutMillis,
+                "registration"),
+            StageMessages.Resume.class);
+    // The task keeps one replica and the epoch's row order for all its steps: each step loads
+    // the driver's reply into the replica and computes from there, as a round's task would.
+    PartitionTrainer.withReplica(
+        config,
+        (engine, model) -> {
+          RoundWeights weights = resume.weights();
+          PartitionTrainer.load(model, weights);
+          int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
+          byte[] message = null;
+          long compute = 0;
+          long encode = 0;
+          long wait = 0;
+          long load = 0;
+          long done = 0;
+          for (int step = resume.step(); step < steps; step++) {
+            long t0 = System.nanoTime();
+            Update update =
+                PartitionTrainer.trainLoaded(
+                    config,
+                    engine,
+                    model,
+                    weights,
+                    data,
+                    order,
+                    partition,
+                    step,
+                    (long) epoch * steps + step);
+            failIfAsked(task, partition, epoch, step);
+            long t1 = System.nanoTime();
+            compute += t1 - t0;
+            StageMessages.TaskTimes times =
+                new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
+            // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
+            // the previous step's message before its reply arrived.
+            message =
+                StageWire.encodeSubmit(
+                    new StageMessages.Submit(partition, attempt, step, update, times), message);
+            long t2 = System.nanoTime();
+            encode += t2 - t1;
+            byte[] reply =
+                await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
+            long t3 = System.nanoTime();
+            wait += t3 - t2;
+            if (step + 1 < steps) {
+              weights = StageWire.decodeWeights(reply, weights);
+              PartitionTrainer.load(model, weights);
+            }
+            load += System.nanoTime() - t3;
+            done++;
+          }
+          return null;
+        });
     return Collections.emptyIterator();
   }
 
-  private static <T> T ask(
-      TaskContext task,
-      RpcEndpointRef driver,
-      java.io.Serializable message,
-      Class<T> replyType,
-      long timeoutMillis,
-      String what) {
-    // The RPC layer's own timeout is a little later, so that this method's message is the one seen.
-    CompletableFuture<byte[]> reply =
-        SparkInternals.ask(driver, StageWire.encode(message), byte[].class, timeoutMillis + 10_000);
+  private static CompletableFuture<byte[]> send(
+      RpcEndpointRef driver, byte[] message, long timeoutMillis) {
+    // The RPC layer's own timeout is a little later, so that await's message is the one seen.
+    return SparkInternals.ask(driver, message, byte[].class, timeoutMillis + 10_000);
+  }
+
+  /** The driver's reply, waited for at most {@code timeoutMillis}, checking for a kill. */
+  private static byte[] await(
+      TaskContext task, CompletableFuture<byte[]> reply, long timeoutMillis, String what) {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
       task.killTaskIfInterrupted();
       try {
-        return StageWire.decode(reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS), replyType);
+        return reply.get(POLL_MILLIS, TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
         if (System.nanoTime() > deadline) {
           reply.cancel(true);

@@ -47,6 +47,11 @@ final class StageTraining implements AutoCloseable {
   private final int steps;
   private final long timeoutMillis;
   private StepExchange exchange;
+  private StagePhases phases;
+
+  /** When the current step's sum was ready: the optimizer's time runs from here to publish. */
+  private long summedAt;
+
   private RpcEndpointRef endpoint;
   private JavaFutureAction<List<Integer>> job;
   private int epoch;
@@ -158,7 +163,8 @@ final class StageTraining implements AutoCloseable {
   /** Starts epoch {@code epoch}'s stage from {@code weights}. */
   void beginEpoch(int epoch, RoundWeights weights, int maxEpochs) {
     this.epoch = epoch;
-    exchange = new StepExchange(partitions, weights);
+    phases = new StagePhases(partitions);
+    exchange = new StepExchange(partitions, weights, phases);
     String name = "ember-stage-" + config.runKey() + "-" + epoch;
     endpoint =
         SparkInternals.setupDriverEndpoint(
@@ -188,6 +194,7 @@ final class StageTraining implements AutoCloseable {
                 ClassTag$.MODULE$.apply(Integer.class))
             .repartition(1)
             .collectAsync();
+    phases.started(System.nanoTime());
   }
 
   /**
@@ -198,12 +205,15 @@ final class StageTraining implements AutoCloseable {
    *     would throw it
    */
   Update awaitStep(int step) {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    long start = System.nanoTime();
+    long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (true) {
-        List<Update> updates = exchange.awaitStep(step, POLL_MILLIS);
-        if (updates != null) {
-          return Coordinator.sum(updates);
+        Update total = exchange.awaitStep(step, POLL_MILLIS);
+        if (total != null) {
+          summedAt = System.nanoTime();
+          phases.awaited(summedAt - start);
+          return total;
         }
         if (job.isDone()) {
           job.get(); // throws the stage's failure
@@ -242,7 +252,7 @@ final class StageTraining implements AutoCloseable {
 
   /** The weights after the current step, for the tasks. */
   void publish(RoundWeights weights) {
-    exchange.publish(weights);
+    exchange.publish(weights, System.nanoTime() - summedAt);
   }
 
   /** Waits for the epoch's stage to end. */
@@ -266,6 +276,7 @@ final class StageTraining implements AutoCloseable {
     } finally {
       close();
     }
+    LOG.info("training stage of epoch {}: {}", epoch + 1, phases.summary());
   }
 
   /** Stops the current stage, if any: fails its waiting tasks, cancels its job. */

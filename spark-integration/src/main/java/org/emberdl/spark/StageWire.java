@@ -1,58 +1,425 @@
 package org.emberdl.spark;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
-import java.io.ObjectStreamClass;
-import java.io.Serializable;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.emberdl.federated.Update;
 
 /**
- * The bytes a training stage's messages travel as over Spark's RPC. Spark deserializes an RPC
- * message on its dispatcher threads with Spark's own class loader, which does not see the classes
- * of an application jar (spark-submit loads those in a child loader): a message of an Ember class
- * would fail with {@code ClassNotFoundException} on a real cluster and tear the connection down. So
- * every message is a {@code byte[]} (known to every loader), serialized and read back here with the
- * loader that loaded Ember.
+ * The bytes a training stage's messages travel as over Spark's RPC: a small binary format, raw
+ * little-endian floats copied in bulk, no Java serialization.
+ *
+ * <p>Why bytes: Spark deserializes an RPC message on its dispatcher threads with Spark's own class
+ * loader, which does not see the classes of an application jar (spark-submit loads those in a child
+ * loader): a message of an Ember class would fail with {@code ClassNotFoundException} on a real
+ * cluster and tear the connection down. So every message is a {@code byte[]} (known to every
+ * loader), written and read back here. Why not {@code ObjectOutputStream}: a step sends the whole
+ * gradient up and the whole model down (~1 MB each for a 235k-parameter MLP, every few
+ * milliseconds), and Java serialization of a {@code float[]} converts it float by float into a
+ * growing buffer, then copies it again; here each array is one bulk copy into a buffer of the exact
+ * size. In local mode Spark's RPC hands the {@code byte[]} over without serializing it, so this
+ * codec is the whole serialization cost of a step.
+ *
+ * <p>Layout: {@code int magic, int type}, then the message's fields in order; an array is its
+ * {@code int} length followed by its elements. Decoding checks the magic, the type the caller
+ * expects, every length against the bytes that remain, and that no byte is left over, and says
+ * which of these failed.
  */
 final class StageWire {
+  /** "EMSW": Ember stage wire, format 1. */
+  static final int MAGIC = 0x454d5357;
+
+  static final int REGISTER = 1;
+  static final int RESUME = 2;
+  static final int SUBMIT = 3;
+  static final int WEIGHTS = 4;
+
+  private static final int HEADER = 8;
+  private static final int TIMES = 5 * Long.BYTES;
+
   private StageWire() {}
 
-  static byte[] encode(Serializable message) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
-      out.writeObject(message);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot encode a training-stage message", e);
+  /** {@code message} (a {@link StageMessages} record or {@link RoundWeights}) as bytes. */
+  static byte[] encode(Object message) {
+    if (message instanceof RoundWeights w) {
+      return encodeWeights(w, null);
     }
-    return bytes.toByteArray();
+    if (message instanceof StageMessages.Submit s) {
+      return encodeSubmit(s, null);
+    }
+    if (message instanceof StageMessages.Register r) {
+      ByteBuffer b = start(REGISTER, 2 * Integer.BYTES);
+      b.putInt(r.partition()).putInt(r.stageAttempt());
+      return done(b);
+    }
+    if (message instanceof StageMessages.Resume r) {
+      ByteBuffer b = start(RESUME, Integer.BYTES + weightsSize(r.weights()));
+      b.putInt(r.step());
+      putWeights(b, r.weights());
+      return done(b);
+    }
+    throw new IllegalArgumentException(
+        "not a training-stage message: "
+            + (message == null ? "null" : message.getClass().getName()));
   }
 
-  /** The message in {@code bytes}, which must be of {@code type}. */
+  /**
+   * {@code w} as bytes, written into {@code reuse} when it has exactly the size needed (see {@link
+   * StepExchange#publish} for when the driver may reuse a reply's array).
+   */
+  static byte[] encodeWeights(RoundWeights w, byte[] reuse) {
+    int size = HEADER + weightsSize(w);
+    ByteBuffer b =
+        (reuse != null && reuse.length == size ? ByteBuffer.wrap(reuse) : ByteBuffer.allocate(size))
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putInt(MAGIC)
+            .putInt(WEIGHTS);
+    putWeights(b, w);
+    return done(b);
+  }
+
+  /**
+   * {@code s} as bytes, written into {@code reuse} when it has exactly the size needed (a task
+   * sends updates of one size every step). The caller may reuse the array once the message has been
+   * handed to Spark: Spark's RPC serializes a remote message in {@code ask} itself, and a local one
+   * is read by the driver's endpoint before it answers.
+   */
+  static byte[] encodeSubmit(StageMessages.Submit s, byte[] reuse) {
+    int body = 3 * Integer.BYTES + TIMES + updateSize(s.update());
+    ByteBuffer b =
+        reuse != null && reuse.length == HEADER + body
+            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
+            : ByteBuffer.allocate(HEADER + body).order(ByteOrder.LITTLE_ENDIAN);
+    b.putInt(MAGIC).putInt(SUBMIT);
+    b.putInt(s.partition()).putInt(s.stageAttempt()).putInt(s.step());
+    StageMessages.TaskTimes t = s.times();
+    b.putLong(t.steps())
+        .putLong(t.computeNanos())
+        .putLong(t.encodeNanos())
+        .putLong(t.waitNanos())
+        .putLong(t.loadNanos());
+    Update u = s.update();
+    b.putLong(u.examples()).putDouble(u.lossSum()).putLong(u.correct());
+    putFloats(b, u.values());
+    putFloats(b, u.buffers());
+    return done(b);
+  }
+
+  /**
+   * The message in {@code bytes}, which must be of {@code type} ({@code Object.class}: any).
+   *
+   * @throws IllegalArgumentException naming what is wrong: not this format, another message type
+   *     than expected, a length that does not fit the bytes, or bytes left over
+   */
   static <T> T decode(byte[] bytes, Class<T> type) {
-    try (ObjectInputStream in = new EmberObjectInput(new ByteArrayInputStream(bytes))) {
-      return type.cast(in.readObject());
-    } catch (IOException | ClassNotFoundException e) {
-      throw new IllegalStateException("cannot decode a training-stage message", e);
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    Class<?> actual = typeOf(kind);
+    if (type != Object.class && type != actual) {
+      throw new IllegalArgumentException(
+          "expected a training-stage "
+              + type.getSimpleName()
+              + ", got a "
+              + actual.getSimpleName());
     }
+    Reader r = new Reader(b, actual.getSimpleName());
+    Object message =
+        switch (kind) {
+          case REGISTER -> new StageMessages.Register(r.getInt(), r.getInt());
+          case RESUME -> new StageMessages.Resume(r.getInt(), r.weights());
+          case SUBMIT -> r.submit();
+          case WEIGHTS -> r.weights();
+          default -> throw new AssertionError(kind); // typeOf refused it
+        };
+    r.end();
+    return type.cast(message);
   }
 
-  /** Resolves classes with Ember's own loader, not the caller's thread's. */
-  private static final class EmberObjectInput extends ObjectInputStream {
-    EmberObjectInput(InputStream in) throws IOException {
-      super(in);
+  /**
+   * A {@link StageMessages.Submit} read without copying its arrays: its fields, and where its
+   * values and buffers lie in {@code bytes}, which the driver adds into the step's sum directly
+   * ({@link #readFloats}). Checked as strictly as {@link #decode}.
+   */
+  record SubmitHead(
+      int partition,
+      int stageAttempt,
+      int step,
+      StageMessages.TaskTimes times,
+      long examples,
+      double lossSum,
+      long correct,
+      int values,
+      int valuesOffset,
+      int buffers,
+      int buffersOffset,
+      byte[] bytes) {}
+
+  /** The type of message {@code bytes} holds ({@link #REGISTER}, ...), checking the header. */
+  static int type(byte[] bytes) {
+    ByteBuffer b = header(bytes);
+    typeOf(b.getInt(Integer.BYTES));
+    return b.getInt(Integer.BYTES);
+  }
+
+  /** The Submit in {@code bytes}, its arrays left in place. */
+  static SubmitHead submitHead(byte[] bytes) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    if (kind != SUBMIT) {
+      throw new IllegalArgumentException(
+          "expected a training-stage Submit, got a " + typeOf(kind).getSimpleName());
+    }
+    Reader r = new Reader(b, "Submit");
+    SubmitHead h = r.submitHead();
+    r.end();
+    return h;
+  }
+
+  /**
+   * The weights in {@code bytes}, read into {@code reuse}'s arrays when their sizes match (a task
+   * receives weights of one size every step), else into new ones.
+   */
+  static RoundWeights decodeWeights(byte[] bytes, RoundWeights reuse) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    if (kind != WEIGHTS) {
+      throw new IllegalArgumentException(
+          "expected a training-stage RoundWeights, got a " + typeOf(kind).getSimpleName());
+    }
+    Reader r = new Reader(b, "RoundWeights");
+    int values = r.skipFloats("values");
+    int valuesOffset = b.position() - Float.BYTES * values;
+    int buffers = r.skipFloats("buffers");
+    int buffersOffset = b.position() - Float.BYTES * buffers;
+    r.end();
+    RoundWeights w =
+        reuse != null && reuse.values().length == values && reuse.buffers().length == buffers
+            ? reuse
+            : new RoundWeights(new float[values], new float[buffers]);
+    readFloats(bytes, valuesOffset, w.values(), values);
+    readFloats(bytes, buffersOffset, w.buffers(), buffers);
+    return w;
+  }
+
+  /** Copies {@code n} floats at {@code offset} of {@code bytes} into {@code into}, in bulk. */
+  static void readFloats(byte[] bytes, int offset, float[] into, int n) {
+    ByteBuffer.wrap(bytes, offset, Float.BYTES * n)
+        .slice()
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .asFloatBuffer()
+        .get(into, 0, n);
+  }
+
+  private static Class<?> typeOf(int kind) {
+    return switch (kind) {
+      case REGISTER -> StageMessages.Register.class;
+      case RESUME -> StageMessages.Resume.class;
+      case SUBMIT -> StageMessages.Submit.class;
+      case WEIGHTS -> RoundWeights.class;
+      default ->
+          throw new IllegalArgumentException("not a training-stage message: unknown type " + kind);
+    };
+  }
+
+  /** A little-endian buffer over {@code bytes}, positioned after the checked magic. */
+  private static ByteBuffer header(byte[] bytes) {
+    if (bytes == null || bytes.length < HEADER) {
+      throw new IllegalArgumentException(
+          "not a training-stage message: "
+              + (bytes == null ? "null" : bytes.length + " bytes")
+              + ", shorter than the "
+              + HEADER
+              + "-byte header");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    int magic = b.getInt();
+    if (magic != MAGIC) {
+      throw new IllegalArgumentException(
+          String.format(
+              "not a training-stage message: magic 0x%08x, expected 0x%08x (a task and a"
+                  + " driver of different Ember versions?)",
+              magic, MAGIC));
+    }
+    return b;
+  }
+
+  private static int weightsSize(RoundWeights w) {
+    return arraysSize(w.values().length, w.buffers().length);
+  }
+
+  private static int updateSize(Update u) {
+    // examples, loss sum, correct, then the two arrays
+    return 2 * Long.BYTES + Double.BYTES + arraysSize(u.values().length, u.buffers().length);
+  }
+
+  private static int arraysSize(int values, int buffers) {
+    return Math.toIntExact(
+        2L * Integer.BYTES + (long) Float.BYTES * values + Float.BYTES * buffers);
+  }
+
+  private static ByteBuffer start(int kind, int body) {
+    return ByteBuffer.allocate(HEADER + body)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .putInt(MAGIC)
+        .putInt(kind);
+  }
+
+  private static byte[] done(ByteBuffer b) {
+    if (b.hasRemaining()) {
+      throw new IllegalStateException("StageWire sized a message wrongly: " + b);
+    }
+    return b.array();
+  }
+
+  private static void putWeights(ByteBuffer b, RoundWeights w) {
+    putFloats(b, w.values());
+    putFloats(b, w.buffers());
+  }
+
+  /** The length, then the floats in one bulk copy through a float view of the buffer. */
+  private static void putFloats(ByteBuffer b, float[] values) {
+    b.putInt(values.length);
+    b.asFloatBuffer().put(values);
+    b.position(b.position() + Float.BYTES * values.length);
+  }
+
+  /** Reads fields, checking each length against what remains. */
+  private static final class Reader {
+    private final ByteBuffer b;
+    private final String what;
+
+    Reader(ByteBuffer b, String what) {
+      this.b = b;
+      this.what = what;
     }
 
-    @Override
-    protected Class<?> resolveClass(ObjectStreamClass desc)
-        throws IOException, ClassNotFoundException {
-      try {
-        return Class.forName(desc.getName(), false, StageWire.class.getClassLoader());
-      } catch (ClassNotFoundException e) {
-        return super.resolveClass(desc);
+    private void need(long bytes, String field) {
+      if (bytes > b.remaining()) {
+        throw new IllegalArgumentException(
+            "truncated training-stage "
+                + what
+                + ": its "
+                + field
+                + " needs "
+                + bytes
+                + " bytes at offset "
+                + b.position()
+                + ", only "
+                + b.remaining()
+                + " of "
+                + b.capacity()
+                + " remain");
+      }
+    }
+
+    int getInt() {
+      need(Integer.BYTES, "header");
+      return b.getInt();
+    }
+
+    long getLong(String field) {
+      need(Long.BYTES, field);
+      return b.getLong();
+    }
+
+    float[] floats(String field) {
+      need(Integer.BYTES, field + " length");
+      int n = b.getInt();
+      if (n < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage " + what + ": its " + field + " has length " + n);
+      }
+      need((long) Float.BYTES * n, field + " (" + n + " floats)");
+      float[] out = new float[n];
+      b.asFloatBuffer().get(out);
+      b.position(b.position() + Float.BYTES * n);
+      return out;
+    }
+
+    RoundWeights weights() {
+      float[] values = floats("values");
+      return new RoundWeights(values, floats("buffers"));
+    }
+
+    /** Skips an array after checking its length; returns the length (position: its data). */
+    int skipFloats(String field) {
+      need(Integer.BYTES, field + " length");
+      int n = b.getInt();
+      if (n < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage " + what + ": its " + field + " has length " + n);
+      }
+      need((long) Float.BYTES * n, field + " (" + n + " floats)");
+      b.position(b.position() + Float.BYTES * n);
+      return n;
+    }
+
+    SubmitHead submitHead() {
+      int partition = getInt();
+      int attempt = getInt();
+      int step = getInt();
+      StageMessages.TaskTimes times =
+          new StageMessages.TaskTimes(
+              getLong("times"),
+              getLong("times"),
+              getLong("times"),
+              getLong("times"),
+              getLong("times"));
+      long examples = getLong("examples");
+      need(Double.BYTES, "loss");
+      double loss = b.getDouble();
+      long correct = getLong("correct");
+      if (examples < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage Submit: partition "
+                + partition
+                + " reports "
+                + examples
+                + " examples");
+      }
+      int values = skipFloats("values");
+      int valuesOffset = b.position() - Float.BYTES * values;
+      int buffers = skipFloats("buffers");
+      int buffersOffset = b.position() - Float.BYTES * buffers;
+      return new SubmitHead(
+          partition,
+          attempt,
+          step,
+          times,
+          examples,
+          loss,
+          correct,
+          values,
+          valuesOffset,
+          buffers,
+          buffersOffset,
+          b.array());
+    }
+
+    StageMessages.Submit submit() {
+      SubmitHead h = submitHead();
+      float[] values = new float[h.values()];
+      readFloats(h.bytes(), h.valuesOffset(), values, values.length);
+      float[] buffers = new float[h.buffers()];
+      readFloats(h.bytes(), h.buffersOffset(), buffers, buffers.length);
+      return new StageMessages.Submit(
+          h.partition(),
+          h.stageAttempt(),
+          h.step(),
+          new Update(values, buffers, h.examples(), h.lossSum(), h.correct()),
+          h.times());
+    }
+
+    void end() {
+      if (b.hasRemaining()) {
+        throw new IllegalArgumentException(
+            "oversized training-stage "
+                + what
+                + ": "
+                + b.remaining()
+                + " bytes left over after "
+                + b.position()
+                + " of "
+                + b.capacity());
       }
     }
   }

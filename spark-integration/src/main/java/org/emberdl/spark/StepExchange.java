@@ -1,7 +1,6 @@
 package org.emberdl.spark;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.rpc.RpcCallContext;
 import org.emberdl.federated.Update;
@@ -20,23 +19,62 @@ import org.emberdl.federated.Update;
  * them), and the failed attempt's waiting tasks are told to stop. A step's update depends only on
  * the weights, the seed, the epoch, the step and the partition, so the retried run reaches the
  * undisturbed run's weights bit for bit.
+ *
+ * <p>The sum: each update is added into the step's total as soon as the updates of all lower
+ * partitions are in, straight from the task's message bytes ({@link StageWire#submitHead}), on the
+ * dispatcher thread while slower tasks still compute. The total is {@code Update.zero} plus each
+ * partition's update with {@link Update#add}, in partition order: the same code and order as {@link
+ * Coordinator#sum}, so the same bits as the rounds path. A message's bytes are held until they are
+ * added; a task reuses its send buffer only after its reply, which comes after the step's sum.
  */
 final class StepExchange {
   private record Waiter(int stageAttempt, RpcCallContext context) {}
 
   private final int partitions;
+  private final StagePhases phases;
   private int completed;
   private RoundWeights weights;
-  private Update[] updates;
+
+  /** The weights' bytes as last sent: the answer to a late submit of the step before. */
+  private byte[] weightsBytes;
+
+  /** The reply's bytes of the step before the last: the array the next reply is written into. */
+  private byte[] spareBytes;
+
+  /** The current step's messages that arrived and are not summed yet, by partition. */
+  private StageWire.SubmitHead[] pending;
+
+  private boolean[] arrived;
   private int received;
+
+  /** Partitions {@code 0..summed-1} are in {@link #total}. */
+  private int summed;
+
+  private Update total;
+  private float[] scratchValues = new float[0];
+  private float[] scratchBuffers = new float[0];
   private boolean handedOver;
   private int stageAttempt;
   private final List<Waiter> waiters = new ArrayList<>();
 
   StepExchange(int partitions, RoundWeights initial) {
+    this(partitions, initial, new StagePhases(partitions));
+  }
+
+  StepExchange(int partitions, RoundWeights initial, StagePhases phases) {
     this.partitions = partitions;
+    this.phases = phases;
     this.weights = initial;
-    this.updates = new Update[partitions];
+    openStep();
+  }
+
+  private void openStep() {
+    pending = new StageWire.SubmitHead[partitions];
+    arrived = new boolean[partitions];
+    received = 0;
+    summed = 0;
+    total = null;
+    handedOver = false;
   }
 
   /** A task of {@code attempt} starts: where it resumes. */
@@ -46,12 +84,24 @@ final class StepExchange {
     return new StageMessages.Resume(completed, weights);
   }
 
+  /** {@link #submit(StageWire.SubmitHead, RpcCallContext)} of a decoded message (tests). */
+  void submit(StageMessages.Submit s, RpcCallContext context) {
+    submit(StageWire.submitHead(StageWire.encode(s)), context);
+  }
+
   /** A task's update; {@code context} is answered by {@link #publish} or now with a failure. */
-  synchronized void submit(StageMessages.Submit s, RpcCallContext context) {
+  synchronized void submit(StageWire.SubmitHead s, RpcCallContext context) {
     checkPartition(s.partition());
     supersede(s.stageAttempt());
     if (s.stageAttempt() < stageAttempt) {
       context.sendFailure(superseded(s.stageAttempt()));
+      return;
+    }
+    if (s.step() == completed - 1 && weightsBytes != null) {
+      // A task of this attempt that registered while the driver was applying step s (so it was
+      // told to resume at s) and submitted after the publish: the current weights are that
+      // step's result, exactly what its peers were sent.
+      context.reply(weightsBytes);
       return;
     }
     if (s.step() != completed) {
@@ -65,9 +115,39 @@ final class StepExchange {
                   + completed));
       return;
     }
-    if (updates[s.partition()] == null) {
-      updates[s.partition()] = s.update();
+    if (s.values() != weights.values().length) {
+      context.sendFailure(
+          new IllegalStateException(
+              "training stage: partition "
+                  + s.partition()
+                  + " sent an update of "
+                  + s.values()
+                  + " values for step "
+                  + s.step()
+                  + ", the model has "
+                  + weights.values().length
+                  + " parameters"));
+      return;
+    }
+    if (!arrived[s.partition()]) {
+      if (total != null && s.buffers() != total.buffers().length) {
+        context.sendFailure(
+            new IllegalStateException(
+                "training stage: partition "
+                    + s.partition()
+                    + " sent "
+                    + s.buffers()
+                    + " buffer values for step "
+                    + s.step()
+                    + ", the other partitions "
+                    + total.buffers().length));
+        return;
+      }
+      arrived[s.partition()] = true;
+      pending[s.partition()] = s;
       received++;
+      phases.arrived(s.partition(), s.times(), System.nanoTime());
+      addInOrder();
     }
     waiters.add(new Waiter(s.stageAttempt(), context));
     if (received == partitions) {
@@ -75,11 +155,31 @@ final class StepExchange {
     }
   }
 
+  /** Adds the pending updates that are next in partition order into the step's total. */
+  private void addInOrder() {
+    long start = System.nanoTime();
+    while (summed < partitions && pending[summed] != null) {
+      StageWire.SubmitHead h = pending[summed];
+      pending[summed] = null;
+      if (total == null) {
+        total = Update.zero(h.values(), h.buffers());
+        scratchValues = scratchValues.length == h.values() ? scratchValues : new float[h.values()];
+        scratchBuffers =
+            scratchBuffers.length == h.buffers() ? scratchBuffers : new float[h.buffers()];
+      }
+      StageWire.readFloats(h.bytes(), h.valuesOffset(), scratchValues, h.values());
+      StageWire.readFloats(h.bytes(), h.buffersOffset(), scratchBuffers, h.buffers());
+      total.add(new Update(scratchValues, scratchBuffers, h.examples(), h.lossSum(), h.correct()));
+      summed++;
+    }
+    phases.summed(System.nanoTime() - start);
+  }
+
   /**
-   * The updates of step {@code step} in partition order once all have arrived, or null if they have
-   * not within {@code waitMillis}.
+   * The updates of step {@code step} summed in partition order once all have arrived, or null if
+   * they have not within {@code waitMillis}.
    */
-  synchronized List<Update> awaitStep(int step, long waitMillis) throws InterruptedException {
+  synchronized Update awaitStep(int step, long waitMillis) throws InterruptedException {
     if (step != completed) {
       throw new IllegalStateException("awaiting step " + step + " at step " + completed);
     }
@@ -92,14 +192,19 @@ final class StepExchange {
       wait(left);
     }
     handedOver = true;
-    return Arrays.asList(updates.clone());
+    return total;
+  }
+
+  /** Time the RPC dispatcher spent reading an update's header, for {@link StagePhases}. */
+  void decoded(long nanos) {
+    phases.decoded(nanos);
   }
 
   /** Which partitions' updates for the current step have arrived, for messages. */
   synchronized String missing() {
     List<Integer> out = new ArrayList<>();
     for (int i = 0; i < partitions; i++) {
-      if (updates[i] == null) {
+      if (!arrived[i]) {
         out.add(i);
       }
     }
@@ -108,16 +213,30 @@ final class StepExchange {
 
   /** The weights after the current step: answers its waiting tasks and opens the next step. */
   synchronized void publish(RoundWeights next) {
+    publish(next, 0);
+  }
+
+  /** {@link #publish(RoundWeights)}; {@code applyNanos}: the driver's step since the sum. */
+  synchronized void publish(RoundWeights next, long applyNanos) {
+    long start = System.nanoTime();
     completed++;
     weights = next;
-    updates = new Update[partitions];
-    received = 0;
-    handedOver = false;
-    byte[] reply = StageWire.encode(next);
+    openStep();
+    // Two reply arrays in turn, so a step allocates none: the array of step k-1 is free again at
+    // step k+1. Every task of the current attempt has read it by then (a task reads its reply
+    // before it submits the next step, and step k+1 needs all their submits); a remote reply is
+    // serialized in reply() itself; only a task of a superseded attempt could still read it, and
+    // its next submit is refused.
+    byte[] reply = StageWire.encodeWeights(next, spareBytes);
+    spareBytes = weightsBytes;
+    weightsBytes = reply;
+    long encoded = System.nanoTime();
     for (Waiter w : waiters) {
       w.context().reply(reply);
     }
     waiters.clear();
+    long end = System.nanoTime();
+    phases.published(applyNanos, encoded - start, end - encoded, end);
   }
 
   /** Fails every waiting task (the driver gave up on the stage). */
@@ -138,8 +257,7 @@ final class StepExchange {
     }
     waiters.clear();
     if (!handedOver) { // else the driver is applying this step: the retry gets its result
-      updates = new Update[partitions];
-      received = 0;
+      openStep();
     }
   }
 
