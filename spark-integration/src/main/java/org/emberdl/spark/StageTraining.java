@@ -27,6 +27,11 @@ import scala.reflect.ClassTag$;
  * #publish}, which answers the waiting tasks. So the weights are bit for bit those of the rounds
  * path, and the coordinator keeps the authoritative weights and optimizer state.
  *
+ * <p>Where the sum is formed is {@link StageReduce} ({@code spark.ember.stageReduce}): on the
+ * driver from the whole updates (the default), or among the tasks, which send the driver only their
+ * chunks of the sum. After each epoch's stage, and when a stage fails or is cancelled, the driver
+ * removes whatever block of the tasks' exchanges is left ({@link BlockAllReduce#removeLeftovers}).
+ *
  * <p>A stage per epoch rather than per fit: validation, checkpoints, early stopping and the privacy
  * budget stay between epochs on the driver as in the rounds path, and a retried stage recomputes at
  * most the current epoch's unfinished step. It costs one job per epoch.
@@ -46,6 +51,7 @@ final class StageTraining implements AutoCloseable {
   private final int partitions;
   private final int steps;
   private final long timeoutMillis;
+  private final StageReduce reduce;
   private StepExchange exchange;
   private StagePhases phases;
 
@@ -61,8 +67,10 @@ final class StageTraining implements AutoCloseable {
       JavaRDD<PartitionData> data,
       TrainingConfig config,
       int partitions,
-      int steps) {
+      int steps,
+      StageReduce reduce) {
     this.sc = sc;
+    this.reduce = reduce;
     this.data = data;
     this.config = config;
     this.partitions = partitions;
@@ -87,10 +95,11 @@ final class StageTraining implements AutoCloseable {
       TrainingConfig config,
       int partitions,
       int steps,
-      boolean explicit) {
+      boolean explicit,
+      StageReduce reduce) {
     String obstacle = obstacle(sc, data.rdd(), partitions);
     if (obstacle == null) {
-      return new StageTraining(sc, data, config, partitions, steps);
+      return new StageTraining(sc, data, config, partitions, steps, reduce);
     }
     if (explicit) {
       throw new IllegalStateException(
@@ -164,7 +173,7 @@ final class StageTraining implements AutoCloseable {
   void beginEpoch(int epoch, RoundWeights weights, int maxEpochs) {
     this.epoch = epoch;
     phases = new StagePhases(partitions);
-    exchange = new StepExchange(partitions, weights, phases);
+    exchange = new StepExchange(partitions, weights, phases, reduce);
     String name = "ember-stage-" + config.runKey() + "-" + epoch;
     endpoint =
         SparkInternals.setupDriverEndpoint(
@@ -177,12 +186,13 @@ final class StageTraining implements AutoCloseable {
     int e = epoch;
     int n = steps;
     long timeout = timeoutMillis;
+    StageReduce r = reduce;
     Function1<scala.collection.Iterator<PartitionData>, scala.collection.Iterator<Integer>> task =
         (Function1<scala.collection.Iterator<PartitionData>, scala.collection.Iterator<Integer>>
                 & Serializable)
             it ->
                 CollectionConverters.asScala(
-                    StageTask.run(c, name, e, n, timeout, CollectionConverters.asJava(it)));
+                    StageTask.run(c, name, e, n, timeout, r, CollectionConverters.asJava(it)));
     // The barrier stage feeds an (empty) shuffle: Spark retries a failed barrier ShuffleMapStage
     // (spark.stage.maxConsecutiveAttempts times) but aborts the job on a failed barrier
     // ResultStage ("Could not recover from a failed barrier ResultStage").
@@ -257,6 +267,7 @@ final class StageTraining implements AutoCloseable {
 
   /** Waits for the epoch's stage to end. */
   void endEpoch() {
+    String traffic = traffic();
     try {
       job.get(timeoutMillis, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
@@ -276,7 +287,13 @@ final class StageTraining implements AutoCloseable {
     } finally {
       close();
     }
-    LOG.info("training stage of epoch {}: {}", epoch + 1, phases.summary());
+    LOG.info(
+        "training stage of epoch {} ({}={}, {}): {}",
+        epoch + 1,
+        StageReduce.CONF,
+        reduce.paramValue(),
+        traffic,
+        phases.summary());
   }
 
   /** Stops the current stage, if any: fails its waiting tasks, cancels its job. */
@@ -292,6 +309,20 @@ final class StageTraining implements AutoCloseable {
       SparkInternals.stopEndpoint(endpoint);
       endpoint = null;
     }
+    if (reduce == StageReduce.TASKS && exchange != null) {
+      // none after a stage that ended normally; a failed attempt's blocks when a task could not
+      // remove its own (its executor is gone, or the kill came mid-put)
+      BlockAllReduce.removeLeftovers(config.runKey());
+      exchange = null;
+    }
+  }
+
+  /** The driver's bytes in and out per step of the epoch, for its log line. */
+  private String traffic() {
+    long[] moved = exchange.bytesMoved();
+    int n = Math.max(1, exchange.completed());
+    return String.format(
+        java.util.Locale.ROOT, "driver bytes per step: in %d, out %d", moved[0] / n, moved[1] / n);
   }
 
   @SuppressWarnings("unchecked")
