@@ -264,8 +264,8 @@ final class StepExchange {
           + reduce.paramValue()
           + ")";
     }
-    if (s.step() == completed - 1) {
-      return null;
+    if (s.step() == completed - 1 && completed > 0) {
+      return null; // a late submit of the step just applied: answered with its result
     }
     if (s.step() != completed) {
       return s.partition() + " sent step " + s.step() + " while the driver is at step " + completed;

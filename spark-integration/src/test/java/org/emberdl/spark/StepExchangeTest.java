@@ -349,6 +349,15 @@ class StepExchangeTest {
             "training stage: partition 1 sent a chunk of the sum, but the driver sums the whole"
                 + " updates (spark.ember.stageReduce=driver)"),
         chunk.failures);
+    // before any step was applied there is no "step just applied" to answer a step -1 with
+    Reply before = new Reply();
+    x.submit(
+        new StageMessages.Shard(0, 0, -1, 3, 0, s1.sum(), StageMessages.TaskTimes.NONE),
+        100,
+        before);
+    assertEquals(
+        List.of("training stage: partition 0 sent step -1 while the driver is at step 0"),
+        before.failures);
     assertEquals("[0, 1]", x.missing());
   }
 }
