@@ -63,11 +63,11 @@ final class StageTask {
                 timeoutMillis,
                 "registration"),
             StageMessages.Resume.class);
-    // The task keeps one replica and the epoch's row order for all its steps: each step loads
-    // the driver's reply into the replica and computes from there, as a round's task would.
     // Created before the replica, so that its cleanup listener is registered even if that fails.
     BlockAllReduce reducer =
         reduce == StageReduce.TASKS ? BlockAllReduce.forTask(config.runKey(), timeoutMillis) : null;
+    // The task keeps one replica and the epoch's row order for all its steps: each step loads
+    // the driver's reply into the replica and computes from there, as a round's task would.
     PartitionTrainer.withReplica(
         config,
         (engine, model) -> {
