@@ -61,7 +61,7 @@ run() { # main-class log-name args...
   echo "== $cls $* (load $(cut -d' ' -f1-3 /proc/loadavg)) -> $OUT/$name.log"
   java "${OPENS[@]}" -Xmx8g -Dlog4j2.configurationFile="$ROOT/benchmarks/spark/log4j2.properties" \
     "${jfr[@]}" "${EXTRA[@]}" -cp "$CP" "$cls" --work-dir "$WORK" "$@" 2>&1 | tee "$OUT/$name.log" |
-    grep -E '^(SUMMARY|RATIO|BOUND|OVERHEAD|RUN|load|session|wrote|Ember model|MLlib model|[0-9]+ rows)|Exception|Error'
+    grep -E '^(SUMMARY|RATIO|BOUND|OVERHEAD|RUN|load|session|wrote|Ember model|MLlib model|[0-9]+ rows)|training stage of epoch|Exception|Error'
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 

@@ -9,6 +9,7 @@ import java.util.concurrent.TimeoutException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.rpc.RpcEndpointRef;
 import org.emberdl.federated.Update;
+import org.emberdl.tensor.MemoryScope;
 
 /**
  * The executor's side of a training stage: one long-lived task per partition that computes its
@@ -86,17 +87,21 @@ final class StageTask {
           long done = 0;
           for (int step = resume.step(); step < steps; step++) {
             long t0 = System.nanoTime();
-            Update update =
-                PartitionTrainer.trainLoaded(
-                    config,
-                    engine,
-                    model,
-                    weights,
-                    data,
-                    order,
-                    partition,
-                    step,
-                    (long) epoch * steps + step);
+            Update update;
+            // one scope per step, as a round's task has: what the step allocates is freed here
+            try (MemoryScope scope = MemoryScope.open()) {
+              update =
+                  PartitionTrainer.trainLoaded(
+                      config,
+                      engine,
+                      model,
+                      weights,
+                      data,
+                      order,
+                      partition,
+                      step,
+                      (long) epoch * steps + step);
+            }
             failIfAsked(task, partition, epoch, step);
             long t1 = System.nanoTime();
             compute += t1 - t0;
