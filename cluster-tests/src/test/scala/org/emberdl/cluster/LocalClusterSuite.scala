@@ -96,4 +96,40 @@ class LocalClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(Arrays.equals(model.weights(), ref.weights),
       "a run that lost an executor must end with the undisturbed weights")
   }
+
+  test("spark.ember.stageReduce=tasks on two executor JVMs, one killed with SIGKILL: the undisturbed weights") {
+    val ref = Reference.run
+    implicit val ec: ExecutionContext = ExecutionContext.global
+    // The previous test's victim has been replaced by now or soon: the barrier stage needs both.
+    val deadline = System.nanoTime() + 2.minutes.toNanos
+    while (spark.sparkContext.statusTracker.getExecutorInfos.length < 3 && System.nanoTime() < deadline) {
+      Thread.sleep(200)
+    }
+    val victim = ProcessHandle.of(ClusterSupport.executorPids(spark).min).orElseThrow()
+    // Each step's updates are reduce-scattered between the two executors over their block
+    // managers and the driver sees only the halves of the sum; the kill (after step 5 of epoch 2
+    // has been answered) leaves the survivor waiting for its peer's block of step 6 until Spark
+    // kills it and retries the stage, whose tasks register at the same step.
+    @volatile var killedAt = ""
+    val listener = new ProgressListener {
+      override def onStep(p: TrainingProgress): Unit =
+        if (p.epoch == 2 && p.step == 5 && killedAt.isEmpty) {
+          killedAt = s"epoch ${p.epoch} step ${p.step} of ${p.stepsPerEpoch}"
+          victim.destroyForcibly()
+          victim.onExit().get(1, TimeUnit.MINUTES)
+        }
+    }
+    spark.conf.set("spark.ember.stageReduce", "tasks")
+    try {
+      val data = spark.read.parquet(ref.train)
+      val fit = Future(
+        Reference.classifier().setExecutionMode("stage").setProgressListener(listener).fit(data))
+      val model = ClusterSupport.timed("local-cluster: tasks reduce, fit with an executor killed") {
+        Await.result(fit, 8.minutes)
+      }
+      assert(killedAt.nonEmpty, "the fit never reached epoch 2 step 5")
+      assert(Arrays.equals(model.weights(), ref.weights),
+        "a run that reduced among the tasks and lost an executor must end with the local[2] weights")
+    } finally spark.conf.unset("spark.ember.stageReduce")
+  }
 }

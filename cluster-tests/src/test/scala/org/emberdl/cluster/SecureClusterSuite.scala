@@ -43,4 +43,17 @@ class SecureClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     }
     assert(math.abs(accuracy - ref.accuracy) < 1e-12, s"accuracy $accuracy vs ${ref.accuracy}")
   }
+
+  test("spark.ember.stageReduce=tasks with authentication and encryption: the local[2] weights") {
+    // The tasks exchange their chunks of each step's sum as blocks over Spark's block transfer
+    // service, which spark.authenticate and spark.network.crypto.enabled protect.
+    val ref = Reference.run
+    spark.conf.set("spark.ember.stageReduce", "tasks")
+    try {
+      val model = ClusterSupport.timed("secure local-cluster: fit, tasks reduce") {
+        Reference.classifier().setExecutionMode("stage").fit(spark.read.parquet(ref.train))
+      }
+      assert(Arrays.equals(model.weights(), ref.weights), "weights differ from the local[2] run")
+    } finally spark.conf.unset("spark.ember.stageReduce")
+  }
 }

@@ -230,6 +230,26 @@ public final class BlockAllReduce implements AutoCloseable {
     return out;
   }
 
+  /**
+   * {@link #allGather} into {@code values} followed by {@code buffers} (cut into chunks as {@code
+   * new UpdateChunks(values.length, buffers.length, P)} cuts them), without allocating: what a task
+   * of a training stage with {@code spark.ember.stageReduce=tasks} does with its chunk of the new
+   * weights, into its replica's weights.
+   */
+  void allGatherInto(int step, String phase, float[] mine, float[] values, float[] buffers) {
+    if (!PHASE.matcher(phase).matches() || phase.equals("rs")) {
+      throw new IllegalArgumentException(
+          "phase '" + phase + "' must be lower-case letters, not rs");
+    }
+    gatherInto(
+        step,
+        phase,
+        new UpdateChunks(values.length, buffers.length, partitions),
+        mine,
+        values,
+        buffers);
+  }
+
   private void gatherInto(
       int step, String phase, UpdateChunks chunks, float[] mine, float[] values, float[] buffers) {
     if (mine.length != chunks.size(partition)) {

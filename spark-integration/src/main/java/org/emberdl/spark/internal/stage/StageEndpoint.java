@@ -11,7 +11,7 @@ import scala.runtime.BoxedUnit;
 /**
  * The driver's RPC endpoint of a training stage: hands the tasks' messages to the {@link
  * StepExchange}. Spark's Scala trait, implemented from Java: {@code receiveAndReply} returns a
- * partial function defined on the two messages a task sends, as {@link StageWire} bytes.
+ * partial function defined on the messages a task sends, as {@link StageWire} bytes.
  */
 public final class StageEndpoint implements ThreadSafeRpcEndpoint {
   private final RpcEnv rpcEnv;
@@ -47,9 +47,13 @@ public final class StageEndpoint implements ThreadSafeRpcEndpoint {
             StageWire.SubmitHead s = StageWire.submitHead(bytes);
             exchange.decoded(System.nanoTime() - start);
             exchange.submit(s, context);
+          } else if (type == StageWire.SHARD) {
+            StageMessages.Shard s = StageWire.decode(bytes, StageMessages.Shard.class);
+            exchange.decoded(System.nanoTime() - start);
+            exchange.submit(s, bytes.length, context);
           } else if (type == StageWire.REGISTER) {
             StageMessages.Register r = StageWire.decode(bytes, StageMessages.Register.class);
-            context.reply(StageWire.encode(exchange.register(r.partition(), r.stageAttempt())));
+            exchange.register(r.partition(), r.stageAttempt(), context);
           } else {
             throw new IllegalArgumentException(
                 "a task sent a training-stage message of type " + type + " to the driver");

@@ -17,6 +17,29 @@ public final class StageMessages {
   public record Resume(int step, RoundWeights weights) {}
 
   /**
+   * With {@code spark.ember.stageReduce=tasks}: partition {@code partition}'s chunk of the sum of
+   * every partition's update for {@code step}, as its reduce-scatter formed it ({@link
+   * BlockAllReduce#reduceScatter}), with the whole sum's examples, loss and correct count. The
+   * update has {@code values} values and {@code buffers} buffer values; the chunk is the one {@link
+   * UpdateChunks} assigns the partition in their concatenation. The reply is a {@link
+   * WeightsChunk}.
+   */
+  record Shard(
+      int partition,
+      int stageAttempt,
+      int step,
+      int values,
+      int buffers,
+      UpdateChunks.Summed sum,
+      TaskTimes times) {}
+
+  /**
+   * The driver's reply to a {@link Shard}: floats {@code [from, from + floats.length)} of the new
+   * weights' values followed by their buffers, the partition's chunk, which the tasks all-gather.
+   */
+  record WeightsChunk(int from, float[] floats) {}
+
+  /**
    * A partition's update for {@code step}; the reply is the weights after that step. {@code times}
    * is the task's own account of the steps it has finished so far in this stage, for the driver's
    * per-epoch breakdown ({@link StagePhases}).

@@ -13,6 +13,7 @@ import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.TrainingConfig;
 import org.emberdl.tensor.MemoryScope;
 
@@ -21,6 +22,12 @@ import org.emberdl.tensor.MemoryScope;
  * share of every step of the epoch with {@link PartitionTrainer#trainLoaded} (the code a round of
  * the rounds path runs), sends it to the driver and continues from the weights the driver replies
  * with.
+ *
+ * <p>With {@code spark.ember.stageReduce=tasks} ({@link StageReduce#TASKS}) a task first sums its
+ * chunk of every partition's update with its peers ({@link BlockAllReduce#reduceScatter}, over
+ * Spark's block manager), sends the driver only that chunk, gets back its chunk of the new weights
+ * and all-gathers the rest from its peers; its "encode" time then includes the reduce-scatter, its
+ * "decode+load" time the all-gather.
  *
  * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
  * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
@@ -44,6 +51,7 @@ final class StageTask {
       int epoch,
       int steps,
       long timeoutMillis,
+      StageReduce reduce,
       Iterator<PartitionData> partitionData) {
     // The task's rows in off-heap Arrow columns for the whole epoch, freed when the task ends.
     PartitionData data = partitionData.next().arrowFed();
@@ -62,12 +70,19 @@ final class StageTask {
                 timeoutMillis,
                 "registration"),
             StageMessages.Resume.class);
+    // Created before the replica, so that its cleanup listener is registered even if that fails.
+    BlockAllReduce reducer =
+        reduce == StageReduce.TASKS ? BlockAllReduce.forTask(config.runKey(), timeoutMillis) : null;
     // The task keeps one replica and the epoch's row order for all its steps: each step loads
     // the driver's reply into the replica and computes from there, as a round's task would.
     PartitionTrainer.withReplica(
         config,
         (engine, model) -> {
           RoundWeights weights = resume.weights();
+          UpdateChunks weightChunks =
+              new UpdateChunks(
+                  weights.values().length, weights.buffers().length, task.numPartitions());
+          float[] myWeights = new float[weightChunks.size(partition)];
           PartitionTrainer.load(model, weights);
           int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
           byte[] message = null;
@@ -100,9 +115,24 @@ final class StageTask {
                 new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
             // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
             // the previous step's message before its reply arrived.
-            message =
-                StageWire.encodeSubmit(
-                    new StageMessages.Submit(partition, attempt, step, update, times), message);
+            if (reducer == null) {
+              message =
+                  StageWire.encodeSubmit(
+                      new StageMessages.Submit(partition, attempt, step, update, times), message);
+            } else {
+              BlockAllReduce.Shard shard = reducer.reduceScatter(step, update);
+              message =
+                  StageWire.encodeShard(
+                      new StageMessages.Shard(
+                          partition,
+                          attempt,
+                          step,
+                          update.values().length,
+                          update.buffers().length,
+                          shard.sum(),
+                          times),
+                      message);
+            }
             long t2 = System.nanoTime();
             encode += t2 - t1;
             byte[] reply =
@@ -110,7 +140,13 @@ final class StageTask {
             long t3 = System.nanoTime();
             wait += t3 - t2;
             if (step + 1 < steps) {
-              weights = StageWire.decodeWeights(reply, weights);
+              if (reducer == null) {
+                weights = StageWire.decodeWeights(reply, weights);
+              } else {
+                StageWire.decodeWeightsChunk(reply, weightChunks.start(partition), myWeights);
+                reducer.allGatherInto(
+                    step, "weights", myWeights, weights.values(), weights.buffers());
+              }
               PartitionTrainer.load(model, weights);
             }
             load += System.nanoTime() - t3;
@@ -118,6 +154,9 @@ final class StageTask {
           }
           return null;
         });
+    if (reducer != null) {
+      reducer.close(); // a barrier: the last exchange's blocks are read, then removed
+    }
     return Collections.emptyIterator();
   }
 

@@ -15,6 +15,7 @@ import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.TrainingConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +31,11 @@ import scala.reflect.ClassTag$;
  * #awaitStep}, applies the aggregator and the optimizer, and hands the new weights to {@link
  * #publish}, which answers the waiting tasks. So the weights are bit for bit those of the rounds
  * path, and the coordinator keeps the authoritative weights and optimizer state.
+ *
+ * <p>Where the sum is formed is {@link StageReduce} ({@code spark.ember.stageReduce}): on the
+ * driver from the whole updates (the default), or among the tasks, which send the driver only their
+ * chunks of the sum. After each epoch's stage, and when a stage fails or is cancelled, the driver
+ * removes whatever block of the tasks' exchanges is left ({@link BlockAllReduce#removeLeftovers}).
  *
  * <p>A stage per epoch rather than per fit: validation, checkpoints, early stopping and the privacy
  * budget stay between epochs on the driver as in the rounds path, and a retried stage recomputes at
@@ -50,6 +56,7 @@ public final class StageTraining implements AutoCloseable {
   private final int partitions;
   private final int steps;
   private final long timeoutMillis;
+  private final StageReduce reduce;
   private StepExchange exchange;
   private StagePhases phases;
 
@@ -65,8 +72,10 @@ public final class StageTraining implements AutoCloseable {
       JavaRDD<PartitionData> data,
       TrainingConfig config,
       int partitions,
-      int steps) {
+      int steps,
+      StageReduce reduce) {
     this.sc = sc;
+    this.reduce = reduce;
     this.data = data;
     this.config = config;
     this.partitions = partitions;
@@ -91,10 +100,11 @@ public final class StageTraining implements AutoCloseable {
       TrainingConfig config,
       int partitions,
       int steps,
-      boolean explicit) {
+      boolean explicit,
+      StageReduce reduce) {
     String obstacle = obstacle(sc, data.rdd(), partitions);
     if (obstacle == null) {
-      return new StageTraining(sc, data, config, partitions, steps);
+      return new StageTraining(sc, data, config, partitions, steps, reduce);
     }
     if (explicit) {
       throw new IllegalStateException(
@@ -168,7 +178,7 @@ public final class StageTraining implements AutoCloseable {
   void beginEpoch(int epoch, RoundWeights weights, int maxEpochs) {
     this.epoch = epoch;
     phases = new StagePhases(partitions);
-    exchange = new StepExchange(partitions, weights, phases);
+    exchange = new StepExchange(partitions, weights, phases, reduce);
     String name = "ember-stage-" + config.runKey() + "-" + epoch;
     endpoint =
         SparkInternals.setupDriverEndpoint(
@@ -181,12 +191,13 @@ public final class StageTraining implements AutoCloseable {
     int e = epoch;
     int n = steps;
     long timeout = timeoutMillis;
+    StageReduce r = reduce;
     Function1<scala.collection.Iterator<PartitionData>, scala.collection.Iterator<Integer>> task =
         (Function1<scala.collection.Iterator<PartitionData>, scala.collection.Iterator<Integer>>
                 & Serializable)
             it ->
                 CollectionConverters.asScala(
-                    StageTask.run(c, name, e, n, timeout, CollectionConverters.asJava(it)));
+                    StageTask.run(c, name, e, n, timeout, r, CollectionConverters.asJava(it)));
     // The barrier stage feeds an (empty) shuffle: Spark retries a failed barrier ShuffleMapStage
     // (spark.stage.maxConsecutiveAttempts times) but aborts the job on a failed barrier
     // ResultStage ("Could not recover from a failed barrier ResultStage").
@@ -261,6 +272,7 @@ public final class StageTraining implements AutoCloseable {
 
   /** Waits for the epoch's stage to end. */
   void endEpoch() {
+    String traffic = traffic();
     try {
       job.get(timeoutMillis, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
@@ -280,7 +292,13 @@ public final class StageTraining implements AutoCloseable {
     } finally {
       close();
     }
-    LOG.info("training stage of epoch {}: {}", epoch + 1, phases.summary());
+    LOG.info(
+        "training stage of epoch {} ({}={}, {}): {}",
+        epoch + 1,
+        StageReduce.CONF,
+        reduce.paramValue(),
+        traffic,
+        phases.summary());
   }
 
   /** Stops the current stage, if any: fails its waiting tasks, cancels its job. */
@@ -296,6 +314,20 @@ public final class StageTraining implements AutoCloseable {
       SparkInternals.stopEndpoint(endpoint);
       endpoint = null;
     }
+    if (reduce == StageReduce.TASKS && exchange != null) {
+      // none after a stage that ended normally; a failed attempt's blocks when a task could not
+      // remove its own (its executor is gone, or the kill came mid-put)
+      BlockAllReduce.removeLeftovers(config.runKey());
+      exchange = null;
+    }
+  }
+
+  /** The driver's bytes in and out per step of the epoch, for its log line. */
+  private String traffic() {
+    long[] moved = exchange.bytesMoved();
+    int n = Math.max(1, exchange.completed());
+    return String.format(
+        java.util.Locale.ROOT, "driver bytes per step: in %d, out %d", moved[0] / n, moved[1] / n);
   }
 
   @SuppressWarnings("unchecked")

@@ -2,6 +2,7 @@ package org.emberdl.spark.internal.stage;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 
@@ -33,6 +34,8 @@ public final class StageWire {
   static final int RESUME = 2;
   static final int SUBMIT = 3;
   static final int WEIGHTS = 4;
+  static final int SHARD = 5;
+  static final int WEIGHTS_CHUNK = 6;
 
   private static final int HEADER = 8;
   private static final int TIMES = 5 * Long.BYTES;
@@ -46,6 +49,12 @@ public final class StageWire {
     }
     if (message instanceof StageMessages.Submit s) {
       return encodeSubmit(s, null);
+    }
+    if (message instanceof StageMessages.Shard s) {
+      return encodeShard(s, null);
+    }
+    if (message instanceof StageMessages.WeightsChunk c) {
+      return encodeWeightsChunk(c.from(), c.floats(), 0, c.floats().length, null);
     }
     if (message instanceof StageMessages.Register r) {
       ByteBuffer b = start(REGISTER, 2 * Integer.BYTES);
@@ -106,6 +115,107 @@ public final class StageWire {
   }
 
   /**
+   * {@code s} as bytes, written into {@code reuse} when it has exactly the size needed (a task
+   * sends shards of one size every step; reusable as {@link #encodeSubmit}'s).
+   */
+  static byte[] encodeShard(StageMessages.Shard s, byte[] reuse) {
+    UpdateChunks.Summed sum = s.sum();
+    int body =
+        // partition, attempt, step, values, buffers, the floats' length; examples, loss, correct
+        6 * Integer.BYTES
+            + TIMES
+            + 2 * Long.BYTES
+            + Double.BYTES
+            + Float.BYTES * sum.floats().length;
+    ByteBuffer b =
+        reuse != null && reuse.length == HEADER + body
+            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
+            : ByteBuffer.allocate(HEADER + body).order(ByteOrder.LITTLE_ENDIAN);
+    b.putInt(MAGIC).putInt(SHARD);
+    b.putInt(s.partition()).putInt(s.stageAttempt()).putInt(s.step());
+    StageMessages.TaskTimes t = s.times();
+    b.putLong(t.steps())
+        .putLong(t.computeNanos())
+        .putLong(t.encodeNanos())
+        .putLong(t.waitNanos())
+        .putLong(t.loadNanos());
+    b.putInt(s.values()).putInt(s.buffers());
+    b.putLong(sum.examples()).putDouble(sum.lossSum()).putLong(sum.correct());
+    putFloats(b, sum.floats());
+    return done(b);
+  }
+
+  /**
+   * A {@link StageMessages.WeightsChunk} of floats {@code [from, from + n)} of the weights' values
+   * followed by their buffers, taken from {@code w} (its values, then its buffers), written into
+   * {@code reuse} when it has exactly the size needed.
+   */
+  static byte[] encodeWeightsChunk(RoundWeights w, int from, int n, byte[] reuse) {
+    ByteBuffer b = startChunk(from, n, reuse);
+    int values = w.values().length;
+    int inValues = Math.max(0, Math.min(values - from, n));
+    FloatBuffer f = b.asFloatBuffer();
+    if (inValues > 0) {
+      f.put(w.values(), from, inValues);
+    }
+    if (n > inValues) {
+      f.put(w.buffers(), from + inValues - values, n - inValues);
+    }
+    b.position(b.position() + Float.BYTES * n);
+    return done(b);
+  }
+
+  private static byte[] encodeWeightsChunk(int from, float[] floats, int at, int n, byte[] reuse) {
+    ByteBuffer b = startChunk(from, n, reuse);
+    b.asFloatBuffer().put(floats, at, n);
+    b.position(b.position() + Float.BYTES * n);
+    return done(b);
+  }
+
+  private static ByteBuffer startChunk(int from, int n, byte[] reuse) {
+    int size = HEADER + 2 * Integer.BYTES + Float.BYTES * n;
+    ByteBuffer b =
+        reuse != null && reuse.length == size
+            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
+            : ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    return b.putInt(MAGIC).putInt(WEIGHTS_CHUNK).putInt(from).putInt(n);
+  }
+
+  /**
+   * The floats of the {@link StageMessages.WeightsChunk} in {@code bytes}, read into {@code into}
+   * (reused every step), which must be exactly the chunk that starts at {@code from}.
+   *
+   * @throws IllegalArgumentException naming what differs: another message, another chunk's start or
+   *     size, or a length that does not fit the bytes
+   */
+  static float[] decodeWeightsChunk(byte[] bytes, int from, float[] into) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    if (kind != WEIGHTS_CHUNK) {
+      throw new IllegalArgumentException(
+          "expected a training-stage WeightsChunk, got a " + typeOf(kind).getSimpleName());
+    }
+    Reader r = new Reader(b, "WeightsChunk");
+    int start = r.getInt();
+    int n = r.skipFloats("floats");
+    r.end();
+    if (start != from || n != into.length) {
+      throw new IllegalArgumentException(
+          "training stage: the driver sent the weights' floats ["
+              + start
+              + ", "
+              + ((long) start + n)
+              + ") where this task's chunk is ["
+              + from
+              + ", "
+              + ((long) from + into.length)
+              + ")");
+    }
+    readFloats(bytes, b.position() - Float.BYTES * n, into, n);
+    return into;
+  }
+
+  /**
    * The message in {@code bytes}, which must be of {@code type} ({@code Object.class}: any).
    *
    * @throws IllegalArgumentException naming what is wrong: not this format, another message type
@@ -129,6 +239,8 @@ public final class StageWire {
           case RESUME -> new StageMessages.Resume(r.getInt(), r.weights());
           case SUBMIT -> r.submit();
           case WEIGHTS -> r.weights();
+          case SHARD -> r.shard();
+          case WEIGHTS_CHUNK -> new StageMessages.WeightsChunk(r.getInt(), r.floats("floats"));
           default -> throw new AssertionError(kind); // typeOf refused it
         };
     r.end();
@@ -216,6 +328,8 @@ public final class StageWire {
       case RESUME -> StageMessages.Resume.class;
       case SUBMIT -> StageMessages.Submit.class;
       case WEIGHTS -> RoundWeights.class;
+      case SHARD -> StageMessages.Shard.class;
+      case WEIGHTS_CHUNK -> StageMessages.WeightsChunk.class;
       default ->
           throw new IllegalArgumentException("not a training-stage message: unknown type " + kind);
     };
@@ -394,6 +508,46 @@ public final class StageWire {
           buffers,
           buffersOffset,
           b.array());
+    }
+
+    StageMessages.Shard shard() {
+      int partition = getInt();
+      int attempt = getInt();
+      int step = getInt();
+      StageMessages.TaskTimes times =
+          new StageMessages.TaskTimes(
+              getLong("times"),
+              getLong("times"),
+              getLong("times"),
+              getLong("times"),
+              getLong("times"));
+      int values = getInt();
+      int buffers = getInt();
+      long examples = getLong("examples");
+      need(Double.BYTES, "loss");
+      double loss = b.getDouble();
+      long correct = getLong("correct");
+      if (examples < 0 || values < 0 || buffers < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage Shard: partition "
+                + partition
+                + " reports "
+                + examples
+                + " examples of an update of "
+                + values
+                + "+"
+                + buffers
+                + " floats");
+      }
+      float[] floats = floats("floats");
+      return new StageMessages.Shard(
+          partition,
+          attempt,
+          step,
+          values,
+          buffers,
+          new UpdateChunks.Summed(floats, examples, loss, correct),
+          times);
     }
 
     StageMessages.Submit submit() {

@@ -5,6 +5,7 @@ import java.util.List;
 import org.apache.spark.rpc.RpcCallContext;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
 
 /**
@@ -28,11 +29,40 @@ import org.emberdl.spark.internal.train.Coordinator;
  * partition's update with {@link Update#add}, in partition order: the same code and order as {@link
  * Coordinator#sum}, so the same bits as the rounds path. A message's bytes are held until they are
  * added; a task reuses its send buffer only after its reply, which comes after the step's sum.
+ *
+ * <p>With {@code spark.ember.stageReduce=tasks} ({@link StageReduce#TASKS}) the tasks have summed
+ * among themselves: each sends its {@code 1/P} chunk of the sum ({@link StageMessages.Shard}), the
+ * step's total is {@link UpdateChunks#assemble} of the chunks (placed, not added: the same bits),
+ * and each task's reply is its chunk of the new weights, which the tasks all-gather.
+ *
+ * <p>Registration: a task that registers while the driver applies a step (after {@link #awaitStep}
+ * handed it over, before {@link #publish}) is answered from {@code publish}, with the step after
+ * it. So every task of an attempt resumes at the same step, which the tasks' reduce-scatter needs
+ * (its blocks are per step), and none recomputes a step whose result is on its way.
  */
 public final class StepExchange {
-  private record Waiter(int stageAttempt, RpcCallContext context) {}
+  private record Waiter(int partition, int stageAttempt, RpcCallContext context) {}
 
   private final int partitions;
+  private final StageReduce reduce;
+
+  /** How the weights are cut into the chunks each task gets in tasks mode. */
+  private final UpdateChunks weightChunks;
+
+  /** Tasks mode: the current step's chunks of the sum, by partition; the update's buffer count. */
+  private UpdateChunks.Summed[] shards;
+
+  private int shardBuffers;
+
+  /** Tasks mode: each partition's reply of the last step, and of the one before (reused). */
+  private byte[][] chunkBytes;
+
+  private byte[][] spareChunks;
+
+  /** Bytes of the steps' messages the driver received and sent, for the epoch's log. */
+  private long bytesIn;
+
+  private long bytesOut;
   private final StagePhases phases;
   private int completed;
   private RoundWeights weights;
@@ -59,14 +89,26 @@ public final class StepExchange {
   private int stageAttempt;
   private final List<Waiter> waiters = new ArrayList<>();
 
+  /** Registrations that arrived while a step was handed over, answered from {@link #publish}. */
+  private final List<Waiter> registrations = new ArrayList<>();
+
   public StepExchange(int partitions, RoundWeights initial) {
     this(partitions, initial, new StagePhases(partitions));
   }
 
   StepExchange(int partitions, RoundWeights initial, StagePhases phases) {
+    this(partitions, initial, phases, StageReduce.DRIVER);
+  }
+
+  StepExchange(int partitions, RoundWeights initial, StagePhases phases, StageReduce reduce) {
     this.partitions = partitions;
     this.phases = phases;
     this.weights = initial;
+    this.reduce = reduce;
+    this.weightChunks =
+        new UpdateChunks(initial.values().length, initial.buffers().length, partitions);
+    this.chunkBytes = new byte[partitions][];
+    this.spareChunks = new byte[partitions][];
     openStep();
   }
 
@@ -76,14 +118,24 @@ public final class StepExchange {
     received = 0;
     summed = 0;
     total = null;
+    shards = new UpdateChunks.Summed[partitions];
     handedOver = false;
   }
 
-  /** A task of {@code attempt} starts: where it resumes. */
-  synchronized StageMessages.Resume register(int partition, int attempt) {
+  /**
+   * A task of {@code attempt} starts: {@code context} is answered with where it resumes ({@link
+   * StageMessages.Resume}), now, or from {@link #publish} when the driver is applying a step.
+   */
+  synchronized void register(int partition, int attempt, RpcCallContext context) {
     checkPartition(partition);
     supersede(attempt);
-    return new StageMessages.Resume(completed, weights);
+    if (attempt < stageAttempt) {
+      context.sendFailure(superseded(attempt));
+    } else if (handedOver) {
+      registrations.add(new Waiter(partition, attempt, context));
+    } else {
+      context.reply(StageWire.encode(new StageMessages.Resume(completed, weights)));
+    }
   }
 
   /** {@link #submit(StageWire.SubmitHead, RpcCallContext)} of a decoded message (tests). */
@@ -99,10 +151,22 @@ public final class StepExchange {
       context.sendFailure(superseded(s.stageAttempt()));
       return;
     }
+    if (reduce != StageReduce.DRIVER) {
+      context.sendFailure(
+          new IllegalStateException(
+              "training stage: partition "
+                  + s.partition()
+                  + " sent its whole update, but the driver expects chunks of the sum ("
+                  + StageReduce.CONF
+                  + "="
+                  + reduce.paramValue()
+                  + ")"));
+      return;
+    }
     if (s.step() == completed - 1 && weightsBytes != null) {
-      // A task of this attempt that registered while the driver was applying step s (so it was
-      // told to resume at s) and submitted after the publish: the current weights are that
-      // step's result, exactly what its peers were sent.
+      // A task of this attempt that resumed at step s and submitted after its publish (before
+      // registrations were deferred during a hand-over, this was how a retry resumed): the current
+      // weights are that step's result, exactly what its peers were sent.
       context.reply(weightsBytes);
       return;
     }
@@ -148,13 +212,102 @@ public final class StepExchange {
       arrived[s.partition()] = true;
       pending[s.partition()] = s;
       received++;
+      bytesIn += s.bytes().length;
       phases.arrived(s.partition(), s.times(), System.nanoTime());
       addInOrder();
     }
-    waiters.add(new Waiter(s.stageAttempt(), context));
+    waiters.add(new Waiter(s.partition(), s.stageAttempt(), context));
     if (received == partitions) {
       notifyAll();
     }
+  }
+
+  /**
+   * Tasks mode: a task's chunk of the step's sum ({@code size}: its message's bytes); {@code
+   * context} is answered by {@link #publish} with the task's chunk of the new weights, or now with
+   * a failure.
+   */
+  synchronized void submit(StageMessages.Shard s, int size, RpcCallContext context) {
+    checkPartition(s.partition());
+    supersede(s.stageAttempt());
+    if (s.stageAttempt() < stageAttempt) {
+      context.sendFailure(superseded(s.stageAttempt()));
+      return;
+    }
+    String refused = refusal(s);
+    if (refused != null) {
+      context.sendFailure(new IllegalStateException("training stage: partition " + refused));
+      return;
+    }
+    if (s.step() == completed - 1 && chunkBytes[s.partition()] != null) {
+      context.reply(chunkBytes[s.partition()]); // see submit(SubmitHead, ...)
+      return;
+    }
+    if (!arrived[s.partition()]) {
+      arrived[s.partition()] = true;
+      shards[s.partition()] = s.sum();
+      shardBuffers = s.buffers();
+      received++;
+      bytesIn += size;
+      phases.arrived(s.partition(), s.times(), System.nanoTime());
+    }
+    waiters.add(new Waiter(s.partition(), s.stageAttempt(), context));
+    if (received == partitions) {
+      notifyAll();
+    }
+  }
+
+  /** Why the driver refuses shard {@code s} (after "partition "), or null. */
+  private String refusal(StageMessages.Shard s) {
+    if (reduce != StageReduce.TASKS) {
+      return s.partition()
+          + " sent a chunk of the sum, but the driver sums the whole updates ("
+          + StageReduce.CONF
+          + "="
+          + reduce.paramValue()
+          + ")";
+    }
+    if (s.step() == completed - 1 && completed > 0) {
+      return null; // a late submit of the step just applied: answered with its result
+    }
+    if (s.step() != completed) {
+      return s.partition() + " sent step " + s.step() + " while the driver is at step " + completed;
+    }
+    if (s.values() != weights.values().length) {
+      return s.partition()
+          + " sent a chunk of an update of "
+          + s.values()
+          + " values for step "
+          + s.step()
+          + ", the model has "
+          + weights.values().length
+          + " parameters";
+    }
+    if (received > 0 && s.buffers() != shardBuffers) {
+      return s.partition()
+          + " sent a chunk of an update of "
+          + s.buffers()
+          + " buffer values for step "
+          + s.step()
+          + ", the other partitions "
+          + shardBuffers;
+    }
+    UpdateChunks chunks = new UpdateChunks(s.values(), s.buffers(), partitions);
+    int expected = chunks.size(s.partition());
+    if (s.sum().floats().length != expected) {
+      return s.partition()
+          + " sent "
+          + s.sum().floats().length
+          + " floats of the sum for step "
+          + s.step()
+          + ", its chunk of "
+          + chunks.length()
+          + " floats over "
+          + partitions
+          + " partitions has "
+          + expected;
+    }
+    return null;
   }
 
   /** Adds the pending updates that are next in partition order into the step's total. */
@@ -193,8 +346,23 @@ public final class StepExchange {
       }
       wait(left);
     }
+    if (reduce == StageReduce.TASKS && total == null) {
+      long start = System.nanoTime();
+      total = new UpdateChunks(weights.values().length, shardBuffers, partitions).assemble(shards);
+      phases.summed(System.nanoTime() - start);
+    }
     handedOver = true;
     return total;
+  }
+
+  /** The bytes of the steps' messages received and sent so far, {in, out}. */
+  synchronized long[] bytesMoved() {
+    return new long[] {bytesIn, bytesOut};
+  }
+
+  /** Steps published so far. */
+  synchronized int completed() {
+    return completed;
   }
 
   /** Time the RPC dispatcher spent reading an update's header, for {@link StagePhases}. */
@@ -229,14 +397,39 @@ public final class StepExchange {
     // before it submits the next step, and step k+1 needs all their submits); a remote reply is
     // serialized in reply() itself; only a task of a superseded attempt could still read it, and
     // its next submit is refused.
-    byte[] reply = StageWire.encodeWeights(next, spareBytes);
-    spareBytes = weightsBytes;
-    weightsBytes = reply;
-    long encoded = System.nanoTime();
-    for (Waiter w : waiters) {
-      w.context().reply(reply);
+    long encoded;
+    if (reduce == StageReduce.DRIVER) {
+      byte[] reply = StageWire.encodeWeights(next, spareBytes);
+      spareBytes = weightsBytes;
+      weightsBytes = reply;
+      encoded = System.nanoTime();
+      for (Waiter w : waiters) {
+        w.context().reply(reply);
+        bytesOut += reply.length;
+      }
+    } else {
+      byte[][] replies = spareChunks; // the same alternation, one array per partition
+      for (int p = 0; p < partitions; p++) {
+        replies[p] =
+            StageWire.encodeWeightsChunk(
+                next, weightChunks.start(p), weightChunks.size(p), replies[p]);
+      }
+      spareChunks = chunkBytes;
+      chunkBytes = replies;
+      encoded = System.nanoTime();
+      for (Waiter w : waiters) {
+        w.context().reply(replies[w.partition()]);
+        bytesOut += replies[w.partition()].length;
+      }
     }
     waiters.clear();
+    if (!registrations.isEmpty()) {
+      byte[] resume = StageWire.encode(new StageMessages.Resume(completed, weights));
+      for (Waiter w : registrations) {
+        w.context().reply(resume);
+      }
+      registrations.clear();
+    }
     long end = System.nanoTime();
     phases.published(applyNanos, encoded - start, end - encoded, end);
   }
@@ -247,6 +440,10 @@ public final class StepExchange {
       w.context().sendFailure(new IllegalStateException(reason));
     }
     waiters.clear();
+    for (Waiter w : registrations) {
+      w.context().sendFailure(new IllegalStateException(reason));
+    }
+    registrations.clear();
   }
 
   private void supersede(int attempt) {
@@ -258,6 +455,10 @@ public final class StepExchange {
       w.context().sendFailure(superseded(w.stageAttempt()));
     }
     waiters.clear();
+    for (Waiter w : registrations) {
+      w.context().sendFailure(superseded(w.stageAttempt()));
+    }
+    registrations.clear();
     if (!handedOver) { // else the driver is applying this step: the retry gets its result
       openStep();
     }

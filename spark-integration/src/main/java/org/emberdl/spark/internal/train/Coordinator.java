@@ -17,6 +17,7 @@ import org.emberdl.spark.internal.io.StateDicts;
 import org.emberdl.spark.internal.local.NetworkDefinition;
 import org.emberdl.spark.internal.plan.DataSizes;
 import org.emberdl.spark.internal.plan.ParamScope;
+import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.plan.TaskKind;
 import org.emberdl.spark.internal.plan.TrainingPlan;
 import org.emberdl.spark.internal.rounds.JobPerRound;
@@ -56,6 +57,7 @@ public final class Coordinator {
       String labelCol,
       ProgressListener listener) {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
+    StageReduce reduce = StageReduce.of(dataset.sparkSession()); // an unknown value fails here
     NetworkDefinition network = NetworkDefinition.of(p);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext());
     try (Module model = network.build(new Generator(p.getSeed()))) {
@@ -66,7 +68,7 @@ public final class Coordinator {
         TrainingPlan plan =
             TrainingPlan.resolve(p, kind, network, model, input.sizes(), input.runKey());
         logPlan(plan);
-        TrainingSummary summary = train(sc, input.data(), plan, model, p, listener);
+        TrainingSummary summary = train(sc, input.data(), plan, model, p, listener, reduce);
         return new Result(StateDicts.toBytes(model.stateDict()), summary, outputs);
       }
     }
@@ -109,14 +111,15 @@ public final class Coordinator {
       TrainingPlan plan,
       Module model,
       EmberParams<?> p,
-      ProgressListener listener) {
+      ProgressListener listener,
+      StageReduce reduce) {
     try (ServerState state =
             new ServerState(
                 model, Optimizers.create(plan.config(), model), plan.newServerOptimizer());
         FitProgress progress =
             FitProgress.start(
                 sc.sc(), p, plan.network(), plan.maxEpochs(), plan.roundsPerEpoch(), listener);
-        RoundExecutor rounds = open(plan, sc, data)) {
+        RoundExecutor rounds = open(plan, sc, data, reduce)) {
       TrainingCheckpoints checkpoints =
           TrainingCheckpoints.of(plan, state.checkpointed(), sc.hadoopConfiguration());
       return new TrainingLoop(plan, rounds, state, checkpoints, progress, sc::setJobDescription)
@@ -126,7 +129,7 @@ public final class Coordinator {
 
   /** The round executor of {@code plan}'s transport. */
   private static RoundExecutor open(
-      TrainingPlan plan, JavaSparkContext sc, JavaRDD<PartitionData> data) {
+      TrainingPlan plan, JavaSparkContext sc, JavaRDD<PartitionData> data, StageReduce reduce) {
     TrainingConfig config = plan.config();
     return switch (plan.transport()) {
       case JOB_PER_ROUND -> new JobPerRound(sc, data, config);
@@ -140,7 +143,8 @@ public final class Coordinator {
                 config,
                 plan.sizes().partitions(),
                 plan.roundsPerEpoch(),
-                plan.stageAskedFor());
+                plan.stageAskedFor(),
+                reduce);
         yield stage == null
             ? new JobPerRound(sc, data, config)
             : new StageRounds(stage, data, config, plan.maxEpochs());

@@ -11,6 +11,7 @@ import org.apache.spark.rpc.RpcAddress;
 import org.apache.spark.rpc.RpcCallContext;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
 import org.junit.jupiter.api.Test;
 
@@ -42,6 +43,24 @@ class StepExchangeTest {
     return StageWire.decode((byte[]) reply, RoundWeights.class);
   }
 
+  /** What a task registering as {@code partition} of {@code attempt} is told at once, or null. */
+  private static StageMessages.Resume register(StepExchange x, int partition, int attempt) {
+    Reply r = new Reply();
+    x.register(partition, attempt, r);
+    assertEquals(List.of(), r.failures);
+    return r.replies.isEmpty() ? null : resume(r.replies.get(0));
+  }
+
+  private static StageMessages.Resume resume(Object reply) {
+    return StageWire.decode((byte[]) reply, StageMessages.Resume.class);
+  }
+
+  private static void assertResume(int step, RoundWeights w, StageMessages.Resume r) {
+    assertEquals(step, r.step());
+    assertArrayEquals(w.values(), r.weights().values());
+    assertArrayEquals(w.buffers(), r.weights().buffers());
+  }
+
   private static Update update(float v) {
     return new Update(new float[] {v}, new float[0], 1, v, 0);
   }
@@ -52,7 +71,7 @@ class StepExchangeTest {
   @Test
   void aStepIsHandedOverInPartitionOrderAndItsWeightsAnswerEveryTask() throws Exception {
     StepExchange x = new StepExchange(2, W0);
-    assertEquals(new StageMessages.Resume(0, W0), x.register(1, 0));
+    assertResume(0, W0, register(x, 1, 0));
     Reply r1 = new Reply();
     Reply r0 = new Reply();
     x.submit(new StageMessages.Submit(1, 0, 0, update(2)), r1);
@@ -70,7 +89,7 @@ class StepExchangeTest {
     // Every waiting task gets the same bytes (encoded once), which decode to the new weights.
     assertSame(r0.replies.get(0), r1.replies.get(0));
     assertArrayEquals(W1.values(), weights(r0.replies.get(0)).values());
-    assertEquals(new StageMessages.Resume(1, W1), x.register(0, 0));
+    assertResume(1, W1, register(x, 0, 0));
   }
 
   @Test
@@ -79,7 +98,7 @@ class StepExchangeTest {
     Reply old0 = new Reply();
     x.submit(new StageMessages.Submit(0, 0, 0, update(9)), old0);
     // partition 1 of attempt 0 died; attempt 1 starts over at step 0
-    assertEquals(new StageMessages.Resume(0, W0), x.register(1, 1));
+    assertResume(0, W0, register(x, 1, 1));
     assertEquals(List.of("training stage attempt 0 was superseded by attempt 1"), old0.failures);
     assertEquals("[0, 1]", x.missing(), "the failed attempt's updates are dropped");
     Reply late = new Reply();
@@ -93,27 +112,56 @@ class StepExchangeTest {
   }
 
   @Test
-  void aRetryWhileTheDriverAppliesAStepWaitsForItsResult() throws Exception {
+  void aRetryThatRegistersWhileTheDriverAppliesAStepResumesAfterIt() throws Exception {
     StepExchange x = new StepExchange(2, W0);
-    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
+    Reply old0 = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), old0);
     x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
-    x.awaitStep(0, 10); // the driver now applies step 0
-    assertEquals(new StageMessages.Resume(0, W0), x.register(0, 1));
-    Reply retried = new Reply();
-    x.submit(new StageMessages.Submit(0, 1, 0, update(1)), retried);
+    x.awaitStep(0, 10); // the driver now applies step 0 ...
+    // ... when attempt 1's tasks register: they are answered once step 0 is applied, both with
+    // step 1 and its weights, so that every task of the attempt starts at the same step
+    Reply r0 = new Reply();
+    Reply r1 = new Reply();
+    x.register(0, 1, r0);
+    x.register(1, 1, r1);
+    assertEquals(List.of(), r0.replies, "deferred while step 0 is applied");
+    assertEquals(List.of("training stage attempt 0 was superseded by attempt 1"), old0.failures);
     x.publish(W1);
-    assertEquals(1, retried.replies.size());
-    assertArrayEquals(W1.values(), weights(retried.replies.get(0)).values());
+    assertResume(1, W1, resume(r0.replies.get(0)));
+    assertResume(1, W1, resume(r1.replies.get(0)));
+    // a registration after the publish is answered at once, with the same step
+    assertResume(1, W1, register(x, 1, 1));
+    // and the attempt's step 1 is summed from its own updates
+    x.submit(new StageMessages.Submit(0, 1, 1, update(5)), new Reply());
+    x.submit(new StageMessages.Submit(1, 1, 1, update(6)), new Reply());
+    assertArrayEquals(new float[] {11f}, x.awaitStep(1, 10).values());
   }
 
   @Test
-  void aRetriedTasksLateSubmitOfTheStepJustAppliedGetsThatStepsWeights() throws Exception {
+  void aDeferredRegistrationOfAnAttemptSupersededMeanwhileIsRefused() throws Exception {
     StepExchange x = new StepExchange(2, W0);
     x.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
     x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
-    x.awaitStep(0, 10); // the driver now applies step 0 ...
-    // ... when attempt 1's partition 0 registers: it is told to (re)compute step 0
-    assertEquals(new StageMessages.Resume(0, W0), x.register(0, 1));
+    x.awaitStep(0, 10);
+    Reply first = new Reply();
+    x.register(0, 1, first);
+    Reply second = new Reply();
+    x.register(1, 2, second);
+    assertEquals(List.of("training stage attempt 1 was superseded by attempt 2"), first.failures);
+    x.publish(W1);
+    assertEquals(List.of(), first.replies);
+    assertResume(1, W1, resume(second.replies.get(0)));
+  }
+
+  @Test
+  void aLateSubmitOfTheStepJustAppliedGetsThatStepsWeights() throws Exception {
+    StepExchange x = new StepExchange(2, W0);
+    // attempt 1 registered before the hand-over (resumes at step 0) but partition 0's submit of
+    // step 0 was overtaken: the driver applied step 0 from attempt 1's updates
+    assertResume(0, W0, register(x, 1, 1));
+    x.submit(new StageMessages.Submit(0, 1, 0, update(1)), new Reply());
+    x.submit(new StageMessages.Submit(1, 1, 0, update(2)), new Reply());
+    x.awaitStep(0, 10);
     x.publish(W1); // step 0 applied; the driver is at step 1
     Reply late = new Reply();
     x.submit(new StageMessages.Submit(0, 1, 0, update(1)), late);
@@ -175,7 +223,7 @@ class StepExchangeTest {
   void aRetryBeforeTheHandOverDropsTheFailedAttemptsPartialSum() throws Exception {
     StepExchange x = new StepExchange(2, W0);
     x.submit(new StageMessages.Submit(0, 0, 0, update(100)), new Reply()); // summed in already
-    x.register(1, 1); // attempt 1 starts over at step 0
+    register(x, 1, 1); // attempt 1 starts over at step 0
     x.submit(new StageMessages.Submit(1, 1, 0, update(2)), new Reply());
     x.submit(new StageMessages.Submit(0, 1, 0, update(1)), new Reply());
     Update step = x.awaitStep(0, 10);
@@ -197,5 +245,122 @@ class StepExchangeTest {
     }
     assertSame(replies[0], replies[2], "step 2's reply reuses step 0's array");
     org.junit.jupiter.api.Assertions.assertNotSame(replies[1], replies[2]);
+  }
+
+  // ---- spark.ember.stageReduce=tasks --------------------------------------------------------
+
+  /** Partition {@code j}'s reduce-scatter result over {@code updates}, as its task forms it. */
+  private static StageMessages.Shard shard(int j, int step, List<Update> updates) {
+    Update first = updates.get(0);
+    UpdateChunks chunks =
+        new UpdateChunks(first.values().length, first.buffers().length, updates.size());
+    UpdateChunks.Chunk[] parts = new UpdateChunks.Chunk[updates.size()];
+    for (int p = 0; p < parts.length; p++) {
+      parts[p] = UpdateChunks.Chunk.own(chunks, updates.get(p), j);
+    }
+    return new StageMessages.Shard(
+        j,
+        0,
+        step,
+        first.values().length,
+        first.buffers().length,
+        UpdateChunks.sum(parts),
+        StageMessages.TaskTimes.NONE);
+  }
+
+  private static StepExchange tasks(int partitions, RoundWeights w) {
+    return new StepExchange(partitions, w, new StagePhases(partitions), StageReduce.TASKS);
+  }
+
+  @Test
+  void chunksOfTheSumAssembleToTheRoundsPathsSumAndEachTaskGetsItsChunkOfTheWeights()
+      throws Exception {
+    // 5 values over 3 partitions: chunks [0,2) [2,4) [4,5); element 0 sums (0 + 1e8) + -1e8 + 1
+    // = 1 in partition order (0 in arrival order 2, 1, 0), element 1 gives +0 from -0s
+    List<Update> updates =
+        List.of(
+            new Update(new float[] {1e8f, -0f, 1, 2, 3}, new float[0], 2, 0.5, 1),
+            new Update(new float[] {-1e8f, -0f, 4, 5, 6}, new float[0], 3, 0.25, 2),
+            new Update(new float[] {1f, -0f, 7, 8, 9}, new float[0], 4, 0.125, 0));
+    RoundWeights w0 = new RoundWeights(new float[5], new float[0]);
+    StepExchange x = tasks(3, w0);
+    Reply[] replies = {new Reply(), new Reply(), new Reply()};
+    for (int j : new int[] {2, 1, 0}) {
+      StageMessages.Shard s = shard(j, 0, updates);
+      x.submit(s, StageWire.encode(s).length, replies[j]);
+      assertEquals(List.of(), replies[j].failures);
+    }
+    Update staged = x.awaitStep(0, 10);
+    Update rounds =
+        Coordinator.sum(
+            List.of(
+                new Update(new float[] {1e8f, -0f, 1, 2, 3}, new float[0], 2, 0.5, 1),
+                new Update(new float[] {-1e8f, -0f, 4, 5, 6}, new float[0], 3, 0.25, 2),
+                new Update(new float[] {1f, -0f, 7, 8, 9}, new float[0], 4, 0.125, 0)));
+    assertArrayEquals(new float[] {1f, 0f, 12f, 15f, 18f}, staged.values());
+    for (int i = 0; i < 5; i++) {
+      assertEquals(
+          Float.floatToRawIntBits(rounds.values()[i]), Float.floatToRawIntBits(staged.values()[i]));
+    }
+    assertEquals(9, staged.examples());
+    assertEquals(0.875, staged.lossSum());
+    assertEquals(3, staged.correct());
+    x.publish(new RoundWeights(new float[] {10, 11, 12, 13, 14}, new float[0]));
+    assertArrayEquals(
+        new float[] {10, 11},
+        StageWire.decodeWeightsChunk((byte[]) replies[0].replies.get(0), 0, new float[2]));
+    assertArrayEquals(
+        new float[] {12, 13},
+        StageWire.decodeWeightsChunk((byte[]) replies[1].replies.get(0), 2, new float[2]));
+    assertArrayEquals(
+        new float[] {14},
+        StageWire.decodeWeightsChunk((byte[]) replies[2].replies.get(0), 4, new float[1]));
+    // 3 Shards of 96 + 4 * (2, 2, 1) bytes in; 3 WeightsChunks of 16 + 4 * (2, 2, 1) bytes out
+    assertArrayEquals(new long[] {3 * 96 + 20, 3 * 16 + 20}, x.bytesMoved());
+  }
+
+  @Test
+  void aShardOfTheWrongSizeOrForTheOtherModeIsRefusedNamingThePartitionAndTheConf() {
+    List<Update> updates =
+        List.of(
+            new Update(new float[] {1, 2, 3}, new float[0], 1, 0, 0),
+            new Update(new float[] {4, 5, 6}, new float[0], 1, 0, 0));
+    StepExchange x = tasks(2, new RoundWeights(new float[3], new float[0]));
+    StageMessages.Shard s1 = shard(1, 0, updates);
+    Reply wrongSize = new Reply();
+    x.submit(
+        new StageMessages.Shard(
+            1, 0, 0, 3, 0, shard(0, 0, updates).sum(), StageMessages.TaskTimes.NONE),
+        100,
+        wrongSize);
+    assertEquals(
+        List.of(
+            "training stage: partition 1 sent 2 floats of the sum for step 0, its chunk of 3"
+                + " floats over 2 partitions has 1"),
+        wrongSize.failures);
+    Reply whole = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, updates.get(0)), whole);
+    assertEquals(
+        List.of(
+            "training stage: partition 0 sent its whole update, but the driver expects chunks of"
+                + " the sum (spark.ember.stageReduce=tasks)"),
+        whole.failures);
+    Reply chunk = new Reply();
+    new StepExchange(2, new RoundWeights(new float[3], new float[0])).submit(s1, 100, chunk);
+    assertEquals(
+        List.of(
+            "training stage: partition 1 sent a chunk of the sum, but the driver sums the whole"
+                + " updates (spark.ember.stageReduce=driver)"),
+        chunk.failures);
+    // before any step was applied there is no "step just applied" to answer a step -1 with
+    Reply before = new Reply();
+    x.submit(
+        new StageMessages.Shard(0, 0, -1, 3, 0, s1.sum(), StageMessages.TaskTimes.NONE),
+        100,
+        before);
+    assertEquals(
+        List.of("training stage: partition 0 sent step -1 while the driver is at step 0"),
+        before.failures);
+    assertEquals("[0, 1]", x.missing());
   }
 }
