@@ -78,13 +78,27 @@ public final class StageWire {
    */
   static byte[] encodeWeights(RoundWeights w, byte[] reuse) {
     int size = HEADER + weightsSize(w);
-    ByteBuffer b =
-        (reuse != null && reuse.length == size ? ByteBuffer.wrap(reuse) : ByteBuffer.allocate(size))
-            .order(ByteOrder.LITTLE_ENDIAN)
-            .putInt(MAGIC)
-            .putInt(WEIGHTS);
+    ByteBuffer b = open(size, reuse, WEIGHTS);
     putWeights(b, w);
     return done(b);
+  }
+
+  /**
+   * A little-endian buffer of {@code size} bytes, over {@code reuse} when it has exactly that size,
+   * with the header of message {@code type} written.
+   */
+  private static ByteBuffer open(int size, byte[] reuse, int type) {
+    ByteBuffer b =
+        reuse != null && reuse.length == size ? ByteBuffer.wrap(reuse) : ByteBuffer.allocate(size);
+    return b.order(ByteOrder.LITTLE_ENDIAN).putInt(MAGIC).putInt(type);
+  }
+
+  private static void putTimes(ByteBuffer b, StageMessages.TaskTimes t) {
+    b.putLong(t.steps())
+        .putLong(t.computeNanos())
+        .putLong(t.encodeNanos())
+        .putLong(t.waitNanos())
+        .putLong(t.loadNanos());
   }
 
   /**
@@ -95,18 +109,9 @@ public final class StageWire {
    */
   static byte[] encodeSubmit(StageMessages.Submit s, byte[] reuse) {
     int body = 3 * Integer.BYTES + TIMES + updateSize(s.update());
-    ByteBuffer b =
-        reuse != null && reuse.length == HEADER + body
-            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
-            : ByteBuffer.allocate(HEADER + body).order(ByteOrder.LITTLE_ENDIAN);
-    b.putInt(MAGIC).putInt(SUBMIT);
+    ByteBuffer b = open(HEADER + body, reuse, SUBMIT);
     b.putInt(s.partition()).putInt(s.stageAttempt()).putInt(s.step());
-    StageMessages.TaskTimes t = s.times();
-    b.putLong(t.steps())
-        .putLong(t.computeNanos())
-        .putLong(t.encodeNanos())
-        .putLong(t.waitNanos())
-        .putLong(t.loadNanos());
+    putTimes(b, s.times());
     Update u = s.update();
     b.putLong(u.examples()).putDouble(u.lossSum()).putLong(u.correct());
     putFloats(b, u.values());
@@ -127,18 +132,9 @@ public final class StageWire {
             + 2 * Long.BYTES
             + Double.BYTES
             + Float.BYTES * sum.floats().length;
-    ByteBuffer b =
-        reuse != null && reuse.length == HEADER + body
-            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
-            : ByteBuffer.allocate(HEADER + body).order(ByteOrder.LITTLE_ENDIAN);
-    b.putInt(MAGIC).putInt(SHARD);
+    ByteBuffer b = open(HEADER + body, reuse, SHARD);
     b.putInt(s.partition()).putInt(s.stageAttempt()).putInt(s.step());
-    StageMessages.TaskTimes t = s.times();
-    b.putLong(t.steps())
-        .putLong(t.computeNanos())
-        .putLong(t.encodeNanos())
-        .putLong(t.waitNanos())
-        .putLong(t.loadNanos());
+    putTimes(b, s.times());
     b.putInt(s.values()).putInt(s.buffers());
     b.putLong(sum.examples()).putDouble(sum.lossSum()).putLong(sum.correct());
     putFloats(b, sum.floats());
@@ -174,11 +170,7 @@ public final class StageWire {
 
   private static ByteBuffer startChunk(int from, int n, byte[] reuse) {
     int size = HEADER + 2 * Integer.BYTES + Float.BYTES * n;
-    ByteBuffer b =
-        reuse != null && reuse.length == size
-            ? ByteBuffer.wrap(reuse).order(ByteOrder.LITTLE_ENDIAN)
-            : ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-    return b.putInt(MAGIC).putInt(WEIGHTS_CHUNK).putInt(from).putInt(n);
+    return open(size, reuse, WEIGHTS_CHUNK).putInt(from).putInt(n);
   }
 
   /**
@@ -468,17 +460,17 @@ public final class StageWire {
       return n;
     }
 
+    /** The task's timings, as {@link #putTimes} wrote them. */
+    StageMessages.TaskTimes times() {
+      return new StageMessages.TaskTimes(
+          getLong("times"), getLong("times"), getLong("times"), getLong("times"), getLong("times"));
+    }
+
     SubmitHead submitHead() {
       int partition = getInt();
       int attempt = getInt();
       int step = getInt();
-      StageMessages.TaskTimes times =
-          new StageMessages.TaskTimes(
-              getLong("times"),
-              getLong("times"),
-              getLong("times"),
-              getLong("times"),
-              getLong("times"));
+      StageMessages.TaskTimes times = times();
       long examples = getLong("examples");
       need(Double.BYTES, "loss");
       double loss = b.getDouble();
@@ -514,13 +506,7 @@ public final class StageWire {
       int partition = getInt();
       int attempt = getInt();
       int step = getInt();
-      StageMessages.TaskTimes times =
-          new StageMessages.TaskTimes(
-              getLong("times"),
-              getLong("times"),
-              getLong("times"),
-              getLong("times"),
-              getLong("times"));
+      StageMessages.TaskTimes times = times();
       int values = getInt();
       int buffers = getInt();
       long examples = getLong("examples");
