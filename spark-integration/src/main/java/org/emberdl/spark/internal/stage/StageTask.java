@@ -33,7 +33,7 @@ import org.emberdl.tensor.MemoryScope;
  * chunk of every partition's update with its peers ({@link BlockAllReduce#reduceScatter}, over
  * Spark's block manager), sends the driver only that chunk, gets back its chunk of the new weights
  * and all-gathers the rest from its peers; its "encode" time then includes the reduce-scatter, its
- * "decode+load" time the all-gather.
+ * "decode+apply" time the all-gather.
  *
  * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
  * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
