@@ -1,7 +1,15 @@
 package org.emberdl.spark.internal.stage;
 
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.emberdl.federated.Update;
+import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.StageReduce;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.MemoryScope;
+import org.emberdl.tensor.NDArray;
 
 /**
  * What a training stage's tasks and the driver's {@link StageEndpoint} say to each other (as {@link
@@ -13,8 +21,57 @@ public final class StageMessages {
   /** A task of stage attempt {@code stageAttempt} starts; the reply is a {@link Resume}. */
   public record Register(int partition, int stageAttempt) {}
 
-  /** Where a task starts: the epoch's first step not yet applied, and the weights before it. */
-  public record Resume(int step, RoundWeights weights) {}
+  /**
+   * Where a task starts: the epoch's first step not yet applied, the weights before it and, when
+   * the tasks apply each step themselves ({@link StageReduce#DRIVER}), the optimizer's state before
+   * it (else null: the driver applies the steps and replies with weights).
+   */
+  public record Resume(int step, RoundWeights weights, OptimizerState optimizer) {
+    public Resume(int step, RoundWeights weights) {
+      this(step, weights, null);
+    }
+  }
+
+  /**
+   * An optimizer's {@link Optimizer#stateDict()} as plain values: its scalars (the step count, the
+   * learning rate, the hyper-parameters) and its float32 state buffers (moments), by name, in the
+   * state dict's order.
+   */
+  public record OptimizerState(Map<String, Double> scalars, Map<String, float[]> buffers) {
+    /** The state of {@code optimizer} (copied). */
+    public static OptimizerState of(Optimizer optimizer) {
+      Map<String, Double> scalars = new LinkedHashMap<>();
+      Map<String, float[]> buffers = new LinkedHashMap<>();
+      try (MemoryScope scope = MemoryScope.open()) {
+        for (Map.Entry<String, NDArray> e : optimizer.stateDict().entrySet()) {
+          NDArray a = e.getValue();
+          if (a.ndim() == 0) {
+            scalars.put(e.getKey(), a.item());
+          } else if (a.dtype() == DType.FLOAT32 && a.ndim() == 1) {
+            buffers.put(e.getKey(), a.toFloatArray());
+          } else {
+            throw new IllegalStateException(
+                "a training stage ships float32 optimizer state only; '"
+                    + e.getKey()
+                    + "' is "
+                    + a.dtype()
+                    + Arrays.toString(a.shape()));
+          }
+        }
+      }
+      return new OptimizerState(scalars, buffers);
+    }
+
+    /** Loads this state into {@code optimizer} ({@link Optimizer#loadStateDict}). */
+    public void loadInto(Optimizer optimizer) {
+      try (MemoryScope scope = MemoryScope.open()) {
+        Map<String, NDArray> dict = new LinkedHashMap<>();
+        scalars.forEach((k, v) -> dict.put(k, NDArray.scalar(v, DType.FLOAT64)));
+        buffers.forEach((k, v) -> dict.put(k, NDArray.of(v, v.length)));
+        optimizer.loadStateDict(dict);
+      }
+    }
+  }
 
   /**
    * With {@code spark.ember.stageReduce=tasks}: partition {@code partition}'s chunk of the sum of

@@ -7,7 +7,8 @@ import java.util.Locale;
  * each phase (a few clock reads per step, nothing per element) and summarised once per epoch: the
  * tasks' own account (computing the update, encoding it, waiting for the reply, decoding and
  * loading it; sent along with each update) and the driver's (decoding the updates, waiting for the
- * last one, summing, the optimizer step and snapshot, encoding and sending the reply).
+ * last one, summing, the time from the sum to the reply (the aggregator, and where the driver
+ * applies the steps the optimizer and snapshot), encoding and sending the reply).
  *
  * <p>The overhead of a step is its wall time on the driver (from the publish of the step before to
  * its own; the first step, which includes the stage's launch, is reported apart) minus the compute
@@ -127,8 +128,8 @@ final class StagePhases {
         Locale.ROOT,
         "first update %.0f ms after the stage's job was submitted (launch, registration,"
             + " replica, first step); %d steps, %.2f ms/step; per task: compute %.2f, encode %.2f, wait for the reply %.2f,"
-            + " decode+load %.2f; driver: read %.3f per update, wait for the updates %.2f (first"
-            + " to last %.2f), sum on arrival %.2f, optimizer+snapshot %.2f, encode %.2f, reply %.2f;"
+            + " decode+apply %.2f; driver: read %.3f per update, wait for the updates %.2f (first"
+            + " to last %.2f), sum on arrival %.2f, sum to reply %.2f, encode %.2f, reply %.2f;"
             + " slowest task's compute %.2f, overhead %.2f ms (%.0f%% of the step)",
         ms(firstUpdate - started, 1),
         steps,

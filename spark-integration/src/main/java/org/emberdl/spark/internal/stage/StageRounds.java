@@ -2,7 +2,9 @@ package org.emberdl.spark.internal.stage;
 
 import java.util.function.Supplier;
 import org.apache.spark.api.java.JavaRDD;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.rounds.JobPerRound;
@@ -20,18 +22,43 @@ public final class StageRounds implements RoundExecutor {
   private final JavaRDD<PartitionData> data;
   private final TrainingConfig config;
   private final int maxEpochs;
+  private final Supplier<Optimizer> optimizer;
 
+  /**
+   * @param optimizer the driver's optimizer, whose state tasks that apply the steps themselves
+   *     ({@link StageTraining#replicatesSteps}) start from
+   */
   public StageRounds(
-      StageTraining stage, JavaRDD<PartitionData> data, TrainingConfig config, int maxEpochs) {
+      StageTraining stage,
+      JavaRDD<PartitionData> data,
+      TrainingConfig config,
+      int maxEpochs,
+      Supplier<Optimizer> optimizer) {
     this.stage = stage;
     this.data = data;
     this.config = config;
     this.maxEpochs = maxEpochs;
+    this.optimizer = optimizer;
   }
 
   @Override
   public void beginEpoch(int epoch, Supplier<RoundWeights> weights) {
-    stage.beginEpoch(epoch, weights.get(), maxEpochs);
+    stage.beginEpoch(
+        epoch,
+        weights.get(),
+        maxEpochs,
+        stage.replicatesSteps()
+            ? step ->
+                new StageMessages.Resume(
+                    step, weights.get(), StageMessages.OptimizerState.of(optimizer.get()))
+            : null);
+  }
+
+  @Override
+  public void stepCombined(Step step) {
+    if (stage.replicatesSteps()) {
+      stage.publishStep(step);
+    }
   }
 
   @Override
@@ -41,7 +68,11 @@ public final class StageRounds implements RoundExecutor {
 
   @Override
   public void stepApplied(Supplier<RoundWeights> weights) {
-    stage.publish(weights.get());
+    if (stage.replicatesSteps()) {
+      stage.stepApplied();
+    } else {
+      stage.publish(weights.get());
+    }
   }
 
   @Override

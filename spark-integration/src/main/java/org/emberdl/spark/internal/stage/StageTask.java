@@ -8,12 +8,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.spark.TaskContext;
 import org.apache.spark.rpc.RpcEndpointRef;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.nn.Module;
+import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
+import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
+import org.emberdl.spark.internal.train.Optimizers;
+import org.emberdl.spark.internal.train.Steps;
 import org.emberdl.spark.internal.train.TrainingConfig;
 import org.emberdl.tensor.MemoryScope;
 
@@ -27,7 +33,7 @@ import org.emberdl.tensor.MemoryScope;
  * chunk of every partition's update with its peers ({@link BlockAllReduce#reduceScatter}, over
  * Spark's block manager), sends the driver only that chunk, gets back its chunk of the new weights
  * and all-gathers the rest from its peers; its "encode" time then includes the reduce-scatter, its
- * "decode+load" time the all-gather.
+ * "decode+apply" time the all-gather.
  *
  * <p>Every wait for the driver is bounded by {@code spark.ember.stageTimeout} and checks every 100
  * ms whether Spark has killed the task (it does when another task of the barrier stage fails), so a
@@ -84,73 +90,89 @@ final class StageTask {
                   weights.values().length, weights.buffers().length, task.numPartitions());
           float[] myWeights = new float[weightChunks.size(partition)];
           PartitionTrainer.load(model, weights);
-          int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
-          byte[] message = null;
-          long compute = 0;
-          long encode = 0;
-          long wait = 0;
-          long load = 0;
-          long done = 0;
-          for (int step = resume.step(); step < steps; step++) {
-            long t0 = System.nanoTime();
-            Update update;
-            // one scope per step, as a round's task has: what the step allocates is freed here
-            try (MemoryScope scope = MemoryScope.open()) {
-              update =
-                  PartitionTrainer.trainLoaded(
-                      config,
-                      engine,
-                      model,
-                      weights,
-                      data,
-                      order,
-                      partition,
-                      step,
-                      (long) epoch * steps + step);
-            }
-            failIfAsked(task, partition, epoch, step);
-            long t1 = System.nanoTime();
-            compute += t1 - t0;
-            StageMessages.TaskTimes times =
-                new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
-            // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
-            // the previous step's message before its reply arrived.
-            if (reducer == null) {
-              message =
-                  StageWire.encodeSubmit(
-                      new StageMessages.Submit(partition, attempt, step, update, times), message);
-            } else {
-              BlockAllReduce.Shard shard = reducer.reduceScatter(step, update);
-              message =
-                  StageWire.encodeShard(
-                      new StageMessages.Shard(
-                          partition,
-                          attempt,
-                          step,
-                          update.values().length,
-                          update.buffers().length,
-                          shard.sum(),
-                          times),
-                      message);
-            }
-            long t2 = System.nanoTime();
-            encode += t2 - t1;
-            byte[] reply =
-                await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
-            long t3 = System.nanoTime();
-            wait += t3 - t2;
-            if (step + 1 < steps) {
-              if (reducer == null) {
-                weights = StageWire.decodeWeights(reply, weights);
-              } else {
-                StageWire.decodeWeightsChunk(reply, weightChunks.start(partition), myWeights);
-                reducer.allGatherInto(
-                    step, "weights", myWeights, weights.values(), weights.buffers());
+          // Replicated steps: the task applies each step the driver combines, from the driver's
+          // optimizer state and with the driver's code (Steps.apply), rather than load new weights.
+          StepReplica replica =
+              resume.optimizer() == null
+                  ? null
+                  : new StepReplica(config, model, weights, resume.optimizer());
+          try {
+            int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
+            byte[] message = null;
+            long compute = 0;
+            long encode = 0;
+            long wait = 0;
+            long load = 0;
+            long done = 0;
+            for (int step = resume.step(); step < steps; step++) {
+              long t0 = System.nanoTime();
+              Update update;
+              // one scope per step, as a round's task has: what the step allocates is freed here
+              try (MemoryScope scope = MemoryScope.open()) {
+                update =
+                    PartitionTrainer.trainLoaded(
+                        config,
+                        engine,
+                        model,
+                        weights,
+                        data,
+                        order,
+                        partition,
+                        step,
+                        (long) epoch * steps + step);
               }
-              PartitionTrainer.load(model, weights);
+              failIfAsked(task, partition, epoch, step);
+              long t1 = System.nanoTime();
+              compute += t1 - t0;
+              StageMessages.TaskTimes times =
+                  new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
+              // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
+              // the previous step's message before its reply arrived.
+              if (reducer == null) {
+                message =
+                    StageWire.encodeSubmit(
+                        new StageMessages.Submit(partition, attempt, step, update, times), message);
+              } else {
+                BlockAllReduce.Shard shard = reducer.reduceScatter(step, update);
+                message =
+                    StageWire.encodeShard(
+                        new StageMessages.Shard(
+                            partition,
+                            attempt,
+                            step,
+                            update.values().length,
+                            update.buffers().length,
+                            shard.sum(),
+                            times),
+                        message);
+              }
+              long t2 = System.nanoTime();
+              encode += t2 - t1;
+              byte[] reply =
+                  await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
+              long t3 = System.nanoTime();
+              wait += t3 - t2;
+              if (step + 1 < steps) {
+                if (replica != null) {
+                  weights = replica.apply(reply);
+                } else if (reducer == null) {
+                  weights = StageWire.decodeWeights(reply, weights);
+                } else {
+                  StageWire.decodeWeightsChunk(reply, weightChunks.start(partition), myWeights);
+                  reducer.allGatherInto(
+                      step, "weights", myWeights, weights.values(), weights.buffers());
+                }
+                if (replica == null) {
+                  PartitionTrainer.load(model, weights);
+                }
+              }
+              load += System.nanoTime() - t3;
+              done++;
             }
-            load += System.nanoTime() - t3;
-            done++;
+          } finally {
+            if (replica != null) {
+              replica.close();
+            }
           }
           return null;
         });
@@ -158,6 +180,57 @@ final class StageTask {
       reducer.close(); // a barrier: the last exchange's blocks are read, then removed
     }
     return Collections.emptyIterator();
+  }
+
+  /**
+   * A task's copy of the driver's optimizer, which applies each combined step the driver sends to
+   * the task's replica exactly as the driver applies it to its own model.
+   */
+  private static final class StepReplica implements AutoCloseable {
+    private final Module model;
+    private final Optimizer optimizer;
+    private RoundWeights weights;
+    private float[] values;
+    private float[] buffers;
+
+    StepReplica(
+        TrainingConfig config,
+        Module model,
+        RoundWeights weights,
+        StageMessages.OptimizerState state) {
+      this.model = model;
+      this.weights = weights;
+      this.optimizer = Optimizers.create(config, model);
+      try {
+        state.loadInto(optimizer);
+      } catch (RuntimeException e) {
+        optimizer.close();
+        throw e;
+      }
+    }
+
+    /** Applies the step in {@code reply}; returns the weights the next step starts from. */
+    RoundWeights apply(byte[] reply) {
+      Step step = StageWire.decodeStep(reply, values, buffers);
+      values = step.values();
+      buffers = step.buffers();
+      if (step.kind() == Step.Kind.DELTA) {
+        // local steps moved the replica: a delta applies to the weights the step started from
+        PartitionTrainer.load(model, weights);
+      }
+      Steps.apply(model, optimizer, step);
+      if (step.kind() == Step.Kind.DELTA) {
+        weights =
+            new RoundWeights(
+                model.flatParameters().values().toFloatArray(), ModuleBuffers.read(model));
+      }
+      return weights;
+    }
+
+    @Override
+    public void close() {
+      optimizer.close();
+    }
   }
 
   private static CompletableFuture<byte[]> send(

@@ -4,6 +4,7 @@ import java.io.Serializable;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import org.apache.spark.Dependency;
 import org.apache.spark.ShuffleDependency;
 import org.apache.spark.api.java.JavaFutureAction;
@@ -11,6 +12,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.rpc.RpcEndpointRef;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
@@ -174,11 +176,30 @@ public final class StageTraining implements AutoCloseable {
     return null;
   }
 
-  /** Starts epoch {@code epoch}'s stage from {@code weights}. */
-  void beginEpoch(int epoch, RoundWeights weights, int maxEpochs) {
+  /**
+   * Whether the tasks apply each step to their replicas, as the driver applies it to its own
+   * ({@link #publishStep}), rather than wait for the new weights ({@link #publish}). The driver
+   * then sends the combined step as soon as it is formed, and applies its own copy while the tasks
+   * already compute the next step: the driver's optimizer is off the step's critical path, as in
+   * PyTorch's DDP, where every rank runs the optimizer on the all-reduced gradient. With {@code
+   * spark.ember.stageReduce=tasks} the driver applies the steps and answers with chunks of the
+   * weights.
+   */
+  public boolean replicatesSteps() {
+    return reduce == StageReduce.DRIVER;
+  }
+
+  /**
+   * Starts epoch {@code epoch}'s stage from {@code weights}.
+   *
+   * @param resumeAt with {@link #replicatesSteps}: the driver's state at a step, for a task that
+   *     registers (called on the training thread); else null
+   */
+  void beginEpoch(
+      int epoch, RoundWeights weights, int maxEpochs, IntFunction<StageMessages.Resume> resumeAt) {
     this.epoch = epoch;
     phases = new StagePhases(partitions);
-    exchange = new StepExchange(partitions, weights, phases, reduce);
+    exchange = new StepExchange(partitions, weights, phases, reduce, resumeAt);
     String name = "ember-stage-" + config.runKey() + "-" + epoch;
     endpoint =
         SparkInternals.setupDriverEndpoint(
@@ -268,6 +289,16 @@ public final class StageTraining implements AutoCloseable {
   /** The weights after the current step, for the tasks. */
   void publish(RoundWeights weights) {
     exchange.publish(weights, System.nanoTime() - summedAt);
+  }
+
+  /** With {@link #replicatesSteps}: the current step, for the tasks to apply themselves. */
+  void publishStep(Step step) {
+    exchange.publishStep(step, System.nanoTime() - summedAt);
+  }
+
+  /** With {@link #replicatesSteps}: the driver has applied the step to its own state. */
+  void stepApplied() {
+    exchange.applied();
   }
 
   /** Waits for the epoch's stage to end. */

@@ -3,6 +3,12 @@ package org.emberdl.spark.internal.stage;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 
@@ -36,6 +42,7 @@ public final class StageWire {
   static final int WEIGHTS = 4;
   static final int SHARD = 5;
   static final int WEIGHTS_CHUNK = 6;
+  static final int STEP = 7;
 
   private static final int HEADER = 8;
   private static final int TIMES = 5 * Long.BYTES;
@@ -62,10 +69,18 @@ public final class StageWire {
       return done(b);
     }
     if (message instanceof StageMessages.Resume r) {
-      ByteBuffer b = start(RESUME, Integer.BYTES + weightsSize(r.weights()));
+      byte[][] names = optimizerNames(r.optimizer());
+      ByteBuffer b =
+          start(
+              RESUME,
+              2 * Integer.BYTES + weightsSize(r.weights()) + optimizerSize(r.optimizer(), names));
       b.putInt(r.step());
       putWeights(b, r.weights());
+      putOptimizer(b, r.optimizer(), names);
       return done(b);
+    }
+    if (message instanceof Step s) {
+      return encodeStep(s, null);
     }
     throw new IllegalArgumentException(
         "not a training-stage message: "
@@ -81,6 +96,97 @@ public final class StageWire {
     ByteBuffer b = open(size, reuse, WEIGHTS);
     putWeights(b, w);
     return done(b);
+  }
+
+  /**
+   * The driver's {@code step} (what the tasks apply to their replicas with the same code as the
+   * driver), written into {@code reuse} when it has exactly the size needed. Layout: the kind's
+   * ordinal, the values, then -1 for no buffers or the buffers as an array.
+   */
+  static byte[] encodeStep(Step step, byte[] reuse) {
+    float[] buffers = step.buffers();
+    int size =
+        HEADER
+            + 2 * Integer.BYTES
+            + Float.BYTES * step.values().length
+            + Integer.BYTES
+            + (buffers == null ? 0 : Float.BYTES * buffers.length);
+    ByteBuffer b = open(size, reuse, STEP);
+    b.putInt(step.kind().ordinal());
+    putFloats(b, step.values());
+    if (buffers == null) {
+      b.putInt(-1);
+    } else {
+      putFloats(b, buffers);
+    }
+    return done(b);
+  }
+
+  /**
+   * The {@link Step} in {@code bytes}, its arrays read into {@code values} and {@code buffers} when
+   * their sizes match (a task receives steps of one size every step), else into new ones.
+   *
+   * @throws IllegalArgumentException naming what is wrong, as {@link #decode}
+   */
+  static Step decodeStep(byte[] bytes, float[] values, float[] buffers) {
+    ByteBuffer b = header(bytes);
+    int type = b.getInt();
+    if (type != STEP) {
+      throw new IllegalArgumentException(
+          "expected a training-stage Step, got a " + typeOf(type).getSimpleName());
+    }
+    Reader r = new Reader(b, "Step");
+    Step step = r.step(bytes, values, buffers);
+    r.end();
+    return step;
+  }
+
+  private static byte[][] optimizerNames(StageMessages.OptimizerState o) {
+    if (o == null) {
+      return new byte[0][];
+    }
+    List<byte[]> names = new ArrayList<>();
+    for (String k : o.scalars().keySet()) {
+      names.add(k.getBytes(StandardCharsets.UTF_8));
+    }
+    for (String k : o.buffers().keySet()) {
+      names.add(k.getBytes(StandardCharsets.UTF_8));
+    }
+    return names.toArray(new byte[0][]);
+  }
+
+  /**
+   * After the flag: the scalar count, each (name, double), the buffer count, each (name, floats).
+   */
+  private static int optimizerSize(StageMessages.OptimizerState o, byte[][] names) {
+    if (o == null) {
+      return 0;
+    }
+    long size = 2 * Integer.BYTES + (long) o.scalars().size() * Double.BYTES;
+    for (byte[] name : names) {
+      size += Integer.BYTES + name.length;
+    }
+    for (float[] f : o.buffers().values()) {
+      size += Integer.BYTES + (long) Float.BYTES * f.length;
+    }
+    return Math.toIntExact(size);
+  }
+
+  private static void putOptimizer(ByteBuffer b, StageMessages.OptimizerState o, byte[][] names) {
+    b.putInt(o == null ? 0 : 1);
+    if (o == null) {
+      return;
+    }
+    int i = 0;
+    b.putInt(o.scalars().size());
+    for (double v : o.scalars().values()) {
+      b.putInt(names[i].length).put(names[i++]).putDouble(v);
+    }
+    b.putInt(o.buffers().size());
+    for (float[] f : o.buffers().values()) {
+      b.putInt(names[i].length).put(names[i++]);
+      putFloats(b, f);
+    }
   }
 
   /**
@@ -228,11 +334,12 @@ public final class StageWire {
     Object message =
         switch (kind) {
           case REGISTER -> new StageMessages.Register(r.getInt(), r.getInt());
-          case RESUME -> new StageMessages.Resume(r.getInt(), r.weights());
+          case RESUME -> new StageMessages.Resume(r.getInt(), r.weights(), r.optimizer());
           case SUBMIT -> r.submit();
           case WEIGHTS -> r.weights();
           case SHARD -> r.shard();
           case WEIGHTS_CHUNK -> new StageMessages.WeightsChunk(r.getInt(), r.floats("floats"));
+          case STEP -> r.step(bytes);
           default -> throw new AssertionError(kind); // typeOf refused it
         };
     r.end();
@@ -322,6 +429,7 @@ public final class StageWire {
       case WEIGHTS -> RoundWeights.class;
       case SHARD -> StageMessages.Shard.class;
       case WEIGHTS_CHUNK -> StageMessages.WeightsChunk.class;
+      case STEP -> Step.class;
       default ->
           throw new IllegalArgumentException("not a training-stage message: unknown type " + kind);
     };
@@ -445,6 +553,72 @@ public final class StageWire {
     RoundWeights weights() {
       float[] values = floats("values");
       return new RoundWeights(values, floats("buffers"));
+    }
+
+    Step step(byte[] bytes) {
+      return step(bytes, null, null);
+    }
+
+    /** A Step's fields, its arrays read into {@code values}/{@code buffers} when they fit. */
+    Step step(byte[] bytes, float[] values, float[] buffers) {
+      int k = getInt();
+      if (k < 0 || k >= Step.Kind.values().length) {
+        throw new IllegalArgumentException("corrupt training-stage Step: kind " + k);
+      }
+      int n = skipFloats("values");
+      float[] v = values != null && values.length == n ? values : new float[n];
+      readFloats(bytes, b.position() - Float.BYTES * n, v, n);
+      need(Integer.BYTES, "buffers length");
+      float[] bufs = null;
+      if (b.getInt(b.position()) == -1) {
+        b.getInt();
+      } else {
+        int m = skipFloats("buffers");
+        bufs = buffers != null && buffers.length == m ? buffers : new float[m];
+        readFloats(bytes, b.position() - Float.BYTES * m, bufs, m);
+      }
+      return new Step(Step.Kind.values()[k], v, bufs);
+    }
+
+    private int count(String field) {
+      int n = getInt();
+      if (n < 0) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage " + what + ": its " + field + " count is " + n);
+      }
+      return n;
+    }
+
+    private String name(String field) {
+      int n = count(field + " name length");
+      need(n, field + " name");
+      byte[] name = new byte[n];
+      b.get(name);
+      return new String(name, StandardCharsets.UTF_8);
+    }
+
+    /** The optimizer state after a Resume's weights, or null when it carries none. */
+    StageMessages.OptimizerState optimizer() {
+      int flag = getInt();
+      if (flag == 0) {
+        return null;
+      }
+      if (flag != 1) {
+        throw new IllegalArgumentException(
+            "corrupt training-stage " + what + ": optimizer flag " + flag);
+      }
+      Map<String, Double> scalars = new LinkedHashMap<>();
+      for (int i = count("optimizer scalar"); i > 0; i--) {
+        String name = name("optimizer scalar");
+        need(Double.BYTES, "optimizer scalar " + name);
+        scalars.put(name, b.getDouble());
+      }
+      Map<String, float[]> buffers = new LinkedHashMap<>();
+      for (int i = count("optimizer buffer"); i > 0; i--) {
+        String name = name("optimizer buffer");
+        buffers.put(name, floats("optimizer buffer " + name));
+      }
+      return new StageMessages.OptimizerState(scalars, buffers);
     }
 
     /** Skips an array after checking its length; returns the length (position: its data). */

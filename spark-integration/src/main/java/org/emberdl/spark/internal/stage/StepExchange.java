@@ -2,7 +2,9 @@ package org.emberdl.spark.internal.stage;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
@@ -67,7 +69,17 @@ public final class StepExchange {
   private int completed;
   private RoundWeights weights;
 
-  /** The weights' bytes as last sent: the answer to a late submit of the step before. */
+  /**
+   * Replicated steps ({@link #publishStep}): where a registering task resumes, built on the
+   * training thread (which owns the model and the optimizer) for the given step; null when the
+   * driver publishes weights ({@link #publish}).
+   */
+  private final IntFunction<StageMessages.Resume> resumeAt;
+
+  /**
+   * The last reply's bytes (the weights, or the step the tasks apply): the answer to a late submit
+   * of the step before.
+   */
   private byte[] weightsBytes;
 
   /** The reply's bytes of the step before the last: the array the next reply is written into. */
@@ -101,6 +113,21 @@ public final class StepExchange {
   }
 
   StepExchange(int partitions, RoundWeights initial, StagePhases phases, StageReduce reduce) {
+    this(partitions, initial, phases, reduce, null);
+  }
+
+  /**
+   * @param resumeAt non-null: the tasks apply each step to their replicas ({@link #publishStep}),
+   *     and a registering task is answered, on the training thread, with this function's state at
+   *     the step it resumes from
+   */
+  StepExchange(
+      int partitions,
+      RoundWeights initial,
+      StagePhases phases,
+      StageReduce reduce,
+      IntFunction<StageMessages.Resume> resumeAt) {
+    this.resumeAt = resumeAt;
     this.partitions = partitions;
     this.phases = phases;
     this.weights = initial;
@@ -131,6 +158,10 @@ public final class StepExchange {
     supersede(attempt);
     if (attempt < stageAttempt) {
       context.sendFailure(superseded(attempt));
+    } else if (resumeAt != null) {
+      // answered by the training thread, which owns the state: in awaitStep or applied
+      registrations.add(new Waiter(partition, attempt, context));
+      notifyAll();
     } else if (handedOver) {
       registrations.add(new Waiter(partition, attempt, context));
     } else {
@@ -340,6 +371,7 @@ public final class StepExchange {
     }
     long deadline = System.nanoTime() + waitMillis * 1_000_000L;
     while (received < partitions) {
+      answerRegistrations();
       long left = (deadline - System.nanoTime()) / 1_000_000L;
       if (left <= 0) {
         return null;
@@ -353,6 +385,48 @@ public final class StepExchange {
     }
     handedOver = true;
     return total;
+  }
+
+  /**
+   * Replicated steps: the combined step {@code step} of the sum {@link #awaitStep} handed over, for
+   * the tasks to apply to their replicas as the driver applies it to its own ({@code applyNanos}:
+   * the driver's time since the sum). Registrations wait for {@link #applied}.
+   */
+  synchronized void publishStep(Step step, long applyNanos) {
+    long start = System.nanoTime();
+    completed++;
+    openStep();
+    byte[] reply = StageWire.encodeStep(step, spareBytes); // alternating arrays, as in publish
+    spareBytes = weightsBytes;
+    weightsBytes = reply;
+    long encoded = System.nanoTime();
+    for (Waiter w : waiters) {
+      w.context().reply(reply);
+      bytesOut += reply.length;
+    }
+    waiters.clear();
+    long end = System.nanoTime();
+    phases.published(applyNanos, encoded - start, end - encoded, end);
+  }
+
+  /**
+   * Replicated steps: the driver has applied the step it published to its own state; tasks that
+   * registered meanwhile are answered with that state.
+   */
+  synchronized void applied() {
+    answerRegistrations();
+  }
+
+  /** Replicated steps: answers the waiting registrations with the state at {@link #completed}. */
+  private void answerRegistrations() {
+    if (resumeAt == null || registrations.isEmpty()) {
+      return;
+    }
+    byte[] resume = StageWire.encode(resumeAt.apply(completed));
+    for (Waiter w : registrations) {
+      w.context().reply(resume);
+    }
+    registrations.clear();
   }
 
   /** The bytes of the steps' messages received and sent so far, {in, out}. */

@@ -1,6 +1,7 @@
 package org.emberdl.spark.internal.train;
 
 import java.util.List;
+import java.util.function.Supplier;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -8,6 +9,7 @@ import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.federated.Update;
 import org.emberdl.nn.Module;
+import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.EmberParams;
 import org.emberdl.spark.ProgressListener;
 import org.emberdl.spark.TrainingSummary;
@@ -119,7 +121,7 @@ public final class Coordinator {
         FitProgress progress =
             FitProgress.start(
                 sc.sc(), p, plan.network(), plan.maxEpochs(), plan.roundsPerEpoch(), listener);
-        RoundExecutor rounds = open(plan, sc, data, reduce)) {
+        RoundExecutor rounds = open(plan, sc, data, reduce, state::optimizer)) {
       TrainingCheckpoints checkpoints =
           TrainingCheckpoints.of(plan, state.checkpointed(), sc.hadoopConfiguration());
       return new TrainingLoop(plan, rounds, state, checkpoints, progress, sc::setJobDescription)
@@ -129,7 +131,11 @@ public final class Coordinator {
 
   /** The round executor of {@code plan}'s transport. */
   private static RoundExecutor open(
-      TrainingPlan plan, JavaSparkContext sc, JavaRDD<PartitionData> data, StageReduce reduce) {
+      TrainingPlan plan,
+      JavaSparkContext sc,
+      JavaRDD<PartitionData> data,
+      StageReduce reduce,
+      Supplier<Optimizer> optimizer) {
     TrainingConfig config = plan.config();
     return switch (plan.transport()) {
       case JOB_PER_ROUND -> new JobPerRound(sc, data, config);
@@ -147,7 +153,7 @@ public final class Coordinator {
                 reduce);
         yield stage == null
             ? new JobPerRound(sc, data, config)
-            : new StageRounds(stage, data, config, plan.maxEpochs());
+            : new StageRounds(stage, data, config, plan.maxEpochs(), optimizer);
       }
     };
   }

@@ -1,6 +1,7 @@
 package org.emberdl.spark.internal.train;
 
 import java.util.function.Supplier;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.rounds.JobPerRound;
@@ -26,6 +27,12 @@ public interface RoundExecutor extends AutoCloseable {
    *     (a secure round that sampled a single client)
    */
   Update run(Round round, Supplier<RoundWeights> weights);
+
+  /**
+   * Called with the step a round's update produced, before the driver applies it to its own state:
+   * a path whose executors apply each step themselves sends it on here.
+   */
+  default void stepCombined(Step step) {}
 
   /** Called after the step a round's update produced has been applied to the weights. */
   default void stepApplied(Supplier<RoundWeights> weights) {}

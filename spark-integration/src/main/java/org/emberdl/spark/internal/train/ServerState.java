@@ -2,15 +2,12 @@ package org.emberdl.spark.internal.train;
 
 import org.emberdl.federated.ServerOptimizer;
 import org.emberdl.federated.Step;
-import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.io.Checkpoints;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
-import org.emberdl.tensor.MemoryScope;
-import org.emberdl.tensor.NDArray;
 
 /**
  * The driver's authoritative training state: the model, its optimizer and (federated) the server
@@ -45,21 +42,14 @@ final class ServerState implements AutoCloseable {
         model.flatParameters().values().toFloatArray(), ModuleBuffers.read(model));
   }
 
-  /** Applies an aggregated step: the optimizer's on a gradient, an addition on a delta. */
+  /** The optimizer whose state a replica of the driver's state starts from. */
+  Optimizer optimizer() {
+    return optimizer;
+  }
+
+  /** Applies an aggregated step ({@link Steps#apply}). */
   void apply(Step step) {
-    try (MemoryScope scope = MemoryScope.open()) {
-      NDArray values = NDArray.of(step.values(), step.values().length);
-      if (step.kind() == Step.Kind.GRADIENT) {
-        try (Gradients g = Gradients.fromFlat(model, values)) {
-          optimizer.step(g);
-        }
-      } else {
-        model.flatParameters().values().addInPlace(values);
-      }
-    }
-    if (step.buffers() != null) {
-      ModuleBuffers.write(model, step.buffers());
-    }
+    Steps.apply(model, optimizer, step);
   }
 
   /** Replaces the weights and buffers with {@code weights} (early stopping's best epoch). */

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.emberdl.federated.Aggregator;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.EpochMetrics;
 import org.emberdl.spark.TrainingSummary;
@@ -129,7 +130,9 @@ public final class TrainingLoop {
         progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
         continue;
       }
-      state.apply(aggregator.combine(total));
+      Step step = aggregator.combine(total);
+      rounds.stepCombined(step);
+      state.apply(step);
       rounds.stepApplied(state::snapshot);
       epochTotal.add(
           new Update(

@@ -132,8 +132,9 @@ class StageReduceTest {
       tasks = fit(stage, data, "tasks");
       // The MLP 8-16-3 has 8*16+16 + 16*3+3 = 195 parameters, no buffers; 2 partitions.
       // driver: 2 Submits of 8 (header) + 12 (partition, attempt, step) + 40 (times) + 24
-      // (examples, loss, correct) + 4+780 + 4 (the arrays) = 872 bytes in, 2 weights of 8 + 4+780
-      // + 4 = 796 bytes out. tasks: 2 Shards of 8 + 24 (6 ints) + 40 + 24 + 4*98 or 4*97 bytes =
+      // (examples, loss, correct) + 4+780 + 4 (the arrays) = 872 bytes in, 2 steps (the tasks
+      // apply them) of 8 + 4 (kind) + 4+780 + 4 (no buffers) = 800 bytes out. tasks: 2 Shards of 8
+      // + 24 (6 ints) + 40 + 24 + 4*98 or 4*97 bytes =
       // 192 + 780 in, 2 WeightsChunks of 8 + 8 + 4*98 or 4*97 = 32 + 780 out.
       List<String> lines = log.containing("driver bytes per step");
       assertEquals(6, lines.size(), lines.toString()); // 3 epochs each
@@ -143,7 +144,7 @@ class StageReduceTest {
                 .get(i)
                 .contains(
                     "(spark.ember.stageReduce=driver, driver bytes per step: in 1744,"
-                        + " out 1592)"),
+                        + " out 1600)"),
             lines.get(i));
         assertTrue(
             lines

@@ -168,6 +168,18 @@ class StageTrainingTest {
   }
 
   @Test
+  void stageEqualsRoundsWithBatchNormBuffers() throws Exception {
+    // the tasks apply each step themselves: the running statistics travel in the step
+    Dataset<Row> data = TestData.blobs(spark, 150, 8, 3, 5, 2);
+    assertStageEqualsRounds(
+        EmberClassifierTest.mlp()
+            .setNetwork("linear(16), batchnorm, relu, linear(3)")
+            .setInputShape(new int[] {8})
+            .setBatchSize(20),
+        data);
+  }
+
+  @Test
   void stageEqualsRoundsWithDpSgd() throws Exception {
     Dataset<Row> data = TestData.blobs(spark, 160, 8, 3, 5, 2);
     EmberClassifier clf =

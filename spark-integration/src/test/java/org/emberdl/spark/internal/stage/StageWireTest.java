@@ -2,12 +2,18 @@ package org.emberdl.spark.internal.stage;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.junit.jupiter.api.Test;
@@ -87,6 +93,72 @@ class StageWireTest {
             StageMessages.Resume.class);
     assertEquals(9, r.step());
     assertArrayEquals(new float[] {4f}, r.weights().values());
+  }
+
+  @Test
+  void aResumeCarriesTheOptimizerStateBitForBit() {
+    Map<String, Double> scalars = new LinkedHashMap<>();
+    scalars.put("step", 12.0);
+    scalars.put("lr", 1e-3);
+    scalars.put("beta2", 0.999);
+    Map<String, float[]> buffers = new LinkedHashMap<>();
+    buffers.put("exp_avg", new float[] {-0.0f, Float.MIN_VALUE, 3.5f});
+    buffers.put("exp_avg_sq", new float[] {1e-30f, 2f, Float.MAX_VALUE});
+    StageMessages.Resume r =
+        StageWire.decode(
+            StageWire.encode(
+                new StageMessages.Resume(
+                    4,
+                    new RoundWeights(new float[] {4f}, new float[] {1f}),
+                    new StageMessages.OptimizerState(scalars, buffers))),
+            StageMessages.Resume.class);
+    assertEquals(4, r.step());
+    assertEquals(List.copyOf(scalars.entrySet()), List.copyOf(r.optimizer().scalars().entrySet()));
+    assertEquals(List.copyOf(buffers.keySet()), List.copyOf(r.optimizer().buffers().keySet()));
+    for (String k : buffers.keySet()) {
+      assertSameBits(buffers.get(k), r.optimizer().buffers().get(k));
+    }
+    assertNull(
+        StageWire.decode(
+                StageWire.encode(
+                    new StageMessages.Resume(0, new RoundWeights(new float[0], new float[0]))),
+                StageMessages.Resume.class)
+            .optimizer(),
+        "no state when the driver applies the steps");
+  }
+
+  @Test
+  void aStepRoundTripsWithAndWithoutBuffersIntoTheTasksArrays() {
+    float[] values = {1f, -0.0f, Float.NaN};
+    byte[] bytes = StageWire.encode(new Step(Step.Kind.GRADIENT, values, null));
+    // header 8, kind 4, values 4 + 12, no buffers 4
+    assertEquals(32, bytes.length);
+    float[] reuse = new float[3];
+    Step s = StageWire.decodeStep(bytes, reuse, null);
+    assertSame(reuse, s.values());
+    assertSameBits(values, s.values());
+    assertNull(s.buffers());
+    Step d =
+        StageWire.decode(
+            StageWire.encode(new Step(Step.Kind.DELTA, new float[] {2f}, new float[] {5f, 6f})),
+            Step.class);
+    assertEquals(Step.Kind.DELTA, d.kind());
+    assertArrayEquals(new float[] {5f, 6f}, d.buffers());
+  }
+
+  @Test
+  void aCorruptStepIsNamed() {
+    byte[] bytes = StageWire.encode(new Step(Step.Kind.GRADIENT, new float[] {1f}, null));
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(8, 9);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> StageWire.decodeStep(bytes, null, null));
+    assertEquals("corrupt training-stage Step: kind 9", e.getMessage());
+    byte[] cut =
+        Arrays.copyOf(StageWire.encode(new Step(Step.Kind.GRADIENT, new float[] {1f}, null)), 22);
+    e = assertThrows(IllegalArgumentException.class, () -> StageWire.decodeStep(cut, null, null));
+    assertTrue(
+        e.getMessage().startsWith("truncated training-stage Step: its buffers length"),
+        e.getMessage());
   }
 
   @Test

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.rpc.RpcAddress;
 import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
@@ -175,6 +177,82 @@ class StepExchangeTest {
     assertEquals(
         List.of("training stage: partition 1 sent step 0 while the driver is at step 2"),
         older.failures);
+  }
+
+  /** A replicated-steps exchange whose driver state at step {@code s} has weights {s}. */
+  private static StepExchange replicated(List<Integer> resumedAt) {
+    return new StepExchange(
+        2,
+        W0,
+        new StagePhases(2),
+        StageReduce.DRIVER,
+        step -> {
+          resumedAt.add(step);
+          return new StageMessages.Resume(
+              step,
+              new RoundWeights(new float[] {step}, new float[0]),
+              new StageMessages.OptimizerState(Map.of("step", (double) step), Map.of()));
+        });
+  }
+
+  private static Step step(Object reply) {
+    return StageWire.decode((byte[]) reply, Step.class);
+  }
+
+  @Test
+  void replicatedStepsAnswerTheTasksWithTheStepAndRegistrationsFromTheTrainingThread()
+      throws Exception {
+    List<Integer> resumedAt = new ArrayList<>();
+    StepExchange x = replicated(resumedAt);
+    // registrations wait for the training thread, which answers them in awaitStep ...
+    Reply r0 = new Reply();
+    Reply r1 = new Reply();
+    x.register(0, 0, r0);
+    x.register(1, 0, r1);
+    assertEquals(List.of(), r0.replies, "answered by the training thread, not the dispatcher");
+    assertNull(x.awaitStep(0, 1), "no update yet");
+    assertEquals(List.of(0), resumedAt, "one state built for both registrations");
+    StageMessages.Resume resumed = resume(r1.replies.get(0));
+    assertEquals(0, resumed.step());
+    assertEquals(Map.of("step", 0.0), resumed.optimizer().scalars());
+    // ... and each task's update is answered with the combined step, not weights
+    Reply s0 = new Reply();
+    Reply s1 = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), s0);
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), s1);
+    assertArrayEquals(new float[] {3f}, x.awaitStep(0, 10).values());
+    Step combined = new Step(Step.Kind.GRADIENT, new float[] {1.5f}, null);
+    x.publishStep(combined, 0);
+    for (Reply r : List.of(s0, s1)) {
+      Step got = step(r.replies.get(0));
+      assertEquals(Step.Kind.GRADIENT, got.kind());
+      assertArrayEquals(new float[] {1.5f}, got.values());
+      assertNull(got.buffers());
+    }
+    // a retry registering while the driver applies step 0 resumes after it, once it is applied
+    Reply retry = new Reply();
+    x.register(0, 1, retry);
+    assertEquals(List.of(), retry.replies);
+    x.applied();
+    assertEquals(1, resume(retry.replies.get(0)).step());
+    assertEquals(List.of(0, 1), resumedAt);
+  }
+
+  @Test
+  void aLateSubmitUnderReplicatedStepsGetsTheStepJustPublished() throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
+    x.awaitStep(0, 10);
+    x.publishStep(new Step(Step.Kind.DELTA, new float[] {7f}, new float[] {}), 0);
+    x.applied();
+    Reply late = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), late);
+    assertEquals(List.of(), late.failures);
+    Step got = step(late.replies.get(0));
+    assertEquals(Step.Kind.DELTA, got.kind());
+    assertArrayEquals(new float[] {7f}, got.values());
+    assertArrayEquals(new float[0], got.buffers());
   }
 
   @Test

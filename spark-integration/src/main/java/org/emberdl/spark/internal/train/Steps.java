@@ -1,0 +1,38 @@
+package org.emberdl.spark.internal.train;
+
+import org.emberdl.federated.Step;
+import org.emberdl.nn.Gradients;
+import org.emberdl.nn.Module;
+import org.emberdl.optim.Optimizer;
+import org.emberdl.spark.internal.local.ModuleBuffers;
+import org.emberdl.tensor.MemoryScope;
+import org.emberdl.tensor.NDArray;
+
+/**
+ * How an aggregated {@link Step} changes a model: the one code path of the driver's state ({@link
+ * ServerState}) and of the replicas of a training stage whose tasks apply the steps themselves, so
+ * that both reach the same bits.
+ */
+public final class Steps {
+  private Steps() {}
+
+  /**
+   * Applies {@code step} to {@code model}: {@code optimizer}'s step on a gradient, an addition on a
+   * delta, then the step's buffers (when it has any).
+   */
+  public static void apply(Module model, Optimizer optimizer, Step step) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray values = NDArray.of(step.values(), step.values().length);
+      if (step.kind() == Step.Kind.GRADIENT) {
+        try (Gradients g = Gradients.fromFlat(model, values)) {
+          optimizer.step(g);
+        }
+      } else {
+        model.flatParameters().values().addInPlace(values);
+      }
+    }
+    if (step.buffers() != null) {
+      ModuleBuffers.write(model, step.buffers());
+    }
+  }
+}
