@@ -21,6 +21,16 @@ public class Flatten extends Module {
     this.endDim = endDim;
   }
 
+  /** The first merged dim, as given (negative counts from the end). */
+  public int startDim() {
+    return startDim;
+  }
+
+  /** The last merged dim, inclusive, as given (negative counts from the end). */
+  public int endDim() {
+    return endDim;
+  }
+
   @Override
   public Tensor forward(Tensor input) {
     return input.flatten(startDim, endDim);

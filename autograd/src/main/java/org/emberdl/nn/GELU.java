@@ -30,6 +30,11 @@ public class GELU extends Module {
         };
   }
 
+  /** {@code "none"} for the exact form, {@code "tanh"} for the approximation. */
+  public String approximate() {
+    return tanh ? "tanh" : "none";
+  }
+
   @Override
   public Tensor forward(Tensor input) {
     if (!tanh) {

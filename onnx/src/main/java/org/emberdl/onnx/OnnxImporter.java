@@ -604,8 +604,10 @@ final class OnnxImporter {
       if (!used.contains(name)) {
         continue;
       }
-      boolean isFloat = e.getValue().dtype().isFloatingPoint();
-      if (isFloat && (trained.contains(name) || frozenUse.contains(name))) {
+      // 0-d floats are the constants of formulas (eps, 0.5, sqrt(2)), which exporters also
+      // write as initializers; weights have at least one dim
+      boolean isWeight = e.getValue().dtype().isFloatingPoint() && e.getValue().ndim() > 0;
+      if (isWeight && (trained.contains(name) || frozenUse.contains(name))) {
         weightNames.add(name);
       }
     }

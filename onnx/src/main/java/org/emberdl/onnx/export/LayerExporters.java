@@ -1,0 +1,91 @@
+package org.emberdl.onnx.export;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.StringJoiner;
+import org.emberdl.nn.AvgPool2d;
+import org.emberdl.nn.BatchNorm1d;
+import org.emberdl.nn.BatchNorm2d;
+import org.emberdl.nn.Conv2d;
+import org.emberdl.nn.Dropout;
+import org.emberdl.nn.Embedding;
+import org.emberdl.nn.Flatten;
+import org.emberdl.nn.GELU;
+import org.emberdl.nn.Identity;
+import org.emberdl.nn.LayerNorm;
+import org.emberdl.nn.LeakyReLU;
+import org.emberdl.nn.Linear;
+import org.emberdl.nn.LogSoftmax;
+import org.emberdl.nn.MaxPool2d;
+import org.emberdl.nn.Module;
+import org.emberdl.nn.ReLU;
+import org.emberdl.nn.Sequential;
+import org.emberdl.nn.Sigmoid;
+import org.emberdl.nn.Softmax;
+import org.emberdl.nn.Tanh;
+
+/**
+ * Which {@link LayerExporter} writes which module class. Immutable; {@link #with} gives a copy with
+ * one more entry, so a new layer (or a user's own module) plugs in without touching the exporter.
+ *
+ * <p>Lookup is by the module's exact class: a subclass may override {@code forward}, and exporting
+ * it as its parent would write a graph that computes something else.
+ */
+public final class LayerExporters {
+  private static final LayerExporters DEFAULTS = builtIn();
+
+  private final Map<Class<? extends Module>, LayerExporter<?>> byClass;
+
+  private LayerExporters(Map<Class<? extends Module>, LayerExporter<?>> byClass) {
+    this.byClass = byClass;
+  }
+
+  /** The exporters for Ember's own layers (see {@link BuiltinExporters}). */
+  public static LayerExporters defaults() {
+    return DEFAULTS;
+  }
+
+  private static LayerExporters builtIn() {
+    return new LayerExporters(new LinkedHashMap<>())
+        .with(Sequential.class, BuiltinExporters::sequential)
+        .with(Linear.class, BuiltinExporters::linear)
+        .with(Conv2d.class, BuiltinExporters::conv2d)
+        .with(MaxPool2d.class, BuiltinExporters::maxPool2d)
+        .with(AvgPool2d.class, BuiltinExporters::avgPool2d)
+        .with(BatchNorm1d.class, BuiltinExporters::batchNorm)
+        .with(BatchNorm2d.class, BuiltinExporters::batchNorm)
+        .with(LayerNorm.class, BuiltinExporters::layerNorm)
+        .with(Embedding.class, BuiltinExporters::embedding)
+        .with(ReLU.class, BuiltinExporters::relu)
+        .with(LeakyReLU.class, BuiltinExporters::leakyRelu)
+        .with(Sigmoid.class, BuiltinExporters::sigmoid)
+        .with(Tanh.class, BuiltinExporters::tanh)
+        .with(GELU.class, BuiltinExporters::gelu)
+        .with(Softmax.class, BuiltinExporters::softmax)
+        .with(LogSoftmax.class, BuiltinExporters::logSoftmax)
+        .with(Dropout.class, BuiltinExporters::dropout)
+        .with(Flatten.class, BuiltinExporters::flatten)
+        .with(Identity.class, BuiltinExporters::identity);
+  }
+
+  /** A copy that exports modules of exactly {@code type} with {@code exporter} (replacing any). */
+  public <M extends Module> LayerExporters with(Class<M> type, LayerExporter<? super M> exporter) {
+    Map<Class<? extends Module>, LayerExporter<?>> copy = new LinkedHashMap<>(byClass);
+    copy.put(Objects.requireNonNull(type, "type"), Objects.requireNonNull(exporter, "exporter"));
+    return new LayerExporters(copy);
+  }
+
+  /** The exporter for {@code module}'s class, or null. */
+  @SuppressWarnings("unchecked")
+  <M extends Module> LayerExporter<M> find(M module) {
+    return (LayerExporter<M>) byClass.get(module.getClass());
+  }
+
+  /** The exportable classes' simple names, for error messages. */
+  String names() {
+    StringJoiner j = new StringJoiner(", ");
+    byClass.keySet().forEach(c -> j.add(c.getSimpleName()));
+    return j.toString();
+  }
+}
