@@ -3,9 +3,11 @@
 
 For each model NAME it writes, into the fixture folder:
   NAME.onnx          the model, exported by torch.onnx.export (dynamic batch dimension)
-  NAME.safetensors   float32 tensors: "input", "output" (PyTorch's output for input),
-                     "output_weight" (fixed random weights W shaped like output) and
-                     "input_grad" (d sum(output * W) / d input, computed by PyTorch autograd)
+  NAME.safetensors   tensors: "input", "output" (PyTorch's output for input),
+                     "output_weight" (fixed random weights W shaped like output),
+                     "input_grad" (d sum(output * W) / d input, computed by PyTorch autograd;
+                     absent for integer inputs) and "grad.P" for each parameter P
+                     (d sum(output * W) / d P)
 
 The .safetensors file is written by hand here (8-byte little-endian header length, a JSON
 header, raw little-endian data) so that the script needs nothing beyond torch; Ember's own
@@ -35,9 +37,12 @@ def write_safetensors(path, tensors, metadata):
     blobs = []
     offset = 0
     for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
+        if t.dtype == torch.int64:
+            data, dtype = t.detach().contiguous().numpy().astype("<i8").tobytes(), "I64"
+        else:
+            data, dtype = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes(), "F32"
         header[name] = {
-            "dtype": "F32",
+            "dtype": dtype,
             "shape": list(t.shape),
             "data_offsets": [offset, offset + len(data)],
         }
@@ -110,6 +115,64 @@ class SmallResNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class ElementwiseMix(nn.Module):
+    """Elementwise, shape and reduction ops whose ONNX form changes across opsets 11 and 13."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.linspace(0.5, 1.5, 5))
+
+    def forward(self, x):  # x (2, 3, 4, 5)
+        a = torch.where(x > 0, x, 0.1 * x) * self.scale  # Greater, Where, Mul
+        b = torch.nn.functional.leaky_relu(x, 0.2) + torch.sigmoid(x) - torch.tanh(x)
+        c = torch.nn.functional.gelu(x) / (x.pow(2) + 2).sqrt()  # Erf, Pow, Sqrt, Div
+        d = torch.softmax(x, dim=1) + torch.log_softmax(x, dim=-1)  # Softmax on a middle axis
+        e = x[:, 1:, ::2, 1:4]  # Slice with steps
+        f = torch.flip(x, dims=[3])[:, :, :, :2]  # Slice with step -1
+        g = x.mean(dim=-1, keepdim=True) + x.sum(dim=2, keepdim=True).unsqueeze(0).squeeze(0)
+        h = torch.exp(-x.abs()) + torch.log(x.abs() + 1) + (x > 0.5).float()  # Cast
+        parts = [a, b, c, d, e, f, g, h]
+        return torch.cat([p.reshape(x.shape[0], -1) for p in parts], dim=1)
+
+
+class ConvMix(nn.Module):
+    """Conv and pooling variants: 1-D, grouped, dilated, asymmetric padding, ceil mode, pads
+    excluded from averages; LayerNorm over channels; Transpose."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 6, 3, padding=2, dilation=2)
+        self.c2 = nn.Conv2d(6, 6, 3, padding=1, groups=2)
+        self.c3 = nn.Conv2d(6, 4, 2, stride=2, dilation=1)
+        self.ln = nn.LayerNorm(4)
+
+    def forward(self, x):  # x (2, 4, 12)
+        y = torch.relu(self.c1(x))  # (2, 6, 12)
+        y1 = torch.nn.functional.max_pool1d(y, 3, stride=2, padding=1)  # (2, 6, 6)
+        z = y.reshape(2, 6, 3, 4)
+        z = self.c2(z)
+        z = torch.nn.functional.pad(z, (0, 1, 1, 0))  # asymmetric: Pad
+        z = self.c3(z)  # (2, 4, 2, 2)
+        p = torch.nn.functional.avg_pool2d(y.reshape(2, 6, 3, 4), 3, stride=2, padding=1,
+                                           count_include_pad=False)
+        q = torch.nn.functional.max_pool2d(y.reshape(2, 6, 3, 4), 2, stride=2, ceil_mode=True)
+        t = self.ln(z.permute(0, 2, 3, 1))  # LayerNorm over the channel dim
+        return torch.cat([y1.flatten(1), z.flatten(1), p.flatten(1), q.flatten(1),
+                          t.flatten(1)], dim=1)
+
+
+class EmbeddingBag(nn.Module):
+    """Gather of an embedding table by int64 token ids, mean over the sequence, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(11, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, ids):  # ids (2, 5) int64
+        return self.head(self.emb(ids).mean(dim=1))
+
+
 def warm_batchnorm(model, shape, gen):
     """A few training steps' forward passes give the running statistics non-trivial values."""
     for m in model.modules():
@@ -138,19 +201,25 @@ def make(out_dir, name, model, x, opset, dynamic_names, **export_kwargs):
         opset_version=opset,
         **export_kwargs,
     )
-    xg = x.clone().requires_grad_(True)
+    floating = x.dtype.is_floating_point
+    xg = x.clone().requires_grad_(floating)
+    model.zero_grad()
     out = model(xg)
     w = torch.randn(out.shape, generator=gen)
     (out * w).sum().backward()
+    tensors = {"input": x, "output": out, "output_weight": w}
+    if floating:
+        tensors["input_grad"] = xg.grad
+    for pname, p in model.named_parameters():
+        if p.grad is not None:
+            tensors["grad." + pname] = p.grad
     write_safetensors(
         os.path.join(out_dir, name + ".safetensors"),
-        {"input": x, "output": out, "output_weight": w, "input_grad": xg.grad},
+        tensors,
         {"format": "pt", "producer": "make_fixtures.py", "torch": torch.__version__,
          "opset": str(opset)},
     )
-    ops = {}
     print(name, "->", onnx_path, os.path.getsize(onnx_path), "bytes", list(out.shape))
-    return ops
 
 
 def main():
@@ -182,6 +251,14 @@ def main():
     # opset 17: LayerNormalization; no folding, so initializers keep PyTorch's names and the
     # graph slices and transposes them itself
     make(out_dir, "encoder_opset17", enc, x, 17, True, do_constant_folding=False)
+
+    mix = ElementwiseMix()
+    xm = torch.randn(2, 3, 4, 5, generator=gen)
+    make(out_dir, "ops_opset11", mix, xm, 11, True)
+    make(out_dir, "ops_opset13", mix, xm, 13, True)
+    make(out_dir, "conv_mix", ConvMix(), torch.randn(2, 4, 12, generator=gen), 13, False)
+    ids = torch.randint(0, 11, (2, 5), generator=gen)
+    make(out_dir, "embedding", EmbeddingBag(), ids, 13, True)
 
 
 if __name__ == "__main__":

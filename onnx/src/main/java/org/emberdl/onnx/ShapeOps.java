@@ -26,6 +26,43 @@ final class ShapeOps {
     ops.put("Unsqueeze", ShapeOps::unsqueeze);
     ops.put("Squeeze", ShapeOps::squeeze);
     ops.put("Slice", ShapeOps::slice);
+    ops.put("ConstantOfShape", ShapeOps::constantOfShape);
+  }
+
+  /** The most elements ConstantOfShape may create: its size comes from the file, not its bytes. */
+  static final long MAX_FILL = 1 << 24;
+
+  private static Kernel constantOfShape(OnnxNode node, CompileContext cc)
+      throws OnnxFormatException {
+    NDArray value = node.attributes().getTensor("value");
+    if (value != null && value.numel() != 1) {
+      throw new OnnxFormatException(
+          node.describe()
+              + ": attribute 'value' must hold one element, got shape "
+              + Arrays.toString(value.shape()));
+    }
+    double fill = value == null ? 0 : value.item();
+    org.emberdl.tensor.DType dtype =
+        value == null ? org.emberdl.tensor.DType.FLOAT32 : value.dtype();
+    return (in, training) -> {
+      int[] shape = Values.intList(in[0], "input");
+      long n = 1;
+      for (int d : shape) {
+        if (d < 0) {
+          throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has dim " + d);
+        }
+        n = Math.min(n * d, MAX_FILL + 1);
+      }
+      if (n > MAX_FILL) {
+        throw new IllegalArgumentException(
+            "shape "
+                + Arrays.toString(shape)
+                + " has more than "
+                + MAX_FILL
+                + " elements (Ember's limit for ConstantOfShape)");
+      }
+      return one(Tensor.of(NDArray.full(dtype, fill, shape)));
+    };
   }
 
   private static Kernel shape(OnnxNode node, CompileContext cc) throws OnnxFormatException {
