@@ -19,12 +19,13 @@ import org.emberdl.tensor.NDArray;
  * A model imported from ONNX ({@link Onnx#load}): the graph's nodes run in topological order on
  * Ember's autograd ops, so {@code loss.backward()} reaches every weight.
  *
- * <p>Floating initializers are {@link Parameter}s named as in the file: {@code fc1.weight} is
- * parameter {@code weight} of child {@code fc1}, so {@code namedParameters()}, the state dict and
- * freezing by name prefix use PyTorch's names. (A name that cannot be such a path, e.g. with an
- * empty segment or both a weight and a prefix of another, has its dots replaced by {@code _};
- * {@link #initializerKeys()} gives the mapping.) BatchNormalization's running mean and variance are
- * buffers; integer initializers and Constant nodes are constants outside the state dict.
+ * <p>Floating initializers with at least one dim are {@link Parameter}s named as in the file:
+ * {@code fc1.weight} is parameter {@code weight} of child {@code fc1}, so {@code
+ * namedParameters()}, the state dict and freezing by name prefix use PyTorch's names. A name that
+ * cannot be such a path (an empty segment, or a prefix that is itself a weight, as {@code a.b}
+ * beside {@code a}) has its dots replaced by {@code _}; {@link #initializerKeys()} gives the
+ * mapping. BatchNormalization's running mean and variance are buffers. Integer initializers, 0-d
+ * floats (the constants of formulas) and Constant nodes are constants outside the state dict.
  *
  * <p>Modes: {@link Onnx#load} returns the module in eval mode, where it computes what the ONNX
  * graph means for inference. In training mode BatchNormalization uses batch statistics and updates

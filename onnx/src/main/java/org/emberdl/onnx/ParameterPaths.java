@@ -9,8 +9,8 @@ import java.util.Set;
 /**
  * Module paths for initializer names: {@code block1.conv1.weight} -> {@code [block1, conv1,
  * weight]}, so that the dotted state-dict key is the initializer's name. A name that cannot be such
- * a path (an empty segment, or a name that is also a prefix of another, as {@code a} beside {@code
- * a.b}) becomes one top-level name with {@code _} for its dots, made unique.
+ * a path (an empty segment, or a prefix that is itself a weight's name, as {@code a.b} beside
+ * {@code a}) becomes one top-level name with {@code _} for its dots, made unique with a suffix.
  */
 final class ParameterPaths {
   private ParameterPaths() {}
