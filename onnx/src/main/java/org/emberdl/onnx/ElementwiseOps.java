@@ -48,6 +48,47 @@ final class ElementwiseOps {
     ops.put("Less", compare(NDArray::lt));
     ops.put("Greater", compare(NDArray::gt));
     ops.put("Not", (node, cc) -> (in, training) -> one(Tensor.of(bool(in[0]).logicalNot())));
+    ops.put("Max", variadic(Tensor::maximum));
+    ops.put("Min", variadic(Tensor::minimum));
+    ops.put("Clip", ElementwiseOps::clip);
+  }
+
+  /** Max and Min over any number of inputs, broadcasting. */
+  private static OpCompiler variadic(BinaryOperator<Tensor> f) {
+    return (node, cc) ->
+        (in, training) -> {
+          Tensor acc = Values.share(in[0]);
+          for (int i = 1; i < in.length; i++) {
+            try (Tensor prev = acc) {
+              acc = f.apply(prev, sameType(in[0], in[i]));
+            }
+          }
+          return one(acc);
+        };
+  }
+
+  /** Bounds from attributes before opset 11, from optional one-element inputs from then on. */
+  private static Kernel clip(OnnxNode node, CompileContext cc) throws OnnxFormatException {
+    boolean attrs = cc.opset() < 11;
+    double aMin = attrs ? node.attributes().getFloat("min", Float.NEGATIVE_INFINITY) : 0;
+    double aMax = attrs ? node.attributes().getFloat("max", Float.POSITIVE_INFINITY) : 0;
+    return (in, training) -> {
+      Tensor x = floating(in[0], "input");
+      double lo = attrs ? aMin : bound(in, 1, Double.NEGATIVE_INFINITY);
+      double hi = attrs ? aMax : bound(in, 2, Double.POSITIVE_INFINITY);
+      return one(x.clamp(lo, hi));
+    };
+  }
+
+  private static double bound(Tensor[] in, int i, double def) {
+    if (in.length <= i || in[i] == null) {
+      return def;
+    }
+    if (in[i].data().numel() != 1) {
+      throw new IllegalArgumentException(
+          (i == 1 ? "min" : "max") + " must hold one value, got shape " + Values.shape(in[i]));
+    }
+    return in[i].item();
   }
 
   private static OpCompiler unary(UnaryOperator<Tensor> f) {

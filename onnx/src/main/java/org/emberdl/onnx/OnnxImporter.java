@@ -84,12 +84,16 @@ final class OnnxImporter {
     INT_INPUTS.put("Squeeze", new int[] {1});
     INT_INPUTS.put("Slice", new int[] {1, 2, 3, 4});
     INT_INPUTS.put("Pad", new int[] {1, 3});
+    INT_INPUTS.put("Expand", new int[] {1});
+    INT_INPUTS.put("Split", new int[] {1});
+    INT_INPUTS.put("ConstantOfShape", new int[] {0});
     for (String op : List.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")) {
       INT_INPUTS.put(op, new int[] {1});
     }
     FROZEN_INPUTS.put("BatchNormalization", new int[] {3, 4});
     FROZEN_INPUTS.put("Dropout", new int[] {1, 2});
     FROZEN_INPUTS.put("Pad", new int[] {2});
+    FROZEN_INPUTS.put("Clip", new int[] {1, 2});
   }
 
   private final ModelProto model;
@@ -237,10 +241,21 @@ final class OnnxImporter {
     for (int i = 0; i < inputInfos.size(); i++) {
       declare(inputInfos.get(i), i, inputTypes, inputShapes);
     }
+    long[][] outputShapes = new long[outputNames.size()][];
+    for (int i = 0; i < outputNames.size(); i++) {
+      declare(g.getOutput(i), i, new DType[outputNames.size()], outputShapes);
+    }
     String producer = (model.getProducerName() + " " + model.getProducerVersion()).trim();
     OnnxModule module =
         new OnnxModule(
-            inputNames, inputTypes, inputShapes, outputNames, slots.size(), opset, producer);
+            inputNames,
+            inputTypes,
+            inputShapes,
+            outputNames,
+            outputShapes,
+            slots.size(),
+            opset,
+            producer);
     try {
       populate(module, run, inputNames, outputNames, used);
     } catch (OnnxFormatException | RuntimeException e) {

@@ -51,6 +51,7 @@ public final class OnnxModule extends Module {
   private final DType[] inputTypes;
   private final long[][] inputShapes;
   private final int[] outputSlots;
+  private final long[][] outputShapes;
   private final SlotKind[] kinds;
   private final Parameter[] parameterSlots;
   private final List<Supplier<NDArray>> bufferSlots;
@@ -67,6 +68,7 @@ public final class OnnxModule extends Module {
       DType[] inputTypes,
       long[][] inputShapes,
       List<String> outputNames,
+      long[][] outputShapes,
       int slotCount,
       int opset,
       String producer) {
@@ -74,6 +76,7 @@ public final class OnnxModule extends Module {
     this.inputTypes = inputTypes;
     this.inputShapes = inputShapes;
     this.outputNames = List.copyOf(outputNames);
+    this.outputShapes = outputShapes;
     this.inputSlots = new int[inputNames.size()];
     this.outputSlots = new int[outputNames.size()];
     this.kinds = new SlotKind[slotCount];
@@ -358,6 +361,37 @@ public final class OnnxModule extends Module {
   /** The graph's output names, in order. */
   public List<String> outputNames() {
     return outputNames;
+  }
+
+  /**
+   * The declared shape of input {@code name}: a dim of -1 is symbolic (e.g. the batch); null when
+   * the file declares none.
+   *
+   * @throws IllegalArgumentException for an unknown input
+   */
+  public long[] inputShape(String name) {
+    long[] s = inputShapes[indexOf(inputNames, name, "input")];
+    return s == null ? null : s.clone();
+  }
+
+  /** The dtype input {@code name} must have (float32 for ONNX FLOAT), or null when undeclared. */
+  public DType inputType(String name) {
+    return inputTypes[indexOf(inputNames, name, "input")];
+  }
+
+  /** The declared shape of output {@code name} (-1 for symbolic dims), or null when undeclared. */
+  public long[] outputShape(String name) {
+    long[] s = outputShapes[indexOf(outputNames, name, "output")];
+    return s == null ? null : s.clone();
+  }
+
+  private static int indexOf(List<String> names, String name, String what) {
+    int i = names.indexOf(name);
+    if (i < 0) {
+      throw new IllegalArgumentException(
+          "the graph has no " + what + " '" + name + "'; its " + what + "s are " + names);
+    }
+    return i;
   }
 
   /** The default domain's opset version the model imports. */

@@ -27,6 +27,97 @@ final class ShapeOps {
     ops.put("Squeeze", ShapeOps::squeeze);
     ops.put("Slice", ShapeOps::slice);
     ops.put("ConstantOfShape", ShapeOps::constantOfShape);
+    ops.put("Expand", ShapeOps::expand);
+    ops.put("Split", ShapeOps::split);
+  }
+
+  /** numpy broadcasting of the input against the given shape (a view; bounded like a fill). */
+  private static Kernel expand(OnnxNode node, CompileContext cc) throws OnnxFormatException {
+    return (in, training) -> {
+      Tensor x = in[0];
+      long[] spec = Values.ints(in[1], "shape");
+      int[] s = x.shape();
+      int rank = Math.max(s.length, spec.length);
+      int[] out = new int[rank];
+      long n = 1;
+      for (int i = 0; i < rank; i++) {
+        int si = i - (rank - s.length);
+        int pi = i - (rank - spec.length);
+        long a = si >= 0 ? s[si] : 1;
+        long b = pi >= 0 ? spec[pi] : 1;
+        if (a != b && a != 1 && b != 1) {
+          throw new IllegalArgumentException(
+              "cannot broadcast " + Arrays.toString(s) + " to " + Arrays.toString(spec));
+        }
+        long d = a == 1 ? b : a;
+        if (d < 0) {
+          throw new IllegalArgumentException("shape " + Arrays.toString(spec) + " has dim " + d);
+        }
+        out[i] = (int) Math.min(d, Integer.MAX_VALUE);
+        n = Math.min(n * Math.max(d, 1), MAX_FILL + 1);
+      }
+      long inNumel = Math.max(1, x.data().numel());
+      if (n > Math.max(inNumel, MAX_FILL)) {
+        throw new IllegalArgumentException(
+            "expanding "
+                + Arrays.toString(s)
+                + " to "
+                + Arrays.toString(spec)
+                + " gives more than "
+                + MAX_FILL
+                + " elements (Ember's limit for Expand)");
+      }
+      return one(x.expand(out));
+    };
+  }
+
+  /**
+   * Sizes from the second input (opset 13 on) or the attribute (before); without them, equal parts:
+   * one per output, or num_outputs (opset 18) with a smaller last part.
+   */
+  private static Kernel split(OnnxNode node, CompileContext cc) throws OnnxFormatException {
+    long axis = node.attributes().getInt("axis", 0);
+    long[] attrSplit = cc.opset() < 13 ? node.attributes().getInts("split") : null;
+    int outputs = node.outputs().size();
+    return (in, training) -> {
+      Tensor x = in[0];
+      int a = Values.axis(axis, x.ndim(), "axis");
+      int size = x.shape(a);
+      long[] sizes = attrSplit;
+      if (sizes == null && in.length > 1 && in[1] != null) {
+        sizes = Values.ints(in[1], "split");
+      }
+      if (sizes == null) {
+        int part = (size + outputs - 1) / outputs;
+        sizes = new long[outputs];
+        for (int i = 0; i < outputs; i++) {
+          sizes[i] = Math.max(0, Math.min(part, size - (long) part * i));
+        }
+      }
+      long total = 0;
+      for (long p : sizes) {
+        if (p < 0) {
+          throw new IllegalArgumentException("split " + Arrays.toString(sizes) + " is negative");
+        }
+        total += p;
+      }
+      if (sizes.length != outputs || total != size) {
+        throw new IllegalArgumentException(
+            "split "
+                + Arrays.toString(sizes)
+                + " must give "
+                + outputs
+                + " parts summing to "
+                + size);
+      }
+      Tensor[] out = new Tensor[outputs];
+      int at = 0;
+      for (int i = 0; i < outputs; i++) {
+        out[i] = x.narrow(a, at, (int) sizes[i]);
+        at += (int) sizes[i];
+      }
+      return out;
+    };
   }
 
   /** The most elements ConstantOfShape may create: its size comes from the file, not its bytes. */

@@ -392,4 +392,54 @@ class OnnxOpsTest {
       assertTrue(low > 1800 && low < 2200, "dropped " + low + " of 4000");
     }
   }
+
+  @Test
+  void clipMaxMinSplitExpand() throws Exception {
+    GraphProto.Builder g =
+        graph(
+                names("x"),
+                names("y"),
+                node("Clip", "clip", names("x", "lo", ""), names("c")),
+                node("Max", "max", names("c", "x", "half"), names("m")),
+                node("Split", "split", names("m", "sizes"), names("p", "q"))
+                    .addAttribute(intAttr("axis", 1)),
+                node("Expand", "grow", names("q", "shape"), names("e")),
+                node("Min", "min", names("e", "p"), names("y")))
+            .addInitializer(floats("lo", dims(), -1))
+            .addInitializer(floats("half", dims(1), 0.5f))
+            .addInitializer(longs("sizes", dims(2), 1, 2))
+            .addInitializer(longs("shape", dims(2), 2, 1));
+    // x = [[-3, 0, 2]]: clip below -1 -> [-1, 0, 2]; max with x and 0.5 -> [0.5, 0.5, 2];
+    // split 1 | 2 -> p = [[0.5]], q = [[0.5, 2]]; expand q to (2, 2); min with p (1, 1)
+    // -> [[0.5, 0.5], [0.5, 0.5]]
+    try (MemoryScope s = MemoryScope.open()) {
+      NDArray y = run(model(g), NDArray.of(new float[] {-3, 0, 2}, 1, 3));
+      assertArrayEquals(new int[] {2, 2}, y.shape());
+      assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, y.toFloatArray());
+    }
+    GraphProto.Builder huge =
+        graph(names("x"), names("y"), node("Expand", "big", names("x", "shape"), names("y")))
+            .addInitializer(longs("shape", dims(2), 1 << 16, 1 << 16));
+    try (MemoryScope s = MemoryScope.open()) {
+      assertMentions(
+          assertThrows(
+              OnnxExecutionException.class,
+              () -> run(model(huge), NDArray.of(new float[] {1}, 1, 1))),
+          "node 'big' (Expand)",
+          "more than 16777216 elements");
+    }
+  }
+
+  @Test
+  void declaredInputAndOutputShapesAreReported() throws Exception {
+    try (OnnxModule m = Onnx.load(OnnxFixtureTest.fixture("resnet.onnx"))) {
+      assertArrayEquals(new long[] {-1, 3, 10, 10}, m.inputShape("input"));
+      assertEquals(org.emberdl.tensor.DType.FLOAT32, m.inputType("input"));
+      assertArrayEquals(new long[] {-1, 5}, m.outputShape("output"));
+      assertMentions(
+          assertThrows(IllegalArgumentException.class, () -> m.inputShape("x")),
+          "no input 'x'",
+          "[input]");
+    }
+  }
 }
