@@ -36,6 +36,9 @@ import org.emberdl.onnx.proto.ModelProto;
 public final class Onnx {
   private Onnx() {}
 
+  /** The largest model file {@link #load(Path)} reads: protobuf's 2 GiB limit. */
+  public static final long MAX_MODEL_BYTES = Integer.MAX_VALUE - 8;
+
   /**
    * Imports the ONNX model in {@code file} as a trainable module (in eval mode). External data
    * files are read from the model's directory; their locations must stay inside it.
@@ -49,7 +52,19 @@ public final class Onnx {
     Path abs = file.toAbsolutePath();
     byte[] bytes;
     try {
-      bytes = java.nio.file.Files.readAllBytes(abs);
+      long size = Files.size(abs);
+      if (size > MAX_MODEL_BYTES) {
+        // protobuf messages end at 2 GiB; larger models keep their weights in external data
+        throw new OnnxFormatException(
+            "ONNX model "
+                + abs
+                + " has "
+                + size
+                + " bytes, more than a protobuf file can hold ("
+                + MAX_MODEL_BYTES
+                + "); store large weights as external data");
+      }
+      bytes = Files.readAllBytes(abs);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new java.io.FileNotFoundException("ONNX model " + abs + " does not exist");
     }
@@ -73,7 +88,14 @@ public final class Onnx {
    * @throws IOException when the stream fails
    */
   public static OnnxModule load(java.io.InputStream in) throws IOException {
-    return load(in.readAllBytes());
+    byte[] bytes = in.readNBytes((int) MAX_MODEL_BYTES);
+    if (bytes.length == MAX_MODEL_BYTES && in.read() >= 0) {
+      throw new OnnxFormatException(
+          "the ONNX model stream holds more than a protobuf file can ("
+              + MAX_MODEL_BYTES
+              + " bytes); store large weights as external data");
+    }
+    return load(bytes);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -336,6 +336,15 @@ final class TensorDecoder {
               + baseDir
               + " (it must be a relative path inside it)");
     }
+    if (bytes > Onnx.MAX_MODEL_BYTES) {
+      throw new OnnxFormatException(
+          what
+              + " declares "
+              + bytes
+              + " bytes of external data; Ember reads tensors of at most "
+              + Onnx.MAX_MODEL_BYTES
+              + " bytes");
+    }
     if (offset < 0 || (length >= 0 && length != bytes)) {
       throw new OnnxFormatException(
           what

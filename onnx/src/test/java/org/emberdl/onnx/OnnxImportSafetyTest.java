@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.onnx.proto.GraphProto;
@@ -384,6 +385,32 @@ class OnnxImportSafetyTest {
         assertThrows(OnnxFormatException.class, () -> Onnx.load(lying)),
         "initializer 'w'",
         "needs 24 bytes");
+  }
+
+  @Test
+  void externalDataOfAnAbsurdSizeIsRefusedBeforeReading() throws Exception {
+    Path folder = dir.resolve("m");
+    TensorProto big =
+        external("w.bin", 0, -1).toBuilder().clearDims().addDims(1 << 29).addDims(2).build();
+    Path file = writeModel(folder, big);
+    Files.write(folder.resolve("w.bin"), weightBytes());
+    assertMentions(
+        assertThrows(OnnxFormatException.class, () -> Onnx.load(file)),
+        "initializer 'w'",
+        "declares 4294967296 bytes of external data");
+  }
+
+  @Test
+  void missingModelFileAndStreamsAreHandled() throws Exception {
+    Path missing = dir.resolve("nope.onnx");
+    assertMentions(
+        assertThrows(java.io.FileNotFoundException.class, () -> Onnx.load(missing)),
+        missing.toString(),
+        "does not exist");
+    byte[] bytes = model(linear(goodW())).toByteArray();
+    try (OnnxModule m = Onnx.load(new java.io.ByteArrayInputStream(bytes))) {
+      assertEquals(List.of("x"), m.inputNames());
+    }
   }
 
   @Test
