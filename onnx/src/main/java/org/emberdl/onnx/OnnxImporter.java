@@ -258,6 +258,7 @@ final class OnnxImporter {
             producer);
     try {
       populate(module, run, inputNames, outputNames, used);
+      module.setTemplate(template(module));
     } catch (OnnxFormatException | RuntimeException e) {
       module.close();
       throw e;
@@ -638,17 +639,17 @@ final class OnnxImporter {
       int slot = slots.get(name);
       String[] path = paths.get(name);
       if (path == null) {
-        module.bindConstant(slot, data);
+        module.bindConstant(slot, name, data);
       } else if (trained.contains(name)) {
         module.bindParameter(slot, name, path, data);
       } else if (isBatchNormStat(name, run)) {
         module.bindBuffer(slot, name, path, data);
       } else {
-        module.bindConstant(slot, data);
+        module.bindConstant(slot, name, data);
       }
     }
     for (Map.Entry<String, NDArray> e : new ArrayList<>(constantValues.entrySet())) {
-      module.bindConstant(slots.get(e.getKey()), constantValues.remove(e.getKey()));
+      module.bindConstant(slots.get(e.getKey()), e.getKey(), constantValues.remove(e.getKey()));
     }
     CompileContext cc = context(module, used);
     Map<Integer, Integer> lastUse = new HashMap<>();
@@ -695,6 +696,30 @@ final class OnnxImporter {
     }
     module.setSteps(steps);
     module.eval();
+  }
+
+  /**
+   * The model as read, for {@link OnnxModule#exportOnnx}: weights (parameters and buffers) and
+   * externally stored tensors lose their data, which export writes from the module's current
+   * values; everything else stays as in the file.
+   */
+  private ModelProto template(OnnxModule module) {
+    ModelProto.Builder m = model.toBuilder();
+    GraphProto.Builder g = m.getGraphBuilder();
+    for (int i = 0; i < g.getInitializerCount(); i++) {
+      TensorProto t = g.getInitializer(i);
+      boolean weight = module.initializerKeys().containsKey(t.getName());
+      boolean external = t.getDataLocationValue() == TensorProto.DataLocation.EXTERNAL_VALUE;
+      if (weight || external) {
+        g.setInitializer(
+            i,
+            TensorProto.newBuilder()
+                .setName(t.getName())
+                .setDataType(t.getDataType())
+                .addAllDims(t.getDimsList()));
+      }
+    }
+    return m.build();
   }
 
   private static boolean isBatchNormStat(String name, List<OnnxNode> run) {

@@ -1,5 +1,10 @@
 package org.emberdl.onnx;
 
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -11,6 +16,9 @@ import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.Dropout;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.Parameter;
+import org.emberdl.onnx.proto.GraphProto;
+import org.emberdl.onnx.proto.ModelProto;
+import org.emberdl.onnx.proto.TensorProto;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
@@ -62,6 +70,8 @@ public final class OnnxModule extends Module {
   private final int opset;
   private final String producer;
   private int dropouts;
+  private ModelProto template;
+  private final Map<String, Integer> valueSlots = new LinkedHashMap<>();
 
   OnnxModule(
       List<String> inputNames,
@@ -130,7 +140,8 @@ public final class OnnxModule extends Module {
   }
 
   /** A constant value (integer initializer, Constant node); owned by this module. */
-  void bindConstant(int slot, NDArray data) {
+  void bindConstant(int slot, String name, NDArray data) {
+    valueSlots.put(name, slot);
     constants.add(data);
     kinds[slot] = SlotKind.CONSTANT;
     constantSlots[slot] = Tensor.of(data.share());
@@ -160,6 +171,10 @@ public final class OnnxModule extends Module {
         || namedParameters().containsKey(name)
         || namedBuffers().containsKey(name));
     return registerModule(name, new Dropout(p, new Generator(0)));
+  }
+
+  void setTemplate(ModelProto template) {
+    this.template = template;
   }
 
   void setSteps(List<Step> steps) {
@@ -348,6 +363,82 @@ public final class OnnxModule extends Module {
       sb.append(args[i] == null ? "none" : args[i].dtype() + Arrays.toString(args[i].shape()));
     }
     return sb.append(')').toString();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Export
+
+  /**
+   * The imported model with this module's current weights: the file's graph, opsets and metadata
+   * unchanged, each parameter and buffer initializer holding its value now (e.g. after
+   * fine-tuning), and tensors the file kept in external data stored inline.
+   *
+   * @throws IllegalStateException when a weight was FLOAT16 or BFLOAT16 in the file (Ember holds it
+   *     as float32 and does not narrow it back), or the weights exceed protobuf's 2 GiB
+   */
+  public ModelProto toModelProto() {
+    ModelProto.Builder m = template.toBuilder();
+    GraphProto.Builder g = m.getGraphBuilder();
+    Map<String, Parameter> params = namedParameters();
+    Map<String, NDArray> buffers = namedBuffers();
+    long bytes = 0;
+    for (int i = 0; i < g.getInitializerCount(); i++) {
+      TensorProto t = g.getInitializer(i);
+      String key = initializerKeys.get(t.getName());
+      NDArray value = null;
+      if (key != null) {
+        value = params.containsKey(key) ? params.get(key).data() : buffers.get(key);
+      } else if (valueSlots.containsKey(t.getName())) {
+        value = constantValue(valueSlots.get(t.getName()));
+      }
+      if (value == null || (key == null && t.getDataLocationValue() == 0 && hasData(t))) {
+        continue; // kept as in the file
+      }
+      TensorProto written = OnnxWeights.encode(t, value);
+      bytes += written.getSerializedSize();
+      if (bytes > Onnx.MAX_MODEL_BYTES) {
+        throw new IllegalStateException(
+            "the weights exceed protobuf's "
+                + Onnx.MAX_MODEL_BYTES
+                + " bytes; Ember does not"
+                + " write external data");
+      }
+      g.setInitializer(i, written);
+    }
+    return m.build();
+  }
+
+  private static boolean hasData(TensorProto t) {
+    return !t.getRawData().isEmpty()
+        || t.getFloatDataCount() > 0
+        || t.getInt32DataCount() > 0
+        || t.getInt64DataCount() > 0
+        || t.getDoubleDataCount() > 0
+        || t.getUint64DataCount() > 0
+        || t.getDimsList().stream().anyMatch(d -> d == 0);
+  }
+
+  /** {@link #toModelProto()} as bytes. */
+  public byte[] exportOnnxBytes() {
+    return toModelProto().toByteArray();
+  }
+
+  /**
+   * Writes {@link #toModelProto()} to {@code out} (replacing it; written beside it and moved into
+   * place, so a reader never sees half a file).
+   */
+  public void exportOnnx(Path out) throws IOException {
+    byte[] bytes = exportOnnxBytes();
+    Path dir = out.toAbsolutePath().getParent();
+    Path tmp = Files.createTempFile(dir, out.getFileName().toString(), ".tmp");
+    try {
+      Files.write(tmp, bytes);
+      Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -41,8 +41,8 @@ class OnnxFineTuneTest {
       Map<String, float[]> before = snapshot(net);
       net.flatParameters(); // as Spark's trainer does: values and gradients in one buffer each
       net.train();
-      Sgd sgd = new Sgd(net, 0.1);
-      try (MemoryScope s = MemoryScope.open()) {
+      try (Sgd sgd = new Sgd(net, 0.1);
+          MemoryScope s = MemoryScope.open()) {
         net.zeroGrad();
         Tensor y = net.forward(Tensor.of(input.copy()));
         y.square().mean().backward();

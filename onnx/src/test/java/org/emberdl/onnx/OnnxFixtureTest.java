@@ -76,6 +76,30 @@ class OnnxFixtureTest {
     }
   }
 
+  /**
+   * Re-exported (the file's graph with the module's weights), each fixture runs in ONNX Runtime to
+   * the outputs Ember computes: the two implementations agree on PyTorch's graphs.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "mlp",
+        "resnet",
+        "encoder_opset13",
+        "encoder_opset17",
+        "ops_opset11",
+        "ops_opset13",
+        "conv_mix",
+        "embedding"
+      })
+  void reexportRunsInOnnxRuntimeToEmbersOutputs(String name) throws Exception {
+    try (OnnxModule model = Onnx.load(fixture(name + ".onnx"));
+        Safetensors.SafetensorsFile ref = Safetensors.read(fixture(name + ".safetensors"))) {
+      byte[] again = model.exportOnnxBytes();
+      OrtRunner.assertSameOutput(again, model, ref.tensors().get("input"));
+    }
+  }
+
   @Test
   void weightsArePyTorchNamedParametersAndBatchNormStatisticsBuffers() throws Exception {
     try (OnnxModule mlp = Onnx.load(fixture("mlp.onnx"))) {

@@ -332,6 +332,12 @@ class OnnxImportSafetyTest {
       assertEquals(
           Arrays.toString(new float[] {-2.5f, -3.5f, -2f}),
           Arrays.toString(y.data().toFloatArray()));
+      // re-exported, the external tensor is stored inline: the bytes load without the folder
+      try (OnnxModule inline = Onnx.load(m.exportOnnxBytes());
+          Tensor y2 = inline.forward(x)) {
+        assertEquals(
+            Arrays.toString(y.data().toFloatArray()), Arrays.toString(y2.data().toFloatArray()));
+      }
     }
   }
 
