@@ -46,6 +46,9 @@ final class OnnxImporter {
   /** Inputs that must hold integers. */
   private static final Map<String, int[]> INT_INPUTS = new HashMap<>();
 
+  /** The fewest inputs each op needs (1 when not listed). */
+  private static final Map<String, Integer> MIN_INPUTS = new HashMap<>();
+
   /** Inputs that are not trained even when floating: they stay constants (or buffers). */
   private static final Map<String, int[]> FROZEN_INPUTS = new HashMap<>();
 
@@ -90,6 +93,27 @@ final class OnnxImporter {
     for (String op : List.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")) {
       INT_INPUTS.put(op, new int[] {1});
     }
+    for (String op :
+        List.of(
+            "Add",
+            "Sub",
+            "Mul",
+            "Div",
+            "Pow",
+            "Equal",
+            "Less",
+            "Greater",
+            "Gemm",
+            "MatMul",
+            "Conv",
+            "LayerNormalization",
+            "Reshape",
+            "Gather",
+            "Expand")) {
+      MIN_INPUTS.put(op, 2);
+    }
+    MIN_INPUTS.put("Where", 3);
+    MIN_INPUTS.put("BatchNormalization", 5);
     FROZEN_INPUTS.put("BatchNormalization", new int[] {3, 4});
     FROZEN_INPUTS.put("Dropout", new int[] {1, 2});
     FROZEN_INPUTS.put("Pad", new int[] {2});
@@ -675,6 +699,33 @@ final class OnnxImporter {
                 + (isDefaultDomain(n) ? "" : " of domain '" + n.domain() + "'")
                 + ", which Ember does not support; supported ops: "
                 + OnnxOps.supported());
+      }
+      int need = MIN_INPUTS.getOrDefault(n.opType(), 1);
+      if (n.opType().equals("Slice") && opset >= 10) {
+        need = 3;
+      } else if (n.opType().equals("Pad") && opset >= 11) {
+        need = 2;
+      } else if (n.opType().equals("Unsqueeze") && opset >= 13) {
+        need = 2;
+      }
+      for (int i = 0; i < need; i++) {
+        if (!n.hasInput(i)) {
+          throw new OnnxFormatException(
+              source
+                  + ": "
+                  + n.describe()
+                  + " has "
+                  + n.inputs().size()
+                  + " inputs "
+                  + n.inputs()
+                  + "; "
+                  + n.opType()
+                  + " needs at least "
+                  + need);
+        }
+      }
+      if (n.outputs().isEmpty()) {
+        throw new OnnxFormatException(source + ": " + n.describe() + " has no outputs");
       }
       Kernel k = compiler.compile(n, cc);
       int[] ins = new int[n.inputs().size()];

@@ -235,6 +235,19 @@ class OnnxImportSafetyTest {
   }
 
   @Test
+  void nodeWithTooFewInputsIsRefused() {
+    GraphProto.Builder g =
+        graph(names("x"), names("y"), node("Gemm", "lonely", names("x"), names("y")));
+    assertMentions(fails(model(g)), "node 'lonely' (Gemm)", "has 1 inputs [x]", "needs at least 2");
+    GraphProto.Builder bn =
+        graph(
+            names("x"),
+            names("y"),
+            node("BatchNormalization", "bn", names("x", "", "", "", ""), names("y")));
+    assertMentions(fails(model(bn)), "node 'bn' (BatchNormalization)", "needs at least 5");
+  }
+
+  @Test
   void unsupportedAttributeValuesAreRefusedNamingTheNode() {
     GraphProto.Builder cast =
         graph(
