@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Whole models through ONNX Runtime, the graph's interface and names, and the errors. */
 class OnnxExportModelTest {
   private static final String MLP =
-      "linear(64), relu, linear(32), gelu, layernorm, dropout(0.2), linear(10)";
+      "linear(64), relu, linear(32), gelu, layernorm, dropout(0.2), linear(16), sigmoid, linear(10)";
   private static final String CNN =
       "conv(8,k=3,p=1), batchnorm, relu, maxpool(2), conv(16,k=3,s=2,p=1), batchnorm,"
           + " leakyrelu(0.1), avgpool(2), flatten, linear(32), batchnorm, tanh, dropout(0.25),"

@@ -36,26 +36,7 @@ import org.emberdl.tensor.NDArray;
 
 /**
  * The exporters of Ember's own layers, one method per layer, each writing what the layer's
- * eval-mode {@code forward} computes (see the class javadoc of each layer for its definition):
- *
- * <table>
- *   <caption>Ember layer to ONNX operators</caption>
- *   <tr><th>layer</th><th>ONNX</th></tr>
- *   <tr><td>Sequential</td><td>its children in order</td></tr>
- *   <tr><td>Linear</td><td>Gemm (transB=1) on 2-D input; Transpose + MatMul (+ Add) on more</td>
- *   <tr><td>Conv2d</td><td>Conv</td></tr>
- *   <tr><td>MaxPool2d, AvgPool2d</td><td>MaxPool, AveragePool (count_include_pad=1)</td></tr>
- *   <tr><td>BatchNorm1d/2d</td><td>BatchNormalization with the running statistics; without
- *       them ReduceMean, Sub, Mul, Add, Sqrt, Div (batch statistics, as Ember's eval)</td></tr>
- *   <tr><td>LayerNorm</td><td>LayerNormalization</td></tr>
- *   <tr><td>Embedding</td><td>Gather (axis 0)</td></tr>
- *   <tr><td>ReLU, LeakyReLU, Sigmoid, Tanh</td><td>Relu, LeakyRelu, Sigmoid, Tanh</td></tr>
- *   <tr><td>GELU</td><td>Gelu at opset 20+; before, Div, Erf, Add, Mul (exact) or Mul, Add,
- *       Tanh (tanh form)</td></tr>
- *   <tr><td>Softmax, LogSoftmax</td><td>Softmax, LogSoftmax (axis = dim)</td></tr>
- *   <tr><td>Flatten</td><td>Flatten (axis 1) for dims 1..last; Reshape otherwise</td></tr>
- *   <tr><td>Dropout, Identity</td><td>nothing (inference is the identity)</td></tr>
- * </table>
+ * eval-mode {@code forward} computes; the mapping is tabled in {@link LayerExporters}.
  */
 final class BuiltinExporters {
   private BuiltinExporters() {}

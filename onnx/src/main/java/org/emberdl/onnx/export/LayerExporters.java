@@ -29,6 +29,28 @@ import org.emberdl.nn.Tanh;
  * Which {@link LayerExporter} writes which module class. Immutable; {@link #with} gives a copy with
  * one more entry, so a new layer (or a user's own module) plugs in without touching the exporter.
  *
+ * <p>{@link #defaults()} exports Ember's layers, each to what its eval-mode {@code forward}
+ * computes:
+ *
+ * <table>
+ *   <caption>Ember layer to ONNX operators</caption>
+ *   <tr><th>layer</th><th>ONNX</th></tr>
+ *   <tr><td>Sequential</td><td>its children in order</td></tr>
+ *   <tr><td>Linear</td><td>Gemm (transB=1) on 2-D input; Transpose + MatMul (+ Add) on more</td></tr>
+ *   <tr><td>Conv2d</td><td>Conv</td></tr>
+ *   <tr><td>MaxPool2d, AvgPool2d</td><td>MaxPool, AveragePool (count_include_pad=1)</td></tr>
+ *   <tr><td>BatchNorm1d/2d</td><td>BatchNormalization with the running statistics; without
+ *       them ReduceMean, Sub, Mul, Add, Sqrt, Div (batch statistics, as Ember's eval)</td></tr>
+ *   <tr><td>LayerNorm</td><td>LayerNormalization</td></tr>
+ *   <tr><td>Embedding</td><td>Gather (axis 0)</td></tr>
+ *   <tr><td>ReLU, LeakyReLU, Sigmoid, Tanh</td><td>Relu, LeakyRelu, Sigmoid, Tanh</td></tr>
+ *   <tr><td>GELU</td><td>Gelu at opset 20+; before, Div, Erf, Add, Mul (exact) or Mul, Add,
+ *       Tanh (tanh form)</td></tr>
+ *   <tr><td>Softmax, LogSoftmax</td><td>Softmax, LogSoftmax (axis = dim)</td></tr>
+ *   <tr><td>Flatten</td><td>Flatten (axis 1) for dims 1..last; Reshape otherwise</td></tr>
+ *   <tr><td>Dropout, Identity</td><td>nothing (inference is the identity)</td></tr>
+ * </table>
+ *
  * <p>Lookup is by the module's exact class: a subclass may override {@code forward}, and exporting
  * it as its parent would write a graph that computes something else.
  */
@@ -41,7 +63,7 @@ public final class LayerExporters {
     this.byClass = byClass;
   }
 
-  /** The exporters for Ember's own layers (see {@link BuiltinExporters}). */
+  /** The exporters for Ember's own layers (the table above). */
   public static LayerExporters defaults() {
     return DEFAULTS;
   }
