@@ -295,11 +295,13 @@ public final class Recurrent {
             gWHh = ghT.matmul(h2);
           }
         }
-        if (needed[5]) {
-          gBIh = gx2.sum(new int[] {0}, false);
-        }
-        if (needed[6]) {
-          gBHh = gh2.sum(new int[] {0}, false);
+        if (needed[5] || needed[6]) {
+          // a column sum as a GEMV with ones: the reduction kernels' strided column sum was
+          // almost half of an LSTM step
+          try (NDArray ones = NDArray.full(dt, dev, 1, steps * batch)) {
+            gBIh = needed[5] ? ones.matmul(gx2) : null;
+            gBHh = needed[6] ? ones.matmul(gh2) : null;
+          }
         }
       }
       return new Gradients(gIn, gH0, gC0, gWIh, gWHh, gBIh, gBHh);
