@@ -11,8 +11,8 @@ import org.emberdl.tensor.NDArray;
  * The fused gate math of one LSTM or GRU time step (see {@link org.emberdl.tensor.Backend#lstmCell}
  * and its siblings): one pass over a batch row's gates instead of a dozen elementwise ops, each a
  * full pass over memory with its own output array. Rows are split over Ember's pool. Arrays are
- * contiguous; float32 rows are widened to double for the arithmetic and rounded once when stored,
- * so a float32 step is at least as accurate as PyTorch's op-by-op float32.
+ * contiguous. This class is the float64 path, exact to a few ulps (PyTorch's float64 agrees to
+ * 1e-12); float32 goes to {@link CpuRecurrentKernelsF32}, which C2 vectorizes.
  */
 final class CpuRecurrentKernels {
   private CpuRecurrentKernels() {}
@@ -43,7 +43,7 @@ final class CpuRecurrentKernels {
   }
 
   /** One contiguous array seen as rows of {@code width} elements. */
-  private record Rows(long base, boolean f32, int width) {
+  record Rows(long base, boolean f32, int width) {
     static Rows of(NDArray a, int width) {
       if (a == null) {
         return null;
@@ -84,6 +84,14 @@ final class CpuRecurrentKernels {
       }
     }
 
+    void loadF(long row, float[] dst) {
+      UNSAFE.copyMemory(null, at(row), dst, FLOAT_BASE, 4L * width);
+    }
+
+    void storeF(long row, float[] src) {
+      UNSAFE.copyMemory(src, FLOAT_BASE, null, at(row), 4L * width);
+    }
+
     void fill(long row, double v) {
       long p = at(row);
       for (int i = 0; i < width; i++) {
@@ -101,7 +109,7 @@ final class CpuRecurrentKernels {
     }
   }
 
-  private static boolean[] validRows(NDArray valid, int rows) {
+  static boolean[] validRows(NDArray valid, int rows) {
     boolean[] v = new boolean[rows];
     if (valid == null) {
       java.util.Arrays.fill(v, true);
@@ -137,7 +145,7 @@ final class CpuRecurrentKernels {
     return 1.0 - 2.0 / (Math.exp(2 * x) + 1.0);
   }
 
-  private static void forRows(int rows, long work, Parallel.RangeBody body) {
+  static void forRows(int rows, long work, Parallel.RangeBody body) {
     Parallel.range(rows, work, ElementwiseLoop.PARALLEL_MIN_ELEMENTS, body);
   }
 
@@ -153,6 +161,11 @@ final class CpuRecurrentKernels {
       NDArray hNext,
       NDArray cNext,
       NDArray output) {
+    if (hPrev.dtype() == DType.FLOAT32) {
+      CpuRecurrentKernelsF32.lstmCell(
+          xGates, hGates, bIh, bHh, hPrev, cPrev, valid, gates, hNext, cNext, output);
+      return;
+    }
     int batch = hPrev.shape(0);
     int h = hPrev.shape(1);
     int g = 4 * h;
@@ -213,6 +226,11 @@ final class CpuRecurrentKernels {
       NDArray gradHCarry,
       NDArray gradC,
       NDArray gradGates) {
+    if (cPrev.dtype() == DType.FLOAT32) {
+      CpuRecurrentKernelsF32.lstmCellBackward(
+          gates, cPrev, valid, gradOutput, gradHRec, gradHCarry, gradC, gradGates);
+      return;
+    }
     int batch = cPrev.shape(0);
     int h = cPrev.shape(1);
     int g = 4 * h;
@@ -289,6 +307,11 @@ final class CpuRecurrentKernels {
       NDArray hnb,
       NDArray hNext,
       NDArray output) {
+    if (hPrev.dtype() == DType.FLOAT32) {
+      CpuRecurrentKernelsF32.gruCell(
+          xGates, hGates, bIh, bHh, hPrev, valid, gates, hnb, hNext, output);
+      return;
+    }
     int batch = hPrev.shape(0);
     int h = hPrev.shape(1);
     int g = 3 * h;
@@ -351,6 +374,11 @@ final class CpuRecurrentKernels {
       NDArray gradHCarry,
       NDArray gradXGates,
       NDArray gradHGates) {
+    if (hPrev.dtype() == DType.FLOAT32) {
+      CpuRecurrentKernelsF32.gruCellBackward(
+          gates, hnb, hPrev, valid, gradOutput, gradHRec, gradHCarry, gradXGates, gradHGates);
+      return;
+    }
     int batch = hPrev.shape(0);
     int h = hPrev.shape(1);
     int g = 3 * h;
