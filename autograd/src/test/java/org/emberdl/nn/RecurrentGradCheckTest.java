@@ -25,13 +25,15 @@ class RecurrentGradCheckTest {
   private static final int I = 2;
   private static final int H = 3;
 
-  static RecurrentLayer build(String cell, int layers, boolean bidir, boolean batchFirst) {
+  static RecurrentLayer build(
+      String cell, int layers, boolean bidir, boolean batchFirst, boolean bias) {
     Generator gen = new Generator(11);
     RecurrentLayer.Builder<? extends RecurrentLayer> b =
         cell.equals("lstm") ? LSTM.builder(I, H) : GRU.builder(I, H);
     return b.numLayers(layers)
         .bidirectional(bidir)
         .batchFirst(batchFirst)
+        .bias(bias)
         .dtype(DType.FLOAT64)
         .build(gen);
   }
@@ -46,22 +48,25 @@ class RecurrentGradCheckTest {
     }
   }
 
-  @ParameterizedTest(name = "{0} layers={1} bidirectional={2} batchFirst={3} lengths={4} init={5}")
+  @ParameterizedTest(
+      name = "{0} layers={1} bidirectional={2} batchFirst={3} lengths={4} init={5} bias={6}")
   @CsvSource({
-    "lstm, 1, false, false, false, false",
-    "lstm, 2, false, false, false, false",
-    "lstm, 1, true, false, false, false",
-    "lstm, 2, true, true, true, true",
-    "lstm, 1, false, false, true, false",
-    "lstm, 1, true, false, true, true",
-    "lstm, 1, false, true, false, true",
-    "gru, 1, false, false, false, false",
-    "gru, 2, false, false, false, false",
-    "gru, 1, true, false, false, false",
-    "gru, 2, true, true, true, true",
-    "gru, 1, false, false, true, false",
-    "gru, 1, true, false, true, true",
-    "gru, 1, false, true, false, true",
+    "lstm, 1, false, false, false, false, true",
+    "lstm, 2, false, false, false, false, true",
+    "lstm, 1, true, false, false, false, true",
+    "lstm, 2, true, true, true, true, true",
+    "lstm, 1, false, false, true, false, true",
+    "lstm, 1, true, false, true, true, true",
+    "lstm, 1, false, true, false, true, true",
+    "gru, 1, false, false, false, false, true",
+    "gru, 2, false, false, false, false, true",
+    "gru, 1, true, false, false, false, true",
+    "gru, 2, true, true, true, true, true",
+    "gru, 1, false, false, true, false, true",
+    "gru, 1, true, false, true, true, true",
+    "gru, 1, false, true, false, true, true",
+    "lstm, 2, true, false, true, true, false",
+    "gru, 2, true, true, true, false, false",
   })
   void gradientsMatchFiniteDifferences(
       String cell,
@@ -69,8 +74,9 @@ class RecurrentGradCheckTest {
       boolean bidir,
       boolean batchFirst,
       boolean withLengths,
-      boolean withInit) {
-    try (RecurrentLayer m = build(cell, layers, bidir, batchFirst);
+      boolean withInit,
+      boolean bias) {
+    try (RecurrentLayer m = build(cell, layers, bidir, batchFirst, bias);
         MemoryScope s = MemoryScope.open()) {
       Generator g = new Generator(3);
       int[] shape = batchFirst ? new int[] {B, T, I} : new int[] {T, B, I};
