@@ -6,6 +6,7 @@ import static org.emberdl.tensor.testing.Approx.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -138,5 +139,47 @@ class NetworkSpecRecurrentTest {
         "network spec, layer 1 'relu(bidirectional)' at column 6: relu takes no arguments, got"
             + " 'bidirectional'; expected relu",
         error("relu(bidirectional)", 28, 28));
+  }
+
+  /**
+   * The label is the sign of the first of 10 noisy steps, so only a network that carries it to the
+   * last step can beat chance: trained end to end from the spec, LSTM and GRU both must.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"lstm(12)", "gru(12, bidirectional)"})
+  void aRecurrentSpecLearnsToRememberTheFirstStep(String layer) {
+    int steps = 10;
+    try (Sequential net =
+            NetworkSpec.build(
+                layer + ", lastStep, linear(2)", new int[] {steps, 1}, new Generator(1));
+        org.emberdl.optim.Adam adam = new org.emberdl.optim.Adam(net, 0.03);
+        MemoryScope s = MemoryScope.open()) {
+      CrossEntropyLoss loss = CrossEntropyLoss.builder().build();
+      Generator data = new Generator(2);
+      for (int it = 0; it < 150; it++) {
+        try (MemoryScope step = MemoryScope.open()) {
+          NDArray x = NDArray.randn(data, DType.FLOAT32, 64, steps, 1);
+          adam.zeroGrad();
+          loss.apply(net.forward(Tensor.of(x)), firstSign(x)).backward();
+          adam.step();
+        }
+      }
+      net.eval();
+      NDArray x = NDArray.randn(new Generator(3), DType.FLOAT32, 500, steps, 1);
+      long[] predicted = net.forward(Tensor.of(x)).data().argmax(1, false).toLongArray();
+      long[] truth = firstSign(x).toLongArray();
+      int correct = 0;
+      for (int i = 0; i < truth.length; i++) {
+        correct += predicted[i] == truth[i] ? 1 : 0;
+      }
+      assertTrue(correct > 475, layer + ": " + correct + " of 500 correct");
+    }
+  }
+
+  private static NDArray firstSign(NDArray x) {
+    try (NDArray first = x.select(1, 0).select(1, 0);
+        NDArray positive = first.gt(0)) {
+      return positive.cast(DType.INT64);
+    }
   }
 }
