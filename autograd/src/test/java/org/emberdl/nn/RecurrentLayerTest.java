@@ -213,4 +213,24 @@ class RecurrentLayerTest {
       assertArrayEquals(new int[] {4, 2, 3}, y.shape());
     }
   }
+
+  /** With flat parameters (how Spark trains) the gradients land in the flat buffer, unchanged. */
+  @Test
+  void flatParametersGetTheSameGradients() {
+    try (LSTM plain = LSTM.builder(2, 3).numLayers(2).dtype(DType.FLOAT64).build(new Generator(4));
+        LSTM flat = LSTM.builder(2, 3).numLayers(2).dtype(DType.FLOAT64).build(new Generator(4));
+        MemoryScope s = MemoryScope.open()) {
+      FlatParameters buffers = flat.flatParameters();
+      NDArray x = NDArray.randn(new Generator(5), DType.FLOAT64, 4, 2, 2);
+      plain.forward(Tensor.of(x.share())).sum().backward();
+      flat.forward(Tensor.of(x.share())).sum().backward();
+      int at = 0;
+      for (Parameter p : plain.parameters()) {
+        int n = (int) p.data().numel();
+        assertClose(p.grad().toDoubleArray(), buffers.grads().narrow(0, at, n), 0);
+        at += n;
+      }
+      assertEquals(buffers.grads().numel(), at);
+    }
+  }
 }
