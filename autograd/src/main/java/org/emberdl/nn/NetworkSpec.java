@@ -38,8 +38,9 @@ import org.emberdl.tensor.io.Safetensors;
  *
  * <p>Whitespace between tokens is ignored; layer names and keys are case-insensitive; a layer
  * without arguments may be written with or without {@code ()}. Shapes exclude the batch dim: the
- * input shape is {@code (C, H, W)} for images or {@code (F)} for features, and each layer's input
- * sizes are inferred from the shape so far. The layers:
+ * input shape is {@code (C, H, W)} for images, {@code (T, F)} for sequences (T time steps of F
+ * features) or {@code (F)} for features, and each layer's input sizes are inferred from the shape
+ * so far. The layers:
  *
  * <ul>
  *   <li>{@code conv(OUT, k=K[, s=S][, p=P])}: {@link Conv2d} from the current {@code C} channels to
@@ -57,6 +58,13 @@ import org.emberdl.tensor.io.Safetensors;
  *   <li>{@code batchnorm}: {@link BatchNorm2d} over {@code C} for {@code (C, H, W)}, {@link
  *       BatchNorm1d} over {@code F} for {@code (F)} (and over {@code C} for {@code (C, L)}).
  *   <li>{@code layernorm}: {@link LayerNorm} over the last dim.
+ *   <li>{@code lstm(H[, layers=L][, bidirectional])}, {@code gru(...)}: a batch-first {@link LSTM}
+ *       / {@link GRU} with hidden size {@code H}, {@code L} stacked layers (default 1), and a
+ *       reverse direction with the bare word {@code bidirectional}; {@code (T, F) -> (T, D * H)}
+ *       with {@code D = 2} when bidirectional. State-dict keys are PyTorch's under the layer's
+ *       number ({@code 0.weight_ih_l0}, ...).
+ *   <li>{@code lastStep}, {@code meanPool}: {@link LastStep} (the output at the last time step) and
+ *       {@link MeanPool} (the mean over time); {@code (T, F) -> (F)}.
  * </ul>
  *
  * <p>Sizes ({@code OUT}, {@code K}, {@code S}) are positive integers, {@code P} a non-negative one.
@@ -86,7 +94,11 @@ public final class NetworkSpec {
     LEAKYRELU("leakyrelu[(SLOPE)]", 0, 1),
     DROPOUT("dropout(P)", 1),
     BATCHNORM("batchnorm", 0),
-    LAYERNORM("layernorm", 0);
+    LAYERNORM("layernorm", 0),
+    LSTM("lstm(H[, layers=L][, bidirectional])", 1, "layers", "bidirectional"),
+    GRU("gru(H[, layers=L][, bidirectional])", 1, "layers", "bidirectional"),
+    LASTSTEP("lastStep", 0),
+    MEANPOOL("meanPool", 0);
 
     final String usage;
     final int minPositional;
@@ -140,7 +152,25 @@ public final class NetworkSpec {
       int kernel,
       int stride,
       int padding,
-      double value) {}
+      double value,
+      int layers,
+      boolean bidirectional) {
+    Layer(
+        Kind kind,
+        int number,
+        int column,
+        String text,
+        int size,
+        int kernel,
+        int stride,
+        int padding,
+        double value) {
+      this(kind, number, column, text, size, kernel, stride, padding, value, 0, false);
+    }
+  }
+
+  /** Bare words a layer takes as on/off switches (written without {@code =VALUE}). */
+  private static final Set<String> FLAGS = Set.of("bidirectional");
 
   /** An argument as written: {@code key} null for a positional one. */
   private record Arg(String key, String value, int column) {}
@@ -240,7 +270,7 @@ public final class NetworkSpec {
   private static int[] checkInputShape(int[] inputShape) {
     if (inputShape == null || inputShape.length == 0) {
       throw new IllegalArgumentException(
-          "inputShape must list the input dims without the batch dim ((C, H, W) or (F)), got "
+          "inputShape must list the input dims without the batch dim ((C, H, W), (T, F) or (F)), got "
               + Arrays.toString(inputShape));
     }
     for (int d : inputShape) {
@@ -384,6 +414,39 @@ public final class NetworkSpec {
         }
         yield in;
       }
+      case LSTM, GRU -> {
+        requireSequence(l, in);
+        boolean lstm = l.kind() == Kind.LSTM;
+        int dirs = l.bidirectional() ? 2 : 1;
+        if (into != null) {
+          RecurrentLayer.Builder<? extends RecurrentLayer> b =
+              lstm
+                  ? org.emberdl.nn.LSTM.builder(in[1], l.size())
+                  : org.emberdl.nn.GRU.builder(in[1], l.size());
+          into.add(
+              b.numLayers(l.layers()).bidirectional(l.bidirectional()).batchFirst(true).build(gen));
+        }
+        if (state != null) {
+          int g = (lstm ? 4 : 3) * l.size();
+          for (int layer = 0; layer < l.layers(); layer++) {
+            for (int d = 0; d < dirs; d++) {
+              String sfx = "_l" + layer + (d == 1 ? "_reverse" : "");
+              state.add("weight_ih" + sfx, DType.FLOAT32, g, layer == 0 ? in[1] : dirs * l.size());
+              state.add("weight_hh" + sfx, DType.FLOAT32, g, l.size());
+              state.add("bias_ih" + sfx, DType.FLOAT32, g);
+              state.add("bias_hh" + sfx, DType.FLOAT32, g);
+            }
+          }
+        }
+        yield new int[] {in[0], dirs * l.size()};
+      }
+      case LASTSTEP, MEANPOOL -> {
+        requireSequence(l, in);
+        if (into != null) {
+          into.add(l.kind() == Kind.LASTSTEP ? new LastStep() : new MeanPool());
+        }
+        yield new int[] {in[1]};
+      }
     };
   }
 
@@ -396,6 +459,20 @@ public final class NetworkSpec {
       case LEAKYRELU -> new LeakyReLU(l.value());
       default -> throw new AssertionError(l.kind());
     };
+  }
+
+  private static void requireSequence(Layer l, int[] in) {
+    if (in.length != 2) {
+      throw fail(
+          l,
+          l.kind().spelling()
+              + " needs a (T, F) sequence input (time steps, features) but the shape here is "
+              + shape(in)
+              + (in.length == 1
+                  ? " (give inputShape (T, F), and put lastStep or meanPool after the recurrent"
+                      + " layers, before linear)"
+                  : ""));
+    }
   }
 
   private static void requireImage(Layer l, int[] in) {
@@ -571,7 +648,12 @@ public final class NetworkSpec {
       List<Arg> positional = new ArrayList<>();
       Map<String, Arg> named = new HashMap<>();
       for (Arg a : args) {
-        if (a.key() == null) {
+        String word = a.value().toLowerCase(Locale.ROOT);
+        if (a.key() == null && FLAGS.contains(word) && kind.keys.contains(word)) {
+          if (named.put(word, a) != null) {
+            throw argError(a, "argument '" + word + "' is given twice");
+          }
+        } else if (a.key() == null) {
           positional.add(a);
         } else if (!kind.keys.contains(a.key())) {
           throw argError(a, "unknown argument '" + a.key() + "='");
@@ -625,6 +707,21 @@ public final class NetworkSpec {
                 first, "dropout probability P must be in [0, 1), got '" + first.value() + "'");
           }
           yield new Layer(kind, number, column, text, 0, 0, 0, 0, p);
+        }
+        case LSTM, GRU -> {
+          Arg layers = named.get("layers");
+          yield new Layer(
+              kind,
+              number,
+              column,
+              text,
+              positive(first, "hidden size H"),
+              0,
+              0,
+              0,
+              0,
+              layers == null ? 1 : positive(layers, "number of layers L"),
+              named.containsKey("bidirectional"));
         }
         case LEAKYRELU -> {
           double slope = first == null ? 0.01 : decimal(first, "negative slope SLOPE");

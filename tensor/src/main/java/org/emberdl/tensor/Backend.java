@@ -106,6 +106,124 @@ public interface Backend {
    */
   void adamUpdate(NDArray param, NDArray grad, NDArray expAvg, NDArray expAvgSq, AdamStep step);
 
+  /**
+   * One LSTM time step's gate math for a batch of B rows, fused into one pass (PyTorch's gate order
+   * i, f, g, o): {@code pre = (xGates + bIh) + (hGates + bHh)}, {@code i, f, o = sigmoid}, {@code g
+   * = tanh}, {@code cNext = f * cPrev + i * g}, {@code hNext = o * tanh(cNext)}. A row whose {@code
+   * valid} entry is false (its sequence has ended) keeps its state ({@code hNext = hPrev}, {@code
+   * cNext = cPrev}) and gets a zero output. All arrays are contiguous.
+   *
+   * @param xGates (B, 4H) the input projection {@code x W_ih^T} of this step
+   * @param hGates (B, 4H) the recurrent projection {@code hPrev W_hh^T}
+   * @param bIh (4H), or null
+   * @param bHh (4H), or null
+   * @param hPrev (B, H)
+   * @param cPrev (B, H)
+   * @param valid (B) bool, or null when every row is valid
+   * @param gates (B, 4H) out: the activated gates, kept for {@link #lstmCellBackward}
+   * @param hNext (B, H) out
+   * @param cNext (B, H) out
+   * @param output (B, H) out: {@code hNext} on valid rows, 0 elsewhere
+   */
+  void lstmCell(
+      NDArray xGates,
+      NDArray hGates,
+      NDArray bIh,
+      NDArray bHh,
+      NDArray hPrev,
+      NDArray cPrev,
+      NDArray valid,
+      NDArray gates,
+      NDArray hNext,
+      NDArray cNext,
+      NDArray output);
+
+  /**
+   * The adjoint of {@link #lstmCell} for one step. On a valid row, with {@code dh = gradHCarry +
+   * gradHRec + gradOutput} and {@code dc = gradC}, it writes the gradient of the gates'
+   * pre-activations into {@code gradGates}, the gradient of {@code cPrev} into {@code gradC} and 0
+   * into {@code gradHCarry} (an LSTM's {@code hPrev} reaches the output only through {@code W_hh},
+   * whose product the caller forms from {@code gradGates}). On a row past its sequence's end the
+   * state was carried: {@code gradHCarry += gradHRec}, {@code gradC} unchanged, zero gate
+   * gradients, and {@code gradOutput} is ignored (that output was the constant 0).
+   *
+   * @param gates (B, 4H) as saved by {@link #lstmCell}
+   * @param cPrev (B, H)
+   * @param valid (B) bool, or null
+   * @param gradOutput (B, H), or null for none
+   * @param gradHRec (B, H) the gradient reaching hNext through the next step's {@code W_hh}, or
+   *     null for none
+   * @param gradHCarry (B, H) in/out
+   * @param gradC (B, H) in/out
+   * @param gradGates (B, 4H) out
+   */
+  void lstmCellBackward(
+      NDArray gates,
+      NDArray cPrev,
+      NDArray valid,
+      NDArray gradOutput,
+      NDArray gradHRec,
+      NDArray gradHCarry,
+      NDArray gradC,
+      NDArray gradGates);
+
+  /**
+   * One GRU time step, fused (PyTorch's gate order r, z, n): {@code r = sigmoid(x_r + b_ir + h_r +
+   * b_hr)}, {@code z} likewise, {@code n = tanh(x_n + b_in + r * (h_n + b_hn))}, {@code hNext =
+   * (hPrev - n) * z + n}. Rows past their sequence's end keep their state and output 0, as in
+   * {@link #lstmCell}.
+   *
+   * @param xGates (B, 3H)
+   * @param hGates (B, 3H) {@code hPrev W_hh^T} without bias
+   * @param bIh (3H), or null
+   * @param bHh (3H), or null
+   * @param hPrev (B, H)
+   * @param valid (B) bool, or null
+   * @param gates (B, 3H) out: r, z, n activated
+   * @param hnb (B, H) out: {@code h_n + b_hn}, kept for the backward pass
+   * @param hNext (B, H) out
+   * @param output (B, H) out
+   */
+  void gruCell(
+      NDArray xGates,
+      NDArray hGates,
+      NDArray bIh,
+      NDArray bHh,
+      NDArray hPrev,
+      NDArray valid,
+      NDArray gates,
+      NDArray hnb,
+      NDArray hNext,
+      NDArray output);
+
+  /**
+   * The adjoint of {@link #gruCell}. On a valid row, with {@code dh = gradHCarry + gradHRec +
+   * gradOutput}: the input-side pre-activation gradients go to {@code gradXGates} (r, z, n), the
+   * hidden-side ones to {@code gradHGates} (r, z, and {@code r * dn} for n, whose hidden part sits
+   * inside the reset gate), and the direct path {@code dh * z} to {@code gradHCarry}. Rows past
+   * their end carry {@code gradHCarry += gradHRec} with zero gate gradients.
+   *
+   * @param gates (B, 3H) as saved
+   * @param hnb (B, H) as saved
+   * @param hPrev (B, H)
+   * @param valid (B) bool, or null
+   * @param gradOutput (B, H), or null
+   * @param gradHRec (B, H), or null
+   * @param gradHCarry (B, H) in/out
+   * @param gradXGates (B, 3H) out
+   * @param gradHGates (B, 3H) out
+   */
+  void gruCellBackward(
+      NDArray gates,
+      NDArray hnb,
+      NDArray hPrev,
+      NDArray valid,
+      NDArray gradOutput,
+      NDArray gradHRec,
+      NDArray gradHCarry,
+      NDArray gradXGates,
+      NDArray gradHGates);
+
   /** Kinds of random fill; parameters {@code a, b} per kind. */
   enum RandomKind {
     /** Uniform in [a, b). */

@@ -182,6 +182,67 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void lstmCell(
+      NDArray xGates,
+      NDArray hGates,
+      NDArray bIh,
+      NDArray bHh,
+      NDArray hPrev,
+      NDArray cPrev,
+      NDArray valid,
+      NDArray gates,
+      NDArray hNext,
+      NDArray cNext,
+      NDArray output) {
+    CpuRecurrentKernels.lstmCell(
+        xGates, hGates, bIh, bHh, hPrev, cPrev, valid, gates, hNext, cNext, output);
+  }
+
+  @Override
+  public void lstmCellBackward(
+      NDArray gates,
+      NDArray cPrev,
+      NDArray valid,
+      NDArray gradOutput,
+      NDArray gradHRec,
+      NDArray gradHCarry,
+      NDArray gradC,
+      NDArray gradGates) {
+    CpuRecurrentKernels.lstmCellBackward(
+        gates, cPrev, valid, gradOutput, gradHRec, gradHCarry, gradC, gradGates);
+  }
+
+  @Override
+  public void gruCell(
+      NDArray xGates,
+      NDArray hGates,
+      NDArray bIh,
+      NDArray bHh,
+      NDArray hPrev,
+      NDArray valid,
+      NDArray gates,
+      NDArray hnb,
+      NDArray hNext,
+      NDArray output) {
+    CpuRecurrentKernels.gruCell(xGates, hGates, bIh, bHh, hPrev, valid, gates, hnb, hNext, output);
+  }
+
+  @Override
+  public void gruCellBackward(
+      NDArray gates,
+      NDArray hnb,
+      NDArray hPrev,
+      NDArray valid,
+      NDArray gradOutput,
+      NDArray gradHRec,
+      NDArray gradHCarry,
+      NDArray gradXGates,
+      NDArray gradHGates) {
+    CpuRecurrentKernels.gruCellBackward(
+        gates, hnb, hPrev, valid, gradOutput, gradHRec, gradHCarry, gradXGates, gradHGates);
+  }
+
+  @Override
   public void adamUpdate(
       NDArray param, NDArray grad, NDArray expAvg, NDArray expAvgSq, AdamStep step) {
     CpuFusedKernels.adam(param, grad, expAvg, expAvgSq, step);
