@@ -129,13 +129,7 @@ public final class StageWire {
    * @throws IllegalArgumentException naming what is wrong, as {@link #decode}
    */
   static Step decodeStep(byte[] bytes, float[] values, float[] buffers) {
-    ByteBuffer b = header(bytes);
-    int type = b.getInt();
-    if (type != STEP) {
-      throw new IllegalArgumentException(
-          "expected a training-stage Step, got a " + typeOf(type).getSimpleName());
-    }
-    Reader r = new Reader(b, "Step");
+    Reader r = expect(bytes, STEP);
     Step step = r.step(bytes, values, buffers);
     r.end();
     return step;
@@ -287,13 +281,8 @@ public final class StageWire {
    *     size, or a length that does not fit the bytes
    */
   static float[] decodeWeightsChunk(byte[] bytes, int from, float[] into) {
-    ByteBuffer b = header(bytes);
-    int kind = b.getInt();
-    if (kind != WEIGHTS_CHUNK) {
-      throw new IllegalArgumentException(
-          "expected a training-stage WeightsChunk, got a " + typeOf(kind).getSimpleName());
-    }
-    Reader r = new Reader(b, "WeightsChunk");
+    Reader r = expect(bytes, WEIGHTS_CHUNK);
+    ByteBuffer b = r.b;
     int start = r.getInt();
     int n = r.skipFloats("floats");
     r.end();
@@ -374,13 +363,7 @@ public final class StageWire {
 
   /** The Submit in {@code bytes}, its arrays left in place. */
   static SubmitHead submitHead(byte[] bytes) {
-    ByteBuffer b = header(bytes);
-    int kind = b.getInt();
-    if (kind != SUBMIT) {
-      throw new IllegalArgumentException(
-          "expected a training-stage Submit, got a " + typeOf(kind).getSimpleName());
-    }
-    Reader r = new Reader(b, "Submit");
+    Reader r = expect(bytes, SUBMIT);
     SubmitHead h = r.submitHead();
     r.end();
     return h;
@@ -391,13 +374,8 @@ public final class StageWire {
    * receives weights of one size every step), else into new ones.
    */
   static RoundWeights decodeWeights(byte[] bytes, RoundWeights reuse) {
-    ByteBuffer b = header(bytes);
-    int kind = b.getInt();
-    if (kind != WEIGHTS) {
-      throw new IllegalArgumentException(
-          "expected a training-stage RoundWeights, got a " + typeOf(kind).getSimpleName());
-    }
-    Reader r = new Reader(b, "RoundWeights");
+    Reader r = expect(bytes, WEIGHTS);
+    ByteBuffer b = r.b;
     int values = r.skipFloats("values");
     int valuesOffset = b.position() - Float.BYTES * values;
     int buffers = r.skipFloats("buffers");
@@ -410,6 +388,22 @@ public final class StageWire {
     readFloats(bytes, valuesOffset, w.values(), values);
     readFloats(bytes, buffersOffset, w.buffers(), buffers);
     return w;
+  }
+
+  /**
+   * A reader of {@code bytes} past the header, which must be a message of {@code type}.
+   *
+   * @throws IllegalArgumentException naming the expected and the actual message type
+   */
+  private static Reader expect(byte[] bytes, int type) {
+    ByteBuffer b = header(bytes);
+    int kind = b.getInt();
+    String name = typeOf(type).getSimpleName();
+    if (kind != type) {
+      throw new IllegalArgumentException(
+          "expected a training-stage " + name + ", got a " + typeOf(kind).getSimpleName());
+    }
+    return new Reader(b, name);
   }
 
   /** Copies {@code n} floats at {@code offset} of {@code bytes} into {@code into}, in bulk. */
