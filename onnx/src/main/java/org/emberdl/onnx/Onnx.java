@@ -25,11 +25,78 @@ import org.emberdl.onnx.proto.ModelProto;
  * initializers named by their state-dict keys ({@code 0.weight}, {@code 1.running_mean}). Exported
  * layers and their ONNX operators: see {@link org.emberdl.onnx.export.LayerExporters}.
  *
+ * <p>Import ({@link #load(Path)}) builds a trainable {@link OnnxModule} from an ONNX graph, e.g.
+ * one exported by {@code torch.onnx.export}: its float initializers become parameters named as in
+ * the file, so fine-tuning and freezing by name prefix work; see {@link OnnxModule} for the ops and
+ * modes.
+ *
  * <p>The messages are protobuf classes generated at build time from this module's {@code
  * onnx.proto} ({@code org.emberdl.onnx.proto}).
  */
 public final class Onnx {
   private Onnx() {}
+
+  /** The largest model file {@link #load(Path)} reads: protobuf's 2 GiB limit. */
+  public static final long MAX_MODEL_BYTES = Integer.MAX_VALUE - 8;
+
+  /**
+   * Imports the ONNX model in {@code file} as a trainable module (in eval mode). External data
+   * files are read from the model's directory; their locations must stay inside it.
+   *
+   * @throws OnnxFormatException for a file that is not an ONNX model, an op or attribute Ember does
+   *     not implement, a graph that is not a DAG, or a tensor whose data does not fill its shape;
+   *     the message names the node or initializer
+   * @throws IOException when the file cannot be read
+   */
+  public static OnnxModule load(Path file) throws IOException {
+    Path abs = file.toAbsolutePath();
+    byte[] bytes;
+    try {
+      long size = Files.size(abs);
+      if (size > MAX_MODEL_BYTES) {
+        // protobuf messages end at 2 GiB; larger models keep their weights in external data
+        throw new OnnxFormatException(
+            "ONNX model "
+                + abs
+                + " has "
+                + size
+                + " bytes, more than a protobuf file can hold ("
+                + MAX_MODEL_BYTES
+                + "); store large weights as external data");
+      }
+      bytes = Files.readAllBytes(abs);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new java.io.FileNotFoundException("ONNX model " + abs + " does not exist");
+    }
+    return OnnxImporter.importModel(bytes, abs.getParent(), "ONNX model " + abs);
+  }
+
+  /**
+   * Imports an ONNX model from its bytes. A model with external data needs {@link #load(Path)}.
+   *
+   * @throws OnnxFormatException as {@link #load(Path)}
+   */
+  public static OnnxModule load(byte[] bytes) throws OnnxFormatException {
+    return OnnxImporter.importModel(bytes, null, "ONNX model (" + bytes.length + " bytes)");
+  }
+
+  /**
+   * Imports an ONNX model read to the end of {@code in} (not closed). A model with external data
+   * needs {@link #load(Path)}.
+   *
+   * @throws OnnxFormatException as {@link #load(Path)}
+   * @throws IOException when the stream fails
+   */
+  public static OnnxModule load(java.io.InputStream in) throws IOException {
+    byte[] bytes = in.readNBytes((int) MAX_MODEL_BYTES);
+    if (bytes.length == MAX_MODEL_BYTES && in.read() >= 0) {
+      throw new OnnxFormatException(
+          "the ONNX model stream holds more than a protobuf file can ("
+              + MAX_MODEL_BYTES
+              + " bytes); store large weights as external data");
+    }
+    return load(bytes);
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Export
