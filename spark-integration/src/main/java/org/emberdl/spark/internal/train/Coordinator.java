@@ -44,8 +44,11 @@ import org.slf4j.LoggerFactory;
 public final class Coordinator {
   private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
 
-  /** A finished fit: the weights as safetensors bytes, the summary, the output count. */
-  public record Result(byte[] weights, TrainingSummary summary, int numOutputs) {}
+  /**
+   * A finished fit: the weights as safetensors bytes, the summary, the output count, and the ONNX
+   * graph of an initialModel network (else null).
+   */
+  public record Result(byte[] weights, TrainingSummary summary, int numOutputs, byte[] onnxGraph) {}
 
   private Coordinator() {}
 
@@ -69,7 +72,8 @@ public final class Coordinator {
             TrainingPlan.resolve(p, kind, network, model, input.sizes(), input.runKey());
         logPlan(plan);
         TrainingSummary summary = train(sc, input.data(), plan, model, p, listener, reduce);
-        return new Result(StateDicts.toBytes(model.stateDict()), summary, outputs);
+        return new Result(
+            StateDicts.toBytes(model.stateDict()), summary, outputs, network.onnxGraph());
       }
     }
   }

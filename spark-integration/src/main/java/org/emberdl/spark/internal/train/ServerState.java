@@ -6,6 +6,7 @@ import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.io.Checkpoints;
+import org.emberdl.spark.internal.local.FrozenParameters;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
@@ -20,6 +21,7 @@ final class ServerState implements AutoCloseable {
   private final Module model;
   private final Optimizer optimizer;
   private final ServerOptimizer server;
+  private final long[] frozen; // flat ranges of frozen parameters (frozenPrefixes)
 
   /**
    * @param server the federated server optimizer whose state is checkpointed, or null
@@ -28,6 +30,7 @@ final class ServerState implements AutoCloseable {
     this.model = model;
     this.optimizer = optimizer;
     this.server = server;
+    this.frozen = FrozenParameters.flatRanges(model);
   }
 
   Module model() {
@@ -47,6 +50,10 @@ final class ServerState implements AutoCloseable {
 
   /** Applies an aggregated step: the optimizer's on a gradient, an addition on a delta. */
   void apply(Step step) {
+    if (frozen.length > 0) {
+      // frozenPrefixes: a delta (with dp-fedavg's noise) must not move frozen parameters either
+      FrozenParameters.zeroFrozen(step.values(), frozen);
+    }
     try (MemoryScope scope = MemoryScope.open()) {
       NDArray values = NDArray.of(step.values(), step.values().length);
       if (step.kind() == Step.Kind.GRADIENT) {
