@@ -432,4 +432,48 @@ class OnnxSparkTest {
         1e-5,
         "ONNX Runtime vs Ember on Spark");
   }
+
+  /** A saved model's graph is read bounded and checked; a missing or damaged one is named. */
+  @Test
+  void savedGraphMissingOrDamagedIsNamed() throws Exception {
+    spark();
+    EmberOnnxModel model = EmberOnnxModel.fromOnnx(FASHION.toString());
+    Path dir = tmp.resolve("saved");
+    model.write().save(dir.toString());
+    Path graph = dir.resolve("data").resolve("network.onnx");
+
+    Files.write(graph, new byte[] {0x0a, (byte) 0xff, 0x01, 0x02});
+    Files.deleteIfExists(graph.resolveSibling(".network.onnx.crc")); // as a hand edit leaves it
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> EmberOnnxModel.load(dir.toString()));
+    assertTrue(
+        e.getMessage()
+            .startsWith(
+                "the model's ONNX network " + graph + " is not an ONNX model Ember can import"),
+        e.getMessage());
+
+    Files.delete(graph);
+    e = assertThrows(IllegalArgumentException.class, () -> EmberOnnxModel.load(dir.toString()));
+    assertEquals("the model's ONNX network " + graph + " does not exist", e.getMessage());
+  }
+
+  /** A network with a layer Ember cannot export fails naming the layer, and writes nothing. */
+  @Test
+  void unexportableLayerIsNamed() throws Exception {
+    Dataset<Row> df = TestData.blobs(spark(), 64, 4, 3, 2, 2);
+    EmberClassificationModel model =
+        new EmberClassifier()
+            .setModuleFactory(TrainingOptionsTest.TwoLayerFactory.class.getName())
+            .setInputShape(new int[] {4})
+            .setMaxEpochs(1)
+            .setBatchSize(32)
+            .fit(df);
+    Path out = tmp.resolve("two-layer.onnx");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> model.exportOnnx(out.toString()));
+    assertTrue(e.getMessage().startsWith("model '" + model.uid() + "' ("), e.getMessage());
+    assertTrue(e.getMessage().contains("cannot be exported to ONNX"), e.getMessage());
+    assertTrue(e.getMessage().contains("TwoLayer"), e.getMessage());
+    assertFalse(Files.exists(out));
+  }
 }

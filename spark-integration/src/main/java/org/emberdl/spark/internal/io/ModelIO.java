@@ -236,18 +236,20 @@ public final class ModelIO {
     Configuration conf = spark.sparkContext().hadoopConfiguration();
     Path data = new Path(path, "data");
     byte[] onnxGraph = null;
+    NetworkDefinition network;
     if (cls == EmberOnnxModel.class || !probe.getInitialModel().isEmpty()) {
       // the network is the saved graph; the initialModel path only says where it came from
-      onnxGraph = OnnxFiles.read(conf, new Path(data, ONNX_GRAPH), "the model's ONNX network");
-      probe = factory.create(metadata.uid(), new byte[0], 0, null, onnxGraph);
-      SparkInternals.setParams(metadata, probe, metadataFile);
-    }
-    NetworkDefinition network;
-    try {
-      network = NetworkDefinition.of(probe);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
+      Path graphFile = new Path(data, ONNX_GRAPH);
+      onnxGraph = OnnxFiles.read(conf, graphFile, "the model's ONNX network");
+      // imported here, once: an unreadable graph or one that contradicts inputShape names the file
+      network = NetworkDefinition.onnx(onnxGraph, "the model's ONNX network " + graphFile, probe);
+    } else {
+      try {
+        network = NetworkDefinition.of(probe);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
+      }
     }
     if (network.fromFactory()) {
       TrustedFactories.check(spark, network.factoryClass(), path);
