@@ -27,8 +27,9 @@ import org.emberdl.onnx.proto.ModelProto;
  *
  * <p>Import ({@link #load(Path)}) builds a trainable {@link OnnxModule} from an ONNX graph, e.g.
  * one exported by {@code torch.onnx.export}: its float initializers become parameters named as in
- * the file, so fine-tuning and freezing by name prefix work; see {@link OnnxModule} for the ops and
- * modes.
+ * the file, so fine-tuning and freezing by name prefix work; see {@link OnnxModule} for the modes
+ * and {@code OnnxOps} for the ops. {@link OnnxModule#exportOnnx} writes the imported graph back
+ * with the module's current (e.g. fine-tuned) weights.
  *
  * <p>The messages are protobuf classes generated at build time from this module's {@code
  * onnx.proto} ({@code org.emberdl.onnx.proto}).

@@ -2,10 +2,8 @@ package org.emberdl.onnx;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -39,86 +37,6 @@ final class OnnxImporter {
   static final int MIN_OPSET = 9;
 
   static final int MAX_OPSET = 22;
-
-  /** Inputs that must hold floats, by op type (checked at load for initializers and constants). */
-  private static final Map<String, int[]> FLOAT_INPUTS = new HashMap<>();
-
-  /** Inputs that must hold integers. */
-  private static final Map<String, int[]> INT_INPUTS = new HashMap<>();
-
-  /** The fewest inputs each op needs (1 when not listed). */
-  private static final Map<String, Integer> MIN_INPUTS = new HashMap<>();
-
-  /** Inputs that are not trained even when floating: they stay constants (or buffers). */
-  private static final Map<String, int[]> FROZEN_INPUTS = new HashMap<>();
-
-  static {
-    for (String op :
-        List.of(
-            "Relu",
-            "Sigmoid",
-            "Tanh",
-            "Erf",
-            "Sqrt",
-            "Exp",
-            "Log",
-            "Reciprocal",
-            "LeakyRelu",
-            "Gelu",
-            "Softmax",
-            "LogSoftmax",
-            "MaxPool",
-            "AveragePool",
-            "GlobalAveragePool",
-            "GlobalMaxPool",
-            "ReduceMean",
-            "Dropout",
-            "Pow")) {
-      FLOAT_INPUTS.put(op, new int[] {0});
-    }
-    FLOAT_INPUTS.put("Gemm", new int[] {0, 1, 2});
-    FLOAT_INPUTS.put("MatMul", new int[] {0, 1});
-    FLOAT_INPUTS.put("Conv", new int[] {0, 1, 2});
-    FLOAT_INPUTS.put("BatchNormalization", new int[] {0, 1, 2, 3, 4});
-    FLOAT_INPUTS.put("LayerNormalization", new int[] {0, 1, 2});
-    INT_INPUTS.put("Reshape", new int[] {1});
-    INT_INPUTS.put("Gather", new int[] {1});
-    INT_INPUTS.put("Unsqueeze", new int[] {1});
-    INT_INPUTS.put("Squeeze", new int[] {1});
-    INT_INPUTS.put("Slice", new int[] {1, 2, 3, 4});
-    INT_INPUTS.put("Pad", new int[] {1, 3});
-    INT_INPUTS.put("Expand", new int[] {1});
-    INT_INPUTS.put("Split", new int[] {1});
-    INT_INPUTS.put("ConstantOfShape", new int[] {0});
-    for (String op : List.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")) {
-      INT_INPUTS.put(op, new int[] {1});
-    }
-    for (String op :
-        List.of(
-            "Add",
-            "Sub",
-            "Mul",
-            "Div",
-            "Pow",
-            "Equal",
-            "Less",
-            "Greater",
-            "Gemm",
-            "MatMul",
-            "Conv",
-            "LayerNormalization",
-            "Reshape",
-            "Gather",
-            "Expand")) {
-      MIN_INPUTS.put(op, 2);
-    }
-    MIN_INPUTS.put("Where", 3);
-    MIN_INPUTS.put("BatchNormalization", 5);
-    FROZEN_INPUTS.put("BatchNormalization", new int[] {3, 4});
-    FROZEN_INPUTS.put("Dropout", new int[] {1, 2});
-    FROZEN_INPUTS.put("Pad", new int[] {2});
-    FROZEN_INPUTS.put("Clip", new int[] {1, 2});
-  }
 
   private final ModelProto model;
   private final String source;
@@ -251,7 +169,7 @@ final class OnnxImporter {
       }
       outputNames.add(out.getName());
     }
-    List<OnnxNode> order = prune(topologicalOrder(), outputNames);
+    List<OnnxNode> order = GraphOrder.prune(GraphOrder.sort(nodes, source), outputNames, source);
     Set<String> used = new HashSet<>(outputNames);
     for (OnnxNode n : order) {
       used.addAll(n.inputs());
@@ -401,81 +319,6 @@ final class OnnxImporter {
     return AttributeProto.AttributeType.INT;
   }
 
-  /** Kahn's algorithm, ties broken by file order; what is left is on a cycle. */
-  private List<OnnxNode> topologicalOrder() throws OnnxFormatException {
-    Map<String, OnnxNode> producer = new HashMap<>();
-    for (OnnxNode n : nodes) {
-      for (String o : n.outputs()) {
-        if (!o.isEmpty()) {
-          producer.put(o, n);
-        }
-      }
-    }
-    int[] pending = new int[nodes.size()];
-    List<List<OnnxNode>> consumers = new ArrayList<>();
-    for (int i = 0; i < nodes.size(); i++) {
-      consumers.add(new ArrayList<>());
-    }
-    for (OnnxNode n : nodes) {
-      Set<Integer> deps = new HashSet<>();
-      for (String in : n.inputs()) {
-        OnnxNode p = producer.get(in);
-        if (p != null && deps.add(p.index())) {
-          consumers.get(p.index()).add(n);
-        }
-      }
-      pending[n.index()] = deps.size();
-    }
-    java.util.PriorityQueue<Integer> ready = new java.util.PriorityQueue<>();
-    for (OnnxNode n : nodes) {
-      if (pending[n.index()] == 0) {
-        ready.add(n.index());
-      }
-    }
-    List<OnnxNode> order = new ArrayList<>();
-    while (!ready.isEmpty()) {
-      OnnxNode n = nodes.get(ready.poll());
-      order.add(n);
-      for (OnnxNode c : consumers.get(n.index())) {
-        if (--pending[c.index()] == 0) {
-          ready.add(c.index());
-        }
-      }
-    }
-    if (order.size() < nodes.size()) {
-      List<String> stuck = new ArrayList<>();
-      for (OnnxNode n : nodes) {
-        if (pending[n.index()] > 0 && stuck.size() < 5) {
-          stuck.add(n.describe());
-        }
-      }
-      throw new OnnxFormatException(
-          source
-              + ": the graph has a cycle; "
-              + (nodes.size() - order.size())
-              + " nodes wait on each other, e.g. "
-              + String.join(", ", stuck));
-    }
-    return order;
-  }
-
-  /** The nodes some graph output depends on, in order. */
-  private List<OnnxNode> prune(List<OnnxNode> order, List<String> outputs) {
-    Set<String> needed = new HashSet<>(outputs);
-    Deque<OnnxNode> kept = new ArrayDeque<>();
-    for (int i = order.size() - 1; i >= 0; i--) {
-      OnnxNode n = order.get(i);
-      if (n.outputs().stream().anyMatch(needed::contains)) {
-        kept.addFirst(n);
-        needed.addAll(n.inputs());
-      } else {
-        n.attributes().close();
-        LOG.debug("{}: {} does not lead to any output; it is left out", source, n.describe());
-      }
-    }
-    return new ArrayList<>(kept);
-  }
-
   private static boolean isConstantNode(OnnxNode n) {
     return n.opType().equals("Constant") && isDefaultDomain(n);
   }
@@ -553,8 +396,8 @@ final class OnnxImporter {
       }
     }
     for (OnnxNode n : run) {
-      check(n, FLOAT_INPUTS.get(n.opType()), true, declared);
-      check(n, INT_INPUTS.get(n.opType()), false, declared);
+      check(n, OpSignatures.floatInputs(n.opType()), true, declared);
+      check(n, OpSignatures.intInputs(n.opType()), false, declared);
     }
   }
 
@@ -626,7 +469,7 @@ final class OnnxImporter {
     Set<String> trained = new HashSet<>();
     Set<String> frozenUse = new HashSet<>();
     for (OnnxNode n : run) {
-      int[] frozen = FROZEN_INPUTS.getOrDefault(n.opType(), new int[0]);
+      int[] frozen = OpSignatures.frozenInputs(n.opType());
       for (int i = 0; i < n.inputs().size(); i++) {
         String in = n.inputs().get(i);
         final int pos = i;
@@ -700,14 +543,7 @@ final class OnnxImporter {
                 + ", which Ember does not support; supported ops: "
                 + OnnxOps.supported());
       }
-      int need = MIN_INPUTS.getOrDefault(n.opType(), 1);
-      if (n.opType().equals("Slice") && opset >= 10) {
-        need = 3;
-      } else if (n.opType().equals("Pad") && opset >= 11) {
-        need = 2;
-      } else if (n.opType().equals("Unsqueeze") && opset >= 13) {
-        need = 2;
-      }
+      int need = OpSignatures.minInputs(n.opType(), opset);
       for (int i = 0; i < need; i++) {
         if (!n.hasInput(i)) {
           throw new OnnxFormatException(
