@@ -476,4 +476,42 @@ class OnnxSparkTest {
     assertTrue(e.getMessage().contains("TwoLayer"), e.getMessage());
     assertFalse(Files.exists(out));
   }
+
+  /**
+   * A fit ships the ONNX graph (which holds the weights too) to the executors as one broadcast, not
+   * inside every round's task closure: the serialized network is small and still builds.
+   */
+  @Test
+  void aFitShipsTheGraphAsABroadcast() throws Exception {
+    byte[] graph = Files.readAllBytes(FASHION);
+    org.emberdl.spark.internal.local.NetworkDefinition plain =
+        org.emberdl.spark.internal.local.NetworkDefinition.onnx(
+            graph, "ONNX model " + FASHION, new EmberClassifier());
+    org.emberdl.spark.internal.local.NetworkDefinition shared =
+        plain.sharedBy(
+            org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark().sparkContext()));
+    try {
+      byte[] plainBytes = serialize(plain);
+      byte[] sharedBytes = serialize(shared);
+      assertTrue(plainBytes.length > graph.length, "without a broadcast the graph travels along");
+      assertTrue(sharedBytes.length < 4096, "shared: " + sharedBytes.length + " bytes");
+      try (java.io.ObjectInputStream in =
+          new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(sharedBytes))) {
+        org.emberdl.spark.internal.local.NetworkDefinition back =
+            (org.emberdl.spark.internal.local.NetworkDefinition) in.readObject();
+        assertArrayEquals(graph, back.onnxGraph());
+        assertEquals(10, back.outputSize());
+      }
+    } finally {
+      shared.unshare();
+    }
+  }
+
+  private static byte[] serialize(Object o) throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(b)) {
+      out.writeObject(o);
+    }
+    return b.toByteArray();
+  }
 }

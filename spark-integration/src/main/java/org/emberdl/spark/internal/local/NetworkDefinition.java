@@ -1,10 +1,15 @@
 package org.emberdl.spark.internal.local;
 
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.Module;
@@ -35,7 +40,10 @@ public final class NetworkDefinition implements Serializable {
   private final String spec;
   private final int[] inputShape;
   private final String factoryClass;
-  private final byte[] onnx; // null unless the network is an ONNX graph
+  // The ONNX model's bytes (null unless the network is an ONNX graph). A fit ships them once per
+  // executor as a broadcast (sharedBy), not with every round's closure: they hold the weights too.
+  private transient byte[] onnx;
+  private Broadcast<byte[]> onnxShared;
   private final String onnxSource; // names the graph in messages
   private final int onnxOutputs;
   private String[] frozenPrefixes = new String[0];
@@ -317,9 +325,9 @@ public final class NetworkDefinition implements Serializable {
   }
 
   private Module buildUnfrozen(Generator gen) {
-    if (onnx != null) {
+    if (fromOnnx()) {
       // the graph's own weights; loading it allocates no more than its bytes justify
-      return loadOnnx(onnx, onnxSource);
+      return loadOnnx(graph(), onnxSource);
     }
     if (!factoryClass.isEmpty()) {
       return instantiateFactory().create(inputShape.clone(), gen);
@@ -348,7 +356,7 @@ public final class NetworkDefinition implements Serializable {
     if (fromFactory()) {
       throw new IllegalStateException("the state of a factory network is found by building it");
     }
-    if (onnx != null) {
+    if (fromOnnx()) {
       try (Module m = buildUnfrozen(new Generator(0))) {
         List<Safetensors.TensorInfo> infos = new ArrayList<>();
         for (Map.Entry<String, NDArray> e : m.stateDict().entrySet()) {
@@ -420,7 +428,7 @@ public final class NetworkDefinition implements Serializable {
 
   /** Outputs per example, by building the network once when it comes from a factory. */
   public int outputSize() {
-    if (onnx != null) {
+    if (fromOnnx()) {
       return onnxOutputs;
     }
     if (factoryClass.isEmpty()) {
@@ -435,18 +443,55 @@ public final class NetworkDefinition implements Serializable {
 
   /** Whether the network is an ONNX graph. */
   public boolean fromOnnx() {
-    return onnx != null;
+    return onnx != null || onnxShared != null;
   }
 
   /** The ONNX model's bytes (not a copy: do not modify), or null. */
   public byte[] onnxGraph() {
-    return onnx;
+    return fromOnnx() ? graph() : null;
+  }
+
+  private byte[] graph() {
+    return onnx != null ? onnx : onnxShared.value();
+  }
+
+  /**
+   * This network for a fit on {@code sc}: an ONNX graph travels to the executors as one broadcast
+   * (fetched once per executor) instead of inside every round's task closure. Other networks are
+   * returned as they are. {@link #unshare()} releases the broadcast.
+   */
+  public NetworkDefinition sharedBy(JavaSparkContext sc) {
+    if (onnx == null) {
+      return this;
+    }
+    NetworkDefinition d =
+        new NetworkDefinition(spec, inputShape, factoryClass, onnx, onnxSource, onnxOutputs);
+    d.frozenPrefixes = frozenPrefixes;
+    d.onnxShared = sc.broadcast(onnx);
+    return d;
+  }
+
+  /** Destroys the broadcast of {@link #sharedBy}, if any. */
+  public void unshare() {
+    if (onnxShared != null) {
+      onnxShared.destroy();
+    }
+  }
+
+  private void writeObject(ObjectOutputStream out) throws IOException {
+    out.defaultWriteObject();
+    out.writeObject(onnxShared == null ? onnx : null); // the broadcast carries them otherwise
+  }
+
+  private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+    in.defaultReadObject();
+    onnx = (byte[]) in.readObject();
   }
 
   /** A description for logs. */
   @Override
   public String toString() {
-    if (onnx != null) {
+    if (fromOnnx()) {
       return onnxSource + " on " + Arrays.toString(inputShape);
     }
     return fromFactory()

@@ -61,8 +61,8 @@ public final class Coordinator {
       ProgressListener listener) {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     StageReduce reduce = StageReduce.of(dataset.sparkSession()); // an unknown value fails here
-    NetworkDefinition network = NetworkDefinition.of(p);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext());
+    NetworkDefinition network = NetworkDefinition.of(p).sharedBy(sc);
     try (Module model = network.build(new Generator(p.getSeed()))) {
       int outputs = countOutputs(model, network);
       TrainingPlan.checkOutputs(kind, outputs);
@@ -75,6 +75,8 @@ public final class Coordinator {
         return new Result(
             StateDicts.toBytes(model.stateDict()), summary, outputs, network.onnxGraph());
       }
+    } finally {
+      network.unshare();
     }
   }
 
