@@ -321,6 +321,26 @@ class OnnxSparkTest {
           modes[m] + ": 2.weight trained");
     }
     assertArrayEquals(results[0], results[1], "stage and rounds give the same weights");
+
+    // dp-fedavg adds Gaussian noise to the summed deltas: frozen parameters get none of it
+    Map<String, float[]> noisy =
+        weights(
+            new EmberClassifier()
+                .setInitialModel(FASHION.toString())
+                .setFrozenPrefixes("0.")
+                .setAggregation("dp-fedavg")
+                .setNoiseMultiplier(1.0)
+                .setL2NormClip(1.0)
+                .setLearningRate(1e-2)
+                .setBatchSize(32)
+                .setMaxEpochs(2)
+                .setSeed(3)
+                .fit(df)
+                .weights());
+    assertArrayEquals(before.get("0.weight"), noisy.get("0.weight"), "dp-fedavg: 0.weight");
+    assertArrayEquals(before.get("0.bias"), noisy.get("0.bias"), "dp-fedavg: 0.bias");
+    assertFalse(
+        java.util.Arrays.equals(before.get("2.bias"), noisy.get("2.bias")), "dp-fedavg: 2.bias");
     df.unpersist();
   }
 
