@@ -195,6 +195,29 @@ class OnnxSparkTest {
     for (int i = 0; i < x.length; i++) {
       assertArrayEquals(got[i], again[i], "row " + i + " after save/load");
     }
+
+    // in a PipelineModel, saved and loaded by Spark's own persistence
+    org.apache.spark.ml.PipelineModel pipeline =
+        new org.apache.spark.ml.Pipeline()
+            .setStages(new org.apache.spark.ml.PipelineStage[] {model})
+            .fit(df);
+    String pipelineDir = tmp.resolve("pipeline").toString();
+    pipeline.write().save(pipelineDir);
+    float[][] viaPipeline =
+        raw(org.apache.spark.ml.PipelineModel.load(pipelineDir).transform(df), x.length);
+    for (int i = 0; i < x.length; i++) {
+      assertArrayEquals(got[i], viaPipeline[i], "row " + i + " through a saved PipelineModel");
+    }
+
+    // Spark's single-row API on the driver
+    double[] one = new double[784];
+    for (int j = 0; j < 784; j++) {
+      one[j] = x[0][j];
+    }
+    double[] single = model.predictRaw(org.apache.spark.ml.linalg.Vectors.dense(one)).toArray();
+    for (int k = 0; k < 10; k++) {
+      assertEquals(got[0][k], single[k], 1e-5, "predictRaw output " + k);
+    }
   }
 
   @Test
