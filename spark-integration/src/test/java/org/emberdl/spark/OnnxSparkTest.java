@@ -557,4 +557,41 @@ class OnnxSparkTest {
     }
     return b.toByteArray();
   }
+
+  /** A fit from initialModel resumes from its checkpoints as any fit: the same weights. */
+  @Test
+  void aFineTuneResumesFromItsCheckpoint() throws Exception {
+    java.util.Random rnd = new java.util.Random(9);
+    int n = 128;
+    float[][] x = new float[n][784];
+    double[] y = new double[n];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < 784; j++) {
+        x[i][j] = rnd.nextFloat();
+      }
+      y[i] = rnd.nextInt(10);
+    }
+    Dataset<Row> df = frame(x, y, 2).cache();
+    String checkpoints = tmp.resolve("checkpoints").toString();
+    EmberClassifier clf =
+        new EmberClassifier()
+            .setInitialModel(FASHION.toString())
+            .setFrozenPrefixes("0.weight")
+            .setBatchSize(32)
+            .setSeed(4);
+    byte[] straight =
+        clf.copy(new org.apache.spark.ml.param.ParamMap()).setMaxEpochs(2).fit(df).weights();
+    clf.copy(new org.apache.spark.ml.param.ParamMap())
+        .setCheckpointDir(checkpoints)
+        .setMaxEpochs(1)
+        .fit(df);
+    byte[] resumed =
+        clf.copy(new org.apache.spark.ml.param.ParamMap())
+            .setCheckpointDir(checkpoints)
+            .setMaxEpochs(2)
+            .fit(df)
+            .weights();
+    assertArrayEquals(straight, resumed, "resumed from epoch 1 = trained straight to epoch 2");
+    df.unpersist();
+  }
 }
