@@ -344,6 +344,10 @@ class OnnxSparkTest {
           modes[m] + ": 2.weight trained");
     }
     assertArrayEquals(results[0], results[1], "stage and rounds give the same weights");
+    // a model only scores: frozenPrefixes (copied from the fit) play no part in transform
+    EmberOnnxModel scorer = EmberOnnxModel.fromOnnx(FASHION.toString());
+    scorer.setFrozenPrefixes("no.such.layer");
+    assertEquals(n, scorer.transform(df).count());
 
     // dp-fedavg adds Gaussian noise to the summed deltas: frozen parameters get none of it
     Map<String, float[]> noisy =

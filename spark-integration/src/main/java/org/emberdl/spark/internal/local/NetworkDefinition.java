@@ -75,7 +75,10 @@ public final class NetworkDefinition implements Serializable {
    */
   public static NetworkDefinition of(EmberParams<?> params) {
     NetworkDefinition def = resolve(params);
-    def.frozenPrefixes = params.getFrozenPrefixes().clone();
+    if (!(params instanceof EmberModel<?>)) {
+      // a fit's network; a model only scores, whatever frozenPrefixes it was trained with
+      def.frozenPrefixes = params.getFrozenPrefixes().clone();
+    }
     return def;
   }
 
