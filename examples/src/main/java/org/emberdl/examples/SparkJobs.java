@@ -493,8 +493,12 @@ final class SparkJobs {
     try {
       return EmberOnnxModel.fromOnnx(file);
     } catch (RuntimeException e) {
+      String m = e.getMessage();
       throw new Failures.InputException(
-          "cannot load the ONNX model " + file + ": " + Failures.oneLine(e, file), e);
+          m != null && m.contains(file)
+              ? m // names the file already
+              : "cannot load the ONNX model " + file + ": " + Failures.oneLine(e, file),
+          e);
     }
   }
 

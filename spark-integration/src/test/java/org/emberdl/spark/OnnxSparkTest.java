@@ -235,7 +235,11 @@ class OnnxSparkTest {
         assertThrows(
             IllegalArgumentException.class, () -> EmberOnnxModel.fromOnnx(text.toString()));
     assertTrue(
-        e.getMessage().startsWith("ONNX model " + text + " is not an ONNX model Ember can import"),
+        e.getMessage()
+            .startsWith(
+                "ONNX model "
+                    + text
+                    + " is not an ONNX model: its 50 bytes do not parse as a ModelProto"),
         e.getMessage());
 
     e =
@@ -496,7 +500,9 @@ class OnnxSparkTest {
     assertTrue(
         e.getMessage()
             .startsWith(
-                "the model's ONNX network " + graph + " is not an ONNX model Ember can import"),
+                "the model's ONNX network "
+                    + graph
+                    + " is not an ONNX model: its 4 bytes do not parse as a ModelProto"),
         e.getMessage());
 
     Files.delete(graph);

@@ -209,8 +209,14 @@ public final class NetworkDefinition implements Serializable {
     try {
       return Onnx.load(bytes);
     } catch (OnnxFormatException e) {
+      // the importer names the bytes by their count; name them by where they came from
+      String label = "ONNX model (" + bytes.length + " bytes)";
+      String m = String.valueOf(e.getMessage());
       throw new IllegalArgumentException(
-          source + " is not an ONNX model Ember can import: " + e.getMessage(), e);
+          m.contains(label)
+              ? m.replace(label, source)
+              : source + " is not an ONNX model Ember can import: " + m,
+          e);
     }
   }
 
