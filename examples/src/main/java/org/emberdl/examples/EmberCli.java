@@ -18,10 +18,10 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * Ember's command line for Spark: {@code convert} Fashion-MNIST to Parquet, {@code train} a network
- * on a Parquet dataset, {@code predict} with a saved model, or run the whole {@code demo}. The same
- * jar runs embedded ({@code java ... EmberCli demo}, on {@code local[*]}) and under {@code
- * spark-submit --class org.emberdl.examples.EmberCli <jar> <command> ...}, where spark-submit's
- * master is used.
+ * on a Parquet dataset, {@code predict} with a saved model or an ONNX file, {@code export} a saved
+ * model to ONNX, or run the whole {@code demo}. The same jar runs embedded ({@code java ...
+ * EmberCli demo}, on {@code local[*]}) and under {@code spark-submit --class
+ * org.emberdl.examples.EmberCli <jar> <command> ...}, where spark-submit's master is used.
  *
  * <p>Parsing is picocli's; every command takes {@code --help}. Parsing touches no Spark class, so
  * {@code --help} and usage errors work without Spark on the classpath. The exit statuses are {@link
@@ -58,6 +58,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       ConvertCommand.class,
       TrainCommand.class,
       PredictCommand.class,
+      ExportCommand.class,
       DemoCommand.class,
       HelpCommand.class
     })
@@ -213,7 +214,7 @@ public final class EmberCli implements Callable<Integer> {
     }
   }
 
-  /** {@code predict}: score Parquet data with a saved model. */
+  /** {@code predict}: score Parquet data with a saved model (or, with {@code onnx}, a file). */
   record PredictArgs(
       String model,
       String data,
@@ -222,7 +223,11 @@ public final class EmberCli implements Callable<Integer> {
       String featuresCol,
       String labelCol,
       String master,
-      boolean overwrite) {}
+      boolean overwrite,
+      String onnx) {}
+
+  /** {@code export}: a saved model as an ONNX file. */
+  record ExportArgs(String model, String onnx, String master, boolean overwrite) {}
 
   /** {@code demo}: convert, train, save, score. */
   record DemoArgs(

@@ -65,7 +65,8 @@ final class OutputGuard {
         "an Ember demo work directory",
         "written by demo: train.parquet, test.parquet, model, predictions.parquet and " + MARKER,
         "train\\.parquet|test\\.parquet|model|predictions\\.parquet|" + MARKER),
-    CHECKPOINTS("Ember checkpoints", "epoch-NNNNNN directories", "(_tmp-)?epoch-\\d{6}");
+    CHECKPOINTS("Ember checkpoints", "epoch-NNNNNN directories", "(_tmp-)?epoch-\\d{6}"),
+    ONNX("an ONNX model", "one file that parses as an ONNX model with a graph", "");
 
     /** What the output is, e.g. "Ember predictions". */
     final String description;
@@ -291,6 +292,9 @@ final class OutputGuard {
    * it deletes only what Ember wrote.
    */
   static boolean isKind(FileSystem fs, Path p, Kind kind) throws IOException {
+    if (kind == Kind.ONNX) {
+      return isOnnxModel(fs, p);
+    }
     if (!fs.getFileStatus(p).isDirectory()) {
       return false;
     }
@@ -304,6 +308,24 @@ final class OutputGuard {
       case CHECKPOINTS -> true; // the entries say it all
       default -> kind.markerText().equals(readSmall(fs, new Path(p, MARKER)));
     };
+  }
+
+  /**
+   * A file (never a directory) that parses as an ONNX model with a graph of at least one node:
+   * export replaces only what an ONNX exporter wrote. Files over protobuf's 2 GiB are not read.
+   */
+  private static boolean isOnnxModel(FileSystem fs, Path p) throws IOException {
+    FileStatus st = fs.getFileStatus(p);
+    if (!st.isFile() || st.getLen() == 0 || st.getLen() > Integer.MAX_VALUE - 8) {
+      return false;
+    }
+    try (InputStream in = fs.open(p)) {
+      org.emberdl.onnx.proto.ModelProto m =
+          org.emberdl.onnx.proto.ModelProto.parseFrom(in.readNBytes((int) st.getLen()));
+      return m.getIrVersion() > 0 && m.hasGraph() && m.getGraph().getNodeCount() > 0;
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      return false;
+    }
   }
 
   private static boolean isModel(FileSystem fs, Path p) throws IOException {

@@ -2,6 +2,7 @@ package org.emberdl.examples;
 
 import java.util.concurrent.Callable;
 import org.emberdl.examples.EmberCli.PredictArgs;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -9,16 +10,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-/** {@code predict}: score Parquet data with a saved model. */
+/** {@code predict}: score Parquet data with a saved model or an ONNX model file. */
 @Command(
     name = "predict",
     sortOptions = false,
     abbreviateSynopsis = true,
     usageHelpWidth = 100,
     description = {
-      "score Parquet data with a saved model (and print the accuracy when labelled)",
+      "score Parquet data with a saved model or an ONNX file (and print the accuracy when"
+          + " labelled)",
       "",
-      "Scores a Parquet dataset with a saved model and writes Parquet with the data's columns"
+      "Scores a Parquet dataset with a saved model (--model) or a classifier in an ONNX file"
+          + " (--onnx, e.g. written by torch.onnx.export; its logits become the probabilities by"
+          + " softmax) and writes Parquet with the data's columns"
           + " (except the features) plus prediction and probability. When the data has a label"
           + " column, prints the accuracy. The output is written beside --out and moved into place"
           + " only when complete: a failed predict leaves an earlier output as it was."
@@ -27,12 +31,27 @@ final class PredictCommand implements Callable<Integer>, EmberCli.SettingsComman
   @Spec CommandSpec spec;
   @ParentCommand EmberCli cli;
 
-  @Option(
-      names = "--model",
-      required = true,
-      paramLabel = "DIR",
-      description = "a model saved by train (required)")
-  String model;
+  /** Exactly one of --model and --onnx. */
+  static final class ModelSource {
+    @Option(
+        names = "--model",
+        required = true,
+        paramLabel = "DIR",
+        description = "a model saved by train (this or --onnx is required)")
+    String model;
+
+    @Option(
+        names = "--onnx",
+        required = true,
+        paramLabel = "FILE",
+        description =
+            "an ONNX classifier: one float input (batch, features...) whose other dims are"
+                + " fixed, logits out")
+    String onnx;
+  }
+
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  ModelSource source;
 
   @Option(
       names = "--data",
@@ -83,13 +102,14 @@ final class PredictCommand implements Callable<Integer>, EmberCli.SettingsComman
   @Override
   public PredictArgs settings() {
     return new PredictArgs(
-        model,
+        source.model,
         data,
         out,
         batchSize == null ? 0 : EmberCli.atLeast(spec, "--batch-size", batchSize, 1),
         featuresCol,
         labelCol,
         common.master,
-        overwrite);
+        overwrite,
+        source.onnx);
   }
 }

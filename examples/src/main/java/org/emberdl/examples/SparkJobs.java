@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.apache.spark.SparkConf;
+import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -22,10 +23,12 @@ import org.apache.spark.sql.types.DataTypes;
 import org.emberdl.data.FashionMnist;
 import org.emberdl.examples.EmberCli.ConvertArgs;
 import org.emberdl.examples.EmberCli.DemoArgs;
+import org.emberdl.examples.EmberCli.ExportArgs;
 import org.emberdl.examples.EmberCli.PredictArgs;
 import org.emberdl.examples.EmberCli.TrainArgs;
 import org.emberdl.spark.EmberClassificationModel;
 import org.emberdl.spark.EmberClassifier;
+import org.emberdl.spark.EmberOnnxModel;
 import org.emberdl.spark.EpochMetrics;
 import org.emberdl.spark.TrainingSummary;
 import org.slf4j.Logger;
@@ -469,10 +472,52 @@ final class SparkJobs {
 
   static void predict(PredictArgs a, PrintStream out) throws Exception {
     OutputGuard guard = new OutputGuard(OutputGuard.hadoopConf());
-    guard.input("--model", a.model()).input("--data", a.data());
+    if (a.onnx() != null) {
+      guard.input("--onnx", a.onnx());
+    } else {
+      guard.input("--model", a.model());
+    }
+    guard.input("--data", a.data());
     guard.output("--out", a.out(), OutputGuard.Kind.PREDICTIONS, a.overwrite());
     try (SparkSession spark = session("Ember predict", a.master())) {
-      score(spark, guard, loadModel(a.model()), a, out);
+      if (a.onnx() != null) {
+        score(spark, guard, loadOnnx(a.onnx()), a, out);
+      } else {
+        score(spark, guard, loadModel(a.model()), a, out);
+      }
+    }
+  }
+
+  /** Imports an ONNX classifier; a failure is an input error naming the file and the cause. */
+  static EmberOnnxModel loadOnnx(String file) throws Failures.InputException {
+    try {
+      return EmberOnnxModel.fromOnnx(file);
+    } catch (RuntimeException e) {
+      String m = e.getMessage();
+      throw new Failures.InputException(
+          m != null && m.contains(file)
+              ? m // names the file already
+              : "cannot load the ONNX model " + file + ": " + Failures.oneLine(e, file),
+          e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // export
+
+  static void export(ExportArgs a, PrintStream out) throws Exception {
+    OutputGuard guard = new OutputGuard(OutputGuard.hadoopConf());
+    guard.input("--model", a.model());
+    guard.output("--onnx", a.onnx(), OutputGuard.Kind.ONNX, a.overwrite());
+    try (SparkSession spark = session("Ember export", a.master())) {
+      EmberClassificationModel model = loadModel(a.model());
+      model.exportOnnx(a.onnx()); // written beside it and moved into place
+      out.printf(
+          Locale.ROOT,
+          "exported %s to %s (%d bytes)%n",
+          a.model(),
+          a.onnx(),
+          java.nio.file.Files.size(java.nio.file.Path.of(a.onnx())));
     }
   }
 
@@ -501,13 +546,31 @@ final class SparkJobs {
       PredictArgs a,
       PrintStream out)
       throws Exception {
-    long start = System.nanoTime();
-    Dataset<Row> data = spark.read().parquet(a.data());
-    requireColumns(data, a.data(), a.featuresCol());
     if (a.batchSize() > 0) {
       model.setInferenceBatchSize(a.batchSize());
     }
-    model.setFeaturesCol(a.featuresCol());
+    return scoreWith(spark, guard, model.setFeaturesCol(a.featuresCol()), a, out);
+  }
+
+  /**
+   * {@link #score(SparkSession, OutputGuard, EmberClassificationModel, PredictArgs, PrintStream)}
+   * of an ONNX classifier.
+   */
+  static double score(
+      SparkSession spark, OutputGuard guard, EmberOnnxModel model, PredictArgs a, PrintStream out)
+      throws Exception {
+    if (a.batchSize() > 0) {
+      model.setInferenceBatchSize(a.batchSize());
+    }
+    return scoreWith(spark, guard, model.setFeaturesCol(a.featuresCol()), a, out);
+  }
+
+  private static double scoreWith(
+      SparkSession spark, OutputGuard guard, Transformer model, PredictArgs a, PrintStream out)
+      throws Exception {
+    long start = System.nanoTime();
+    Dataset<Row> data = spark.read().parquet(a.data());
+    requireColumns(data, a.data(), a.featuresCol());
     List<Column> keep = new ArrayList<>();
     for (String c : data.columns()) {
       if (!c.equals(a.featuresCol())) {
@@ -604,7 +667,8 @@ final class SparkJobs {
                   "features",
                   "label",
                   a.master(),
-                  true),
+                  true,
+                  null),
               out);
       out.printf(
           Locale.ROOT,

@@ -206,7 +206,7 @@ class EmberCliTest {
   @Test
   void predictAndDemoDefaults() throws Exception {
     assertEquals(
-        new PredictArgs("m", "d", "o", 0, "features", "label", null, false),
+        new PredictArgs("m", "d", "o", 0, "features", "label", null, false, null),
         parse("predict", "--model", "m", "--data", "d", "--out", "o"));
     assertEquals(
         new DemoArgs(
@@ -232,7 +232,7 @@ class EmberCliTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"convert", "train", "predict", "demo"})
+  @ValueSource(strings = {"convert", "train", "predict", "export", "demo"})
   void everyCommandHasGeneratedHelp(String command) {
     for (Outcome o : List.of(run(command, "--help"), run(command, "-h"), run("help", command))) {
       assertEquals(0, o.status());
@@ -251,7 +251,7 @@ class EmberCliTest {
   void topLevelHelpListsTheCommandsAndExitStatuses() {
     Outcome o = run("--help");
     assertEquals(0, o.status());
-    for (String c : List.of("convert", "train", "predict", "demo")) {
+    for (String c : List.of("convert", "train", "predict", "export", "demo")) {
       assertTrue(o.out().contains("  " + c + " "), o.out());
     }
     assertTrue(o.out().contains("spark-submit"), o.out());

@@ -14,6 +14,7 @@ import org.apache.spark.sql.types.StructType;
 import org.emberdl.spark.internal.infer.BatchInference;
 import org.emberdl.spark.internal.infer.LocalPredictor;
 import org.emberdl.spark.internal.io.EmberModel;
+import org.emberdl.spark.internal.io.ModelExport;
 import org.emberdl.spark.internal.io.ModelIO;
 import org.emberdl.spark.internal.local.NetworkDefinition;
 import org.emberdl.spark.internal.plan.EmberParamSet;
@@ -37,18 +38,29 @@ public class EmberClassificationModel
   private final byte[] weights;
   private final int numClasses;
   private final TrainingSummary summary;
+  private final byte[] onnxGraph; // null unless the network is an ONNX graph
 
   EmberClassificationModel(String uid, byte[] weights, int numClasses, TrainingSummary summary) {
-    this(PendingUid.set(uid), weights, numClasses, summary);
+    this(uid, weights, numClasses, summary, null);
+  }
+
+  EmberClassificationModel(
+      String uid, byte[] weights, int numClasses, TrainingSummary summary, byte[] onnxGraph) {
+    this(PendingUid.set(uid), weights, numClasses, summary, onnxGraph);
   }
 
   private EmberClassificationModel(
-      PendingUid.Token token, byte[] weights, int numClasses, TrainingSummary summary) {
+      PendingUid.Token token,
+      byte[] weights,
+      int numClasses,
+      TrainingSummary summary,
+      byte[] onnxGraph) {
     super();
     this.emberParams = new EmberParamSet(this);
     this.weights = weights;
     this.numClasses = numClasses;
     this.summary = summary;
+    this.onnxGraph = onnxGraph;
     initEmberDefaults();
     setDefault(emberParams.loss, "cross_entropy");
   }
@@ -79,6 +91,24 @@ public class EmberClassificationModel
   @Override
   public TrainingSummary summaryOrNull() {
     return summary;
+  }
+
+  @Override
+  public byte[] onnxGraph() {
+    return onnxGraph;
+  }
+
+  /**
+   * Writes the network with these weights as an ONNX model at {@code path} (replacing it): input
+   * {@code "input"} of shape (batch, inputShape...), output {@code "output"}, a dynamic batch dim;
+   * initializers are named by the state-dict keys. A network fine-tuned from an ONNX model is its
+   * graph with the new weights.
+   *
+   * @throws IllegalArgumentException naming the module's path and class when a layer has no ONNX
+   *     mapping (nothing is written then)
+   */
+  public void exportOnnx(String path) throws java.io.IOException {
+    ModelExport.exportOnnx(this, java.nio.file.Path.of(path));
   }
 
   /** Whether {@link #trainingSummary()} is available. */
@@ -182,7 +212,7 @@ public class EmberClassificationModel
   @Override
   public EmberClassificationModel copy(ParamMap extra) {
     EmberClassificationModel copy =
-        new EmberClassificationModel(uid(), weights, numClasses, summary);
+        new EmberClassificationModel(uid(), weights, numClasses, summary, onnxGraph);
     return copyValues(copy, extra).setParent(parent());
   }
 

@@ -100,7 +100,8 @@ public class EmberClassifier
             getFeaturesCol(),
             getLabelCol(),
             progressListener);
-    return new EmberClassificationModel(uid(), r.weights(), r.numOutputs(), r.summary());
+    return new EmberClassificationModel(
+        uid(), r.weights(), r.numOutputs(), r.summary(), r.onnxGraph());
   }
 
   @Override

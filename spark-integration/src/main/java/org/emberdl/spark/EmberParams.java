@@ -7,6 +7,7 @@ import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
+import org.apache.spark.ml.param.StringArrayParam;
 import org.emberdl.spark.internal.plan.Aggregation;
 import org.emberdl.spark.internal.plan.EmberParamSet;
 import org.emberdl.spark.internal.plan.ExecutionMode;
@@ -30,6 +31,8 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     EmberParamSet p = emberParamSet();
     setDefault(p.network, "");
     setDefault(p.moduleFactory, "");
+    setDefault(p.initialModel, "");
+    setDefault(p.frozenPrefixes, new String[0]);
     setDefault(p.optimizer, OptimizerName.ADAM.paramValue());
     setDefault(p.learningRate, 1e-3);
     setDefault(p.momentum, 0.0);
@@ -122,6 +125,37 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setModuleFactory(String value) {
     set(emberParamSet().moduleFactory, value);
+    return self();
+  }
+
+  /**
+   * An ONNX model whose graph is the network and whose weights a fit starts from (fine-tuning);
+   * excludes {@link #layers()}, {@link #network()} and {@link #moduleFactory()}.
+   */
+  default Param<String> initialModel() {
+    return emberParamSet().initialModel;
+  }
+
+  default String getInitialModel() {
+    return (String) getOrDefault(emberParamSet().initialModel);
+  }
+
+  default S setInitialModel(String value) {
+    set(emberParamSet().initialModel, value);
+    return self();
+  }
+
+  /** Parameter-name prefixes whose parameters training leaves unchanged. */
+  default StringArrayParam frozenPrefixes() {
+    return emberParamSet().frozenPrefixes;
+  }
+
+  default String[] getFrozenPrefixes() {
+    return (String[]) getOrDefault(emberParamSet().frozenPrefixes);
+  }
+
+  default S setFrozenPrefixes(String... value) {
+    set(emberParamSet().frozenPrefixes, value);
     return self();
   }
 

@@ -12,6 +12,7 @@ import org.apache.spark.sql.types.StructType;
 import org.emberdl.spark.internal.infer.BatchInference;
 import org.emberdl.spark.internal.infer.LocalPredictor;
 import org.emberdl.spark.internal.io.EmberModel;
+import org.emberdl.spark.internal.io.ModelExport;
 import org.emberdl.spark.internal.io.ModelIO;
 import org.emberdl.spark.internal.local.NetworkDefinition;
 import org.emberdl.spark.internal.plan.EmberParamSet;
@@ -29,18 +30,29 @@ public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressio
   private final byte[] weights;
   private final int numOutputs;
   private final TrainingSummary summary;
+  private final byte[] onnxGraph; // null unless the network is an ONNX graph
 
   EmberRegressionModel(String uid, byte[] weights, int numOutputs, TrainingSummary summary) {
-    this(PendingUid.set(uid), weights, numOutputs, summary);
+    this(uid, weights, numOutputs, summary, null);
+  }
+
+  EmberRegressionModel(
+      String uid, byte[] weights, int numOutputs, TrainingSummary summary, byte[] onnxGraph) {
+    this(PendingUid.set(uid), weights, numOutputs, summary, onnxGraph);
   }
 
   private EmberRegressionModel(
-      PendingUid.Token token, byte[] weights, int numOutputs, TrainingSummary summary) {
+      PendingUid.Token token,
+      byte[] weights,
+      int numOutputs,
+      TrainingSummary summary,
+      byte[] onnxGraph) {
     super();
     this.emberParams = new EmberParamSet(this);
     this.weights = weights;
     this.numOutputs = numOutputs;
     this.summary = summary;
+    this.onnxGraph = onnxGraph;
     initEmberDefaults();
     setDefault(emberParams.loss, "mse");
   }
@@ -71,6 +83,24 @@ public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressio
   @Override
   public TrainingSummary summaryOrNull() {
     return summary;
+  }
+
+  @Override
+  public byte[] onnxGraph() {
+    return onnxGraph;
+  }
+
+  /**
+   * Writes the network with these weights as an ONNX model at {@code path} (replacing it): input
+   * {@code "input"} of shape (batch, inputShape...), output {@code "output"}, a dynamic batch dim;
+   * initializers are named by the state-dict keys. A network fine-tuned from an ONNX model is its
+   * graph with the new weights.
+   *
+   * @throws IllegalArgumentException naming the module's path and class when a layer has no ONNX
+   *     mapping (nothing is written then)
+   */
+  public void exportOnnx(String path) throws java.io.IOException {
+    ModelExport.exportOnnx(this, java.nio.file.Path.of(path));
   }
 
   public boolean hasSummary() {
@@ -117,7 +147,8 @@ public class EmberRegressionModel extends RegressionModel<Vector, EmberRegressio
 
   @Override
   public EmberRegressionModel copy(ParamMap extra) {
-    EmberRegressionModel copy = new EmberRegressionModel(uid(), weights, numOutputs, summary);
+    EmberRegressionModel copy =
+        new EmberRegressionModel(uid(), weights, numOutputs, summary, onnxGraph);
     return copyValues(copy, extra).setParent(parent());
   }
 

@@ -77,7 +77,7 @@ public class EmberRegressor extends Predictor<Vector, EmberRegressor, EmberRegre
     Coordinator.Result r =
         Coordinator.fit(
             dataset, this, TaskKind.REGRESSION, getFeaturesCol(), getLabelCol(), progressListener);
-    return new EmberRegressionModel(uid(), r.weights(), r.numOutputs(), r.summary());
+    return new EmberRegressionModel(uid(), r.weights(), r.numOutputs(), r.summary(), r.onnxGraph());
   }
 
   @Override

@@ -196,7 +196,7 @@ public final class BatchInference implements Serializable {
   }
 
   /** {@code network} with {@code weights} loaded, in eval mode. */
-  static Module newReplica(NetworkDefinition network, byte[] weights) {
+  public static Module newReplica(NetworkDefinition network, byte[] weights) {
     Module m = network.build(new Generator(0));
     try (Safetensors.SafetensorsFile f = Safetensors.read(weights)) {
       m.loadStateDict(f.tensors(), true);

@@ -17,6 +17,14 @@ public interface EmberModel<M extends EmberModel<M>> extends EmberParams<M> {
   /** The training summary, or null when the model has none (e.g. built by hand). */
   TrainingSummary summaryOrNull();
 
+  /**
+   * The ONNX model whose graph is the network (its weights are {@link #weights()}), or null when
+   * the network is defined by layers, network or moduleFactory.
+   */
+  default byte[] onnxGraph() {
+    return null;
+  }
+
   /** A key for the executors' replica pools: the uid and a digest of the weights. */
   static String replicaKey(String uid, byte[] weights) {
     try {

@@ -24,6 +24,7 @@ import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.SparkSession;
 import org.emberdl.spark.EmberClassificationModel;
+import org.emberdl.spark.EmberOnnxModel;
 import org.emberdl.spark.EmberRegressionModel;
 import org.emberdl.spark.TrainingSummary;
 import org.emberdl.spark.internal.data.SparkInternals;
@@ -38,8 +39,9 @@ import org.emberdl.spark.internal.train.TrainingCurvesSvg;
  * metadata (so {@code PipelineModel} and {@code CrossValidatorModel} persistence read it like any
  * stage's), {@code path/data/weights.safetensors} the network's state dict with PyTorch's key names
  * (loadable with {@code safetensors.torch.load_file}), {@code path/data/summary.json} the training
- * summary, and {@code path/data/training.svg} its curves as a picture ({@link TrainingCurvesSvg};
- * only written, never read).
+ * summary, {@code path/data/network.onnx} the graph of a network defined by ONNX (an {@link
+ * EmberOnnxModel}, or a fit from {@code initialModel}), and {@code path/data/training.svg} its
+ * curves as a picture ({@link TrainingCurvesSvg}; only written, never read).
  *
  * <p>Saving follows Spark's {@code MLWriter}: an existing path is an error unless {@code
  * write().overwrite()} is used, and then only an Ember model is replaced. The model is written to a
@@ -62,6 +64,9 @@ public final class ModelIO {
   private static final String WEIGHTS = "weights.safetensors";
   private static final String SUMMARY = "summary.json";
 
+  /** The graph of a network defined by ONNX (EmberOnnxModel, initialModel): {@code data/}. */
+  static final String ONNX_GRAPH = "network.onnx";
+
   /** The training curves, drawn from the summary: {@code data/training.svg}. */
   static final String CURVES = "training.svg";
 
@@ -69,7 +74,10 @@ public final class ModelIO {
   private static final long MAX_SUMMARY_BYTES = 64L << 20;
 
   private static final Set<String> MODEL_CLASSES =
-      Set.of(EmberClassificationModel.class.getName(), EmberRegressionModel.class.getName());
+      Set.of(
+          EmberClassificationModel.class.getName(),
+          EmberRegressionModel.class.getName(),
+          EmberOnnxModel.class.getName());
 
   /**
    * Called before each data file of a save is written: a seam for tests that make a save fail
@@ -158,6 +166,9 @@ public final class ModelIO {
       }
       try {
         write(conf, new Path(data, WEIGHTS), model.weights());
+        if (model.onnxGraph() != null) {
+          write(conf, new Path(data, ONNX_GRAPH), model.onnxGraph());
+        }
         write(
             conf,
             new Path(data, SUMMARY),
@@ -202,7 +213,7 @@ public final class ModelIO {
 
   /** How a reader makes the model object once the files are read. */
   public interface Factory<M> {
-    M create(String uid, byte[] weights, int numOutputs, TrainingSummary summary);
+    M create(String uid, byte[] weights, int numOutputs, TrainingSummary summary, byte[] onnxGraph);
   }
 
   /** A reader of models of {@code cls}. */
@@ -220,20 +231,29 @@ public final class ModelIO {
     DefaultParamsReader.Metadata metadata = SparkInternals.loadMetadata(path, spark, cls.getName());
     String metadataFile = path + "/metadata";
     // The Params first, on a model without weights: they say what the weights must fit.
-    M probe = factory.create(metadata.uid(), new byte[0], 0, null);
+    M probe = factory.create(metadata.uid(), new byte[0], 0, null, null);
     SparkInternals.setParams(metadata, probe, metadataFile);
+    Configuration conf = spark.sparkContext().hadoopConfiguration();
+    Path data = new Path(path, "data");
+    byte[] onnxGraph = null;
     NetworkDefinition network;
-    try {
-      network = NetworkDefinition.of(probe);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
+    if (cls == EmberOnnxModel.class || !probe.getInitialModel().isEmpty()) {
+      // the network is the saved graph; the initialModel path only says where it came from
+      Path graphFile = new Path(data, ONNX_GRAPH);
+      onnxGraph = OnnxFiles.read(conf, graphFile, "the model's ONNX network");
+      // imported here, once: an unreadable graph or one that contradicts inputShape names the file
+      network = NetworkDefinition.onnx(onnxGraph, "the model's ONNX network " + graphFile, probe);
+    } else {
+      try {
+        network = NetworkDefinition.of(probe);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "the Params in " + metadataFile + " do not define a network: " + e.getMessage(), e);
+      }
     }
     if (network.fromFactory()) {
       TrustedFactories.check(spark, network.factoryClass(), path);
     }
-    Configuration conf = spark.sparkContext().hadoopConfiguration();
-    Path data = new Path(path, "data");
     byte[] weights;
     Map<String, Object> json;
     try {
@@ -253,7 +273,7 @@ public final class ModelIO {
       throw new IllegalArgumentException(
           "the training summary " + summaryFile + " is not one Ember wrote: " + e, e);
     }
-    M model = factory.create(metadata.uid(), weights, numOutputs, summary);
+    M model = factory.create(metadata.uid(), weights, numOutputs, summary, onnxGraph);
     SparkInternals.setParams(metadata, model, metadataFile);
     return model;
   }

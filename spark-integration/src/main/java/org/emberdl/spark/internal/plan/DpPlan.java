@@ -9,6 +9,8 @@ import org.emberdl.federated.dp.NoiseSource;
 import org.emberdl.federated.dp.RdpAccountant;
 import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.nn.Module;
+import org.emberdl.onnx.OnnxModule;
+import org.emberdl.onnx.proto.NodeProto;
 import org.emberdl.spark.EmberParams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,6 +67,7 @@ public record DpPlan(
               + ": set localSteps to 1");
     }
     DpSgd.refuseBatchNorm(model);
+    refuseOnnxBatchNorm(model);
     double q;
     int rounds;
     double expected;
@@ -126,5 +129,25 @@ public record DpPlan(
     return noise != null
         ? DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, noise, firstRound)
         : DpFedAvgAggregator.central(clipNorm, sigma, expectedBatchSize, server, seed, firstRound);
+  }
+
+  /**
+   * {@link DpSgd#refuseBatchNorm} for an imported ONNX graph, whose BatchNormalization nodes are
+   * not {@code BatchNorm} modules: in training mode they mix the examples of a batch just the same.
+   */
+  static void refuseOnnxBatchNorm(Module model) {
+    if (!(model instanceof OnnxModule onnx)) {
+      return;
+    }
+    for (NodeProto node : onnx.toModelProto().getGraph().getNodeList()) {
+      if (node.getOpType().equals("BatchNormalization")) {
+        throw new IllegalArgumentException(
+            "the ONNX node '"
+                + node.getName()
+                + "' (BatchNormalization) is not allowed under DP-SGD: batch norm mixes the"
+                + " examples of a batch, so per-example clipping does not bound one example's"
+                + " influence; use a graph with GroupNorm or LayerNorm");
+      }
+    }
   }
 }

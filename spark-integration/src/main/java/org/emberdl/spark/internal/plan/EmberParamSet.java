@@ -9,6 +9,7 @@ import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
+import org.apache.spark.ml.param.StringArrayParam;
 import org.emberdl.spark.EmberParams;
 import scala.Function1;
 
@@ -24,6 +25,8 @@ public final class EmberParamSet implements Serializable {
   public final Param<String> network;
   public final IntArrayParam inputShape;
   public final Param<String> moduleFactory;
+  public final Param<String> initialModel;
+  public final StringArrayParam frozenPrefixes;
   public final Param<String> loss;
   public final Param<String> optimizer;
   public final DoubleParam learningRate;
@@ -85,6 +88,26 @@ public final class EmberParamSet implements Serializable {
             "moduleFactory",
             "class name of an org.emberdl.spark.ModuleFactory that builds the network (overrides "
                 + "layers and network; needs inputShape)");
+    initialModel =
+        new Param<>(
+            owner,
+            "initialModel",
+            "path of an ONNX model (e.g. exported by torch.onnx.export) whose graph is the network"
+                + " and whose weights training starts from (fine-tuning); excludes layers, network"
+                + " and moduleFactory; inputShape defaults to the graph's input shape; empty ="
+                + " none",
+            (Function1<String, Object> & Serializable) v -> v != null);
+    frozenPrefixes =
+        new StringArrayParam(
+            owner,
+            "frozenPrefixes",
+            "parameter-name prefixes (state-dict keys, e.g. '0.' or 'fc1') whose parameters"
+                + " training leaves unchanged, bit for bit; each must match a parameter; empty ="
+                + " train every parameter",
+            (Function1<String[], Object> & Serializable)
+                v ->
+                    v != null
+                        && java.util.Arrays.stream(v).noneMatch(x -> x == null || x.isEmpty()));
     loss =
         new Param<>(
             owner,

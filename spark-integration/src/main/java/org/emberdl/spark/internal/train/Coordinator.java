@@ -46,8 +46,11 @@ import org.slf4j.LoggerFactory;
 public final class Coordinator {
   private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
 
-  /** A finished fit: the weights as safetensors bytes, the summary, the output count. */
-  public record Result(byte[] weights, TrainingSummary summary, int numOutputs) {}
+  /**
+   * A finished fit: the weights as safetensors bytes, the summary, the output count, and the ONNX
+   * graph of an initialModel network (else null).
+   */
+  public record Result(byte[] weights, TrainingSummary summary, int numOutputs, byte[] onnxGraph) {}
 
   private Coordinator() {}
 
@@ -60,8 +63,8 @@ public final class Coordinator {
       ProgressListener listener) {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     StageReduce reduce = StageReduce.of(dataset.sparkSession()); // an unknown value fails here
-    NetworkDefinition network = NetworkDefinition.of(p);
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext());
+    NetworkDefinition network = NetworkDefinition.of(p).sharedBy(sc);
     try (Module model = network.build(new Generator(p.getSeed()))) {
       int outputs = countOutputs(model, network);
       TrainingPlan.checkOutputs(kind, outputs);
@@ -71,8 +74,11 @@ public final class Coordinator {
             TrainingPlan.resolve(p, kind, network, model, input.sizes(), input.runKey());
         logPlan(plan);
         TrainingSummary summary = train(sc, input.data(), plan, model, p, listener, reduce);
-        return new Result(StateDicts.toBytes(model.stateDict()), summary, outputs);
+        return new Result(
+            StateDicts.toBytes(model.stateDict()), summary, outputs, network.onnxGraph());
       }
+    } finally {
+      network.unshare();
     }
   }
 

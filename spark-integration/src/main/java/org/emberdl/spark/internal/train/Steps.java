@@ -4,6 +4,7 @@ import org.emberdl.federated.Step;
 import org.emberdl.nn.Gradients;
 import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
+import org.emberdl.spark.internal.local.FrozenParameters;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
@@ -18,9 +19,15 @@ public final class Steps {
 
   /**
    * Applies {@code step} to {@code model}: {@code optimizer}'s step on a gradient, an addition on a
-   * delta, then the step's buffers (when it has any).
+   * delta, then the step's buffers (when it has any). The slots of the model's frozen parameters
+   * ({@code frozenPrefixes}) are zeroed in the step first (in place): the optimizer leaves them
+   * alone, and a delta carrying noise (dp-fedavg) must not move them either.
    */
   public static void apply(Module model, Optimizer optimizer, Step step) {
+    long[] frozen = FrozenParameters.flatRanges(model);
+    if (frozen.length > 0) {
+      FrozenParameters.zeroFrozen(step.values(), frozen);
+    }
     try (MemoryScope scope = MemoryScope.open()) {
       NDArray values = NDArray.of(step.values(), step.values().length);
       if (step.kind() == Step.Kind.GRADIENT) {
