@@ -256,9 +256,10 @@ public abstract class RecurrentLayer extends Module {
                 RecurrentFunction.apply(
                     cell, layerInput, hk, ck, p[0], p[1], p[2], p[3], valid, d == 1));
         outs[d] = keep(temps, packed.narrow(0, 0, steps));
-        hN[k] = keep(temps, packed.select(0, steps).unsqueeze(0));
+        // every intermediate view is kept (and closed): a view holds the packed result's storage
+        hN[k] = keep(temps, keep(temps, packed.select(0, steps)).unsqueeze(0));
         if (cN != null) {
-          cN[k] = keep(temps, packed.select(0, steps + 1).unsqueeze(0));
+          cN[k] = keep(temps, keep(temps, packed.select(0, steps + 1)).unsqueeze(0));
         }
       }
       Tensor out = dirs == 1 ? outs[0] : keep(temps, Tensor.cat(2, outs));
@@ -267,7 +268,7 @@ public abstract class RecurrentLayer extends Module {
       }
       layerInput = out;
     }
-    Tensor output = unbatched ? layerInput.squeeze(1) : layerInput;
+    Tensor output = unbatched ? keep(temps, layerInput.squeeze(1)) : layerInput;
     output = batchFirst && !unbatched ? output.transpose(0, 1) : output.expand(output.shape());
     Tensor h = stateOut(hN, unbatched);
     Tensor c = cN == null ? null : stateOut(cN, unbatched);

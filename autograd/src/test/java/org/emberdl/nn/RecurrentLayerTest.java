@@ -18,6 +18,34 @@ import org.emberdl.tensor.NDArray;
 import org.junit.jupiter.api.Test;
 
 class RecurrentLayerTest {
+  /**
+   * Inference (no graph recorded) frees everything the layer allocated once its outputs are closed:
+   * no MemoryScope here, so the leak check after each test sees a view left unclosed (the h_n/c_n
+   * selects of the packed result used to hold its storage).
+   */
+  @Test
+  void aNoGradRunFreesEverythingWithItsOutputs() {
+    Generator g = new Generator(1);
+    for (boolean batchFirst : new boolean[] {true, false}) {
+      for (RecurrentLayer m :
+          List.of(
+              LSTM.builder(5, 4).numLayers(2).bidirectional(true).batchFirst(batchFirst).build(g),
+              GRU.builder(5, 4).batchFirst(batchFirst).build(g))) {
+        try (m;
+            Tensor x = Tensor.of(NDArray.uniform(g, DType.FLOAT32, -1, 1, 3, 6, 5));
+            Tensor unbatched = Tensor.of(NDArray.uniform(g, DType.FLOAT32, -1, 1, 6, 5));
+            org.emberdl.autograd.NoGrad ng = org.emberdl.autograd.NoGrad.enter()) {
+          try (RecurrentOutput r = m.run(x)) {
+            assertEquals(3, r.output().ndim());
+          }
+          try (Tensor y = m.forward(unbatched)) {
+            assertEquals(2, y.ndim());
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void parametersHavePytorchNamesShapesAndInitBounds() {
     try (LSTM lstm = LSTM.builder(5, 4).numLayers(2).bidirectional(true).build(new Generator(1));

@@ -11,12 +11,16 @@ import org.emberdl.nn.Dropout;
 import org.emberdl.nn.Embedding;
 import org.emberdl.nn.Flatten;
 import org.emberdl.nn.GELU;
+import org.emberdl.nn.GRU;
 import org.emberdl.nn.Identity;
+import org.emberdl.nn.LSTM;
+import org.emberdl.nn.LastStep;
 import org.emberdl.nn.LayerNorm;
 import org.emberdl.nn.LeakyReLU;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.LogSoftmax;
 import org.emberdl.nn.MaxPool2d;
+import org.emberdl.nn.MeanPool;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.ReLU;
 import org.emberdl.nn.Sequential;
@@ -147,6 +151,24 @@ class OnnxExportLayerTest {
             c("Flatten(1, 2)", g -> new Flatten(1, 2), 2, 3, 4, 5),
             c("Flatten(0, -1) (Reshape)", g -> new Flatten(0, -1), 2, 3, 4),
             c("Identity", g -> new Identity(), 3, 7),
+            c("LSTM batch-first", g -> LSTM.builder(5, 4).batchFirst(true).build(g), 3, 6, 5),
+            c(
+                "LSTM 2 layers, bidirectional, batch-first",
+                g -> LSTM.builder(5, 4).numLayers(2).bidirectional(true).batchFirst(true).build(g),
+                3,
+                6,
+                5),
+            c("LSTM time-major, no bias", g -> LSTM.builder(5, 4).bias(false).build(g), 6, 3, 5),
+            c("GRU batch-first", g -> GRU.builder(5, 4).batchFirst(true).build(g), 3, 6, 5),
+            c(
+                "GRU 2 layers, bidirectional, time-major",
+                g -> GRU.builder(5, 4).numLayers(2).bidirectional(true).build(g),
+                6,
+                3,
+                5),
+            c("LastStep", g -> new LastStep(), 3, 6, 5),
+            c("MeanPool", g -> new MeanPool(), 3, 6, 5),
+            at(17, c("MeanPool", g -> new MeanPool(), 3, 6, 5)),
             c("empty Sequential", g -> new Sequential(), 3, 7))
         .map(Arguments::of);
   }

@@ -12,12 +12,16 @@ import org.emberdl.nn.Dropout;
 import org.emberdl.nn.Embedding;
 import org.emberdl.nn.Flatten;
 import org.emberdl.nn.GELU;
+import org.emberdl.nn.GRU;
 import org.emberdl.nn.Identity;
+import org.emberdl.nn.LSTM;
+import org.emberdl.nn.LastStep;
 import org.emberdl.nn.LayerNorm;
 import org.emberdl.nn.LeakyReLU;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.LogSoftmax;
 import org.emberdl.nn.MaxPool2d;
+import org.emberdl.nn.MeanPool;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.ReLU;
 import org.emberdl.nn.Sequential;
@@ -49,6 +53,10 @@ import org.emberdl.nn.Tanh;
  *   <tr><td>Softmax, LogSoftmax</td><td>Softmax, LogSoftmax (axis = dim)</td></tr>
  *   <tr><td>Flatten</td><td>Flatten (axis 1) for dims 1..last; Reshape otherwise</td></tr>
  *   <tr><td>Dropout, Identity</td><td>nothing (inference is the identity)</td></tr>
+ *   <tr><td>LSTM, GRU</td><td>one LSTM / GRU node per layer (both directions in one; GRU with
+ *       linear_before_reset=1), Transposes for batch-first input, W/R/B rearranged from the
+ *       state-dict tensors by Slice and Concat</td></tr>
+ *   <tr><td>LastStep, MeanPool</td><td>Gather (index -1, axis 1), ReduceMean (axis 1)</td></tr>
  * </table>
  *
  * <p>Lookup is by the module's exact class: a subclass may override {@code forward}, and exporting
@@ -88,7 +96,11 @@ public final class LayerExporters {
         .with(LogSoftmax.class, BuiltinExporters::logSoftmax)
         .with(Dropout.class, BuiltinExporters::dropout)
         .with(Flatten.class, BuiltinExporters::flatten)
-        .with(Identity.class, BuiltinExporters::identity);
+        .with(Identity.class, BuiltinExporters::identity)
+        .with(LSTM.class, RecurrentExporters::lstm)
+        .with(GRU.class, RecurrentExporters::gru)
+        .with(LastStep.class, RecurrentExporters::lastStep)
+        .with(MeanPool.class, RecurrentExporters::meanPool);
   }
 
   /** A copy that exports modules of exactly {@code type} with {@code exporter} (replacing any). */
