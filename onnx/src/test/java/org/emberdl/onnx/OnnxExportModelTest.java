@@ -298,7 +298,7 @@ class OnnxExportModelTest {
               + Doubler.class.getName()
               + " (exportable: Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d,"
               + " BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax,"
-              + " LogSoftmax, Dropout, Flatten, Identity)",
+              + " LogSoftmax, Dropout, Flatten, Identity, LSTM, GRU, LastStep, MeanPool)",
           e.getMessage());
       assertFalse(Files.exists(file));
       try (var files = Files.list(dir)) {

@@ -30,8 +30,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 class OnnxRoundTripTest {
   @TempDir Path dir;
 
+  /** The exportable layers whose ONNX ops the importer reads (LSTM and GRU it does not yet). */
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> layers() {
-    return OnnxExportLayerTest.layers();
+    return OnnxExportLayerTest.layers()
+        .filter(
+            a -> {
+              String name = a.get()[0].toString();
+              return !name.startsWith("LSTM") && !name.startsWith("GRU");
+            });
   }
 
   @ParameterizedTest(name = "{0}")
