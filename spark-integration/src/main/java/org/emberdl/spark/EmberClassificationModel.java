@@ -1,7 +1,6 @@
 package org.emberdl.spark;
 
 import org.apache.spark.ml.classification.ProbabilisticClassificationModel;
-import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.ml.param.ParamMap;
@@ -12,6 +11,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
 import org.emberdl.spark.internal.infer.BatchInference;
+import org.emberdl.spark.internal.infer.ClassifierVectors;
 import org.emberdl.spark.internal.infer.LocalPredictor;
 import org.emberdl.spark.internal.io.EmberModel;
 import org.emberdl.spark.internal.io.ModelExport;
@@ -167,36 +167,22 @@ public class EmberClassificationModel
   /** Spark's argmax, except that NaN logits (handleInvalid=keep) predict NaN, not class 0. */
   @Override
   public double raw2prediction(Vector rawPrediction) {
-    return hasNaN(rawPrediction) ? Double.NaN : super.raw2prediction(rawPrediction);
+    return ClassifierVectors.hasNaN(rawPrediction)
+        ? Double.NaN
+        : super.raw2prediction(rawPrediction);
   }
 
   /** Spark's thresholded argmax, except that NaN probabilities predict NaN, not class 0. */
   @Override
   public double probability2prediction(Vector probability) {
-    return hasNaN(probability) ? Double.NaN : super.probability2prediction(probability);
-  }
-
-  private static boolean hasNaN(Vector v) {
-    for (double x : v.toArray()) {
-      if (Double.isNaN(x)) {
-        return true;
-      }
-    }
-    return false;
+    return ClassifierVectors.hasNaN(probability)
+        ? Double.NaN
+        : super.probability2prediction(probability);
   }
 
   @Override
   public Vector raw2probabilityInPlace(Vector rawPrediction) {
-    if (!(rawPrediction instanceof DenseVector dense)) {
-      throw new IllegalArgumentException("raw predictions must be dense");
-    }
-    double[] v = dense.values();
-    float[] logits = new float[v.length];
-    for (int i = 0; i < v.length; i++) {
-      logits[i] = (float) v[i];
-    }
-    BatchInference.softmax(logits, 0, v.length, new double[v.length], v);
-    return dense;
+    return ClassifierVectors.softmaxInPlace(rawPrediction);
   }
 
   /**
