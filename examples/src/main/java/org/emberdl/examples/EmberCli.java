@@ -157,6 +157,8 @@ public final class EmberCli implements Callable<Integer> {
       String modelOut,
       int[] layers,
       String network,
+      String initialModel,
+      String[] frozenPrefixes,
       int[] inputShape,
       int epochs,
       int batchSize,
@@ -182,6 +184,10 @@ public final class EmberCli implements Callable<Integer> {
           + Arrays.toString(layers)
           + ", network="
           + network
+          + ", initialModel="
+          + initialModel
+          + ", frozenPrefixes="
+          + Arrays.toString(frozenPrefixes)
           + ", inputShape="
           + Arrays.toString(inputShape)
           + ", epochs="

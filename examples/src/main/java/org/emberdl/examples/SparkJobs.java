@@ -255,6 +255,9 @@ final class SparkJobs {
   /** Refuses train's outputs before anything runs (see {@link OutputGuard}). */
   static void checkTrainPaths(OutputGuard guard, TrainArgs a) throws Exception {
     guard.input("--data", a.data());
+    if (a.initialModel() != null) {
+      guard.input("--initial-model", a.initialModel());
+    }
     guard.output("--model-out", a.modelOut(), OutputGuard.Kind.MODEL, a.overwrite());
     if (!a.checkpointDir().isEmpty()) {
       guard.checkpoints("--checkpoint-dir", a.checkpointDir());
@@ -284,11 +287,17 @@ final class SparkJobs {
             .setSeed(a.seed());
     if (a.layers() != null) {
       classifier.setLayers(a.layers());
+    } else if (a.initialModel() != null) {
+      loadOnnx(a.initialModel()); // a missing or broken file is an input error naming it
+      classifier.setInitialModel(a.initialModel());
     } else {
       classifier.setNetwork(a.network());
-      if (a.inputShape() != null) {
-        classifier.setInputShape(a.inputShape());
-      }
+    }
+    if (a.layers() == null && a.inputShape() != null) {
+      classifier.setInputShape(a.inputShape());
+    }
+    if (a.frozenPrefixes().length > 0) {
+      classifier.setFrozenPrefixes(a.frozenPrefixes());
     }
     if (a.partitions() > 0) {
       classifier.setNumPartitions(a.partitions());
@@ -300,7 +309,9 @@ final class SparkJobs {
     out.printf(
         Locale.ROOT,
         "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s, seed %d%n",
-        a.layers() != null ? "MLP " + joined(a.layers()) : a.network(),
+        a.layers() != null
+            ? "MLP " + joined(a.layers())
+            : a.initialModel() != null ? "ONNX model " + a.initialModel() : a.network(),
         rows,
         a.data(),
         a.epochs(),
@@ -637,6 +648,8 @@ final class SparkJobs {
               work + "/model",
               EmberCli.DEFAULT_LAYERS.stream().mapToInt(Integer::intValue).toArray(),
               null,
+              null,
+              new String[0],
               null,
               a.epochs(),
               a.batchSize(),

@@ -76,6 +76,23 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
       description = "shape of one example for --network, e.g. 1,28,28")
   String inputShape;
 
+  @Option(
+      names = "--initial-model",
+      paramLabel = "FILE.onnx",
+      description =
+          "fine-tune: the network and starting weights of this ONNX model (e.g. from"
+              + " torch.onnx.export) instead of --layers/--network")
+  String initialModel;
+
+  @Option(
+      names = "--freeze",
+      paramLabel = "PREFIX,...",
+      split = ",",
+      description =
+          "parameter-name prefixes that training leaves unchanged (e.g. features. to train only"
+              + " the head of --initial-model)")
+  String[] freeze;
+
   @Option(names = "--epochs", paramLabel = "N", description = "passes over the data (default 5)")
   int epochs = 5;
 
@@ -238,8 +255,23 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
       throw new ParameterException(
           spec.commandLine(), "give either --layers or --network, not both");
     }
-    if (inputShape != null && network == null) {
-      throw new ParameterException(spec.commandLine(), "--input-shape goes with --network");
+    if (initialModel != null && (layers != null || network != null)) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--initial-model gives the network: leave out "
+              + (layers != null ? "--layers" : "--network"));
+    }
+    if (inputShape != null && network == null && initialModel == null) {
+      throw new ParameterException(
+          spec.commandLine(), "--input-shape goes with --network or --initial-model");
+    }
+    if (freeze != null) {
+      for (String prefix : freeze) {
+        if (prefix.isBlank()) {
+          throw new ParameterException(
+              spec.commandLine(), "--freeze needs non-empty parameter-name prefixes");
+        }
+      }
     }
     String opt =
         EmberCli.oneOf(
@@ -248,7 +280,7 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
             optimizer.toLowerCase(Locale.ROOT),
             List.of("adam", "adamw", "sgd"));
     int[] sizes = EmberCli.intList(spec, "--layers", layers, 2);
-    if (sizes == null && network == null) {
+    if (sizes == null && network == null && initialModel == null) {
       sizes = EmberCli.DEFAULT_LAYERS.stream().mapToInt(Integer::intValue).toArray();
     }
     return new TrainArgs(
@@ -256,6 +288,8 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
         modelOut,
         sizes,
         network,
+        initialModel,
+        freeze == null ? new String[0] : freeze,
         EmberCli.intList(spec, "--input-shape", inputShape, 1),
         EmberCli.atLeast(spec, "--epochs", epochs, 1),
         EmberCli.atLeast(spec, "--batch-size", batchSize, 1),

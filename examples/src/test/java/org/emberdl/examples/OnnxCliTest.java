@@ -125,6 +125,111 @@ class OnnxCliTest {
   }
 
   @Test
+  void trainParsesTheInitialModelAndFrozenPrefixes() {
+    EmberCli.TrainArgs a =
+        (EmberCli.TrainArgs)
+            parse(
+                "train",
+                "--initial-model",
+                "m.onnx",
+                "--freeze",
+                "0.,fc1",
+                "--input-shape",
+                "784",
+                "--data",
+                "d",
+                "--model-out",
+                "o");
+    assertEquals("m.onnx", a.initialModel());
+    assertArrayEquals(new String[] {"0.", "fc1"}, a.frozenPrefixes());
+    assertEquals(null, a.layers(), "no default MLP under an initial model");
+    assertArrayEquals(new int[] {784}, a.inputShape());
+    ParameterException e =
+        assertThrows(
+            ParameterException.class,
+            () ->
+                parse(
+                    "train",
+                    "--initial-model",
+                    "m.onnx",
+                    "--layers",
+                    "4,3",
+                    "--data",
+                    "d",
+                    "--model-out",
+                    "o"));
+    assertEquals("--initial-model gives the network: leave out --layers", e.getMessage());
+    e =
+        assertThrows(
+            ParameterException.class,
+            () -> parse("train", "--freeze", ",0.", "--data", "d", "--model-out", "o"));
+    assertEquals("--freeze needs non-empty parameter-name prefixes", e.getMessage());
+  }
+
+  /**
+   * {@code train --initial-model} fine-tunes PyTorch's MLP on Spark: the frozen first layer keeps
+   * the file's weights bit for bit, the head moves, and the model saves and scores.
+   */
+  @Test
+  void trainFineTunesAnOnnxModelWithAFrozenPrefix() throws Exception {
+    Path onnx = FIXTURES.resolve("fashion_mlp.onnx");
+    String tuned = dir.resolve("tuned").toString();
+    Outcome o =
+        run(
+            "train",
+            "--initial-model",
+            onnx.toString(),
+            "--freeze",
+            "0.",
+            "--data",
+            images,
+            "--model-out",
+            tuned,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.05");
+    assertEquals(0, o.status(), o.err());
+    assertTrue(o.out().contains("training ONNX model " + onnx), o.out());
+    Map<String, float[]> before = new TreeMap<>();
+    try (org.emberdl.onnx.OnnxModule m = org.emberdl.onnx.Onnx.load(onnx)) {
+      m.namedParameters().forEach((k, v) -> before.put(k, v.data().toFloatArray()));
+    }
+    Map<String, float[]> after = new TreeMap<>();
+    try (Safetensors.SafetensorsFile f =
+        Safetensors.read(Path.of(tuned, "data", "weights.safetensors"))) {
+      f.tensors().forEach((k, v) -> after.put(k, v.toFloatArray()));
+    }
+    assertArrayEquals(before.get("0.weight"), after.get("0.weight"), "frozen 0.weight");
+    assertArrayEquals(before.get("0.bias"), after.get("0.bias"), "frozen 0.bias");
+    assertTrue(
+        !java.util.Arrays.equals(before.get("2.weight"), after.get("2.weight")), "2.weight moved");
+    String out = dir.resolve("tuned-predictions.parquet").toString();
+    Outcome p = run("predict", "--model", tuned, "--data", images, "--out", out);
+    assertEquals(0, p.status(), p.err());
+  }
+
+  @Test
+  void trainWithAMissingInitialModelIsAnInputError() {
+    Path missing = dir.resolve("missing-initial.onnx");
+    Outcome o =
+        run(
+            "train",
+            "--initial-model",
+            missing.toString(),
+            "--data",
+            images,
+            "--model-out",
+            dir.resolve("never-trained").toString());
+    assertEquals(EmberCli.INPUT_ERROR, o.status(), o.err());
+    assertTrue(o.firstErrorLine().contains(missing.toString()), o.err());
+    assertTrue(o.firstErrorLine().contains("does not exist"), o.err());
+    assertTrue(Files.notExists(dir.resolve("never-trained")));
+  }
+
+  @Test
   void predictWithAnOnnxFileScoresAsPyTorch() throws Exception {
     String out = dir.resolve("onnx-predictions.parquet").toString();
     Outcome o =
