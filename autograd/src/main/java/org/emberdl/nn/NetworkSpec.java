@@ -77,9 +77,11 @@ import org.emberdl.tensor.io.Safetensors;
  *       PyTorch), post-norm and ReLU unless {@code prenorm} / {@code gelu}; a pre-norm stack ends
  *       with a final {@link LayerNorm} ({@code N.norm.*}). Keys {@code
  *       N.layers.0.self_attn.in_proj_weight}, ... as PyTorch's; shape unchanged.
- *   <li>{@code posEmbedding[(learned|sinusoidal)]}: adds a position embedding for the {@code T}
- *       steps of {@code (T, F)}: {@link LearnedPositionalEmbedding} (the default; key {@code
- *       N.weight} {@code (T, F)}) or the fixed {@link SinusoidalPositionalEncoding} (no state).
+ *   <li>{@code posEmbedding[(learned[, std=S]|sinusoidal)]}: adds a position embedding for the
+ *       {@code T} steps of {@code (T, F)}: {@link LearnedPositionalEmbedding} (the default; key
+ *       {@code N.weight} {@code (T, F)}, initialized from {@code N(0, S^2)}, S = 1 by default as
+ *       {@code nn.Embedding}, ViT uses 0.02) or the fixed {@link SinusoidalPositionalEncoding} (no
+ *       state).
  *   <li>{@code clsToken}: {@link ClsToken} prepends a learned token, {@code (T, F) -> (T + 1, F)}
  *       (key {@code N.cls_token} {@code (1, 1, F)}); {@code clsPool}: {@link ClsPool} takes step 0,
  *       {@code (T, F) -> (F)}. Put {@code posEmbedding} after {@code clsToken} so the token gets a
@@ -128,7 +130,7 @@ public final class NetworkSpec {
         "dropout",
         "prenorm",
         "gelu"),
-    POSEMBEDDING("posEmbedding[(learned|sinusoidal)]", 0, "learned", "sinusoidal"),
+    POSEMBEDDING("posEmbedding[(learned[, std=S]|sinusoidal)]", 0, "learned", "sinusoidal", "std"),
     CLSTOKEN("clsToken", 0),
     CLSPOOL("clsPool", 0),
     PATCHES("patches(P)", 1);
@@ -603,7 +605,7 @@ public final class NetworkSpec {
           into.add(
               a.sinusoidal()
                   ? new SinusoidalPositionalEncoding(in[0], in[1])
-                  : new LearnedPositionalEmbedding(in[0], in[1], gen));
+                  : new LearnedPositionalEmbedding(in[0], in[1], l.value(), DType.FLOAT32, gen));
         }
         if (state != null && !a.sinusoidal()) {
           state.add("weight", DType.FLOAT32, in[0], in[1]);
@@ -982,6 +984,15 @@ public final class NetworkSpec {
           if (named.containsKey("learned") && named.containsKey("sinusoidal")) {
             throw argError(named.get("sinusoidal"), "give either 'learned' or 'sinusoidal'");
           }
+          Arg std = named.get("std");
+          if (std != null && named.containsKey("sinusoidal")) {
+            throw argError(std, "std= is the init of a learned embedding, not of 'sinusoidal'");
+          }
+          double sd = std == null ? 1.0 : decimal(std, "init standard deviation S");
+          if (!(sd > 0)) {
+            throw argError(
+                std, "init standard deviation S must be positive, got '" + std.value() + "'");
+          }
           yield new Layer(
               kind,
               number,
@@ -991,7 +1002,7 @@ public final class NetworkSpec {
               0,
               0,
               0,
-              0,
+              sd,
               0,
               false,
               new Attention(0, 0, false, false, named.containsKey("sinusoidal")));

@@ -80,6 +80,30 @@ class NetworkSpecAttentionTest {
   }
 
   @Test
+  void learnedPositionsDrawFromTheGivenStd() {
+    try (Sequential a =
+            NetworkSpec.build("posEmbedding(std=0.02)", new int[] {50, 40}, new Generator(3));
+        Sequential b = NetworkSpec.build("posEmbedding", new int[] {50, 40}, new Generator(3))) {
+      double[] small = a.namedParameters().get("0.weight").data().toDoubleArray();
+      double[] unit = b.namedParameters().get("0.weight").data().toDoubleArray();
+      // 2000 draws: the sample std is within a few percent of 0.02 and 1
+      assertEquals(0.02, std(small), 0.002);
+      assertEquals(1.0, std(unit), 0.1);
+    }
+  }
+
+  private static double std(double[] v) {
+    double s = 0;
+    double q = 0;
+    for (double x : v) {
+      s += x;
+      q += x * x;
+    }
+    double m = s / v.length;
+    return Math.sqrt(q / v.length - m * m);
+  }
+
+  @Test
   void aBuiltPatchTransformerTrainsEndToEnd() {
     try (Sequential net = NetworkSpec.build(VIT, IMAGE, new Generator(1));
         MemoryScope scope = MemoryScope.open()) {
@@ -115,7 +139,11 @@ class NetworkSpecAttentionTest {
         buildError("patches(5)", IMAGE));
     String both = buildError("posEmbedding(learned, sinusoidal)", 5, 8);
     assertTrue(both.contains("give either 'learned' or 'sinusoidal'"), both);
-    assertTrue(both.contains("posEmbedding[(learned|sinusoidal)]"), both);
+    assertTrue(both.contains("posEmbedding[(learned[, std=S]|sinusoidal)]"), both);
+    String std = buildError("posEmbedding(sinusoidal, std=0.1)", 5, 8);
+    assertTrue(std.contains("std= is the init of a learned embedding"), std);
+    std = buildError("posEmbedding(std=0)", 5, 8);
+    assertTrue(std.contains("init standard deviation S must be positive, got '0'"), std);
     String flat = buildError("clsToken", 8);
     assertTrue(flat.contains("clstoken needs a (T, F) sequence input"), flat);
     String image = buildError("linear(4)", IMAGE);
