@@ -25,10 +25,11 @@ import org.emberdl.tensor.NDArray;
  * floating (added to the scores). A query row whose keys are all masked gives NaN, as in PyTorch.
  *
  * <p>Computation: one GEMM for the three projections in self-attention (query, key and value the
- * same tensor), the scores and the weighted values as batched GEMMs over {@code (N * heads, L, d)},
- * and the scale, mask and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Dropout (in
- * training mode) applies to the attention weights, from a {@link Dropout} submodule (no state)
- * whose generator a Spark task re-seeds like any other dropout.
+ * same tensor), the scores and the weighted values as batched GEMMs over {@code (N, heads)} that
+ * read each head's rows in place (strided views of the projections, no copies), and the scale, mask
+ * and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Dropout (in training mode)
+ * applies to the attention weights, from a {@link Dropout} submodule (no state) whose generator a
+ * Spark task re-seeds like any other dropout.
  */
 public class MultiheadAttention extends Module {
   private final int embedDim;
@@ -167,15 +168,13 @@ public class MultiheadAttention extends Module {
       }
       Tensor weights;
       Tensor context;
-      try (Tensor kt = kh.transpose(1, 2);
+      // (N, H, Tq, d) @ (N, H, d, Tk): the GEMM reads the strided head views as they are
+      try (Tensor kt = kh.transpose(2, 3);
           Tensor scores = qh.matmul(kt);
-          Tensor scores4 = scores.view(n, numHeads, tq, tk);
-          Tensor probs = MaskedSoftmaxFunction.apply(scores4, 1.0 / Math.sqrt(headDim), mask)) {
+          Tensor probs = MaskedSoftmaxFunction.apply(scores, 1.0 / Math.sqrt(headDim), mask)) {
         weights = dropout.forward(probs);
-        try (Tensor w3 = weights.view(n * numHeads, tq, tk);
-            Tensor ctx = w3.matmul(vh);
-            Tensor ctx4 = ctx.view(n, numHeads, tq, headDim);
-            Tensor perm = ctx4.permute(0, 2, 1, 3)) {
+        try (Tensor ctx = weights.matmul(vh);
+            Tensor perm = ctx.permute(0, 2, 1, 3)) {
           context = perm.reshape(n, tq, embedDim);
         } catch (RuntimeException e) {
           weights.close();
@@ -220,14 +219,13 @@ public class MultiheadAttention extends Module {
   }
 
   /**
-   * Block {@code which} of the last dim of {@code y} ({@code (N, T, k * E)}) as {@code (N * heads,
-   * T, d)}, batch index {@code b * heads + h} as PyTorch's; one copy (the permute).
+   * Block {@code which} of the last dim of {@code y} ({@code (N, T, k * E)}) as {@code (N, heads,
+   * T, d)}: a strided view, no copy (each head's (T, d) rows are BLAS-compatible as they lie).
    */
   private Tensor headsOf(Tensor y, int which, int n, int t) {
     try (Tensor block = y.narrow(2, which * embedDim, embedDim);
-        Tensor split = block.reshape(n, t, numHeads, headDim);
-        Tensor perm = split.permute(0, 2, 1, 3)) {
-      return perm.reshape(n * numHeads, t, headDim);
+        Tensor split = block.reshape(n, t, numHeads, headDim)) {
+      return split.permute(0, 2, 1, 3);
     }
   }
 
