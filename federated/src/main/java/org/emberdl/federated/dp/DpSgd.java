@@ -12,6 +12,7 @@ import org.emberdl.nn.PerExampleCapture;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.random.Philox;
 
 /**
  * Example-level DP-SGD (Abadi et al., "Deep Learning with Differential Privacy", CCS 2016): the
@@ -130,6 +131,9 @@ public final class DpSgd {
     this.clipNorm = clipNorm;
     this.noiseMultiplier = noiseMultiplier;
     this.expectedBatchSize = expectedBatchSize;
+    if (noiseMultiplier > 0) {
+      Philox.expectManyNormals(); // one normal per parameter per step from here on
+    }
   }
 
   public double clipNorm() {

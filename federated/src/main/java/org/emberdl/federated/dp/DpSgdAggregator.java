@@ -4,6 +4,7 @@ import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
+import org.emberdl.tensor.random.Philox;
 
 /**
  * Example-level DP-SGD across partitions (Abadi et al. 2016): every partition Poisson-samples its
@@ -76,6 +77,9 @@ public final class DpSgdAggregator implements Aggregator {
     this.expectedBatchSize = expectedBatchSize;
     this.noise = noise;
     this.round = firstRound;
+    if (noiseMultiplier > 0) {
+      Philox.expectManyNormals(); // one normal per parameter per step from here on
+    }
   }
 
   @Override

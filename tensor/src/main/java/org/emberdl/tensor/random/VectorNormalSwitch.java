@@ -62,6 +62,13 @@ final class VectorNormalSwitch {
     }
   }
 
+  /** Starts the warm-up now (see {@link Philox#expectManyNormals}). */
+  static void expectMany() {
+    if (POSSIBLE && !started) {
+      startWarmup();
+    }
+  }
+
   private static synchronized void startWarmup() {
     if (started) {
       return;

@@ -40,31 +40,39 @@ public final class StageEndpoint implements ThreadSafeRpcEndpoint {
         if (!(message instanceof byte[] bytes)) {
           return otherwise.apply(message);
         }
-        try {
-          long start = System.nanoTime();
-          int type = StageWire.type(bytes);
-          if (type == StageWire.SUBMIT) {
-            StageWire.SubmitHead s = StageWire.submitHead(bytes);
-            exchange.decoded(System.nanoTime() - start);
-            exchange.submit(s, context);
-          } else if (type == StageWire.SHARD) {
-            StageMessages.Shard s = StageWire.decode(bytes, StageMessages.Shard.class);
-            exchange.decoded(System.nanoTime() - start);
-            exchange.submit(s, bytes.length, context);
-          } else if (type == StageWire.REGISTER) {
-            StageMessages.Register r = StageWire.decode(bytes, StageMessages.Register.class);
-            exchange.register(r.partition(), r.stageAttempt(), context);
-          } else {
-            throw new IllegalArgumentException(
-                "a task sent a training-stage message of type " + type + " to the driver");
-          }
-        } catch (RuntimeException e) {
-          context.sendFailure(e);
-        }
+        handle(exchange, bytes, StageReply.of(context));
         @SuppressWarnings("unchecked")
         B1 unit = (B1) BoxedUnit.UNIT;
         return unit;
       }
     };
+  }
+
+  /**
+   * Hands a task's message to {@code exchange}, which answers it through {@code reply} now or
+   * later; a message that cannot be read is refused through {@code reply}.
+   */
+  static void handle(StepExchange exchange, byte[] bytes, StageReply reply) {
+    try {
+      long start = System.nanoTime();
+      int type = StageWire.type(bytes);
+      if (type == StageWire.SUBMIT) {
+        StageWire.SubmitHead s = StageWire.submitHead(bytes);
+        exchange.decoded(System.nanoTime() - start);
+        exchange.submit(s, reply);
+      } else if (type == StageWire.SHARD) {
+        StageMessages.Shard s = StageWire.decode(bytes, StageMessages.Shard.class);
+        exchange.decoded(System.nanoTime() - start);
+        exchange.submit(s, bytes.length, reply);
+      } else if (type == StageWire.REGISTER) {
+        StageMessages.Register r = StageWire.decode(bytes, StageMessages.Register.class);
+        exchange.register(r.partition(), r.stageAttempt(), reply);
+      } else {
+        throw new IllegalArgumentException(
+            "a task sent a training-stage message of type " + type + " to the driver");
+      }
+    } catch (RuntimeException e) {
+      reply.fail(e);
+    }
   }
 }

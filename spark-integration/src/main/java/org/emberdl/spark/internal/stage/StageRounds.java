@@ -2,7 +2,7 @@ package org.emberdl.spark.internal.stage;
 
 import java.util.function.Supplier;
 import org.apache.spark.api.java.JavaRDD;
-import org.emberdl.federated.Step;
+import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Update;
 import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.data.PartitionData;
@@ -55,10 +55,12 @@ public final class StageRounds implements RoundExecutor {
   }
 
   @Override
-  public void stepCombined(Step step) {
-    if (stage.replicatesSteps()) {
-      stage.publishStep(step);
+  public Combined runAndCombine(
+      Round round, Supplier<RoundWeights> weights, Aggregator aggregator) {
+    if (!stage.replicatesSteps()) {
+      return RoundExecutor.super.runAndCombine(round, weights, aggregator);
     }
+    return stage.awaitCombined(round.round(), aggregator);
   }
 
   @Override

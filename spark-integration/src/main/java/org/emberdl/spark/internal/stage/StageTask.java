@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.apache.spark.TaskContext;
 import org.apache.spark.rpc.RpcEndpointRef;
 import org.emberdl.federated.Step;
@@ -26,8 +27,9 @@ import org.emberdl.tensor.MemoryScope;
 /**
  * The executor's side of a training stage: one long-lived task per partition that computes its
  * share of every step of the epoch with {@link PartitionTrainer#trainLoaded} (the code a round of
- * the rounds path runs), sends it to the driver and continues from the weights the driver replies
- * with.
+ * the rounds path runs), sends it to the driver (through Spark's RPC, or directly when the driver
+ * is in this JVM: {@link LocalStages}) and continues from the step or the weights the driver
+ * replies with.
  *
  * <p>With {@code spark.ember.stageReduce=tasks} ({@link StageReduce#TASKS}) a task first sums its
  * chunk of every partition's update with its peers ({@link BlockAllReduce#reduceScatter}, over
@@ -64,15 +66,12 @@ final class StageTask {
     TaskContext task = TaskContext.get();
     int partition = task.partitionId();
     int attempt = task.stageAttemptNumber();
-    RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
+    Function<byte[], CompletableFuture<byte[]>> driver = channel(endpoint, timeoutMillis);
     StageMessages.Resume resume =
         StageWire.decode(
             await(
                 task,
-                send(
-                    driver,
-                    StageWire.encode(new StageMessages.Register(partition, attempt)),
-                    timeoutMillis),
+                driver.apply(StageWire.encode(new StageMessages.Register(partition, attempt))),
                 timeoutMillis,
                 "registration"),
             StageMessages.Resume.class);
@@ -148,8 +147,7 @@ final class StageTask {
               }
               long t2 = System.nanoTime();
               encode += t2 - t1;
-              byte[] reply =
-                  await(task, send(driver, message, timeoutMillis), timeoutMillis, "step " + step);
+              byte[] reply = await(task, driver.apply(message), timeoutMillis, "step " + step);
               long t3 = System.nanoTime();
               wait += t3 - t2;
               if (step + 1 < steps) {
@@ -233,10 +231,19 @@ final class StageTask {
     }
   }
 
-  private static CompletableFuture<byte[]> send(
-      RpcEndpointRef driver, byte[] message, long timeoutMillis) {
+  /**
+   * How this task's messages reach the driver's exchange: directly when the driver is in this JVM
+   * ({@link LocalStages}), else through its RPC endpoint.
+   */
+  private static Function<byte[], CompletableFuture<byte[]>> channel(
+      String endpoint, long timeoutMillis) {
+    Function<byte[], CompletableFuture<byte[]>> local = LocalStages.channel(endpoint);
+    if (local != null) {
+      return local;
+    }
+    RpcEndpointRef driver = SparkInternals.driverEndpoint(endpoint);
     // The RPC layer's own timeout is a little later, so that await's message is the one seen.
-    return SparkInternals.ask(driver, message, byte[].class, timeoutMillis + 10_000);
+    return message -> SparkInternals.ask(driver, message, byte[].class, timeoutMillis + 10_000);
   }
 
   /** The driver's reply, waited for at most {@code timeoutMillis}, checking for a kill. */

@@ -12,12 +12,13 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.rpc.RpcEndpointRef;
-import org.emberdl.federated.Step;
+import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
+import org.emberdl.spark.internal.train.RoundExecutor;
 import org.emberdl.spark.internal.train.TrainingConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +67,7 @@ public final class StageTraining implements AutoCloseable {
   private long summedAt;
 
   private RpcEndpointRef endpoint;
+  private String endpointName;
   private JavaFutureAction<List<Integer>> job;
   private int epoch;
 
@@ -178,7 +180,7 @@ public final class StageTraining implements AutoCloseable {
 
   /**
    * Whether the tasks apply each step to their replicas, as the driver applies it to its own
-   * ({@link #publishStep}), rather than wait for the new weights ({@link #publish}). The driver
+   * ({@link #awaitCombined}), rather than wait for the new weights ({@link #publish}). The driver
    * then sends the combined step as soon as it is formed, and applies its own copy while the tasks
    * already compute the next step: the driver's optimizer is off the step's critical path, as in
    * PyTorch's DDP, where every rank runs the optimizer on the all-reduced gradient. With {@code
@@ -204,6 +206,10 @@ public final class StageTraining implements AutoCloseable {
     endpoint =
         SparkInternals.setupDriverEndpoint(
             name, new StageEndpoint(SparkInternals.rpcEnv(), exchange));
+    if (LocalStages.enabled(sc)) {
+      LocalStages.register(name, exchange);
+    }
+    endpointName = name;
     sc.setJobDescription(
         String.format(
             "Ember epoch %d/%d: training stage of %d steps on %d partitions",
@@ -241,15 +247,36 @@ public final class StageTraining implements AutoCloseable {
    *     would throw it
    */
   Update awaitStep(int step) {
+    return await(step, wait -> exchange.awaitStep(step, wait));
+  }
+
+  /**
+   * With {@link #replicatesSteps}: step {@code step}'s sum and the step {@code aggregator} combined
+   * from it, already sent to the tasks ({@link StepExchange#awaitCombined}: combined on the thread
+   * that brought the last update).
+   *
+   * @throws IllegalStateException as {@link #awaitStep}
+   */
+  RoundExecutor.Combined awaitCombined(int step, Aggregator aggregator) {
+    return await(step, wait -> exchange.awaitCombined(step, aggregator, wait));
+  }
+
+  /** One bounded wait of the exchange's; null when it timed out. */
+  private interface ExchangeWait<T> {
+    T await(long waitMillis) throws InterruptedException;
+  }
+
+  /** Polls {@code wait} until it yields, the stage fails or {@code spark.ember.stageTimeout}. */
+  private <T> T await(int step, ExchangeWait<T> wait) {
     long start = System.nanoTime();
     long deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     try {
       while (true) {
-        Update total = exchange.awaitStep(step, POLL_MILLIS);
-        if (total != null) {
+        T result = wait.await(POLL_MILLIS);
+        if (result != null) {
           summedAt = System.nanoTime();
           phases.awaited(summedAt - start);
-          return total;
+          return result;
         }
         if (job.isDone()) {
           job.get(); // throws the stage's failure
@@ -289,11 +316,6 @@ public final class StageTraining implements AutoCloseable {
   /** The weights after the current step, for the tasks. */
   void publish(RoundWeights weights) {
     exchange.publish(weights, System.nanoTime() - summedAt);
-  }
-
-  /** With {@link #replicatesSteps}: the current step, for the tasks to apply themselves. */
-  void publishStep(Step step) {
-    exchange.publishStep(step, System.nanoTime() - summedAt);
   }
 
   /** With {@link #replicatesSteps}: the driver has applied the step to its own state. */
@@ -342,6 +364,7 @@ public final class StageTraining implements AutoCloseable {
     }
     job = null;
     if (endpoint != null) {
+      LocalStages.remove(endpointName);
       SparkInternals.stopEndpoint(endpoint);
       endpoint = null;
     }

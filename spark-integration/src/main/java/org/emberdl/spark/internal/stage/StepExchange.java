@@ -3,19 +3,21 @@ package org.emberdl.spark.internal.stage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
-import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
+import org.emberdl.spark.internal.train.RoundExecutor;
 
 /**
- * The driver's state of one epoch's training stage, shared by the RPC dispatcher thread (which
- * hands in the tasks' messages) and the driver's training thread (which waits for each step's
- * updates and publishes the weights after it). Every method holds the lock briefly and none waits
- * for a peer on the dispatcher thread: a task's {@code Submit} is answered later, from {@link
- * #publish}, through its saved {@link RpcCallContext}.
+ * The driver's state of one epoch's training stage, shared by the threads that hand in the tasks'
+ * messages (Spark's RPC dispatcher, or the tasks themselves in the driver's JVM: {@link
+ * LocalStages}) and the driver's training thread (which waits for each step and applies it, or
+ * publishes the weights after it). Every method holds the lock briefly and none waits for a peer on
+ * a messenger's thread: a task's {@code Submit} is answered later, from {@link #publishStep} or
+ * {@link #publish}, through its saved {@link StageReply}.
  *
  * <p>Retries: when a barrier task fails, Spark kills the stage's other tasks and runs the stage
  * again with a higher attempt number. The new attempt's tasks register, learn the first step the
@@ -43,7 +45,7 @@ import org.emberdl.spark.internal.train.Coordinator;
  * (its blocks are per step), and none recomputes a step whose result is on its way.
  */
 public final class StepExchange {
-  private record Waiter(int partition, int stageAttempt, RpcCallContext context) {}
+  private record Waiter(int partition, int stageAttempt, StageReply context) {}
 
   private final int partitions;
   private final StageReduce reduce;
@@ -98,6 +100,15 @@ public final class StepExchange {
   private float[] scratchValues = new float[0];
   private float[] scratchBuffers = new float[0];
   private boolean handedOver;
+
+  /** Lent by the training thread while it waits in {@link #awaitCombined}; else null. */
+  private Aggregator combiner;
+
+  /** The last step combined and published, until the training thread takes it. */
+  private Update combinedTotal;
+
+  private Step combinedStep;
+  private RuntimeException combineFailure;
   private int stageAttempt;
   private final List<Waiter> waiters = new ArrayList<>();
 
@@ -153,11 +164,11 @@ public final class StepExchange {
    * A task of {@code attempt} starts: {@code context} is answered with where it resumes ({@link
    * StageMessages.Resume}), now, or from {@link #publish} when the driver is applying a step.
    */
-  synchronized void register(int partition, int attempt, RpcCallContext context) {
+  synchronized void register(int partition, int attempt, StageReply context) {
     checkPartition(partition);
     supersede(attempt);
     if (attempt < stageAttempt) {
-      context.sendFailure(superseded(attempt));
+      context.fail(superseded(attempt));
     } else if (resumeAt != null) {
       // answered by the training thread, which owns the state: in awaitStep or applied
       registrations.add(new Waiter(partition, attempt, context));
@@ -169,21 +180,21 @@ public final class StepExchange {
     }
   }
 
-  /** {@link #submit(StageWire.SubmitHead, RpcCallContext)} of a decoded message (tests). */
-  void submit(StageMessages.Submit s, RpcCallContext context) {
+  /** {@link #submit(StageWire.SubmitHead, StageReply)} of a decoded message (tests). */
+  void submit(StageMessages.Submit s, StageReply context) {
     submit(StageWire.submitHead(StageWire.encode(s)), context);
   }
 
   /** A task's update; {@code context} is answered by {@link #publish} or now with a failure. */
-  synchronized void submit(StageWire.SubmitHead s, RpcCallContext context) {
+  synchronized void submit(StageWire.SubmitHead s, StageReply context) {
     checkPartition(s.partition());
     supersede(s.stageAttempt());
     if (s.stageAttempt() < stageAttempt) {
-      context.sendFailure(superseded(s.stageAttempt()));
+      context.fail(superseded(s.stageAttempt()));
       return;
     }
     if (reduce != StageReduce.DRIVER) {
-      context.sendFailure(
+      context.fail(
           new IllegalStateException(
               "training stage: partition "
                   + s.partition()
@@ -202,7 +213,7 @@ public final class StepExchange {
       return;
     }
     if (s.step() != completed) {
-      context.sendFailure(
+      context.fail(
           new IllegalStateException(
               "training stage: partition "
                   + s.partition()
@@ -213,7 +224,7 @@ public final class StepExchange {
       return;
     }
     if (s.values() != weights.values().length) {
-      context.sendFailure(
+      context.fail(
           new IllegalStateException(
               "training stage: partition "
                   + s.partition()
@@ -228,7 +239,7 @@ public final class StepExchange {
     }
     if (!arrived[s.partition()]) {
       if (total != null && s.buffers() != total.buffers().length) {
-        context.sendFailure(
+        context.fail(
             new IllegalStateException(
                 "training stage: partition "
                     + s.partition()
@@ -249,6 +260,9 @@ public final class StepExchange {
     }
     waiters.add(new Waiter(s.partition(), s.stageAttempt(), context));
     if (received == partitions) {
+      if (combiner != null) {
+        combineAndPublish(); // on this thread: the training thread need not wake first
+      }
       notifyAll();
     }
   }
@@ -258,16 +272,16 @@ public final class StepExchange {
    * context} is answered by {@link #publish} with the task's chunk of the new weights, or now with
    * a failure.
    */
-  synchronized void submit(StageMessages.Shard s, int size, RpcCallContext context) {
+  synchronized void submit(StageMessages.Shard s, int size, StageReply context) {
     checkPartition(s.partition());
     supersede(s.stageAttempt());
     if (s.stageAttempt() < stageAttempt) {
-      context.sendFailure(superseded(s.stageAttempt()));
+      context.fail(superseded(s.stageAttempt()));
       return;
     }
     String refused = refusal(s);
     if (refused != null) {
-      context.sendFailure(new IllegalStateException("training stage: partition " + refused));
+      context.fail(new IllegalStateException("training stage: partition " + refused));
       return;
     }
     if (s.step() == completed - 1 && chunkBytes[s.partition()] != null) {
@@ -388,6 +402,67 @@ public final class StepExchange {
   }
 
   /**
+   * Replicated steps: step {@code step}'s sum and the step {@code aggregator} combines from it,
+   * published to the tasks; or null if the updates have not all arrived within {@code waitMillis}.
+   *
+   * <p>While the training thread waits here, it lends {@code aggregator} to whichever thread hands
+   * in the step's last update (the RPC dispatcher, or a task of the driver's own JVM, see {@link
+   * LocalStages}): that thread combines the sum and answers the tasks at once, and the training
+   * thread only applies the step to its own state afterwards. The aggregator is lent only here,
+   * after the training thread has applied every earlier step, so it is never used by two threads at
+   * once nor before the driver's state has caught up; the lock orders its uses. If the updates were
+   * all in before the training thread came, it combines them itself.
+   *
+   * @throws RuntimeException the aggregator's failure, on the training thread
+   */
+  synchronized RoundExecutor.Combined awaitCombined(
+      int step, Aggregator aggregator, long waitMillis) throws InterruptedException {
+    if (step != completed && combinedStep == null) {
+      throw new IllegalStateException("awaiting step " + step + " at step " + completed);
+    }
+    long deadline = System.nanoTime() + waitMillis * 1_000_000L;
+    combiner = aggregator;
+    while (combinedStep == null && combineFailure == null && received < partitions) {
+      answerRegistrations();
+      long left = (deadline - System.nanoTime()) / 1_000_000L;
+      if (left <= 0) {
+        return null;
+      }
+      wait(left);
+    }
+    if (combinedStep == null && combineFailure == null) {
+      combineAndPublish();
+    }
+    combiner = null;
+    if (combineFailure != null) {
+      RuntimeException e = combineFailure;
+      combineFailure = null;
+      throw e;
+    }
+    RoundExecutor.Combined out = new RoundExecutor.Combined(combinedTotal, combinedStep);
+    combinedTotal = null;
+    combinedStep = null;
+    return out;
+  }
+
+  /** Combines the complete sum with the lent aggregator and publishes the step (lock held). */
+  private void combineAndPublish() {
+    Aggregator aggregator = combiner;
+    combiner = null;
+    handedOver = true;
+    long start = System.nanoTime();
+    Update sum = total;
+    try {
+      Step step = aggregator.combine(sum);
+      publishStep(step, System.nanoTime() - start);
+      combinedTotal = sum;
+      combinedStep = step;
+    } catch (RuntimeException e) {
+      combineFailure = e; // the training thread throws it; the tasks' wait ends with the stage
+    }
+  }
+
+  /**
    * Replicated steps: the combined step {@code step} of the sum {@link #awaitStep} handed over, for
    * the tasks to apply to their replicas as the driver applies it to its own ({@code applyNanos}:
    * the driver's time since the sum). Registrations wait for {@link #applied}.
@@ -432,6 +507,11 @@ public final class StepExchange {
   /** The bytes of the steps' messages received and sent so far, {in, out}. */
   synchronized long[] bytesMoved() {
     return new long[] {bytesIn, bytesOut};
+  }
+
+  /** Whether the training thread has lent its aggregator ({@link #awaitCombined}; tests). */
+  synchronized boolean lent() {
+    return combiner != null;
   }
 
   /** Steps published so far. */
@@ -511,11 +591,11 @@ public final class StepExchange {
   /** Fails every waiting task (the driver gave up on the stage). */
   synchronized void abort(String reason) {
     for (Waiter w : waiters) {
-      w.context().sendFailure(new IllegalStateException(reason));
+      w.context().fail(new IllegalStateException(reason));
     }
     waiters.clear();
     for (Waiter w : registrations) {
-      w.context().sendFailure(new IllegalStateException(reason));
+      w.context().fail(new IllegalStateException(reason));
     }
     registrations.clear();
   }
@@ -526,11 +606,11 @@ public final class StepExchange {
     }
     stageAttempt = attempt;
     for (Waiter w : waiters) {
-      w.context().sendFailure(superseded(w.stageAttempt()));
+      w.context().fail(superseded(w.stageAttempt()));
     }
     waiters.clear();
     for (Waiter w : registrations) {
-      w.context().sendFailure(superseded(w.stageAttempt()));
+      w.context().fail(superseded(w.stageAttempt()));
     }
     registrations.clear();
     if (!handedOver) { // else the driver is applying this step: the retry gets its result

@@ -1,6 +1,7 @@
 package org.emberdl.spark.internal.train;
 
 import java.util.function.Supplier;
+import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.internal.local.RoundWeights;
@@ -28,11 +29,22 @@ public interface RoundExecutor extends AutoCloseable {
    */
   Update run(Round round, Supplier<RoundWeights> weights);
 
+  /** A round's updates summed in partition order, and the step {@code aggregator} made of them. */
+  record Combined(Update total, Step step) {}
+
   /**
-   * Called with the step a round's update produced, before the driver applies it to its own state:
-   * a path whose executors apply each step themselves sends it on here.
+   * Runs {@code round} and combines its sum with {@code aggregator}, before the driver applies the
+   * step to its own state. This default combines on the calling (training) thread after {@link
+   * #run}; a path whose executors apply each step themselves combines wherever the last update
+   * arrives and sends the step on from there, sparing the step one thread hand-off.
+   *
+   * @return null when the round was skipped (see {@link #run})
    */
-  default void stepCombined(Step step) {}
+  default Combined runAndCombine(
+      Round round, Supplier<RoundWeights> weights, Aggregator aggregator) {
+    Update total = run(round, weights);
+    return total == null ? null : new Combined(total, aggregator.combine(total));
+  }
 
   /** Called after the step a round's update produced has been applied to the weights. */
   default void stepApplied(Supplier<RoundWeights> weights) {}

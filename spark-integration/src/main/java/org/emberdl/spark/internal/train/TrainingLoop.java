@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.emberdl.federated.Aggregator;
-import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.spark.EpochMetrics;
 import org.emberdl.spark.TrainingSummary;
@@ -122,17 +121,18 @@ public final class TrainingLoop {
               "Ember epoch %d/%d, round %d/%d, loss %.4f",
               epoch + 1, plan.maxEpochs(), round + 1, perEpoch, lastLoss));
       long globalRound = (long) epoch * perEpoch + round;
-      Update total =
-          rounds.run(
-              new Round(epoch, round, globalRound, plan.sample(globalRound)), state::snapshot);
-      if (total == null) { // a secure round of one client, skipped (SecureRound)
+      RoundExecutor.Combined combined =
+          rounds.runAndCombine(
+              new Round(epoch, round, globalRound, plan.sample(globalRound)),
+              state::snapshot,
+              aggregator);
+      if (combined == null) { // a secure round of one client, skipped (SecureRound)
         skippedRounds++;
         progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
         continue;
       }
-      Step step = aggregator.combine(total);
-      rounds.stepCombined(step);
-      state.apply(step);
+      Update total = combined.total();
+      state.apply(combined.step());
       rounds.stepApplied(state::snapshot);
       epochTotal.add(
           new Update(

@@ -122,17 +122,27 @@ class StageTrainingTest {
     assertEquals(rounds.trainingSummary().stoppedEarly(), stage.trainingSummary().stoppedEarly());
   }
 
-  /** Fits in both modes; checks that the stage path ran one barrier job per epoch. */
+  /**
+   * Fits in both modes, the stage's tasks reaching the driver in-process (local mode's default) and
+   * through Spark's RPC; checks that the stage path ran one barrier job per epoch.
+   */
   private void assertStageEqualsRounds(EmberClassifier clf, Dataset<Row> data) throws Exception {
     EmberClassificationModel rounds = clf.copy(new ParamMap()).setExecutionMode("rounds").fit(data);
-    EmberClassificationModel stage;
-    try (Jobs jobs = new Jobs(spark)) {
-      stage = clf.copy(new ParamMap()).setExecutionMode("stage").fit(data);
-      int epochs = stage.trainingSummary().epochs().size();
-      assertEquals(epochs, jobs.count("training stage", epochs));
-      assertEquals(0, jobs.count(", round ", 0), "no per-round job in stage mode");
+    for (boolean inProcess : new boolean[] {true, false}) {
+      spark.sparkContext().setLocalProperty(LocalStages.IN_PROCESS_CONF, "" + inProcess);
+      long direct = LocalStages.messages();
+      EmberClassificationModel stage;
+      try (Jobs jobs = new Jobs(spark)) {
+        stage = clf.copy(new ParamMap()).setExecutionMode("stage").fit(data);
+        int epochs = stage.trainingSummary().epochs().size();
+        assertEquals(epochs, jobs.count("training stage", epochs));
+        assertEquals(0, jobs.count(", round ", 0), "no per-round job in stage mode");
+      } finally {
+        spark.sparkContext().setLocalProperty(LocalStages.IN_PROCESS_CONF, null);
+      }
+      assertEquals(inProcess, LocalStages.messages() > direct, "in-process: " + inProcess);
+      assertSameTraining(rounds, stage);
     }
-    assertSameTraining(rounds, stage);
   }
 
   @Test

@@ -2,41 +2,41 @@ package org.emberdl.spark.internal.stage;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.spark.rpc.RpcAddress;
-import org.apache.spark.rpc.RpcCallContext;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.federated.UpdateKind;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
+import org.emberdl.spark.internal.train.RoundExecutor;
 import org.junit.jupiter.api.Test;
 
 /** The driver's bookkeeping of a training stage: steps, replies, retried attempts. */
 class StepExchangeTest {
   /** Records what a task would receive. */
-  private static final class Reply implements RpcCallContext {
+  private static final class Reply implements StageReply {
     final List<Object> replies = new ArrayList<>();
     final List<String> failures = new ArrayList<>();
 
     @Override
-    public void reply(Object response) {
+    public void reply(byte[] response) {
       replies.add(response);
     }
 
     @Override
-    public void sendFailure(Throwable e) {
+    public void fail(Throwable e) {
       failures.add(e.getMessage());
-    }
-
-    @Override
-    public RpcAddress senderAddress() {
-      return null;
     }
   }
 
@@ -253,6 +253,106 @@ class StepExchangeTest {
     assertEquals(Step.Kind.DELTA, got.kind());
     assertArrayEquals(new float[] {7f}, got.values());
     assertArrayEquals(new float[0], got.buffers());
+  }
+
+  /** An aggregator recording the thread and the sums it combined: the step is the sum * 10. */
+  private static final class RecordingAggregator implements Aggregator {
+    final List<String> threads = new ArrayList<>();
+    RuntimeException failure;
+
+    @Override
+    public Step combine(Update total) {
+      threads.add(Thread.currentThread().getName());
+      if (failure != null) {
+        throw failure;
+      }
+      return new Step(Step.Kind.GRADIENT, new float[] {total.values()[0] * 10}, null);
+    }
+
+    @Override
+    public UpdateKind updateKind() {
+      return UpdateKind.GRADIENT_SUM;
+    }
+
+    @Override
+    public String name() {
+      return "recording";
+    }
+  }
+
+  @Test
+  void theThreadBringingTheLastUpdateCombinesAndAnswersWhileTheTrainingThreadWaits()
+      throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    RecordingAggregator aggregator = new RecordingAggregator();
+    Reply s0 = new Reply();
+    Reply s1 = new Reply();
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), s1);
+    // the training thread waits for step 0, lending its aggregator
+    CompletableFuture<RoundExecutor.Combined> waiting =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                RoundExecutor.Combined c;
+                do {
+                  c = x.awaitCombined(0, aggregator, 50);
+                } while (c == null);
+                return c;
+              } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    // the last update arrives on this ("dispatcher") thread once the training thread waits
+    while (!x.lent()) {
+      Thread.sleep(1);
+    }
+    Thread.currentThread().setName("last-arrival");
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), s0);
+    // answered before the training thread has even woken: combined here, (1 + 2) * 10
+    for (Reply r : List.of(s0, s1)) {
+      assertArrayEquals(new float[] {30f}, step(r.replies.get(0)).values());
+    }
+    assertEquals(List.of("last-arrival"), aggregator.threads);
+    RoundExecutor.Combined c = waiting.get(10, TimeUnit.SECONDS);
+    assertArrayEquals(new float[] {3f}, c.total().values());
+    assertEquals(2, c.total().examples());
+    assertArrayEquals(new float[] {30f}, c.step().values());
+    assertEquals(1, x.completed());
+    assertFalse(x.lent(), "the aggregator is not lent while the driver applies the step");
+  }
+
+  @Test
+  void updatesThatAllArrivedBeforeTheTrainingThreadAreCombinedByIt() throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    RecordingAggregator aggregator = new RecordingAggregator();
+    Reply s0 = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), s0);
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
+    assertEquals(List.of(), s0.replies, "no aggregator lent: nothing combined yet");
+    Thread.currentThread().setName("training");
+    RoundExecutor.Combined c = x.awaitCombined(0, aggregator, 10);
+    assertEquals(List.of("training"), aggregator.threads);
+    assertArrayEquals(new float[] {30f}, c.step().values());
+    assertArrayEquals(new float[] {30f}, step(s0.replies.get(0)).values());
+  }
+
+  @Test
+  void anAggregatorThatFailsOnTheLastArrivalsThreadFailsTheTrainingThreadNotTheTask()
+      throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    RecordingAggregator aggregator = new RecordingAggregator();
+    aggregator.failure = new IllegalStateException("the sum is not finite");
+    Reply s0 = new Reply();
+    x.submit(new StageMessages.Submit(0, 0, 0, update(1)), s0);
+    assertNull(x.awaitCombined(0, aggregator, 1), "lent, one update missing");
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), new Reply());
+    assertEquals(List.of(), s0.failures, "the submit itself is fine");
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> x.awaitCombined(0, aggregator, 10));
+    assertEquals("the sum is not finite", e.getMessage());
+    assertEquals(0, x.completed(), "nothing published");
+    x.abort("the driver stopped the training stage of epoch 1");
+    assertEquals(List.of("the driver stopped the training stage of epoch 1"), s0.failures);
   }
 
   @Test
