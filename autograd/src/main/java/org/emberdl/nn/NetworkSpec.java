@@ -50,8 +50,9 @@ import org.emberdl.tensor.io.Safetensors;
  *       with a square window {@code K} and stride {@code S} (default {@code K}); {@code (C, H, W)
  *       -> (C, (H - K) / S + 1, ...)}.
  *   <li>{@code flatten}: {@link Flatten}, all dims into one ({@code (C, H, W) -> (C * H * W)}).
- *   <li>{@code linear(OUT)}: {@link Linear} from the current {@code (F)} to {@code (OUT)}; a
- *       multi-dim shape needs a {@code flatten} first.
+ *   <li>{@code linear(OUT)}: {@link Linear} from the current {@code (F)} to {@code (OUT)}, or on
+ *       each step of a sequence, {@code (T, F) -> (T, OUT)}; an image shape needs a {@code flatten}
+ *       (or {@code patches(P)}) first.
  *   <li>{@code relu}, {@code tanh}, {@code sigmoid}, {@code gelu} (exact), {@code
  *       leakyrelu[(SLOPE)]} (default slope 0.01): the activations, shape unchanged.
  *   <li>{@code dropout(P)}: {@link Dropout} with probability {@code P} in {@code [0, 1)}.
@@ -65,6 +66,28 @@ import org.emberdl.tensor.io.Safetensors;
  *       number ({@code 0.weight_ih_l0}, ...).
  *   <li>{@code lastStep}, {@code meanPool}: {@link LastStep} (the output at the last time step) and
  *       {@link MeanPool} (the mean over time); {@code (T, F) -> (F)}.
+ *   <li>{@code attention(HEADS)}: batch-first self-attention ({@link MultiheadAttention}, no
+ *       dropout, no residual around it) over the {@code F} features of {@code (T, F)}; shape
+ *       unchanged. Keys {@code N.in_proj_weight}, {@code N.in_proj_bias}, {@code
+ *       N.out_proj.weight}, {@code N.out_proj.bias}.
+ *   <li>{@code transformer(D, HEADS, FF[, layers=L][, dropout=P][, prenorm][, gelu])}: a
+ *       batch-first {@link TransformerEncoder} of {@code L} (default 1) {@link
+ *       TransformerEncoderLayer}s of model size {@code D} (the input must be {@code (T, D)}),
+ *       {@code HEADS} heads, feed-forward size {@code FF}, dropout {@code P} (default 0.1, as
+ *       PyTorch), post-norm and ReLU unless {@code prenorm} / {@code gelu}; a pre-norm stack ends
+ *       with a final {@link LayerNorm} ({@code N.norm.*}). Keys {@code
+ *       N.layers.0.self_attn.in_proj_weight}, ... as PyTorch's; shape unchanged.
+ *   <li>{@code posEmbedding[(learned[, std=S]|sinusoidal)]}: adds a position embedding for the
+ *       {@code T} steps of {@code (T, F)}: {@link LearnedPositionalEmbedding} (the default; key
+ *       {@code N.weight} {@code (T, F)}, initialized from {@code N(0, S^2)}, S = 1 by default as
+ *       {@code nn.Embedding}, ViT uses 0.02) or the fixed {@link SinusoidalPositionalEncoding} (no
+ *       state).
+ *   <li>{@code clsToken}: {@link ClsToken} prepends a learned token, {@code (T, F) -> (T + 1, F)}
+ *       (key {@code N.cls_token} {@code (1, 1, F)}); {@code clsPool}: {@link ClsPool} takes step 0,
+ *       {@code (T, F) -> (F)}. Put {@code posEmbedding} after {@code clsToken} so the token gets a
+ *       position too.
+ *   <li>{@code patches(P)}: {@link Patchify}, ViT's patches: {@code (C, H, W) -> ((H / P) * (W /
+ *       P), C * P * P)} (H and W multiples of P); a {@code linear(D)} after it projects each patch.
  * </ul>
  *
  * <p>Sizes ({@code OUT}, {@code K}, {@code S}) are positive integers, {@code P} a non-negative one.
@@ -98,7 +121,19 @@ public final class NetworkSpec {
     LSTM("lstm(H[, layers=L][, bidirectional])", 1, "layers", "bidirectional"),
     GRU("gru(H[, layers=L][, bidirectional])", 1, "layers", "bidirectional"),
     LASTSTEP("lastStep", 0),
-    MEANPOOL("meanPool", 0);
+    MEANPOOL("meanPool", 0),
+    ATTENTION("attention(HEADS)", 1),
+    TRANSFORMER(
+        "transformer(D, HEADS, FF[, layers=L][, dropout=P][, prenorm][, gelu])",
+        3,
+        "layers",
+        "dropout",
+        "prenorm",
+        "gelu"),
+    POSEMBEDDING("posEmbedding[(learned[, std=S]|sinusoidal)]", 0, "learned", "sinusoidal", "std"),
+    CLSTOKEN("clsToken", 0),
+    CLSPOOL("clsPool", 0),
+    PATCHES("patches(P)", 1);
 
     final String usage;
     final int minPositional;
@@ -154,7 +189,35 @@ public final class NetworkSpec {
       int padding,
       double value,
       int layers,
-      boolean bidirectional) {
+      boolean bidirectional,
+      Attention attention) {
+    Layer(
+        Kind kind,
+        int number,
+        int column,
+        String text,
+        int size,
+        int kernel,
+        int stride,
+        int padding,
+        double value,
+        int layers,
+        boolean bidirectional) {
+      this(
+          kind,
+          number,
+          column,
+          text,
+          size,
+          kernel,
+          stride,
+          padding,
+          value,
+          layers,
+          bidirectional,
+          null);
+    }
+
     Layer(
         Kind kind,
         int number,
@@ -165,12 +228,19 @@ public final class NetworkSpec {
         int stride,
         int padding,
         double value) {
-      this(kind, number, column, text, size, kernel, stride, padding, value, 0, false);
+      this(kind, number, column, text, size, kernel, stride, padding, value, 0, false, null);
     }
   }
 
+  /**
+   * The arguments of the attention layers: {@code attention}/{@code transformer} heads, the
+   * transformer's feed-forward size and switches, and {@code posEmbedding}'s kind.
+   */
+  private record Attention(int heads, int ff, boolean prenorm, boolean gelu, boolean sinusoidal) {}
+
   /** Bare words a layer takes as on/off switches (written without {@code =VALUE}). */
-  private static final Set<String> FLAGS = Set.of("bidirectional");
+  private static final Set<String> FLAGS =
+      Set.of("bidirectional", "prenorm", "gelu", "learned", "sinusoidal");
 
   /** An argument as written: {@code key} null for a positional one. */
   private record Arg(String key, String value, int column) {}
@@ -358,21 +428,23 @@ public final class NetworkSpec {
         yield new int[] {n};
       }
       case LINEAR -> {
-        if (in.length != 1) {
+        // (F) -> (OUT), or per time step (T, F) -> (T, OUT) as torch.nn.Linear on (*, F)
+        if (in.length > 2) {
           throw fail(
               l,
-              "linear needs a flat (F) input but the shape here is "
+              "linear needs a flat (F) or a sequence (T, F) input but the shape here is "
                   + shape(in)
-                  + "; add 'flatten' before it");
+                  + "; add 'flatten' (or 'patches(P)') before it");
         }
+        int features = in[in.length - 1];
         if (into != null) {
-          into.add(new Linear(in[0], l.size(), gen));
+          into.add(new Linear(features, l.size(), gen));
         }
         if (state != null) {
-          state.add("weight", DType.FLOAT32, l.size(), in[0]);
+          state.add("weight", DType.FLOAT32, l.size(), features);
           state.add("bias", DType.FLOAT32, l.size());
         }
-        yield new int[] {l.size()};
+        yield in.length == 1 ? new int[] {l.size()} : new int[] {in[0], l.size()};
       }
       case BATCHNORM -> {
         if (in.length > 3) {
@@ -447,7 +519,151 @@ public final class NetworkSpec {
         }
         yield new int[] {in[1]};
       }
+      case ATTENTION, TRANSFORMER, POSEMBEDDING, CLSTOKEN, CLSPOOL, PATCHES ->
+          attentionStep(l, in, gen, into, state);
     };
+  }
+
+  /**
+   * The attention-model layers: attention, transformer, posEmbedding, clsToken, clsPool, patches.
+   */
+  private static int[] attentionStep(
+      Layer l, int[] in, Generator gen, Sequential into, StateOf state) {
+    Attention a = l.attention();
+    return switch (l.kind()) {
+      case ATTENTION -> {
+        requireSequence(l, in);
+        int d = in[1];
+        requireHeads(l, d, a.heads());
+        if (into != null) {
+          into.add(new MultiheadAttention(d, a.heads(), 0.0, true, true, DType.FLOAT32, gen));
+        }
+        if (state != null) {
+          attentionState(state, "", d);
+        }
+        yield in;
+      }
+      case TRANSFORMER -> {
+        requireSequence(l, in);
+        int d = l.size();
+        if (in[1] != d) {
+          throw fail(
+              l,
+              "transformer with D = "
+                  + d
+                  + " needs (T, "
+                  + d
+                  + ") inputs but the shape here is "
+                  + shape(in)
+                  + " (put linear("
+                  + d
+                  + ") before it)");
+        }
+        requireHeads(l, d, a.heads());
+        if (into != null) {
+          TransformerEncoderLayer.Config c =
+              new TransformerEncoderLayer.Config(d, a.heads())
+                  .withDimFeedforward(a.ff())
+                  .withDropout(l.value())
+                  .withActivation(
+                      a.gelu()
+                          ? TransformerEncoderLayer.Activation.GELU
+                          : TransformerEncoderLayer.Activation.RELU)
+                  .withBatchFirst(true)
+                  .withNormFirst(a.prenorm());
+          // a pre-norm stack ends with a norm of its own (its last residual sum is unnormalized)
+          into.add(
+              new TransformerEncoder(
+                  new TransformerEncoderLayer(c, gen),
+                  l.layers(),
+                  a.prenorm() ? new LayerNorm(d) : null,
+                  gen));
+        }
+        if (state != null) {
+          for (int i = 0; i < l.layers(); i++) {
+            String p = "layers." + i + ".";
+            attentionState(state, p + "self_attn.", d);
+            state.add(p + "linear1.weight", DType.FLOAT32, a.ff(), d);
+            state.add(p + "linear1.bias", DType.FLOAT32, a.ff());
+            state.add(p + "linear2.weight", DType.FLOAT32, d, a.ff());
+            state.add(p + "linear2.bias", DType.FLOAT32, d);
+            for (String norm : new String[] {"norm1", "norm2"}) {
+              state.add(p + norm + ".weight", DType.FLOAT32, d);
+              state.add(p + norm + ".bias", DType.FLOAT32, d);
+            }
+          }
+          if (a.prenorm()) {
+            state.add("norm.weight", DType.FLOAT32, d);
+            state.add("norm.bias", DType.FLOAT32, d);
+          }
+        }
+        yield in;
+      }
+      case POSEMBEDDING -> {
+        requireSequence(l, in);
+        if (into != null) {
+          into.add(
+              a.sinusoidal()
+                  ? new SinusoidalPositionalEncoding(in[0], in[1])
+                  : new LearnedPositionalEmbedding(in[0], in[1], l.value(), DType.FLOAT32, gen));
+        }
+        if (state != null && !a.sinusoidal()) {
+          state.add("weight", DType.FLOAT32, in[0], in[1]);
+        }
+        yield in;
+      }
+      case CLSTOKEN -> {
+        requireSequence(l, in);
+        if (into != null) {
+          into.add(new ClsToken(in[1]));
+        }
+        if (state != null) {
+          state.add("cls_token", DType.FLOAT32, 1, 1, in[1]);
+        }
+        yield new int[] {Math.addExact(in[0], 1), in[1]};
+      }
+      case CLSPOOL -> {
+        requireSequence(l, in);
+        if (into != null) {
+          into.add(new ClsPool());
+        }
+        yield new int[] {in[1]};
+      }
+      case PATCHES -> {
+        requireImage(l, in);
+        int p = l.size();
+        if (in[1] % p != 0 || in[2] % p != 0) {
+          throw fail(
+              l,
+              "patches("
+                  + p
+                  + ") needs an image whose height and width are multiples of "
+                  + p
+                  + ", the shape here is "
+                  + shape(in));
+        }
+        if (into != null) {
+          into.add(new Patchify(p));
+        }
+        yield new int[] {(in[1] / p) * (in[2] / p), Math.multiplyExact(in[0], p * p)};
+      }
+      default -> throw new AssertionError(l.kind());
+    };
+  }
+
+  private static void requireHeads(Layer l, int d, int heads) {
+    if (d % heads != 0) {
+      throw fail(
+          l,
+          heads + " heads must divide the " + d + " features (each head gets D / HEADS of them)");
+    }
+  }
+
+  private static void attentionState(StateOf state, String prefix, int d) {
+    state.add(prefix + "in_proj_weight", DType.FLOAT32, 3 * d, d);
+    state.add(prefix + "in_proj_bias", DType.FLOAT32, 3 * d);
+    state.add(prefix + "out_proj.weight", DType.FLOAT32, d, d);
+    state.add(prefix + "out_proj.bias", DType.FLOAT32, d);
   }
 
   private static Module activation(Layer l) {
@@ -723,6 +939,76 @@ public final class NetworkSpec {
               layers == null ? 1 : positive(layers, "number of layers L"),
               named.containsKey("bidirectional"));
         }
+        case ATTENTION ->
+            new Layer(
+                kind,
+                number,
+                column,
+                text,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                false,
+                new Attention(positive(first, "number of heads HEADS"), 0, false, false, false));
+        case TRANSFORMER -> {
+          Arg layers = named.get("layers");
+          Arg dropout = named.get("dropout");
+          double p = dropout == null ? 0.1 : decimal(dropout, "dropout probability P");
+          if (!(p >= 0 && p < 1)) {
+            throw argError(
+                dropout, "dropout probability P must be in [0, 1), got '" + dropout.value() + "'");
+          }
+          yield new Layer(
+              kind,
+              number,
+              column,
+              text,
+              positive(first, "model dimension D"),
+              0,
+              0,
+              0,
+              p,
+              layers == null ? 1 : positive(layers, "number of layers L"),
+              false,
+              new Attention(
+                  positive(positional.get(1), "number of heads HEADS"),
+                  positive(positional.get(2), "feed-forward size FF"),
+                  named.containsKey("prenorm"),
+                  named.containsKey("gelu"),
+                  false));
+        }
+        case POSEMBEDDING -> {
+          if (named.containsKey("learned") && named.containsKey("sinusoidal")) {
+            throw argError(named.get("sinusoidal"), "give either 'learned' or 'sinusoidal'");
+          }
+          Arg std = named.get("std");
+          if (std != null && named.containsKey("sinusoidal")) {
+            throw argError(std, "std= is the init of a learned embedding, not of 'sinusoidal'");
+          }
+          double sd = std == null ? 1.0 : decimal(std, "init standard deviation S");
+          if (!(sd > 0)) {
+            throw argError(
+                std, "init standard deviation S must be positive, got '" + std.value() + "'");
+          }
+          yield new Layer(
+              kind,
+              number,
+              column,
+              text,
+              0,
+              0,
+              0,
+              0,
+              sd,
+              0,
+              false,
+              new Attention(0, 0, false, false, named.containsKey("sinusoidal")));
+        }
+        case PATCHES ->
+            new Layer(kind, number, column, text, positive(first, "patch size P"), 0, 0, 0, 0);
         case LEAKYRELU -> {
           double slope = first == null ? 0.01 : decimal(first, "negative slope SLOPE");
           yield new Layer(kind, number, column, text, 0, 0, 0, 0, slope);

@@ -135,6 +135,15 @@ class GradCheckTest {
         any(4, 5),
         any(4),
         any(4));
+    // a Linear's weight.t() shared by a 4-d batch, a transposed (seq-first) input, and attention's
+    // strided per-head views: dB is one folded GEMM, dA comes back in each input's own layout
+    add("matmul shared transposed B", t -> t[0].matmul(t[1].t()), any(2, 2, 3, 4), any(5, 4));
+    add("matmul strided A", t -> t[0].transpose(0, 1).matmul(t[1]), any(3, 2, 4), any(4, 5));
+    add(
+        "matmul head views",
+        t -> t[0].permute(0, 2, 1, 3).matmul(t[1].permute(0, 2, 3, 1)),
+        any(2, 3, 2, 4),
+        any(2, 5, 2, 4));
     add(
         "conv2d",
         t -> Tensor.conv2d(t[0], t[1], t[2], new int[] {2, 1}, new int[] {1}, new int[] {1}, 2),

@@ -408,10 +408,10 @@ class NetworkSpecTest {
     }
     assertEquals(expected, NetworkSpec.stateDictShapes(spec, in));
     assertEquals(
-        buildError("linear(3)", 2, 2),
+        buildError("linear(3)", 2, 2, 2),
         assertThrows(
                 IllegalArgumentException.class,
-                () -> NetworkSpec.stateDictShapes("linear(3)", new int[] {2, 2}))
+                () -> NetworkSpec.stateDictShapes("linear(3)", new int[] {2, 2, 2}))
             .getMessage());
   }
 }

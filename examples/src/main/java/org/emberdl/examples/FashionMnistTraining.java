@@ -29,7 +29,7 @@ import org.emberdl.tensor.memory.Allocators;
  * epoch, then saves the weights as safetensors (loadable in PyTorch with the same module names).
  *
  * <pre>
- * --model mlp|cnn       network (default mlp)
+ * --model mlp|cnn|vit   network (default mlp; vit: {@link PatchTransformer})
  * --epochs N            default 5 (mlp) or 2 (cnn)
  * --batch-size N        default 128
  * --lr X                Adam learning rate, default 1e-3
@@ -169,7 +169,8 @@ public final class FashionMnistTraining {
     return switch (name) {
       case "mlp" -> new Mlp(gen);
       case "cnn" -> new SmallCnn(gen);
-      default -> throw new IllegalArgumentException("unknown model " + name + " (mlp or cnn)");
+      case "vit" -> new PatchTransformer(gen);
+      default -> throw new IllegalArgumentException("unknown model " + name + " (mlp, cnn or vit)");
     };
   }
 

@@ -64,4 +64,23 @@ class FashionMnistTrainingTest {
     assertTrue(r.testAccuracy() > 0.4, "test accuracy " + r.testAccuracy());
     assertEquals(0, Allocators.cpuAllocatedBytes());
   }
+
+  @Test
+  void thePatchTransformerTrainsAFewStepsAndSavesSpecKeys() throws Exception {
+    assumeTrue(FashionMnist.isAvailable(FashionMnist.DEFAULT_DIR), "dataset-fashion-mnist");
+    Path out = dir.resolve("vit.safetensors");
+    FashionMnistTraining.Result r =
+        new FashionMnistTraining(
+                Map.of("model", "vit", "epochs", "1", "limit", "2048", "out", out.toString()),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))
+            .run();
+    assertTrue(r.testAccuracy() > 0.4, "test accuracy " + r.testAccuracy());
+    try (Safetensors.SafetensorsFile f = Safetensors.read(out)) {
+      java.util.Set<String> keys = f.tensors().keySet();
+      assertTrue(keys.contains("net.2.cls_token"), keys.toString());
+      assertTrue(keys.contains("net.4.layers.1.self_attn.in_proj_weight"), keys.toString());
+      assertTrue(keys.contains("net.4.norm.weight"), keys.toString());
+    }
+    assertEquals(0, Allocators.cpuAllocatedBytes());
+  }
 }

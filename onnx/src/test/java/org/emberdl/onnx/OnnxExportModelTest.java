@@ -49,6 +49,32 @@ class OnnxExportModelTest {
   // ---------------------------------------------------------------------------------------------
   // Models through ONNX Runtime
 
+  /**
+   * The examples' patch transformer (ViT) spec through ONNX Runtime: at its own initialization to
+   * the usual 1e-5, and with its state randomized (large scores) to 1e-4 (see {@link
+   * OnnxExportLayerTest#tolerance}).
+   */
+  @Test
+  void patchTransformerMatchesAtTwoBatchSizes() throws Exception {
+    String vit =
+        "patches(7), linear(64), clsToken, posEmbedding(std=0.02), transformer(64, 4, 128,"
+            + " layers=2, dropout=0.1, prenorm, gelu), clsPool, linear(10)";
+    Generator gen = new Generator(3);
+    for (boolean randomized : new boolean[] {false, true}) {
+      try (Sequential net = NetworkSpec.build(vit, new int[] {1, 28, 28}, gen)) {
+        if (randomized) {
+          OnnxExportLayerTest.randomizeState(net, gen);
+        }
+        byte[] onnx = Onnx.exportBytes(net, new long[] {2, 1, 28, 28});
+        for (int batch : new int[] {1, 5}) {
+          try (NDArray x = NDArray.rand(gen, DType.FLOAT32, batch, 1, 28, 28)) {
+            OrtRunner.assertSameOutput(onnx, net, x, randomized ? 1e-4 : 1e-5);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void mlpMatchesAtTwoBatchSizes() throws Exception {
     Generator gen = new Generator(1);
@@ -298,7 +324,10 @@ class OnnxExportModelTest {
               + Doubler.class.getName()
               + " (exportable: Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d,"
               + " BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax,"
-              + " LogSoftmax, Dropout, Flatten, Identity, LSTM, GRU, LastStep, MeanPool)",
+              + " LogSoftmax, Dropout, Flatten, Identity, MultiheadAttention,"
+              + " TransformerEncoderLayer, TransformerEncoder, Patchify, ClsToken, ClsPool,"
+              + " LearnedPositionalEmbedding, SinusoidalPositionalEncoding, LSTM, GRU, LastStep,"
+              + " MeanPool)",
           e.getMessage());
       assertFalse(Files.exists(file));
       try (var files = Files.list(dir)) {

@@ -67,6 +67,12 @@ final class OrtRunner {
    * (relative to the value's magnitude where that exceeds 1).
    */
   static void assertSameOutput(byte[] model, Module ember, NDArray input) throws OrtException {
+    assertSameOutput(model, ember, input, 1e-5);
+  }
+
+  /** As above, within {@code tolerance} (relative above 1, absolute below). */
+  static void assertSameOutput(byte[] model, Module ember, NDArray input, double tolerance)
+      throws OrtException {
     Output expected = ember(ember, input);
     Output actual = run(model, input);
     assertArrayEquals(expected.shape(), actual.shape(), "output shape");
@@ -82,7 +88,7 @@ final class OrtRunner {
         at = i;
       }
     }
-    if (!(worst <= 1e-5)) {
+    if (!(worst <= tolerance)) {
       throw new AssertionError(
           "ONNX Runtime and Ember differ by "
               + worst

@@ -70,10 +70,20 @@ public final class MatMulFunction extends Function {
         }
       }
       if (needsGrad(1)) {
-        // dB = A^T G
-        try (NDArray full = product(a2, true, g2, false, columnMajor(b2));
-            NDArray summed = Grads.sumTo(full, b2.shape())) {
-          gb = summed.reshape(b.shape());
+        if (b2.ndim() == 2 && a2.ndim() > 2) {
+          // B is shared by every batch entry (a Linear on (N, T, F)): dB = sum_i A_i^T G_i is one
+          // GEMM with the batch folded into the rows, not a batched product summed over the batch
+          try (NDArray af = a2.reshape(-1, a2.shape(-1));
+              NDArray gf = g2.reshape(-1, g2.shape(-1));
+              NDArray full = product(af, true, gf, false, columnMajor(b2))) {
+            gb = full.reshape(b.shape());
+          }
+        } else {
+          // dB = A^T G
+          try (NDArray full = product(a2, true, g2, false, columnMajor(b2));
+              NDArray summed = Grads.sumTo(full, b2.shape())) {
+            gb = summed.reshape(b.shape());
+          }
         }
       }
       return new NDArray[] {ga, gb};

@@ -303,11 +303,16 @@ final class BuiltinExporters {
   }
 
   static OnnxValue gelu(GELU m, OnnxValue in, ExportContext ctx) {
+    return gelu(m.approximate(), in, ctx);
+  }
+
+  /** GELU, exact ({@code "none"}) or in its tanh form ({@code "tanh"}). */
+  static OnnxValue gelu(String approximate, OnnxValue in, ExportContext ctx) {
     requireFloat(in, ctx);
-    boolean tanh = m.approximate().equals("tanh");
+    boolean tanh = approximate.equals("tanh");
     String x = in.name();
     if (ctx.opset() >= 20) {
-      return in.named(ctx.node("Gelu", List.of(x), attrString("approximate", m.approximate())));
+      return in.named(ctx.node("Gelu", List.of(x), attrString("approximate", approximate)));
     }
     if (!tanh) {
       // x * 0.5 * (1 + erf(x / sqrt(2))), Ember's exact GELU
@@ -429,11 +434,11 @@ final class BuiltinExporters {
     return ctx.node("ReduceMean", List.of(x), attrInts("axes", axes), attrInt("keepdims", 1));
   }
 
-  private static String floatParameter(ExportContext ctx, String local, Parameter p) {
+  static String floatParameter(ExportContext ctx, String local, Parameter p) {
     return floatArray(ctx, local, p.data());
   }
 
-  private static String floatArray(ExportContext ctx, String local, NDArray data) {
+  static String floatArray(ExportContext ctx, String local, NDArray data) {
     if (data.dtype() != DType.FLOAT32) {
       throw ctx.error(
           "'"
@@ -445,7 +450,7 @@ final class BuiltinExporters {
     return ctx.parameter(local, data);
   }
 
-  private static void requireFloat(OnnxValue in, ExportContext ctx) {
+  static void requireFloat(OnnxValue in, ExportContext ctx) {
     if (in.elemType() != FLOAT) {
       throw ctx.error(
           "expects float32 input, got " + typeName(in.elemType()) + " " + in.shapeString());

@@ -7,6 +7,8 @@ import java.util.StringJoiner;
 import org.emberdl.nn.AvgPool2d;
 import org.emberdl.nn.BatchNorm1d;
 import org.emberdl.nn.BatchNorm2d;
+import org.emberdl.nn.ClsPool;
+import org.emberdl.nn.ClsToken;
 import org.emberdl.nn.Conv2d;
 import org.emberdl.nn.Dropout;
 import org.emberdl.nn.Embedding;
@@ -18,16 +20,22 @@ import org.emberdl.nn.LSTM;
 import org.emberdl.nn.LastStep;
 import org.emberdl.nn.LayerNorm;
 import org.emberdl.nn.LeakyReLU;
+import org.emberdl.nn.LearnedPositionalEmbedding;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.LogSoftmax;
 import org.emberdl.nn.MaxPool2d;
 import org.emberdl.nn.MeanPool;
 import org.emberdl.nn.Module;
+import org.emberdl.nn.MultiheadAttention;
+import org.emberdl.nn.Patchify;
 import org.emberdl.nn.ReLU;
 import org.emberdl.nn.Sequential;
 import org.emberdl.nn.Sigmoid;
+import org.emberdl.nn.SinusoidalPositionalEncoding;
 import org.emberdl.nn.Softmax;
 import org.emberdl.nn.Tanh;
+import org.emberdl.nn.TransformerEncoder;
+import org.emberdl.nn.TransformerEncoderLayer;
 
 /**
  * Which {@link LayerExporter} writes which module class. Immutable; {@link #with} gives a copy with
@@ -57,6 +65,14 @@ import org.emberdl.nn.Tanh;
  *       linear_before_reset=1), Transposes for batch-first input, W/R/B rearranged from the
  *       state-dict tensors by Slice and Concat</td></tr>
  *   <tr><td>LastStep, MeanPool</td><td>Gather (index -1, axis 1), ReduceMean (axis 1)</td></tr>
+ *   <tr><td>MultiheadAttention (self-attention)</td><td>MatMul, Slice, Reshape, Transpose, MatMul,
+ *       Mul, Softmax, MatMul (see {@code AttentionExporters})</td></tr>
+ *   <tr><td>TransformerEncoderLayer, TransformerEncoder</td><td>the blocks above with Add and
+ *       LayerNormalization, pre- or post-norm</td></tr>
+ *   <tr><td>Patchify, ClsToken, ClsPool</td><td>Reshape + Transpose; Expand + Concat; Gather
+ *       (index 0, axis 1)</td></tr>
+ *   <tr><td>Learned/Sinusoidal positional embeddings</td><td>Add of a Slice of the table / of a
+ *       constant</td></tr>
  * </table>
  *
  * <p>Lookup is by the module's exact class: a subclass may override {@code forward}, and exporting
@@ -97,6 +113,14 @@ public final class LayerExporters {
         .with(Dropout.class, BuiltinExporters::dropout)
         .with(Flatten.class, BuiltinExporters::flatten)
         .with(Identity.class, BuiltinExporters::identity)
+        .with(MultiheadAttention.class, AttentionExporters::multiheadAttention)
+        .with(TransformerEncoderLayer.class, AttentionExporters::encoderLayer)
+        .with(TransformerEncoder.class, AttentionExporters::encoder)
+        .with(Patchify.class, AttentionExporters::patchify)
+        .with(ClsToken.class, AttentionExporters::clsToken)
+        .with(ClsPool.class, AttentionExporters::clsPool)
+        .with(LearnedPositionalEmbedding.class, AttentionExporters::learnedPositions)
+        .with(SinusoidalPositionalEncoding.class, AttentionExporters::sinusoidalPositions)
         .with(LSTM.class, RecurrentExporters::lstm)
         .with(GRU.class, RecurrentExporters::gru)
         .with(LastStep.class, RecurrentExporters::lastStep)
