@@ -49,8 +49,8 @@ public class Embedding extends Module {
     this(numEmbeddings, embeddingDim, Integer.valueOf(paddingIdx), dtype, gen);
   }
 
-  private Embedding(
-      int numEmbeddings, int embeddingDim, Integer paddingIdx, DType dtype, Generator gen) {
+  /** With {@code paddingIdx} null for none. */
+  Embedding(int numEmbeddings, int embeddingDim, Integer paddingIdx, DType dtype, Generator gen) {
     if (numEmbeddings <= 0 || embeddingDim <= 0) {
       throw new IllegalArgumentException(
           "Embedding sizes must be positive, got " + numEmbeddings + " x " + embeddingDim);
