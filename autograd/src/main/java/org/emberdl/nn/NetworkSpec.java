@@ -238,6 +238,20 @@ public final class NetworkSpec {
   }
 
   /**
+   * The token ids the network {@code spec} describes takes, when its first layer is an embedding;
+   * else null (its input is plain numbers).
+   *
+   * @throws IllegalArgumentException for a malformed spec
+   */
+  public static TokenInput tokenInput(String spec) {
+    Layer first = parse(spec).get(0);
+    if (first.kind() != Kind.EMBEDDING) {
+      return null;
+    }
+    return new TokenInput(first.layers(), first.bidirectional() ? first.padding() : -1);
+  }
+
+  /**
    * The spec of a multilayer perceptron given MLlib-style layer sizes: {@code {784, 256, 128, 10}}
    * gives {@code "linear(256), relu, linear(128), relu, linear(10)"} (ReLU between the linear
    * layers, none after the last). {@code layers[0]} is the number of inputs, so {@code
