@@ -2,7 +2,9 @@
 """Fashion-MNIST accuracy of the same recipes in PyTorch, for comparison with Ember's
 FashionMnistTraining (same models, Adam 1e-3, batch 128, pixels / 255, shuffled every epoch).
 
-Usage: /usr/bin/python3 pytorch_fashion_accuracy.py {mlp|cnn} EPOCHS SEED [SEED ...]
+Usage: /usr/bin/python3 pytorch_fashion_accuracy.py {mlp|cnn|lstm} EPOCHS SEED [SEED ...]
+(lstm: each image as 28 steps of one 28-pixel row, LSTM(128) batch_first, last step, linear(10),
+as Ember's RowLstm)
 Needs Debian's python3-torch; reads /usr/share/datasets/fashion-mnist (dataset-fashion-mnist).
 """
 import gzip
@@ -23,7 +25,20 @@ def idx(name):
     return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
 
 
+class RowLstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+        return self.fc(out[:, -1, :])
+
+
 def model(kind):
+    if kind == "lstm":
+        return RowLstm()
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
                              nn.ReLU(), nn.Linear(128, 10))
