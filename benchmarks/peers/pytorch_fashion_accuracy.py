@@ -2,7 +2,12 @@
 """Fashion-MNIST accuracy of the same recipes in PyTorch, for comparison with Ember's
 FashionMnistTraining (same models, Adam 1e-3, batch 128, pixels / 255, shuffled every epoch).
 
-Usage: /usr/bin/python3 pytorch_fashion_accuracy.py {mlp|cnn} EPOCHS SEED [SEED ...]
+Usage: /usr/bin/python3 pytorch_fashion_accuracy.py [--lr X] [--schedule constant|cosine]
+           {mlp|cnn|lstm} EPOCHS SEED [SEED ...]
+(--lr: Adam's learning rate, default 1e-3; --schedule cosine: cosine annealing to 0 over all
+steps, stepped after every batch, as FashionMnistTraining's --schedule cosine)
+(lstm: each image as 28 steps of one 28-pixel row, LSTM(128) batch_first, last step, linear(10),
+as Ember's RowLstm)
 Needs Debian's python3-torch; reads /usr/share/datasets/fashion-mnist (dataset-fashion-mnist).
 """
 import gzip
@@ -23,7 +28,20 @@ def idx(name):
     return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
 
 
+class RowLstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+        return self.fc(out[:, -1, :])
+
+
 def model(kind):
+    if kind == "lstm":
+        return RowLstm()
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
                              nn.ReLU(), nn.Linear(128, 10))
@@ -33,7 +51,17 @@ def model(kind):
 
 
 def main():
-    kind, epochs, seeds = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
+    args = sys.argv[1:]
+    lr, schedule = 1e-3, "constant"
+    while args and args[0].startswith("--"):
+        if args[0] == "--lr":
+            lr = float(args[1])
+        elif args[0] == "--schedule":
+            schedule = args[1]
+        else:
+            raise SystemExit(f"unknown option {args[0]}")
+        args = args[2:]
+    kind, epochs, seeds = args[0], int(args[1]), [int(s) for s in args[2:]]
     xtr = idx("train-images-idx3-ubyte.gz").float().div(255).unsqueeze(1)
     ytr = idx("train-labels-idx1-ubyte.gz").long()
     xte = idx("t10k-images-idx3-ubyte.gz").float().div(255).unsqueeze(1)
@@ -41,7 +69,10 @@ def main():
     for seed in seeds:
         torch.manual_seed(seed)
         net = model(kind)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        steps = epochs * ((len(xtr) + 127) // 128)
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, 0)
+                 if schedule == "cosine" else None)
         loss_fn = nn.CrossEntropyLoss()
         for _ in range(epochs):
             net.train()
@@ -52,10 +83,13 @@ def main():
                 loss = loss_fn(net(xtr[b]), ytr[b])
                 loss.backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
         net.eval()
         with torch.no_grad():
             acc = (net(xte).argmax(1) == yte).float().mean().item()
-        print(f"{kind} epochs={epochs} seed={seed} test accuracy {100 * acc:.2f}%", flush=True)
+        print(f"{kind} epochs={epochs} lr={lr} schedule={schedule} seed={seed}"
+              f" test accuracy {100 * acc:.2f}%", flush=True)
 
 
 if __name__ == "__main__":

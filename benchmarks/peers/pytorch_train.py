@@ -25,6 +25,19 @@ from torch import nn
 POOL_MIN = 8192
 
 
+class RowLstm(nn.Module):
+    """Fashion-MNIST as 28 steps of 28 pixels: LSTM(128), last step, linear(10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+        return self.fc(out[:, -1, :])
+
+
 def create(model):
     if model == "mlp":
         return nn.Sequential(
@@ -48,6 +61,8 @@ def create(model):
             nn.ReLU(),
             nn.Linear(128, 10),
         )
+    if model == "lstm":
+        return RowLstm()
     raise ValueError(f"unknown model {model}")
 
 
@@ -55,7 +70,7 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
     torch.manual_seed(seed)
     batches = max(4, (POOL_MIN + batch - 1) // batch)
     pool = batches * batch
-    shape = (pool, 1, 28, 28) if model_name == "cnn" else (pool, 784)
+    shape = {"cnn": (pool, 1, 28, 28), "lstm": (pool, 28, 28)}.get(model_name, (pool, 784))
     xs = torch.randn(*shape)
     ys = torch.randint(0, 10, (pool,))
     net = create(model_name)
@@ -95,7 +110,7 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", default="mlp:64,mlp:256,mlp:1024,cnn:128")
+    p.add_argument("--configs", default="mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--rep-seconds", type=float, default=1.0)

@@ -88,6 +88,13 @@ import org.emberdl.tensor.io.Safetensors;
  *       position too.
  *   <li>{@code patches(P)}: {@link Patchify}, ViT's patches: {@code (C, H, W) -> ((H / P) * (W /
  *       P), C * P * P)} (H and W multiples of P); a {@code linear(D)} after it projects each patch.
+ *   <li>{@code embedding(V, D[, pad=P])}: a {@link TokenEmbedding} of {@code V} rows of size {@code
+ *       D}, the first layer, on an input shape {@code (T)} of T token ids in {@code [0, V)} (ints,
+ *       or floats holding whole numbers; V at most 2^24); {@code (T) -> (T, D)}. With {@code pad=P}
+ *       (negative counts from the end), row P is zero and gets no gradient, and sequences are
+ *       right-padded with P: the network is a {@link PaddedSequenceNetwork}, which gives each
+ *       sequence's length (the steps before its first P) to the recurrent layers, {@code meanPool}
+ *       and {@code lastStep}.
  * </ul>
  *
  * <p>Sizes ({@code OUT}, {@code K}, {@code S}) are positive integers, {@code P} a non-negative one.
@@ -133,7 +140,8 @@ public final class NetworkSpec {
     POSEMBEDDING("posEmbedding[(learned[, std=S]|sinusoidal)]", 0, "learned", "sinusoidal", "std"),
     CLSTOKEN("clsToken", 0),
     CLSPOOL("clsPool", 0),
-    PATCHES("patches(P)", 1);
+    PATCHES("patches(P)", 1),
+    EMBEDDING("embedding(V, D[, pad=P])", 2, "pad");
 
     final String usage;
     final int minPositional;
@@ -263,7 +271,7 @@ public final class NetworkSpec {
     List<Layer> layers = parse(spec);
     int[] in = checkInputShape(inputShape);
     walk(layers, in, null, null, null); // every shape check passes before a weight is allocated
-    Sequential model = new Sequential();
+    Sequential model = newModel(layers);
     try {
       walk(layers, in, gen, model, null);
     } catch (RuntimeException | Error e) {
@@ -297,6 +305,20 @@ public final class NetworkSpec {
     List<Safetensors.TensorInfo> state = new ArrayList<>();
     walk(layers, checkInputShape(inputShape), null, null, state);
     return List.copyOf(state);
+  }
+
+  /**
+   * The token ids the network {@code spec} describes takes, when its first layer is an embedding;
+   * else null (its input is plain numbers).
+   *
+   * @throws IllegalArgumentException for a malformed spec
+   */
+  public static TokenInput tokenInput(String spec) {
+    Layer first = parse(spec).get(0);
+    if (first.kind() != Kind.EMBEDDING) {
+      return null;
+    }
+    return new TokenInput(first.layers(), first.bidirectional() ? first.padding() : -1);
   }
 
   /**
@@ -512,6 +534,26 @@ public final class NetworkSpec {
         }
         yield new int[] {in[0], dirs * l.size()};
       }
+      case EMBEDDING -> {
+        // bound as: layers = V, size = D, padding = P (normalized), bidirectional = has a pad
+        if (l.number() != 1 || in.length != 1) {
+          throw fail(
+              l,
+              "embedding must be the first layer, on an inputShape (T) of T token ids; the shape"
+                  + " here is "
+                  + shape(in)
+                  + (l.number() != 1 ? " after layer " + (l.number() - 1) : ""));
+        }
+        if (into != null) {
+          into.add(
+              new TokenEmbedding(
+                  l.layers(), l.size(), l.bidirectional() ? l.padding() : null, gen));
+        }
+        if (state != null) {
+          state.add("weight", DType.FLOAT32, l.layers(), l.size());
+        }
+        yield new int[] {in[0], l.size()};
+      }
       case LASTSTEP, MEANPOOL -> {
         requireSequence(l, in);
         if (into != null) {
@@ -664,6 +706,18 @@ public final class NetworkSpec {
     state.add(prefix + "in_proj_bias", DType.FLOAT32, 3 * d);
     state.add(prefix + "out_proj.weight", DType.FLOAT32, d, d);
     state.add(prefix + "out_proj.bias", DType.FLOAT32, d);
+  }
+
+  /**
+   * A {@link PaddedSequenceNetwork} when the spec starts with an embedding that has a padding id
+   * (its sequences are right-padded with that id, so the layers get each one's length), else a
+   * {@link Sequential}.
+   */
+  private static Sequential newModel(List<Layer> layers) {
+    Layer first = layers.get(0);
+    return first.kind() == Kind.EMBEDDING && first.bidirectional()
+        ? new PaddedSequenceNetwork(first.padding())
+        : new Sequential();
   }
 
   private static Module activation(Layer l) {
@@ -1009,6 +1063,46 @@ public final class NetworkSpec {
         }
         case PATCHES ->
             new Layer(kind, number, column, text, positive(first, "patch size P"), 0, 0, 0, 0);
+        case EMBEDDING -> {
+          int vocabulary = positive(first, "vocabulary size V");
+          if (vocabulary > TokenEmbedding.MAX_FLOAT_VOCABULARY) {
+            throw argError(
+                first,
+                "vocabulary size V must be at most 2^24 = "
+                    + TokenEmbedding.MAX_FLOAT_VOCABULARY
+                    + " (token ids travel as float32, exact only up to 2^24), got '"
+                    + first.value()
+                    + "'");
+          }
+          int dim = positive(positional.get(1), "embedding size D");
+          Arg pad = named.get("pad");
+          int p = pad == null ? 0 : integer(pad, "padding id P");
+          if (p < -vocabulary || p >= vocabulary) {
+            throw argError(
+                pad,
+                "padding id P must be in [-V, V) = ["
+                    + -vocabulary
+                    + ", "
+                    + vocabulary
+                    + "), got '"
+                    + pad.value()
+                    + "'");
+          }
+          // fields reused: layers = V, size = D, padding = P (from the end when negative),
+          // bidirectional = whether there is a padding id
+          yield new Layer(
+              kind,
+              number,
+              column,
+              text,
+              dim,
+              0,
+              0,
+              p < 0 ? p + vocabulary : p,
+              0,
+              vocabulary,
+              pad != null);
+        }
         case LEAKYRELU -> {
           double slope = first == null ? 0.01 : decimal(first, "negative slope SLOPE");
           yield new Layer(kind, number, column, text, 0, 0, 0, 0, slope);

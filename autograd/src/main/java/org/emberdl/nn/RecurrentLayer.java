@@ -28,7 +28,7 @@ import org.emberdl.tensor.Recurrent.Cell;
  * {@code pad_packed_sequence}: outputs past a sequence's end are 0, h_n/c_n are the states at its
  * own last step, and the reverse direction starts there.
  */
-public abstract class RecurrentLayer extends Module {
+public abstract class RecurrentLayer extends Module implements VariableLength {
   private final Cell cell;
   private final int inputSize;
   private final int hiddenSize;
@@ -167,7 +167,13 @@ public abstract class RecurrentLayer extends Module {
   /** The output sequence only; see {@link #run(Tensor, int[], Tensor, Tensor)}. */
   @Override
   public Tensor forward(Tensor input) {
-    RecurrentOutput r = run(input, null, null, null);
+    return forward(input, null);
+  }
+
+  /** The output sequence only, of sequences with the given lengths (null: all full length). */
+  @Override
+  public Tensor forward(Tensor input, int[] lengths) {
+    RecurrentOutput r = run(input, lengths, null, null);
     r.hN().close();
     if (r.cN() != null) {
       r.cN().close();

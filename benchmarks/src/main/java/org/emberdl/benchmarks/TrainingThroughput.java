@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.examples.Mlp;
+import org.emberdl.examples.RowLstm;
 import org.emberdl.examples.SmallCnn;
 import org.emberdl.nn.CrossEntropyLoss;
 import org.emberdl.nn.Module;
@@ -17,10 +18,11 @@ import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
 
 /**
- * Steady-state training throughput (samples/s) of the Fashion-MNIST MLP and small CNN, the Ember
- * side of the peer comparison in {@code benchmarks/peers/} (PyTorch: {@code pytorch_train.py}, DJL:
- * {@code DjlTrainingThroughput} in the {@code peers} profile). All three take the same options and
- * print the same lines.
+ * Steady-state training throughput (samples/s) of the Fashion-MNIST MLP, small CNN and row LSTM
+ * ({@code lstm}: 28 steps of 28 pixels, LSTM(128), last step, linear(10)), the Ember side of the
+ * peer comparison in {@code benchmarks/peers/} (PyTorch: {@code pytorch_train.py}, DJL: {@code
+ * DjlTrainingThroughput} in the {@code peers} profile). All three take the same options and print
+ * the same lines.
  *
  * <p>Data: a fixed pool of synthetic Fashion-MNIST-shaped inputs (standard normal, 784 features)
  * and uniform labels in [0, 10); step {@code i} trains on the contiguous slice {@code i} of the
@@ -30,7 +32,7 @@ import org.emberdl.tensor.NDArray;
  * {@code --rep-seconds}, then time {@code --reps} repetitions of N steps.
  *
  * <pre>
- * --configs mlp:64,mlp:256,mlp:1024,cnn:128   model:batch list
+ * --configs mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128   model:batch list
  * --threads N          Ember CPU threads (also -Demberdl.threads=N)
  * --reps N             timed repetitions per configuration (default 5)
  * --rep-seconds X      target length of one repetition (default 1.0)
@@ -59,7 +61,8 @@ public final class TrainingThroughput {
     double repSeconds = Double.parseDouble(o.getOrDefault("rep-seconds", "1.0"));
     double warmupSeconds = Double.parseDouble(o.getOrDefault("warmup-seconds", "3.0"));
     long seed = Long.parseLong(o.getOrDefault("seed", "42"));
-    for (String config : o.getOrDefault("configs", "mlp:64,mlp:256,mlp:1024,cnn:128").split(",")) {
+    for (String config :
+        o.getOrDefault("configs", "mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128").split(",")) {
       String[] mb = config.split(":");
       String model = mb[0];
       int batch = Integer.parseInt(mb[1]);
@@ -166,7 +169,9 @@ public final class TrainingThroughput {
     return switch (model) {
       case "mlp" -> new Mlp(gen);
       case "cnn" -> new SmallCnn(gen);
-      default -> throw new IllegalArgumentException("unknown model " + model + " (mlp or cnn)");
+      case "lstm" -> new RowLstm(gen);
+      default ->
+          throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn or lstm)");
     };
   }
 

@@ -49,6 +49,14 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
   int epochs = 5;
 
   @Option(
+      names = "--model",
+      paramLabel = "NAME",
+      description =
+          "network: mlp (784-256-128-10, default) or lstm (each image as 28 rows of 28 pixels:"
+              + " lstm(128), lastStep, linear(10))")
+  String model = "mlp";
+
+  @Option(
       names = "--limit",
       paramLabel = "N",
       description = "train on the first N training images only (default all)")
@@ -82,6 +90,15 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
     return cli.execute("demo", common.verbose, () -> SparkJobs.demo(a, cli.out));
   }
 
+  private static String model(CommandSpec spec, String name) {
+    try {
+      return ExampleNetworks.of(name).cliName();
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--model: " + e.getMessage());
+    }
+  }
+
   @Override
   public DemoArgs settings() {
     return new DemoArgs(
@@ -95,6 +112,7 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
         seed,
         common.master,
         overwrite,
-        progress.mode(spec));
+        progress.mode(spec),
+        model(spec, model));
   }
 }

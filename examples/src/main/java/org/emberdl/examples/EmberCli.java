@@ -247,7 +247,8 @@ public final class EmberCli implements Callable<Integer> {
       long seed,
       String master,
       boolean overwrite,
-      String progress) {}
+      String progress,
+      String model) {}
 
   /** Runs a command and exits with its status (see {@link EmberCli}). */
   public static void main(String[] args) {

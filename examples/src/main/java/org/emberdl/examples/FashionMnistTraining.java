@@ -25,12 +25,13 @@ import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.memory.Allocators;
 
 /**
- * Trains an MLP or a small CNN on Fashion-MNIST with Adam and reports loss, accuracy and speed per
- * epoch, then saves the weights as safetensors (loadable in PyTorch with the same module names).
+ * Trains an MLP, a small CNN or an LSTM over the image rows ({@link RowLstm}) on Fashion-MNIST with
+ * Adam and reports loss, accuracy and speed per epoch, then saves the weights as safetensors
+ * (loadable in PyTorch with the same module names).
  *
  * <pre>
- * --model mlp|cnn|vit   network (default mlp; vit: {@link PatchTransformer})
- * --epochs N            default 5 (mlp) or 2 (cnn)
+ * --model mlp|cnn|lstm|vit  network (default mlp; vit: {@link PatchTransformer})
+ * --epochs N            default 5 (mlp, lstm, vit) or 2 (cnn)
  * --batch-size N        default 128
  * --lr X                Adam learning rate, default 1e-3
  * --schedule constant|cosine   cosine annealing to 0 over all steps (default constant)
@@ -170,7 +171,9 @@ public final class FashionMnistTraining {
       case "mlp" -> new Mlp(gen);
       case "cnn" -> new SmallCnn(gen);
       case "vit" -> new PatchTransformer(gen);
-      default -> throw new IllegalArgumentException("unknown model " + name + " (mlp, cnn or vit)");
+      case "lstm" -> new RowLstm(gen);
+      default ->
+          throw new IllegalArgumentException("unknown model " + name + " (mlp, cnn, lstm or vit)");
     };
   }
 

@@ -642,15 +642,18 @@ final class SparkJobs {
           spark.sparkContext().master(),
           a.work().toAbsolutePath());
       convertFashionMnist(spark, guard, a.fashionMnist(), work, a.limit(), 0, null, out);
+      ExampleNetworks net = ExampleNetworks.of(a.model());
       TrainArgs train =
           new TrainArgs(
               work + "/train.parquet",
               work + "/model",
-              EmberCli.DEFAULT_LAYERS.stream().mapToInt(Integer::intValue).toArray(),
-              null,
+              net.spec() == null
+                  ? EmberCli.DEFAULT_LAYERS.stream().mapToInt(Integer::intValue).toArray()
+                  : null,
+              net.spec(),
               null,
               new String[0],
-              null,
+              net.inputShape(),
               a.epochs(),
               a.batchSize(),
               a.learningRate(),

@@ -220,8 +220,13 @@ class EmberCliTest {
             42,
             null,
             false,
-            "auto"),
+            "auto",
+            "mlp"),
         parse("demo"));
+    assertEquals("lstm", ((DemoArgs) parse("demo", "--model", "lstm")).model());
+    ParameterException unknown =
+        assertThrows(ParameterException.class, () -> parse("demo", "--model", "rnn"));
+    assertEquals("--model: unknown model 'rnn'; expected one of [mlp, lstm]", unknown.getMessage());
     DemoArgs d =
         (DemoArgs)
             parse("demo", "--epochs", "1", "--limit", "500", "--partitions", "2", "--work", "w");

@@ -83,4 +83,40 @@ class FashionMnistTrainingTest {
     }
     assertEquals(0, Allocators.cpuAllocatedBytes());
   }
+
+  @Test
+  void theRowLstmTrainsAFewStepsWithPytorchKeys() throws Exception {
+    assumeTrue(FashionMnist.isAvailable(FashionMnist.DEFAULT_DIR), "dataset-fashion-mnist");
+    Path out = dir.resolve("lstm.safetensors");
+    FashionMnistTraining.Result r =
+        new FashionMnistTraining(
+                Map.of(
+                    "model",
+                    "lstm",
+                    "epochs",
+                    "1",
+                    "limit",
+                    "3072",
+                    "lr",
+                    "3e-3",
+                    "out",
+                    out.toString()),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))
+            .run();
+    // 24 steps: far from converged, but well above chance (10%)
+    assertTrue(r.testAccuracy() > 0.3, "test accuracy " + r.testAccuracy());
+    try (Safetensors.SafetensorsFile f = Safetensors.read(out)) {
+      // the keys of the PyTorch twin in benchmarks/peers/pytorch_fashion_accuracy.py
+      assertEquals(
+          java.util.List.of(
+              "lstm.weight_ih_l0",
+              "lstm.weight_hh_l0",
+              "lstm.bias_ih_l0",
+              "lstm.bias_hh_l0",
+              "fc.weight",
+              "fc.bias"),
+          java.util.List.copyOf(f.tensors().keySet()));
+    }
+    assertEquals(0, Allocators.cpuAllocatedBytes());
+  }
 }

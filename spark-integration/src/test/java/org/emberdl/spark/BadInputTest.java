@@ -171,7 +171,9 @@ class BadInputTest {
         assertThrows(IllegalArgumentException.class, () -> model.transform(strings));
     assertTrue(
         type.getMessage()
-            .contains("must be a Spark ML Vector, array<float> or array<double>, but is string"),
+            .contains(
+                "must be a Spark ML Vector, array<float>, array<double>, or token ids as"
+                    + " array<int> or array<long>, but is string"),
         type.getMessage());
     Dataset<Row> taken = df.withColumn("prediction", df.col("label"));
     IllegalArgumentException exists =

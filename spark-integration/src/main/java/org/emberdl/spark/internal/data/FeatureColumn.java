@@ -11,12 +11,14 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarArray;
+import org.emberdl.nn.TokenInput;
 
 /**
  * A features column and how to copy one row of it into a float buffer without boxing: a Spark ML
- * {@code Vector} (dense or sparse), {@code array<float>} (one memcpy) or {@code array<double>}.
- * Every row is checked: null, wrong length, non-finite values and sparse indices outside the vector
- * or out of order are reported with the column, the expected size and the offending index or value.
+ * {@code Vector} (dense or sparse), {@code array<float>} (one memcpy), {@code array<double>}, or
+ * integer token ids as {@code array<int>}/{@code array<long>} ({@link TokenIdColumn}). Every row is
+ * checked: null, wrong length, non-finite values and sparse indices outside the vector or out of
+ * order are reported with the column, the expected size and the offending index or value.
  */
 public final class FeatureColumn implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -24,19 +26,24 @@ public final class FeatureColumn implements Serializable {
   enum Kind {
     VECTOR,
     FLOAT_ARRAY,
-    DOUBLE_ARRAY
+    DOUBLE_ARRAY,
+    INT_ARRAY,
+    LONG_ARRAY
   }
 
   private final String name;
   private final Kind kind;
   private final int size;
   private final boolean elementsMayBeNull;
+  private final TokenIdColumn ids; // array<int>/array<long> only
 
-  private FeatureColumn(String name, Kind kind, int size, boolean elementsMayBeNull) {
+  private FeatureColumn(
+      String name, Kind kind, int size, boolean elementsMayBeNull, TokenIdColumn ids) {
     this.name = name;
     this.kind = kind;
     this.size = size;
     this.elementsMayBeNull = elementsMayBeNull;
+    this.ids = ids;
   }
 
   /**
@@ -45,16 +52,28 @@ public final class FeatureColumn implements Serializable {
    * @throws IllegalArgumentException naming the column when it is missing or of another type
    */
   public static FeatureColumn of(StructType schema, String name, int size) {
+    return of(schema, name, size, null);
+  }
+
+  /**
+   * As {@link #of(StructType, String, int)}, for a network that takes {@code tokens} (null when its
+   * input is plain numbers), against which {@code array<int>}/{@code array<long>} rows are checked.
+   */
+  public static FeatureColumn of(StructType schema, String name, int size, TokenInput tokens) {
     Kind kind = kindOf(schema, name);
     // Spark enforces containsNull = false, so such arrays need no per-element null scan.
     boolean mayBeNull =
         !(schema.apply(name).dataType() instanceof ArrayType array) || array.containsNull();
-    return new FeatureColumn(name, kind, size, mayBeNull);
+    TokenIdColumn ids =
+        kind == Kind.INT_ARRAY || kind == Kind.LONG_ARRAY
+            ? new TokenIdColumn(kind == Kind.LONG_ARRAY, size, tokens)
+            : null;
+    return new FeatureColumn(name, kind, size, mayBeNull, ids);
   }
 
   /** A column of Spark ML Vectors named {@code name}, for a single Vector put in a row. */
   public static FeatureColumn vector(String name, int size) {
-    return new FeatureColumn(name, Kind.VECTOR, size, false);
+    return new FeatureColumn(name, Kind.VECTOR, size, false, null);
   }
 
   /** Checks the column's type; the message names the column and the accepted types. */
@@ -78,11 +97,18 @@ public final class FeatureColumn implements Serializable {
       if (array.elementType().equals(DataTypes.DoubleType)) {
         return Kind.DOUBLE_ARRAY;
       }
+      if (array.elementType().equals(DataTypes.IntegerType)) {
+        return Kind.INT_ARRAY;
+      }
+      if (array.elementType().equals(DataTypes.LongType)) {
+        return Kind.LONG_ARRAY;
+      }
     }
     throw new IllegalArgumentException(
         "features column '"
             + name
-            + "' must be a Spark ML Vector, array<float> or array<double>, but is "
+            + "' must be a Spark ML Vector, array<float>, array<double>, or token ids as"
+            + " array<int> or array<long>, but is "
             + type.simpleString());
   }
 
@@ -103,6 +129,9 @@ public final class FeatureColumn implements Serializable {
   public String copy(InternalRow row, int ordinal, float[] dst, int offset) {
     if (row.isNullAt(ordinal)) {
       return "features are null";
+    }
+    if (ids != null) {
+      return copyIds(row.getArray(ordinal), dst, offset);
     }
     switch (kind) {
       case FLOAT_ARRAY -> {
@@ -135,9 +164,17 @@ public final class FeatureColumn implements Serializable {
           return bad;
         }
       }
-      default -> throw new AssertionError(kind);
+      case INT_ARRAY, LONG_ARRAY -> throw new AssertionError("read by copyIds");
     }
     return checkFinite(dst, offset);
+  }
+
+  /** Integer ids: no element may be null; then each is checked and stored as a float. */
+  private String copyIds(ArrayData a, float[] dst, int offset) {
+    if (elementsMayBeNull && hasNull(a)) {
+      return "features contain a null element";
+    }
+    return ids.copy(a, dst, offset);
   }
 
   /** Whether this is an {@code array<float>} column. */
@@ -147,7 +184,7 @@ public final class FeatureColumn implements Serializable {
 
   /** Whether {@link #copy(ColumnVector, int, float[], int)} reads this column's kind. */
   public boolean readsColumnar() {
-    return kind == Kind.FLOAT_ARRAY || kind == Kind.DOUBLE_ARRAY;
+    return kind != Kind.VECTOR;
   }
 
   /**
@@ -160,6 +197,9 @@ public final class FeatureColumn implements Serializable {
       return "features are null";
     }
     ColumnarArray a = column.getArray(rowId);
+    if (ids != null) {
+      return copyIds(a, dst, offset);
+    }
     String bad = checkLength(a.numElements());
     if (bad != null) {
       return bad;
@@ -278,8 +318,8 @@ public final class FeatureColumn implements Serializable {
         + " in features column '"
         + name
         + "' (expected "
-        + size
-        + " finite values): "
+        + (ids != null ? ids.expected() : size + " finite values")
+        + "): "
         + problem
         + "; set handleInvalid to 'skip' to drop such rows";
   }

@@ -67,7 +67,8 @@ public final class TrainingInput implements AutoCloseable {
       selected = indexed.data();
       clients = indexed.clients();
     }
-    FeatureColumn features = FeatureColumn.of(selected.schema(), featuresCol, network.inputSize());
+    FeatureColumn features =
+        FeatureColumn.of(selected.schema(), featuresCol, network.inputSize(), network.tokenInput());
     PartitionData.RowSpec spec =
         new PartitionData.RowSpec(
             features,

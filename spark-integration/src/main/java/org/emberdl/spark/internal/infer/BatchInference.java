@@ -138,7 +138,8 @@ public final class BatchInference implements Serializable {
   public Dataset<Row> transform(
       Dataset<?> df, String featuresCol, StructType outputSchema, byte[] weights) {
     SparkSession spark = df.sparkSession();
-    FeatureColumn features = FeatureColumn.of(df.schema(), featuresCol, network.inputSize());
+    FeatureColumn features =
+        FeatureColumn.of(df.schema(), featuresCol, network.inputSize(), network.tokenInput());
     int ordinal = df.schema().fieldIndex(featuresCol);
     Broadcast<byte[]> bc =
         JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(weights);

@@ -14,6 +14,7 @@ import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.NetworkSpec;
+import org.emberdl.nn.TokenInput;
 import org.emberdl.onnx.Onnx;
 import org.emberdl.onnx.OnnxFormatException;
 import org.emberdl.onnx.OnnxModule;
@@ -428,6 +429,14 @@ public final class NetworkDefinition implements Serializable {
   /** The shape of one example. */
   public int[] inputShape() {
     return inputShape.clone();
+  }
+
+  /**
+   * The token ids a spec network whose first layer is an embedding takes (rows of {@code
+   * array<int>}/{@code array<long>} are checked against it), or null.
+   */
+  public TokenInput tokenInput() {
+    return fromOnnx() || fromFactory() ? null : NetworkSpec.tokenInput(spec);
   }
 
   /** Elements of one example's features. */

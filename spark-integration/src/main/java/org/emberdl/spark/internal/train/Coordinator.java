@@ -82,8 +82,15 @@ public final class Coordinator {
     }
   }
 
-  /** Outputs per example, from a forward pass of one zero example. */
+  /**
+   * Outputs per example: known from a spec or ONNX graph, else from a forward pass of one zero
+   * example (a zero example is not valid input for every spec: all padding for a padded token
+   * sequence).
+   */
   private static int countOutputs(Module model, NetworkDefinition network) {
+    if (!network.fromFactory()) {
+      return network.outputSize();
+    }
     int[] shape = new int[network.inputShape().length + 1];
     shape[0] = 1;
     System.arraycopy(network.inputShape(), 0, shape, 1, shape.length - 1);
