@@ -33,6 +33,7 @@ import org.emberdl.nn.Sigmoid;
 import org.emberdl.nn.SinusoidalPositionalEncoding;
 import org.emberdl.nn.Softmax;
 import org.emberdl.nn.Tanh;
+import org.emberdl.nn.TokenEmbedding;
 import org.emberdl.nn.TransformerEncoder;
 import org.emberdl.nn.TransformerEncoderLayer;
 import org.emberdl.tensor.DType;
@@ -220,6 +221,12 @@ class OnnxExportLayerTest {
             c("ClsPool", g -> new ClsPool(), 3, 5, 8),
             c("LearnedPositionalEmbedding", g -> new LearnedPositionalEmbedding(9, 8, g), 3, 5, 8),
             c("SinusoidalPositionalEncoding", g -> new SinusoidalPositionalEncoding(9, 8), 3, 5, 8),
+            new Case(
+                "TokenEmbedding (int64 ids in the graph)",
+                g -> new TokenEmbedding(10, 4, null, g),
+                new int[] {3, 6},
+                true,
+                OnnxExportOptions.DEFAULT_OPSET),
             c("empty Sequential", g -> new Sequential(), 3, 7))
         .map(Arguments::of);
   }
@@ -255,14 +262,17 @@ class OnnxExportLayerTest {
       for (int batch : new int[] {c.shape()[0], c.shape()[0] + 3}) {
         int[] s = c.shape().clone();
         s[0] = batch;
-        try (NDArray x =
-            c.indices()
-                ? NDArray.randint(gen, 0, 10, s)
-                : NDArray.uniform(gen, DType.FLOAT32, -3, 3, s)) {
+        try (NDArray x = input(c, gen, s)) {
           OrtRunner.assertSameOutput(onnx, layer, x, tolerance(c));
         }
       }
     }
+  }
+
+  private static NDArray input(Case c, Generator gen, int[] shape) {
+    return c.indices()
+        ? NDArray.randint(gen, 0, 10, shape)
+        : NDArray.uniform(gen, DType.FLOAT32, -3, 3, shape);
   }
 
   /**

@@ -34,6 +34,7 @@ import org.emberdl.nn.Sigmoid;
 import org.emberdl.nn.SinusoidalPositionalEncoding;
 import org.emberdl.nn.Softmax;
 import org.emberdl.nn.Tanh;
+import org.emberdl.nn.TokenEmbedding;
 import org.emberdl.nn.TransformerEncoder;
 import org.emberdl.nn.TransformerEncoderLayer;
 
@@ -55,6 +56,7 @@ import org.emberdl.nn.TransformerEncoderLayer;
  *       them ReduceMean, Sub, Mul, Add, Sqrt, Div (batch statistics, as Ember's eval)</td></tr>
  *   <tr><td>LayerNorm</td><td>LayerNormalization</td></tr>
  *   <tr><td>Embedding</td><td>Gather (axis 0)</td></tr>
+ *   <tr><td>TokenEmbedding</td><td>Gather (axis 0); the graph's input is int64 token ids</td></tr>
  *   <tr><td>ReLU, LeakyReLU, Sigmoid, Tanh</td><td>Relu, LeakyRelu, Sigmoid, Tanh</td></tr>
  *   <tr><td>GELU</td><td>Gelu at opset 20+; before, Div, Erf, Add, Mul (exact) or Mul, Add,
  *       Tanh (tanh form)</td></tr>
@@ -103,6 +105,7 @@ public final class LayerExporters {
         .with(BatchNorm2d.class, BuiltinExporters::batchNorm)
         .with(LayerNorm.class, BuiltinExporters::layerNorm)
         .with(Embedding.class, BuiltinExporters::embedding)
+        .with(TokenEmbedding.class, BuiltinExporters::embedding)
         .with(ReLU.class, BuiltinExporters::relu)
         .with(LeakyReLU.class, BuiltinExporters::leakyRelu)
         .with(Sigmoid.class, BuiltinExporters::sigmoid)
