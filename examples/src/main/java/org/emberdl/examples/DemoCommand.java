@@ -52,8 +52,9 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
       names = "--model",
       paramLabel = "NAME",
       description =
-          "network: mlp (784-256-128-10, default) or lstm (each image as 28 rows of 28 pixels:"
-              + " lstm(128), lastStep, linear(10))")
+          "network: mlp (784-256-128-10, default), lstm (each image as 28 rows of 28 pixels:"
+              + " lstm(128), lastStep, linear(10)) or vit (a patch transformer on 7x7 patches,"
+              + " PatchTransformer.SPEC)")
   String model = "mlp";
 
   @Option(

@@ -5,13 +5,15 @@ import java.util.Locale;
 /**
  * The Fashion-MNIST networks the demo trains on Spark, by name: the network Params a classifier
  * gets for each ({@code --model} of {@code demo}). Each is the same network as the standalone
- * trainer's model of that name ({@link Mlp}, {@link RowLstm}).
+ * trainer's model of that name ({@link Mlp}, {@link RowLstm}, {@link PatchTransformer}).
  */
 enum ExampleNetworks {
   /** 784-256-128-10 with ReLU. */
   MLP(null, null),
   /** Each image as 28 steps of one 28-pixel row: LSTM(128), last step, linear(10). */
-  LSTM("lstm(128), lastStep, linear(10)", new int[] {28, 28});
+  LSTM("lstm(128), lastStep, linear(10)", new int[] {28, 28}),
+  /** A small vision transformer on 7x7 patches ({@link PatchTransformer#SPEC}). */
+  VIT(PatchTransformer.SPEC, new int[] {1, 28, 28});
 
   private final String spec;
   private final int[] inputShape;
@@ -35,7 +37,7 @@ enum ExampleNetworks {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** The network named {@code name} (mlp, lstm). */
+  /** The network named {@code name} (mlp, lstm, vit). */
   static ExampleNetworks of(String name) {
     for (ExampleNetworks n : values()) {
       if (n.cliName().equals(name)) {

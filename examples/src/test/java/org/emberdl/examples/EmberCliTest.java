@@ -226,7 +226,9 @@ class EmberCliTest {
     assertEquals("lstm", ((DemoArgs) parse("demo", "--model", "lstm")).model());
     ParameterException unknown =
         assertThrows(ParameterException.class, () -> parse("demo", "--model", "rnn"));
-    assertEquals("--model: unknown model 'rnn'; expected one of [mlp, lstm]", unknown.getMessage());
+    assertEquals(
+        "--model: unknown model 'rnn'; expected one of [mlp, lstm, vit]", unknown.getMessage());
+    assertEquals("vit", ((DemoArgs) parse("demo", "--model", "vit")).model());
     DemoArgs d =
         (DemoArgs)
             parse("demo", "--epochs", "1", "--limit", "500", "--partitions", "2", "--work", "w");
