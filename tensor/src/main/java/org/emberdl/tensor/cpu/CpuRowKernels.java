@@ -239,10 +239,41 @@ final class CpuRowKernels {
     boolean f32 = x.dtype() == DType.FLOAT32;
     long x0 = address(x);
     long y0 = address(y);
+    if (f32) {
+      float s = (float) scale;
+      forRows(
+          rows,
+          cols,
+          true,
+          (from, to, io) -> {
+            float[] row = io.f;
+            for (long r = from; r < to; r++) {
+              UNSAFE.copyMemory(null, x0 + r * cols * 4L, row, FLOAT_BASE, cols * 4L);
+              float max = Float.NEGATIVE_INFINITY;
+              for (int i = 0; i < cols; i++) {
+                max = Math.max(max, row[i]);
+              }
+              // max(s x) = s max(x) for s > 0; for other scales take the max of the products
+              float shift = s > 0 ? s * max : scaledMax(row, cols, s);
+              double sum = 0;
+              for (int i = 0; i < cols; i++) {
+                float e = FastExp.exp(row[i] * s - shift);
+                row[i] = e;
+                sum += e;
+              }
+              float inv = (float) (1 / sum);
+              for (int i = 0; i < cols; i++) {
+                row[i] *= inv;
+              }
+              UNSAFE.copyMemory(row, FLOAT_BASE, null, y0 + r * cols * 4L, cols * 4L);
+            }
+          });
+      return;
+    }
     forRows(
         rows,
         cols,
-        f32,
+        false,
         (from, to, io) -> {
           double[] row = io.a;
           for (long r = from; r < to; r++) {
@@ -267,6 +298,14 @@ final class CpuRowKernels {
         });
   }
 
+  private static float scaledMax(float[] row, int cols, float s) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (int i = 0; i < cols; i++) {
+      max = Math.max(max, row[i] * s);
+    }
+    return max;
+  }
+
   /** Softmax's backward along each row: {@code dx = scale * y * (g - sum(g * y))}. */
   static void softmaxBackward(NDArray grad, NDArray y, double scale, NDArray dx, int cols) {
     long rows = y.numel() / cols;
@@ -274,10 +313,35 @@ final class CpuRowKernels {
     long g0 = address(grad);
     long y0 = address(y);
     long d0 = address(dx);
+    if (f32) {
+      float s = (float) scale;
+      Parallel.range(
+          rows,
+          rows * cols,
+          MIN_PARALLEL_ELEMENTS,
+          (from, to) -> {
+            float[] g = new float[cols];
+            float[] yy = new float[cols];
+            for (long r = from; r < to; r++) {
+              UNSAFE.copyMemory(null, g0 + r * cols * 4L, g, FLOAT_BASE, cols * 4L);
+              UNSAFE.copyMemory(null, y0 + r * cols * 4L, yy, FLOAT_BASE, cols * 4L);
+              double dot = 0;
+              for (int i = 0; i < cols; i++) {
+                dot += g[i] * yy[i];
+              }
+              float d = (float) dot;
+              for (int i = 0; i < cols; i++) {
+                g[i] = s * yy[i] * (g[i] - d);
+              }
+              UNSAFE.copyMemory(g, FLOAT_BASE, null, d0 + r * cols * 4L, cols * 4L);
+            }
+          });
+      return;
+    }
     forRows(
         rows,
         cols,
-        f32,
+        false,
         (from, to, io) -> {
           double[] g = io.a;
           double[] yy = io.b;
