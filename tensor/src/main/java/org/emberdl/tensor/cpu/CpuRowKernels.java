@@ -21,15 +21,21 @@ final class CpuRowKernels {
 
   private CpuRowKernels() {}
 
-  /** A row-loop body: rows [from, to) with per-thread scratch rows. */
+  /** A row-loop body: rows [from, to) with per-thread scratch blocks. */
   @FunctionalInterface
   private interface RowBody {
     void run(long from, long to, Rows io);
   }
 
-  /** Per-range scratch: double rows and one float row for converting float32 data. */
+  /**
+   * Per-range scratch for blocks of whole rows: three double blocks and one float block. Rows move
+   * between off-heap memory and these arrays a block at a time (one {@code copyMemory} of up to
+   * {@link Workspace#TILE} elements): a copy per row would cost more than the row's arithmetic, as
+   * the attention softmax's rows are only T = 17 elements long.
+   */
   private static final class Rows {
     final int cols;
+    final int block;
     final boolean f32;
     final float[] f;
     final double[] a;
@@ -39,33 +45,37 @@ final class CpuRowKernels {
     Rows(int cols, boolean f32) {
       this.cols = cols;
       this.f32 = f32;
-      this.f = new float[cols];
-      this.a = new double[cols];
-      this.b = new double[cols];
-      this.c = new double[cols];
+      this.block = Math.max(1, Workspace.TILE / Math.max(1, cols));
+      int n = block * cols;
+      this.f = new float[n];
+      this.a = new double[n];
+      this.b = new double[n];
+      this.c = new double[n];
     }
 
-    /** Row {@code r} of the array at {@code base} into {@code dst}. */
-    void load(long base, long r, double[] dst) {
+    /** Rows {@code [r, r + n)} of the array at {@code base} into {@code dst}. */
+    void load(long base, long r, int n, double[] dst) {
+      int len = n * cols;
       if (f32) {
-        UNSAFE.copyMemory(null, base + r * cols * 4L, f, FLOAT_BASE, cols * 4L);
-        for (int i = 0; i < cols; i++) {
+        UNSAFE.copyMemory(null, base + r * cols * 4L, f, FLOAT_BASE, len * 4L);
+        for (int i = 0; i < len; i++) {
           dst[i] = f[i];
         }
       } else {
-        UNSAFE.copyMemory(null, base + r * cols * 8L, dst, DOUBLE_BASE, cols * 8L);
+        UNSAFE.copyMemory(null, base + r * cols * 8L, dst, DOUBLE_BASE, len * 8L);
       }
     }
 
-    /** {@code src} into row {@code r} of the array at {@code base}, rounded to its dtype. */
-    void store(double[] src, long base, long r) {
+    /** {@code src} into rows {@code [r, r + n)} of the array at {@code base}, in its dtype. */
+    void store(double[] src, long base, long r, int n) {
+      int len = n * cols;
       if (f32) {
-        for (int i = 0; i < cols; i++) {
+        for (int i = 0; i < len; i++) {
           f[i] = (float) src[i];
         }
-        UNSAFE.copyMemory(f, FLOAT_BASE, null, base + r * cols * 4L, cols * 4L);
+        UNSAFE.copyMemory(f, FLOAT_BASE, null, base + r * cols * 4L, len * 4L);
       } else {
-        UNSAFE.copyMemory(src, DOUBLE_BASE, null, base + r * cols * 8L, cols * 8L);
+        UNSAFE.copyMemory(src, DOUBLE_BASE, null, base + r * cols * 8L, len * 8L);
       }
     }
   }
@@ -103,38 +113,43 @@ final class CpuRowKernels {
         cols,
         f32,
         (from, to, io) -> {
-          double[] row = io.a;
-          for (long r = from; r < to; r++) {
-            io.load(x0, r, row);
-            double sum = 0;
-            for (int i = 0; i < cols; i++) {
-              sum += row[i];
-            }
-            double mu = sum / cols;
-            // two passes over the row in L1: the centred sum of squares has no cancellation
-            double ss = 0;
-            for (int i = 0; i < cols; i++) {
-              double c = row[i] - mu;
-              row[i] = c;
-              ss += c * c;
-            }
-            double inv = 1 / Math.sqrt(ss / cols + eps);
-            for (int i = 0; i < cols; i++) {
-              row[i] *= inv;
-            }
-            if (w != null) {
+          double[] v = io.a;
+          for (long r0 = from; r0 < to; r0 += io.block) {
+            int n = (int) Math.min(io.block, to - r0);
+            io.load(x0, r0, n, v);
+            for (int j = 0; j < n; j++) {
+              int o = j * cols;
+              double sum = 0;
               for (int i = 0; i < cols; i++) {
-                row[i] *= w[i];
+                sum += v[o + i];
               }
-            }
-            if (b != null) {
+              double mu = sum / cols;
+              // two passes over the row in L1: the centred sum of squares has no cancellation
+              double ss = 0;
               for (int i = 0; i < cols; i++) {
-                row[i] += b[i];
+                double c = v[o + i] - mu;
+                v[o + i] = c;
+                ss += c * c;
               }
+              double inv = 1 / Math.sqrt(ss / cols + eps);
+              if (w == null) {
+                for (int i = 0; i < cols; i++) {
+                  v[o + i] *= inv;
+                }
+              } else {
+                for (int i = 0; i < cols; i++) {
+                  v[o + i] = v[o + i] * inv * w[i];
+                }
+              }
+              if (b != null) {
+                for (int i = 0; i < cols; i++) {
+                  v[o + i] += b[i];
+                }
+              }
+              putScalar(m0, r0 + j, f32, mu);
+              putScalar(s0, r0 + j, f32, inv);
             }
-            io.store(row, y0, r);
-            putScalar(m0, r, f32, mu);
-            putScalar(s0, r, f32, inv);
+            io.store(v, y0, r0, n);
           }
         });
   }
@@ -164,9 +179,9 @@ final class CpuRowKernels {
     long s0 = address(rstd);
     long dx0 = address(dx);
     boolean params = dweight != null || dbias != null;
-    int parts = params ? Math.max(1, (int) Math.min(rows, 64)) : 1;
-    // the parameter gradients are sums over rows: each fixed block of rows sums into its own
-    // partial row, and the blocks are added in order, so the result does not depend on threads
+    int parts = Math.max(1, (int) Math.min(rows, 64));
+    // the parameter gradients are sums over rows: each fixed part of the rows sums into its own
+    // partial row, and the parts are added in order, so the result does not depend on threads
     double[][] dw = params ? new double[parts][cols] : null;
     double[][] db = params ? new double[parts][cols] : null;
     long perPart = (rows + parts - 1) / parts;
@@ -181,35 +196,39 @@ final class CpuRowKernels {
           double[] out = io.c;
           for (long p = pFrom; p < pTo; p++) {
             long end = Math.min(rows, (p + 1) * perPart);
-            for (long r = p * perPart; r < end; r++) {
-              io.load(g0, r, g);
-              io.load(x0, r, xh);
-              double mu = getScalar(m0, r, f32);
-              double inv = getScalar(s0, r, f32);
-              double sumGh = 0;
-              double sumGhXh = 0;
-              for (int i = 0; i < cols; i++) {
-                double xhat = (xh[i] - mu) * inv;
-                xh[i] = xhat;
-                double gh = w == null ? g[i] : g[i] * w[i];
-                out[i] = gh;
-                sumGh += gh;
-                sumGhXh += gh * xhat;
-              }
-              if (params) {
-                double[] pw = dw[(int) p];
-                double[] pb = db[(int) p];
+            for (long r0 = p * perPart; r0 < end; r0 += io.block) {
+              int n = (int) Math.min(io.block, end - r0);
+              io.load(g0, r0, n, g);
+              io.load(x0, r0, n, xh);
+              for (int j = 0; j < n; j++) {
+                int o = j * cols;
+                double mu = getScalar(m0, r0 + j, f32);
+                double inv = getScalar(s0, r0 + j, f32);
+                double sumGh = 0;
+                double sumGhXh = 0;
                 for (int i = 0; i < cols; i++) {
-                  pw[i] += g[i] * xh[i];
-                  pb[i] += g[i];
+                  double xhat = (xh[o + i] - mu) * inv;
+                  xh[o + i] = xhat;
+                  double gh = w == null ? g[o + i] : g[o + i] * w[i];
+                  out[o + i] = gh;
+                  sumGh += gh;
+                  sumGhXh += gh * xhat;
+                }
+                if (params) {
+                  double[] pw = dw[(int) p];
+                  double[] pb = db[(int) p];
+                  for (int i = 0; i < cols; i++) {
+                    pw[i] += g[o + i] * xh[o + i];
+                    pb[i] += g[o + i];
+                  }
+                }
+                double meanGh = sumGh / cols;
+                double meanGhXh = sumGhXh / cols;
+                for (int i = 0; i < cols; i++) {
+                  out[o + i] = inv * (out[o + i] - meanGh - xh[o + i] * meanGhXh);
                 }
               }
-              double meanGh = sumGh / cols;
-              double meanGhXh = sumGhXh / cols;
-              for (int i = 0; i < cols; i++) {
-                out[i] = inv * (out[i] - meanGh - xh[i] * meanGhXh);
-              }
-              io.store(out, dx0, r);
+              io.store(out, dx0, r0, n);
             }
           }
         });
@@ -230,9 +249,9 @@ final class CpuRowKernels {
   }
 
   /**
-   * {@code y = softmax(scale * x)} along each row: max, exp of the shifted values and their sum in
-   * one pass, the division in a second. A row whose max is {@code -inf} (every entry masked) gives
-   * NaN, as PyTorch's.
+   * {@code y = softmax(scale * x)} along each row: the max, then exp of the shifted values with
+   * their sum, then the division. A row whose max is {@code -inf} (every entry masked) gives NaN,
+   * as PyTorch's. float32 uses {@link FastExp} (within 1 ulp), float64 {@link Math#exp}.
    */
   static void softmax(NDArray x, double scale, NDArray y, int cols) {
     long rows = x.numel() / cols;
@@ -246,26 +265,28 @@ final class CpuRowKernels {
           cols,
           true,
           (from, to, io) -> {
-            float[] row = io.f;
-            for (long r = from; r < to; r++) {
-              UNSAFE.copyMemory(null, x0 + r * cols * 4L, row, FLOAT_BASE, cols * 4L);
-              float max = Float.NEGATIVE_INFINITY;
-              for (int i = 0; i < cols; i++) {
-                max = Math.max(max, row[i]);
+            float[] v = io.f;
+            for (long r0 = from; r0 < to; r0 += io.block) {
+              int n = (int) Math.min(io.block, to - r0);
+              UNSAFE.copyMemory(null, x0 + r0 * cols * 4L, v, FLOAT_BASE, n * cols * 4L);
+              for (int j = 0; j < n; j++) {
+                int o = j * cols;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int i = 0; i < cols; i++) {
+                  max = Math.max(max, v[o + i] * s);
+                }
+                double sum = 0;
+                for (int i = 0; i < cols; i++) {
+                  float e = FastExp.exp(v[o + i] * s - max);
+                  v[o + i] = e;
+                  sum += e;
+                }
+                float inv = (float) (1 / sum);
+                for (int i = 0; i < cols; i++) {
+                  v[o + i] *= inv;
+                }
               }
-              // max(s x) = s max(x) for s > 0; for other scales take the max of the products
-              float shift = s > 0 ? s * max : scaledMax(row, cols, s);
-              double sum = 0;
-              for (int i = 0; i < cols; i++) {
-                float e = FastExp.exp(row[i] * s - shift);
-                row[i] = e;
-                sum += e;
-              }
-              float inv = (float) (1 / sum);
-              for (int i = 0; i < cols; i++) {
-                row[i] *= inv;
-              }
-              UNSAFE.copyMemory(row, FLOAT_BASE, null, y0 + r * cols * 4L, cols * 4L);
+              UNSAFE.copyMemory(v, FLOAT_BASE, null, y0 + r0 * cols * 4L, n * cols * 4L);
             }
           });
       return;
@@ -275,35 +296,31 @@ final class CpuRowKernels {
         cols,
         false,
         (from, to, io) -> {
-          double[] row = io.a;
-          for (long r = from; r < to; r++) {
-            io.load(x0, r, row);
-            double max = Double.NEGATIVE_INFINITY;
-            for (int i = 0; i < cols; i++) {
-              row[i] *= scale;
-              max = Math.max(max, row[i]);
+          double[] v = io.a;
+          for (long r0 = from; r0 < to; r0 += io.block) {
+            int n = (int) Math.min(io.block, to - r0);
+            io.load(x0, r0, n, v);
+            for (int j = 0; j < n; j++) {
+              int o = j * cols;
+              double max = Double.NEGATIVE_INFINITY;
+              for (int i = 0; i < cols; i++) {
+                v[o + i] *= scale;
+                max = Math.max(max, v[o + i]);
+              }
+              double sum = 0;
+              for (int i = 0; i < cols; i++) {
+                double e = Math.exp(v[o + i] - max);
+                v[o + i] = e;
+                sum += e;
+              }
+              double inv = 1 / sum;
+              for (int i = 0; i < cols; i++) {
+                v[o + i] *= inv;
+              }
             }
-            double sum = 0;
-            for (int i = 0; i < cols; i++) {
-              double e = Math.exp(row[i] - max);
-              row[i] = e;
-              sum += e;
-            }
-            double inv = 1 / sum;
-            for (int i = 0; i < cols; i++) {
-              row[i] *= inv;
-            }
-            io.store(row, y0, r);
+            io.store(v, y0, r0, n);
           }
         });
-  }
-
-  private static float scaledMax(float[] row, int cols, float s) {
-    float max = Float.NEGATIVE_INFINITY;
-    for (int i = 0; i < cols; i++) {
-      max = Math.max(max, row[i] * s);
-    }
-    return max;
   }
 
   /** Softmax's backward along each row: {@code dx = scale * y * (g - sum(g * y))}. */
@@ -313,49 +330,28 @@ final class CpuRowKernels {
     long g0 = address(grad);
     long y0 = address(y);
     long d0 = address(dx);
-    if (f32) {
-      float s = (float) scale;
-      Parallel.range(
-          rows,
-          rows * cols,
-          MIN_PARALLEL_ELEMENTS,
-          (from, to) -> {
-            float[] g = new float[cols];
-            float[] yy = new float[cols];
-            for (long r = from; r < to; r++) {
-              UNSAFE.copyMemory(null, g0 + r * cols * 4L, g, FLOAT_BASE, cols * 4L);
-              UNSAFE.copyMemory(null, y0 + r * cols * 4L, yy, FLOAT_BASE, cols * 4L);
-              double dot = 0;
-              for (int i = 0; i < cols; i++) {
-                dot += g[i] * yy[i];
-              }
-              float d = (float) dot;
-              for (int i = 0; i < cols; i++) {
-                g[i] = s * yy[i] * (g[i] - d);
-              }
-              UNSAFE.copyMemory(g, FLOAT_BASE, null, d0 + r * cols * 4L, cols * 4L);
-            }
-          });
-      return;
-    }
     forRows(
         rows,
         cols,
-        false,
+        f32,
         (from, to, io) -> {
           double[] g = io.a;
           double[] yy = io.b;
-          for (long r = from; r < to; r++) {
-            io.load(g0, r, g);
-            io.load(y0, r, yy);
-            double dot = 0;
-            for (int i = 0; i < cols; i++) {
-              dot += g[i] * yy[i];
+          for (long r0 = from; r0 < to; r0 += io.block) {
+            int n = (int) Math.min(io.block, to - r0);
+            io.load(g0, r0, n, g);
+            io.load(y0, r0, n, yy);
+            for (int j = 0; j < n; j++) {
+              int o = j * cols;
+              double dot = 0;
+              for (int i = 0; i < cols; i++) {
+                dot += g[o + i] * yy[o + i];
+              }
+              for (int i = 0; i < cols; i++) {
+                g[o + i] = scale * yy[o + i] * (g[o + i] - dot);
+              }
             }
-            for (int i = 0; i < cols; i++) {
-              g[i] = scale * yy[i] * (g[i] - dot);
-            }
-            io.store(g, d0, r);
+            io.store(g, d0, r0, n);
           }
         });
   }
