@@ -251,7 +251,7 @@ final class CpuRowKernels {
   /**
    * {@code y = softmax(scale * x)} along each row: the max, then exp of the shifted values with
    * their sum, then the division. A row whose max is {@code -inf} (every entry masked) gives NaN,
-   * as PyTorch's. float32 uses {@link FastExp} (within 1 ulp), float64 {@link Math#exp}.
+   * as PyTorch's; {@code -inf} entries give exactly 0.
    */
   static void softmax(NDArray x, double scale, NDArray y, int cols) {
     long rows = x.numel() / cols;
@@ -277,7 +277,7 @@ final class CpuRowKernels {
                 }
                 double sum = 0;
                 for (int i = 0; i < cols; i++) {
-                  float e = FastExp.exp(v[o + i] * s - max);
+                  float e = (float) Math.exp(v[o + i] * s - max);
                   v[o + i] = e;
                   sum += e;
                 }
