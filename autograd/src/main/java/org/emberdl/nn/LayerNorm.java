@@ -2,6 +2,7 @@ package org.emberdl.nn;
 
 import java.util.Arrays;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.autograd.functions.LayerNormFunction;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.NDArray;
 
@@ -83,31 +84,12 @@ public class LayerNorm extends Module {
               + "), got "
               + Arrays.toString(shape));
     }
-    int[] dims = new int[k];
-    for (int i = 0; i < k; i++) {
-      dims[i] = nd - k + i;
+    int normalizedSize = 1;
+    for (int s : normalizedShape) {
+      normalizedSize *= s;
     }
-    Tensor y;
-    try (Tensor mean = input.mean(dims, true);
-        Tensor centered = input.sub(mean);
-        Tensor sq = centered.square();
-        Tensor var = sq.mean(dims, true);
-        Tensor varEps = var.add(eps);
-        Tensor inv = varEps.rsqrt()) {
-      y = centered.mul(inv);
-    }
-    // weight and bias have the trailing shape: plain broadcasting applies them per element
-    if (weight != null) {
-      try (Tensor prev = y) {
-        y = prev.mul(weight);
-      }
-    }
-    if (bias != null) {
-      try (Tensor prev = y) {
-        y = prev.add(bias);
-      }
-    }
-    return y;
+    // one recorded op with fused kernels each way (LayerNormFunction), not nine elementwise ones
+    return LayerNormFunction.apply(input, normalizedSize, weight, bias, eps);
   }
 
   /** The normalized trailing shape. */

@@ -99,4 +99,21 @@ class LayerNormTest {
               ln.bias().data());
     }
   }
+
+  @Test
+  void recordsOneNodeAndGivesParameterGradientsForAFrozenInput() {
+    try (LayerNorm ln = new LayerNorm(new int[] {3}, 1e-5, true, true, DType.FLOAT64);
+        MemoryScope s = MemoryScope.open()) {
+      // x = (1, 2, 4) needs no gradient: mean 7/3, biased var 14/9
+      Tensor y = ln.forward(Tensor.of(NDArray.of(new double[] {1, 2, 4}, 1, 3)));
+      assertEquals("layerNorm", y.gradFn().name());
+      Tensor loss = y.mul(Tensor.of(NDArray.of(new double[] {1, 3, -2}, 1, 3))).sum();
+      loss.backward();
+      double inv = 1 / Math.sqrt(14.0 / 9 + 1e-5);
+      double[] xhat = {(1 - 7.0 / 3) * inv, (2 - 7.0 / 3) * inv, (4 - 7.0 / 3) * inv};
+      // dweight = g * xhat, dbias = g
+      assertClose(d(xhat[0], 3 * xhat[1], -2 * xhat[2]), ln.weight().grad(), 1e-12);
+      assertClose(d(1, 3, -2), ln.bias().grad(), 0);
+    }
+  }
 }

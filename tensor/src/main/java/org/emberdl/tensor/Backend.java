@@ -107,6 +107,40 @@ public interface Backend {
   void adamUpdate(NDArray param, NDArray grad, NDArray expAvg, NDArray expAvgSq, AdamStep step);
 
   /**
+   * Exact GELU's backward, {@code out = grad * (Phi(x) + x phi(x))}; all three arrays contiguous,
+   * same shape and floating dtype.
+   */
+  void geluBackward(NDArray grad, NDArray x, NDArray out);
+
+  /**
+   * Layer norm over the last {@code x.numel() / mean.numel()} elements of each row of contiguous
+   * {@code x}, into {@code y} (x's shape) with the per-row {@code mean} and {@code rstd} (1 / sqrt(
+   * var + eps)) written for the backward; {@code weight} and {@code bias} (one row) may be null.
+   */
+  void layerNorm(
+      NDArray x, NDArray weight, NDArray bias, double eps, NDArray y, NDArray mean, NDArray rstd);
+
+  /**
+   * Layer norm's backward into {@code dx}, and the zeroed {@code dweight}/{@code dbias} (one row
+   * each) when non-null; the arrays as {@link #layerNorm}'s.
+   */
+  void layerNormBackward(
+      NDArray grad,
+      NDArray x,
+      NDArray mean,
+      NDArray rstd,
+      NDArray weight,
+      NDArray dx,
+      NDArray dweight,
+      NDArray dbias);
+
+  /** {@code y = softmax(scale * x)} over rows of {@code cols} contiguous elements. */
+  void softmaxRows(NDArray x, double scale, NDArray y, int cols);
+
+  /** Softmax's backward over rows: {@code dx = scale * y * (grad - sum(grad * y))}. */
+  void softmaxRowsBackward(NDArray grad, NDArray y, double scale, NDArray dx, int cols);
+
+  /**
    * One LSTM time step's gate math for a batch of B rows, fused into one pass (PyTorch's gate order
    * i, f, g, o): {@code pre = (xGates + bIh) + (hGates + bHh)}, {@code i, f, o = sigmoid}, {@code g
    * = tanh}, {@code cNext = f * cPrev + i * g}, {@code hNext = o * tanh(cNext)}. A row whose {@code

@@ -2,6 +2,7 @@ package org.emberdl.autograd.functions;
 
 import org.emberdl.autograd.Function;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.tensor.FusedOps;
 import org.emberdl.tensor.NDArray;
 
 /**
@@ -33,12 +34,15 @@ public final class MaskedSoftmaxFunction extends Function {
    */
   public static Tensor apply(Tensor x, double scale, NDArray mask) {
     NDArray y;
-    // one scratch array for the logits: scaled, then the mask added in place
-    try (NDArray logits = x.data().mul(scale)) {
-      if (mask != null) {
+    if (mask == null) {
+      // the scale goes into the fused kernel: no scratch logits at all
+      y = FusedOps.softmaxLastDim(x.data(), scale);
+    } else {
+      // one scratch array for the logits: scaled, then the mask added in place
+      try (NDArray logits = x.data().mul(scale)) {
         logits.addInPlace(mask);
+        y = FusedOps.softmaxLastDim(logits, 1);
       }
-      y = logits.softmax(-1);
     }
     if (!isNeeded(x)) {
       return Tensor.of(y);
@@ -53,11 +57,6 @@ public final class MaskedSoftmaxFunction extends Function {
 
   @Override
   protected NDArray[] backward(NDArray grad) {
-    try (NDArray gy = grad.mul(y);
-        NDArray s = gy.sum(new int[] {-1}, true);
-        NDArray centered = grad.sub(s)) {
-      NDArray dx = y.mul(centered);
-      return new NDArray[] {scale == 1 ? dx : dx.mulInPlace(scale)};
-    }
+    return new NDArray[] {FusedOps.softmaxLastDimBackward(grad, y, scale)};
   }
 }

@@ -2,13 +2,13 @@ package org.emberdl.autograd.functions;
 
 import org.emberdl.autograd.Function;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.tensor.FusedOps;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.ops.UnaryOp;
 
 /** Every differentiable unary op: forward and backward rule, one switch arm each. */
 public final class UnaryFunction extends Function {
   private static final double INV_SQRT_2PI = 0.3989422804014327;
-  private static final double INV_SQRT2 = 0.7071067811865476;
 
   private final UnaryOp op;
   private final NDArray x;
@@ -103,21 +103,8 @@ public final class UnaryFunction extends Function {
         }
       }
       case STEP -> NDArray.zeros(grad.dtype(), grad.device(), grad.shape());
-      // d x Phi(x) = Phi(x) + x phi(x)
-      case GELU -> {
-        try (NDArray scaled = x.mul(INV_SQRT2);
-            NDArray e = scaled.erf();
-            NDArray cdf = e.add(1);
-            NDArray halfCdf = cdf.mul(0.5);
-            NDArray sq = x.square();
-            NDArray expo = sq.mul(-0.5);
-            NDArray ex = expo.exp();
-            NDArray pdf = ex.mul(INV_SQRT_2PI);
-            NDArray xpdf = x.mul(pdf);
-            NDArray d = halfCdf.add(xpdf)) {
-          yield grad.mul(d);
-        }
-      }
+      // d x Phi(x) = Phi(x) + x phi(x), one fused pass
+      case GELU -> FusedOps.geluBackward(grad, x);
       // d erf(x) = 2/sqrt(pi) exp(-x^2)
       case ERF -> {
         try (NDArray sq = x.square();

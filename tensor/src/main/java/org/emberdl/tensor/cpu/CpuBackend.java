@@ -249,6 +249,40 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void geluBackward(NDArray grad, NDArray x, NDArray out) {
+    CpuGeluKernels.backward(grad, x, out);
+  }
+
+  @Override
+  public void layerNorm(
+      NDArray x, NDArray weight, NDArray bias, double eps, NDArray y, NDArray mean, NDArray rstd) {
+    CpuRowKernels.layerNorm(x, weight, bias, eps, y, mean, rstd);
+  }
+
+  @Override
+  public void layerNormBackward(
+      NDArray grad,
+      NDArray x,
+      NDArray mean,
+      NDArray rstd,
+      NDArray weight,
+      NDArray dx,
+      NDArray dweight,
+      NDArray dbias) {
+    CpuRowKernels.layerNormBackward(grad, x, mean, rstd, weight, dx, dweight, dbias);
+  }
+
+  @Override
+  public void softmaxRows(NDArray x, double scale, NDArray y, int cols) {
+    CpuRowKernels.softmax(x, scale, y, cols);
+  }
+
+  @Override
+  public void softmaxRowsBackward(NDArray grad, NDArray y, double scale, NDArray dx, int cols) {
+    CpuRowKernels.softmaxBackward(grad, y, scale, dx, cols);
+  }
+
+  @Override
   public void im2col(NDArray input, Conv2dGeometry g, NDArray columns) {
     CpuConvKernels.im2col(input, g, columns);
   }
