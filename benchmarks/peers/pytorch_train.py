@@ -22,6 +22,8 @@ import time
 import torch
 from torch import nn
 
+import vit_model  # noqa: E402  (beside this script)
+
 POOL_MIN = 8192
 
 
@@ -63,6 +65,8 @@ def create(model):
         )
     if model == "lstm":
         return RowLstm()
+    if model == "vit":
+        return vit_model.PatchTransformer()
     raise ValueError(f"unknown model {model}")
 
 
@@ -70,7 +74,8 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
     torch.manual_seed(seed)
     batches = max(4, (POOL_MIN + batch - 1) // batch)
     pool = batches * batch
-    shape = {"cnn": (pool, 1, 28, 28), "lstm": (pool, 28, 28)}.get(model_name, (pool, 784))
+    shape = {"cnn": (pool, 1, 28, 28), "lstm": (pool, 28, 28), "vit": (pool, 1, 28, 28)}.get(
+        model_name, (pool, 784))
     xs = torch.randn(*shape)
     ys = torch.randint(0, 10, (pool,))
     net = create(model_name)
@@ -110,7 +115,7 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", default="mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128")
+    p.add_argument("--configs", default="mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--rep-seconds", type=float, default=1.0)

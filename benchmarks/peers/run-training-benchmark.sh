@@ -9,9 +9,10 @@
 #
 # Usage: benchmarks/peers/run-training-benchmark.sh       (from anywhere; needs root for apt-get)
 # Environment: ROUNDS (3), REPS per process and configuration (3), REP_SECONDS (1.0),
-#   WARMUP_SECONDS (3.0), THREADS ("1 2"), CONFIGS (mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128;
-#   lstm: Fashion-MNIST as 28 steps of 28 pixels, LSTM(128), last step, linear(10); DJL's side
-#   has no LSTM row and skips it),
+#   WARMUP_SECONDS (3.0), THREADS ("1 2"), CONFIGS (mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128;
+#   lstm: Fashion-MNIST as 28 steps of 28 pixels, LSTM(128), last step, linear(10); vit: the
+#   examples' patch transformer (benchmarks/peers/vit_model.py on PyTorch's side); DJL's side
+#   has neither and skips them),
 #   SYSTEMS ("ember pytorch djl"), SETUP=0 to skip apt-get and the Maven builds,
 #   MAX_OTHER (0.2): a process's timings count only if other processes used at most this many
 #   cores while it ran (where no process of a cell qualifies, all count and the cell gets a *);
@@ -28,7 +29,7 @@ REPS=${REPS:-3}
 REP_SECONDS=${REP_SECONDS:-1.0}
 WARMUP_SECONDS=${WARMUP_SECONDS:-3.0}
 THREADS=${THREADS:-"1 2"}
-CONFIGS=${CONFIGS:-mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128}
+CONFIGS=${CONFIGS:-mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128}
 SYSTEMS=${SYSTEMS:-"ember pytorch djl"}
 SETUP=${SETUP:-1}
 MAX_OTHER=${MAX_OTHER:-0.2}

@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.examples.Mlp;
+import org.emberdl.examples.PatchTransformer;
 import org.emberdl.examples.RowLstm;
 import org.emberdl.examples.SmallCnn;
 import org.emberdl.nn.CrossEntropyLoss;
@@ -19,7 +20,8 @@ import org.emberdl.tensor.NDArray;
 
 /**
  * Steady-state training throughput (samples/s) of the Fashion-MNIST MLP, small CNN and row LSTM
- * ({@code lstm}: 28 steps of 28 pixels, LSTM(128), last step, linear(10)), the Ember side of the
+ * ({@code lstm}: 28 steps of 28 pixels, LSTM(128), last step, linear(10)) and patch transformer
+ * ({@code vit}: {@code PatchTransformer}, 7x7 patches, 2 pre-norm layers), the Ember side of the
  * peer comparison in {@code benchmarks/peers/} (PyTorch: {@code pytorch_train.py}, DJL: {@code
  * DjlTrainingThroughput} in the {@code peers} profile). All three take the same options and print
  * the same lines.
@@ -32,7 +34,7 @@ import org.emberdl.tensor.NDArray;
  * {@code --rep-seconds}, then time {@code --reps} repetitions of N steps.
  *
  * <pre>
- * --configs mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128   model:batch list
+ * --configs mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128   model:batch list
  * --threads N          Ember CPU threads (also -Demberdl.threads=N)
  * --reps N             timed repetitions per configuration (default 5)
  * --rep-seconds X      target length of one repetition (default 1.0)
@@ -62,7 +64,7 @@ public final class TrainingThroughput {
     double warmupSeconds = Double.parseDouble(o.getOrDefault("warmup-seconds", "3.0"));
     long seed = Long.parseLong(o.getOrDefault("seed", "42"));
     for (String config :
-        o.getOrDefault("configs", "mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128").split(",")) {
+        o.getOrDefault("configs", "mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128").split(",")) {
       String[] mb = config.split(":");
       String model = mb[0];
       int batch = Integer.parseInt(mb[1]);
@@ -170,8 +172,9 @@ public final class TrainingThroughput {
       case "mlp" -> new Mlp(gen);
       case "cnn" -> new SmallCnn(gen);
       case "lstm" -> new RowLstm(gen);
+      case "vit" -> new PatchTransformer(gen);
       default ->
-          throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn or lstm)");
+          throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn, lstm or vit)");
     };
   }
 
