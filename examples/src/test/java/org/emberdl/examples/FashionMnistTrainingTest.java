@@ -72,7 +72,15 @@ class FashionMnistTrainingTest {
     FashionMnistTraining.Result r =
         new FashionMnistTraining(
                 Map.of(
-                    "model", "lstm", "epochs", "1", "limit", "3072", "lr", "3e-3", "out",
+                    "model",
+                    "lstm",
+                    "epochs",
+                    "1",
+                    "limit",
+                    "3072",
+                    "lr",
+                    "3e-3",
+                    "out",
                     out.toString()),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))
             .run();
