@@ -117,7 +117,7 @@ class TokenFeaturesTest {
   }
 
   @Test
-  void paddedSequencesIgnoreTheirPadding() {
+  void paddedSequencesIgnoreTheirPadding() throws java.io.IOException {
     Dataset<Row> train = task(DataTypes.IntegerType, 400, 1, 4);
     EmberClassificationModel m =
         classifier("embedding(20, 8, pad=0), gru(8), meanPool, linear(2)").fit(train);
@@ -134,6 +134,15 @@ class TokenFeaturesTest {
     assertArrayEquals(a, ((Vector) scored.get(1).get(0)).toArray(), 1e-5);
     // and a third token changes it (the test would pass if everything scored the same)
     assertTrue(Math.abs(a[0] - ((Vector) scored.get(2).get(0)).toArray()[0]) > 1e-3);
+    // saved and loaded, the model rebuilds the padded network and scores the same
+    String path = dir.resolve("padded-model").toString();
+    m.write().overwrite().save(path);
+    EmberClassificationModel loaded = EmberClassificationModel.load(path);
+    List<Row> again = loaded.transform(same).select("rawPrediction").collectAsList();
+    for (int i = 0; i < scored.size(); i++) {
+      assertArrayEquals(
+          ((Vector) scored.get(i).get(0)).toArray(), ((Vector) again.get(i).get(0)).toArray(), 0);
+    }
   }
 
   @Test
