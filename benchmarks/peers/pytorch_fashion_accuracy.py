@@ -3,11 +3,11 @@
 FashionMnistTraining (same models, Adam 1e-3, batch 128, pixels / 255, shuffled every epoch).
 
 Usage: /usr/bin/python3 pytorch_fashion_accuracy.py [--lr X] [--schedule constant|cosine]
-           {mlp|cnn|lstm} EPOCHS SEED [SEED ...]
+           {mlp|cnn|lstm|vit} EPOCHS SEED [SEED ...]
 (--lr: Adam's learning rate, default 1e-3; --schedule cosine: cosine annealing to 0 over all
 steps, stepped after every batch, as FashionMnistTraining's --schedule cosine)
 (lstm: each image as 28 steps of one 28-pixel row, LSTM(128) batch_first, last step, linear(10),
-as Ember's RowLstm)
+as Ember's RowLstm; vit: the patch transformer of vit_model.py, as Ember's PatchTransformer)
 Needs Debian's python3-torch; reads /usr/share/datasets/fashion-mnist (dataset-fashion-mnist).
 """
 import gzip
@@ -16,6 +16,8 @@ import sys
 
 import torch
 import torch.nn as nn
+
+import vit_model  # beside this script
 
 DIR = "/usr/share/datasets/fashion-mnist/"
 
@@ -40,6 +42,8 @@ class RowLstm(nn.Module):
 
 
 def model(kind):
+    if kind == "vit":
+        return vit_model.PatchTransformer()
     if kind == "lstm":
         return RowLstm()
     if kind == "mlp":
