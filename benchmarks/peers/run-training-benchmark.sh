@@ -83,7 +83,8 @@ run_system() { # system threads
 
 # One system at one thread count (the script calls itself so that /usr/bin/time can measure it).
 if [[ "${1:-}" == --one ]]; then
-  PEERS_CP="benchmarks/target/classes:$(cat benchmarks/target/peers.classpath)"
+  # DJL's classpath exists only after the peers profile's build; ember and pytorch need none.
+  PEERS_CP="benchmarks/target/classes:$(cat benchmarks/target/peers.classpath 2>/dev/null || true)"
   run_system "$2" "$3"
   exit
 fi
