@@ -7,7 +7,7 @@ Usage: /usr/bin/python3 pytorch_fashion_accuracy.py [--lr X] [--schedule constan
 (--lr: Adam's learning rate, default 1e-3; --schedule cosine: cosine annealing to 0 over all
 steps, stepped after every batch, as FashionMnistTraining's --schedule cosine)
 (lstm: each image as 28 steps of one 28-pixel row, LSTM(128) batch_first, last step, linear(10),
-as Ember's RowLstm; vit: the patch transformer of vit_model.py, as Ember's PatchTransformer)
+as Ember's RowLstm; vit: the patch transformer of peer_models.py, as Ember's PatchTransformer)
 Needs Debian's python3-torch; reads /usr/share/datasets/fashion-mnist (dataset-fashion-mnist).
 """
 import gzip
@@ -17,7 +17,7 @@ import sys
 import torch
 import torch.nn as nn
 
-import vit_model  # beside this script
+import peer_models  # beside this script
 
 DIR = "/usr/share/datasets/fashion-mnist/"
 
@@ -30,22 +30,11 @@ def idx(name):
     return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
 
 
-class RowLstm(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(28, 128, batch_first=True)
-        self.fc = nn.Linear(128, 10)
-
-    def forward(self, x):
-        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
-        return self.fc(out[:, -1, :])
-
-
 def model(kind):
     if kind == "vit":
-        return vit_model.PatchTransformer()
+        return peer_models.PatchTransformer()
     if kind == "lstm":
-        return RowLstm()
+        return peer_models.RowLstm()
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
                              nn.ReLU(), nn.Linear(128, 10))

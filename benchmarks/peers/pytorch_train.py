@@ -22,22 +22,9 @@ import time
 import torch
 from torch import nn
 
-import vit_model  # noqa: E402  (beside this script)
+import peer_models  # noqa: E402  (beside this script)
 
 POOL_MIN = 8192
-
-
-class RowLstm(nn.Module):
-    """Fashion-MNIST as 28 steps of 28 pixels: LSTM(128), last step, linear(10)."""
-
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(28, 128, batch_first=True)
-        self.fc = nn.Linear(128, 10)
-
-    def forward(self, x):
-        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
-        return self.fc(out[:, -1, :])
 
 
 def create(model):
@@ -64,9 +51,9 @@ def create(model):
             nn.Linear(128, 10),
         )
     if model == "lstm":
-        return RowLstm()
+        return peer_models.RowLstm()
     if model == "vit":
-        return vit_model.PatchTransformer()
+        return peer_models.PatchTransformer()
     raise ValueError(f"unknown model {model}")
 
 

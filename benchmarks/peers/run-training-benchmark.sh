@@ -11,7 +11,7 @@
 # Environment: ROUNDS (3), REPS per process and configuration (3), REP_SECONDS (1.0),
 #   WARMUP_SECONDS (3.0), THREADS ("1 2"), CONFIGS (mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128;
 #   lstm: Fashion-MNIST as 28 steps of 28 pixels, LSTM(128), last step, linear(10); vit: the
-#   examples' patch transformer (benchmarks/peers/vit_model.py on PyTorch's side); DJL's side
+#   examples' patch transformer (benchmarks/peers/peer_models.py on PyTorch's side); DJL's side
 #   has neither and skips them),
 #   SYSTEMS ("ember pytorch djl"), SETUP=0 to skip apt-get and the Maven builds,
 #   MAX_OTHER (0.2): a process's timings count only if other processes used at most this many

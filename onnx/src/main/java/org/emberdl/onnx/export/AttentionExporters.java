@@ -165,7 +165,7 @@ final class AttentionExporters {
   }
 
   static OnnxValue clsToken(ClsToken m, OnnxValue in, ExportContext ctx) {
-    requireSequence("ClsToken", in, ctx);
+    RecurrentExporters.requireSequence("ClsToken", in, ctx);
     String token = BuiltinExporters.floatParameter(ctx, "cls_token", m.token());
     // (1, 1, D) expanded to (N, 1, D), N taken from the input's shape
     String batch =
@@ -185,7 +185,7 @@ final class AttentionExporters {
   }
 
   static OnnxValue clsPool(ClsPool m, OnnxValue in, ExportContext ctx) {
-    requireSequence("ClsPool", in, ctx);
+    RecurrentExporters.requireSequence("ClsPool", in, ctx);
     String y =
         ctx.node(
             "Gather",
@@ -215,7 +215,7 @@ final class AttentionExporters {
 
   /** The sequence length T of a positional layer's (N, T, D) input; T must be known. */
   private static long positions(String what, int maxLen, OnnxValue in, ExportContext ctx) {
-    requireSequence(what, in, ctx);
+    RecurrentExporters.requireSequence(what, in, ctx);
     long t = in.dim(1);
     if (t < 0 || t > maxLen) {
       throw ctx.error(
@@ -228,13 +228,6 @@ final class AttentionExporters {
               + in.shapeString());
     }
     return t;
-  }
-
-  private static void requireSequence(String what, OnnxValue in, ExportContext ctx) {
-    if (in.elemType() != FLOAT || in.rank() != 3) {
-      throw ctx.error(
-          what + " expects a float (batch, time, features) input, got " + in.shapeString());
-    }
   }
 
   private static OnnxValue child(ExportContext ctx, Module parent, String name, OnnxValue x) {

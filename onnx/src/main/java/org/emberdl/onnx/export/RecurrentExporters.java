@@ -132,7 +132,8 @@ final class RecurrentExporters {
     return new OnnxValue(y, in.elemType(), new long[] {in.dim(0), in.dim(2)});
   }
 
-  private static void requireSequence(String what, OnnxValue in, ExportContext ctx) {
+  /** A float (batch, time, features) input, or an error naming {@code what}. */
+  static void requireSequence(String what, OnnxValue in, ExportContext ctx) {
     if (in.elemType() != FLOAT || in.rank() != 3) {
       throw ctx.error(
           what + " expects a float (batch, time, features) input, got " + in.shapeString());

@@ -1,4 +1,10 @@
-"""The examples' patch transformer (Ember's PatchTransformer / its NetworkSpec) in PyTorch.
+"""The examples' sequence models in PyTorch, the twins of Ember's, for pytorch_train.py and
+pytorch_fashion_accuracy.py.
+
+RowLstm (Ember's RowLstm): each image as 28 steps of one 28-pixel row, LSTM(128) batch_first, the
+last step, linear(10).
+
+PatchTransformer (Ember's PatchTransformer and its NetworkSpec):
 
 patches(7), linear(64), clsToken, posEmbedding(std=0.02), transformer(64, 4, 128, layers=2,
 dropout=0, prenorm, gelu), clsPool, linear(10): 28x28 images as 16 patches of 7x7 pixels in ViT's
@@ -8,6 +14,17 @@ position's features into the classifier.
 """
 import torch
 from torch import nn
+
+
+class RowLstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
+        return self.fc(out[:, -1, :])
 
 
 class PatchTransformer(nn.Module):
