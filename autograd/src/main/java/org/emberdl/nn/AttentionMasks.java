@@ -36,6 +36,24 @@ public final class AttentionMasks {
     }
   }
 
+  /**
+   * The key padding mask of right-padded sequences of {@code lengths[i]} steps out of {@code
+   * steps}: {@code (N, steps)}, 0 inside each sequence and {@code -inf} past its end, so no query
+   * attends to padding (PyTorch's bool {@code key_padding_mask}, in additive form).
+   */
+  public static NDArray keyPadding(int[] lengths, int steps, DType dtype) {
+    if (!dtype.isFloatingPoint()) {
+      throw new IllegalArgumentException("a key padding (additive) mask needs a floating dtype");
+    }
+    double[] v = new double[lengths.length * steps];
+    for (int i = 0; i < lengths.length; i++) {
+      Arrays.fill(v, i * steps + lengths[i], (i + 1) * steps, Double.NEGATIVE_INFINITY);
+    }
+    try (NDArray d = NDArray.of(v, lengths.length, steps)) {
+      return dtype == DType.FLOAT64 ? d.share() : d.cast(dtype);
+    }
+  }
+
   /** A float32 {@link #causal(int, DType)} mask. */
   public static NDArray causal(int size) {
     return causal(size, DType.FLOAT32);

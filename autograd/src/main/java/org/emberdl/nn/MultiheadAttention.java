@@ -31,7 +31,7 @@ import org.emberdl.tensor.NDArray;
  * applies to the attention weights, from a {@link Dropout} submodule (no state) whose generator a
  * Spark task re-seeds like any other dropout.
  */
-public class MultiheadAttention extends Module {
+public class MultiheadAttention extends Module implements VariableLength {
   private final int embedDim;
   private final int numHeads;
   private final int headDim;
@@ -93,6 +93,36 @@ public class MultiheadAttention extends Module {
   public Tensor forward(Tensor x) {
     try (AttentionOutput r = attend(x, x, x, null, null, false, true)) {
       return Identity.of(r.output());
+    }
+  }
+
+  /**
+   * Self-attention over right-padded sequences: sequence {@code i}'s keys past {@code lengths[i]}
+   * are masked out, as a {@code key_padding_mask}. Outputs at padded positions are computed but
+   * attend only to real ones.
+   */
+  @Override
+  public Tensor forward(Tensor x, int[] lengths) {
+    if (lengths == null) {
+      return forward(x);
+    }
+    requireBatchFirst("MultiheadAttention", batchFirst, x);
+    Lengths.check("MultiheadAttention", x, lengths);
+    try (NDArray pad = AttentionMasks.keyPadding(lengths, x.shape(1), x.dtype());
+        AttentionOutput r = attend(x, x, x, pad, null, false, true)) {
+      return Identity.of(r.output());
+    }
+  }
+
+  /** Lengths index a batch-first (N, T, ...) input. */
+  static void requireBatchFirst(String who, boolean batchFirst, Tensor x) {
+    if (!batchFirst || x.ndim() != 3) {
+      throw new IllegalArgumentException(
+          who
+              + " takes sequence lengths only batch-first, on (N, T, E) input; got "
+              + (batchFirst ? "" : "batch_first=false and ")
+              + "shape "
+              + Arrays.toString(x.shape()));
     }
   }
 

@@ -8,10 +8,13 @@ import org.emberdl.tensor.NDArray;
  * A {@link Sequential} over right-padded token sequences: its input is (N, T) ids, each sequence
  * followed by {@code paddingId}s up to T. It derives every sequence's length from the ids (the
  * steps before its first padding id) and passes the lengths to each {@link VariableLength} module
- * (recurrent layers stop at a sequence's end, {@code meanPool} averages only its steps, {@code
- * lastStep} takes its own last step); the first module that collapses time ({@link LastStep},
- * {@link MeanPool}) ends the sequence part, and the modules after it see plain rows. Children and
- * state-dict keys are a Sequential's ({@code 0.weight}, ...).
+ * (recurrent layers stop at a sequence's end, attention and transformer layers mask the padded
+ * keys, {@code meanPool} averages only its steps, {@code lastStep} takes its own last step); a
+ * {@link ClsToken} makes every sequence one step longer; the first module that collapses time
+ * ({@link LastStep}, {@link MeanPool}, {@link ClsPool}) ends the sequence part, and the modules
+ * after it see plain rows. Position-wise modules (linear, norms, activations, positional
+ * embeddings) need no lengths. Children and state-dict keys are a Sequential's ({@code 0.weight},
+ * ...).
  */
 public class PaddedSequenceNetwork extends Sequential {
   private final long paddingId;
@@ -36,7 +39,9 @@ public class PaddedSequenceNetwork extends Sequential {
     for (Module m : this) {
       Tensor y =
           lengths != null && m instanceof VariableLength v ? v.forward(x, lengths) : m.forward(x);
-      if (m instanceof LastStep || m instanceof MeanPool) {
+      if (lengths != null && m instanceof ClsToken) {
+        lengths = plusOne(lengths); // the token goes first: still right-padded, one step longer
+      } else if (m instanceof LastStep || m instanceof MeanPool || m instanceof ClsPool) {
         lengths = null; // time is gone; what follows is per row
       }
       if (x != input && y != x) {
@@ -45,6 +50,14 @@ public class PaddedSequenceNetwork extends Sequential {
       x = y;
     }
     return x == input ? Identity.of(input) : x;
+  }
+
+  private static int[] plusOne(int[] lengths) {
+    int[] longer = new int[lengths.length];
+    for (int i = 0; i < lengths.length; i++) {
+      longer[i] = lengths[i] + 1;
+    }
+    return longer;
   }
 
   /**

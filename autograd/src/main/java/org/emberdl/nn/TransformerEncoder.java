@@ -11,7 +11,7 @@ import org.emberdl.tensor.NDArray;
  * pre-norm stacks need). State-dict keys: {@code layers.0.self_attn.in_proj_weight}, ..., and
  * {@code norm.weight}, {@code norm.bias} when there is a final norm.
  */
-public class TransformerEncoder extends Module {
+public class TransformerEncoder extends Module implements VariableLength {
   private final TransformerEncoderLayer[] layers;
   private final LayerNorm norm;
 
@@ -42,6 +42,20 @@ public class TransformerEncoder extends Module {
   @Override
   public Tensor forward(Tensor src) {
     return forward(src, null, null);
+  }
+
+  /** The stack over right-padded batch-first sequences: keys past each length are masked out. */
+  @Override
+  public Tensor forward(Tensor src, int[] lengths) {
+    if (lengths == null) {
+      return forward(src);
+    }
+    MultiheadAttention.requireBatchFirst(
+        "TransformerEncoder", layers[0].config().batchFirst(), src);
+    Lengths.check("TransformerEncoder", src, lengths);
+    try (NDArray pad = AttentionMasks.keyPadding(lengths, src.shape(1), src.dtype())) {
+      return forward(src, null, pad);
+    }
   }
 
   /**

@@ -21,7 +21,7 @@ import org.emberdl.tensor.NDArray;
  * the {@link Dropout} submodules {@code dropout}, {@code dropout1}, {@code dropout2} and {@code
  * self_attn.dropout}, which hold no state.
  */
-public class TransformerEncoderLayer extends Module {
+public class TransformerEncoderLayer extends Module implements VariableLength {
   /** The feed-forward activation. */
   public enum Activation {
     RELU,
@@ -144,6 +144,19 @@ public class TransformerEncoderLayer extends Module {
   @Override
   public Tensor forward(Tensor src) {
     return forward(src, null, null);
+  }
+
+  /** The layer over right-padded batch-first sequences: keys past each length are masked out. */
+  @Override
+  public Tensor forward(Tensor src, int[] lengths) {
+    if (lengths == null) {
+      return forward(src);
+    }
+    MultiheadAttention.requireBatchFirst("TransformerEncoderLayer", config.batchFirst(), src);
+    Lengths.check("TransformerEncoderLayer", src, lengths);
+    try (NDArray pad = AttentionMasks.keyPadding(lengths, src.shape(1), src.dtype())) {
+      return forward(src, null, pad);
+    }
   }
 
   /**

@@ -69,6 +69,44 @@ class MultiheadAttentionTest {
     }
   }
 
+  /**
+   * Lengths mask the padded keys: the identity projections of {@link #handComputedAttention} on a
+   * second, padded sequence of length 1 (its step 1 is padding holding junk) give that sequence its
+   * own value at every query, whatever the junk.
+   */
+  @Test
+  void lengthsMaskThePaddedKeys() {
+    try (MultiheadAttention m =
+            new MultiheadAttention(2, 1, 0.0, true, true, DType.FLOAT64, new Generator(1));
+        MemoryScope scope = MemoryScope.open()) {
+      double[] eye3 = {1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1};
+      m.inProjWeight().data().copyFrom(NDArray.of(eye3, 6, 2));
+      m.outProj().weight().data().copyFrom(NDArray.of(new double[] {1, 0, 0, 1}, 2, 2));
+      Tensor x = Tensor.of(NDArray.of(new double[] {1, 0, 0, 1, 3, -2, 50, 70}, 2, 2, 2));
+      double a = 0.6697615493266569;
+      Tensor y = m.forward(x, new int[] {2, 1});
+      assertClose(new double[] {a, 1 - a, 1 - a, a, 3, -2, 3, -2}, y.data(), 1e-15);
+      assertClose(
+          new double[] {0, 0, 0, Double.NEGATIVE_INFINITY},
+          AttentionMasks.keyPadding(new int[] {2, 1}, 2, DType.FLOAT64),
+          0);
+      assertEquals(
+          "MultiheadAttention: length of sequence 1 is 3; lengths must be in [1, 2] (the number"
+              + " of time steps)",
+          assertThrows(IllegalArgumentException.class, () -> m.forward(x, new int[] {2, 3}))
+              .getMessage());
+    }
+    try (MultiheadAttention seqFirst = new MultiheadAttention(2, 1, new Generator(1));
+        MemoryScope scope = MemoryScope.open()) {
+      Tensor x = Tensor.of(NDArray.zeros(DType.FLOAT32, 2, 1, 2));
+      assertEquals(
+          "MultiheadAttention takes sequence lengths only batch-first, on (N, T, E) input; got"
+              + " batch_first=false and shape [2, 1, 2]",
+          assertThrows(IllegalArgumentException.class, () -> seqFirst.forward(x, new int[] {1}))
+              .getMessage());
+    }
+  }
+
   @Test
   void causalMaskIsGenerateSquareSubsequentMask() {
     try (NDArray m = AttentionMasks.causal(3)) {

@@ -120,6 +120,11 @@ class NetworkSpecTokenTest {
         "lstm(4, bidirectional), meanPool, linear(2)",
         "meanPool, linear(2)",
         "tanh, lastStep",
+        "attention(2), meanPool, linear(3)",
+        "posEmbedding(sinusoidal), attention(4), lastStep",
+        "transformer(4, 2, 8, layers=2, dropout=0), meanPool, linear(2)",
+        "clsToken, transformer(4, 2, 6, dropout=0, prenorm, gelu), clsPool, linear(3)",
+        "linear(6), attention(3), lstm(5), lastStep",
       })
   void paddedRowsEqualTheirTrimmedSequences(String rest) {
     String padded = "embedding(9, 4, pad=0), " + rest;
