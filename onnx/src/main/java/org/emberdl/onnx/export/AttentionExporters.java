@@ -37,7 +37,8 @@ import org.emberdl.tensor.NDArray;
  * </ul>
  *
  * Masks are arguments of {@code attend}, not of {@code forward}, so a model exported from a module
- * tree never has one.
+ * tree has one only inside a {@code PaddedSequenceNetwork}: the key padding mask of its sequences'
+ * lengths ({@link SequencePadding}), added to the scores.
  */
 final class AttentionExporters {
   private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
@@ -88,6 +89,13 @@ final class AttentionExporters {
             "Mul",
             ctx.node("MatMul", qkvHeads[0], qkvHeads[1]),
             ctx.scalar("scale", (float) (1 / Math.sqrt(d))));
+    SequencePadding padding = ctx.padding();
+    if (padding != null) {
+      if (!m.batchFirst()) {
+        throw ctx.error("MultiheadAttention takes sequence lengths only batch-first");
+      }
+      scores = ctx.node("Add", scores, padding.keyMask(ctx)); // no query attends to padding
+    }
     String weights = ctx.node("Softmax", List.of(scores), attrInt("axis", -1));
     String context = ctx.node("MatMul", weights, qkvHeads[2]);
     String merged =

@@ -12,18 +12,23 @@ import java.util.Map;
 import org.emberdl.nn.AvgPool2d;
 import org.emberdl.nn.BatchNorm;
 import org.emberdl.nn.BatchNorm2d;
+import org.emberdl.nn.ClsPool;
+import org.emberdl.nn.ClsToken;
 import org.emberdl.nn.Conv2d;
 import org.emberdl.nn.Dropout;
 import org.emberdl.nn.Embedding;
 import org.emberdl.nn.Flatten;
 import org.emberdl.nn.GELU;
 import org.emberdl.nn.Identity;
+import org.emberdl.nn.LastStep;
 import org.emberdl.nn.LayerNorm;
 import org.emberdl.nn.LeakyReLU;
 import org.emberdl.nn.Linear;
 import org.emberdl.nn.LogSoftmax;
 import org.emberdl.nn.MaxPool2d;
+import org.emberdl.nn.MeanPool;
 import org.emberdl.nn.Module;
+import org.emberdl.nn.PaddedSequenceNetwork;
 import org.emberdl.nn.Parameter;
 import org.emberdl.nn.ReLU;
 import org.emberdl.nn.Sequential;
@@ -52,6 +57,35 @@ final class BuiltinExporters {
       x = ctx.exportChild(child.getKey(), child.getValue(), x);
     }
     return x;
+  }
+
+  /**
+   * A {@link PaddedSequenceNetwork}: its children in order, with the lengths of the id sequences
+   * computed in the graph and handed to the layers that take them, until time collapses ({@link
+   * LastStep}, {@link MeanPool}, {@link ClsPool}); a {@link ClsToken} adds one step.
+   */
+  static OnnxValue paddedSequences(PaddedSequenceNetwork net, OnnxValue ids, ExportContext ctx) {
+    if (ids.elemType() != TensorProto.DataType.INT64_VALUE || ids.rank() != 2) {
+      throw ctx.error(
+          "PaddedSequenceNetwork expects (batch, time) int64 token ids, got " + ids.shapeString());
+    }
+    SequencePadding outer = ctx.padding();
+    ctx.setPadding(SequencePadding.of(ids.name(), net.paddingId(), ctx));
+    try {
+      OnnxValue x = ids;
+      for (Map.Entry<String, Module> child : net.children().entrySet()) {
+        Module m = child.getValue();
+        x = ctx.exportChild(child.getKey(), m, x);
+        if (ctx.padding() != null && m instanceof ClsToken) {
+          ctx.setPadding(ctx.padding().withLeadingToken(ctx));
+        } else if (m instanceof LastStep || m instanceof MeanPool || m instanceof ClsPool) {
+          ctx.setPadding(null);
+        }
+      }
+      return x;
+    } finally {
+      ctx.setPadding(outer);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ public final class ExportContext {
   private final Set<String> names = new HashSet<>();
   private final List<String> path = new ArrayList<>(); // root's child first
   private final Deque<Module> modules = new ArrayDeque<>();
+  private SequencePadding padding;
 
   ExportContext(int opset, LayerExporters exporters, Set<String> reservedNames) {
     this.opset = opset;
@@ -59,6 +60,18 @@ public final class ExportContext {
       sb.append('/').append(p);
     }
     return sb.toString();
+  }
+
+  /**
+   * The sequence lengths while a {@code PaddedSequenceNetwork}'s time axis is exported, else null:
+   * the layers that take lengths at run time read them here.
+   */
+  SequencePadding padding() {
+    return padding;
+  }
+
+  void setPadding(SequencePadding padding) {
+    this.padding = padding;
   }
 
   // ---------------------------------------------------------------------------------------------

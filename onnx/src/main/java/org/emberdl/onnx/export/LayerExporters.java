@@ -27,6 +27,7 @@ import org.emberdl.nn.MaxPool2d;
 import org.emberdl.nn.MeanPool;
 import org.emberdl.nn.Module;
 import org.emberdl.nn.MultiheadAttention;
+import org.emberdl.nn.PaddedSequenceNetwork;
 import org.emberdl.nn.Patchify;
 import org.emberdl.nn.ReLU;
 import org.emberdl.nn.Sequential;
@@ -49,6 +50,10 @@ import org.emberdl.nn.TransformerEncoderLayer;
  *   <caption>Ember layer to ONNX operators</caption>
  *   <tr><th>layer</th><th>ONNX</th></tr>
  *   <tr><td>Sequential</td><td>its children in order</td></tr>
+ *   <tr><td>PaddedSequenceNetwork</td><td>its children in order, with the sequences' lengths
+ *       from the ids (Equal, Not, ReduceSum) as the LSTM/GRU's sequence_lens, attention's key
+ *       padding mask, and LastStep's (GatherElements) and MeanPool's (masked ReduceSum, Div)
+ *       steps</td></tr>
  *   <tr><td>Linear</td><td>Gemm (transB=1) on 2-D input; Transpose + MatMul (+ Add) on more</td></tr>
  *   <tr><td>Conv2d</td><td>Conv</td></tr>
  *   <tr><td>MaxPool2d, AvgPool2d</td><td>MaxPool, AveragePool (count_include_pad=1)</td></tr>
@@ -97,6 +102,7 @@ public final class LayerExporters {
   private static LayerExporters builtIn() {
     return new LayerExporters(new LinkedHashMap<>())
         .with(Sequential.class, BuiltinExporters::sequential)
+        .with(PaddedSequenceNetwork.class, BuiltinExporters::paddedSequences)
         .with(Linear.class, BuiltinExporters::linear)
         .with(Conv2d.class, BuiltinExporters::conv2d)
         .with(MaxPool2d.class, BuiltinExporters::maxPool2d)

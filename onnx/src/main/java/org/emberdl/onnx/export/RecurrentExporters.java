@@ -22,7 +22,9 @@ import org.emberdl.tensor.DType;
  * stay the state-dict's own tensors ({@code weight_ih_l0}, ...; PyTorch's gate order); Slice and
  * Concat nodes rearrange them into ONNX's W, R and B (gates i, o, f, c for the LSTM, z, r, h for
  * the GRU, whose {@code linear_before_reset=1} is PyTorch's {@code n = tanh(W_in x + b_in + r *
- * (W_hn h + b_hn))}), which runtimes fold once at load.
+ * (W_hn h + b_hn))}), which runtimes fold once at load. Inside a {@code PaddedSequenceNetwork} the
+ * nodes get each sequence's length ({@code sequence_lens}), and {@code LastStep}/{@code MeanPool}
+ * read each sequence's own steps.
  */
 final class RecurrentExporters {
   private static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
@@ -64,6 +66,11 @@ final class RecurrentExporters {
         m.batchFirst()
             ? ctx.node("Transpose", List.of(in.name()), attrInts("perm", 1, 0, 2))
             : in.name();
+    SequencePadding padding = ctx.padding();
+    if (padding != null && !m.batchFirst()) {
+      throw ctx.error(op + " takes sequence lengths only batch-first");
+    }
+    String lengths = padding == null ? null : padding.int32Lengths(ctx);
     String y = null;
     for (int layer = 0; layer < m.numLayers(); layer++) {
       List<String> w = new ArrayList<>();
@@ -82,6 +89,14 @@ final class RecurrentExporters {
       List<String> inputs = new ArrayList<>(List.of(x, stack(ctx, w), stack(ctx, r)));
       if (m.hasBias()) {
         inputs.add(stack(ctx, b));
+      }
+      if (lengths != null) {
+        // each sequence stops at its length (the reverse direction starts there), as Ember's
+        // VariableLength forward; an omitted bias is an empty name
+        if (!m.hasBias()) {
+          inputs.add("");
+        }
+        inputs.add(lengths);
       }
       List<org.emberdl.onnx.proto.AttributeProto> attrs = new ArrayList<>();
       attrs.add(attrInt("hidden_size", h));
@@ -110,9 +125,32 @@ final class RecurrentExporters {
     return new OnnxValue(y, FLOAT, out);
   }
 
-  /** {@code x[:, -1, :]}: Gather of index -1 on axis 1 (a 0-d index drops the axis). */
+  /**
+   * {@code x[:, -1, :]}: Gather of index -1 on axis 1 (a 0-d index drops the axis); of padded
+   * sequences, each one's own last step {@code x[i, length_i - 1, :]} by GatherElements.
+   */
   static OnnxValue lastStep(LastStep m, OnnxValue in, ExportContext ctx) {
     requireSequence("LastStep", in, ctx);
+    SequencePadding padding = ctx.padding();
+    if (padding != null) {
+      // (N) -> (N, 1, 1) -> (N, 1, F) indices along time
+      String last =
+          ctx.node(
+              "Unsqueeze",
+              ctx.node("Sub", padding.lengths(), ctx.longs("one", 1)),
+              ctx.longs("index_axes", 1, 2));
+      String batch = ctx.node("Shape", padding.lengths());
+      String shape =
+          ctx.node(
+              "Concat", List.of(batch, ctx.longs("step_shape", 1, in.dim(2))), attrInt("axis", 0));
+      String steps =
+          ctx.node(
+              "GatherElements",
+              List.of(in.name(), ctx.node("Expand", last, shape)),
+              attrInt("axis", 1));
+      String y = ctx.node("Squeeze", steps, ctx.longs("time_axis", 1));
+      return new OnnxValue(y, in.elemType(), new long[] {in.dim(0), in.dim(2)});
+    }
     String index = ctx.constant("last", OnnxTensors.longs(new long[] {-1}));
     String y = ctx.node("Gather", List.of(in.name(), index), attrInt("axis", 1));
     return new OnnxValue(y, in.elemType(), new long[] {in.dim(0), in.dim(2)});
@@ -123,6 +161,13 @@ final class RecurrentExporters {
    */
   static OnnxValue meanPool(MeanPool m, OnnxValue in, ExportContext ctx) {
     requireSequence("MeanPool", in, ctx);
+    SequencePadding padding = ctx.padding();
+    if (padding != null) {
+      // the sum of each sequence's own steps over its length
+      String sum = SequencePadding.reduceSum(ctx, padding.zeroPadding(in.name(), ctx), 1, "axes");
+      String y = ctx.node("Div", sum, padding.floatLengths(ctx));
+      return new OnnxValue(y, in.elemType(), new long[] {in.dim(0), in.dim(2)});
+    }
     String y =
         ctx.opset() >= 18
             ? ctx.node(
