@@ -130,7 +130,10 @@ public final class Coordinator {
       StageReduce reduce) {
     try (ServerState state =
             new ServerState(
-                model, Optimizers.create(plan.config(), model), plan.newServerOptimizer());
+                model,
+                Optimizers.create(plan.config(), model),
+                plan.newServerOptimizer(),
+                plan.config().schedule());
         FitProgress progress =
             FitProgress.start(
                 sc.sc(), p, plan.network(), plan.maxEpochs(), plan.roundsPerEpoch(), listener);
