@@ -152,6 +152,37 @@ class LrScheduleTrainingTest {
   }
 
   @Test
+  void earlyStoppingDoesNotShortenTheSchedule() {
+    Dataset<Row> data = ResumeTest.randomLabels(spark).cache();
+    EmberClassifier clf =
+        ResumeTest.earlyStopping() // lr 0.05, maxEpochs 40, patience 2 on random labels
+            .setBatchSize(40)
+            .setLrSchedule("cosine")
+            .setMinLearningRate(0.001)
+            .setWarmupSteps(2)
+            .setExecutionMode("rounds");
+    EmberClassificationModel model;
+    Map<Integer, List<Double>> got;
+    try (LogCapture log = new LogCapture(LrSchedule.class, Level.DEBUG)) {
+      model = clf.fit(data);
+      got = ratesBySteps(log);
+    }
+    TrainingSummary s = model.trainingSummary();
+    assertTrue(s.stoppedEarly(), s.epochs().size() + " epochs");
+    int perEpoch = s.roundsPerEpoch();
+    long total = 40L * perEpoch; // the schedule spans maxEpochs, however early the fit stops
+    double[] rates = new double[s.epochs().size() * perEpoch];
+    for (int t = 0; t < rates.length; t++) {
+      rates[t] =
+          t < 2
+              ? 0.05 * (1.0 / 3 + (2.0 / 3) * t / 2)
+              : 0.001 + 0.049 * (1 + Math.cos(Math.PI * (t - 2) / (total - 2))) / 2;
+    }
+    assertRates(rates, times(rates.length, 1), got, "early stopping");
+    assertTrue(rates[rates.length - 1] > 0.04, "still near the start of a 40-epoch cosine");
+  }
+
+  @Test
   void aScheduleChangesTheWeights() {
     Dataset<Row> data = TestData.blobs(spark, 200, 8, 3, 22, 2);
     EmberClassifier constant = cosine().setLrSchedule("constant").setWarmupSteps(0);
@@ -196,6 +227,12 @@ class LrScheduleTrainingTest {
             .getMessage());
     assertEquals("constant", clf.getLrSchedule(), "nothing was set");
     assertEquals(0, clf.getWarmupSteps());
+    // the regressor shares the Params
+    EmberRegressor reg = new EmberRegressor();
+    assertEquals("constant", reg.getLrSchedule());
+    assertEquals("cosine", reg.setLrSchedule("cosine").setWarmupSteps(7).getLrSchedule());
+    assertEquals(7, reg.getWarmupSteps());
+    assertThrows(IllegalArgumentException.class, () -> reg.setLrSchedule("linear"));
   }
 
   @Test
