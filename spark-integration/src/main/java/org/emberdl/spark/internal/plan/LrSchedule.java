@@ -45,6 +45,28 @@ public record LrSchedule(
     };
   }
 
+  /**
+   * The schedule in words, for the fit's log: e.g. "cosine from 0.003 to 0.0 over 4690 steps, the
+   * first 100 warming up linearly from 0.001".
+   */
+  public String describe() {
+    String after =
+        switch (name) {
+          case CONSTANT -> "constant " + baseLr;
+          case COSINE ->
+              "cosine from " + baseLr + " to " + minLr + " over " + totalSteps + " steps";
+        };
+    return warmupSteps == 0
+        ? after
+        : after
+            + (name == LrScheduleName.CONSTANT ? " after " : ", the first ")
+            + warmupSteps
+            + (name == LrScheduleName.CONSTANT ? " steps" : "")
+            + " warming up linearly from "
+            + baseLr
+            + "/3";
+  }
+
   /** Sets {@code optimizer}'s rate for step {@code step} ({@link #at}), before that step. */
   public void applyTo(Optimizer optimizer, long step) {
     double lr = at(step);

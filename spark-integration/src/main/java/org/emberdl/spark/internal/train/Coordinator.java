@@ -117,6 +117,7 @@ public final class Coordinator {
         plan.roundsPerEpoch(),
         plan.aggregatorName(),
         plan.secure() != null ? " with secure aggregation" : "");
+    LOG.info("Ember fit: learning rate {}", plan.config().schedule().describe());
   }
 
   /** Runs the training loop of {@code plan}; the trained weights end up in {@code model}. */

@@ -62,6 +62,21 @@ class LrScheduleTest {
   }
 
   @Test
+  void describedForTheLog() {
+    assertEquals(
+        "cosine from 0.003 to 0.0 over 4690 steps, the first 100 warming up linearly from 0.003/3",
+        new LrSchedule(LrScheduleName.COSINE, 3e-3, 0, 100, 4690).describe());
+    assertEquals(
+        "cosine from 0.002 to 1.0E-5 over 4690 steps",
+        new LrSchedule(LrScheduleName.COSINE, 2e-3, 1e-5, 0, 4690).describe());
+    assertEquals(
+        "constant 0.03 after 3 steps warming up linearly from 0.03/3",
+        new LrSchedule(LrScheduleName.CONSTANT, 0.03, 0, 3, 100).describe());
+    assertEquals(
+        "constant 0.001", new LrSchedule(LrScheduleName.CONSTANT, 1e-3, 0, 0, 9).describe());
+  }
+
+  @Test
   void cosineWithWarmupIsBitForBitTheSteppedSchedulers() {
     int total = 37;
     int warmup = 5;
