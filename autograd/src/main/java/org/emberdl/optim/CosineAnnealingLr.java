@@ -36,6 +36,16 @@ public final class CosineAnnealingLr extends ClosedFormLrScheduler {
 
   @Override
   double lrAt(int epoch, double baseLr) {
-    return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
+    return rate(epoch, tMax, baseLr, etaMin);
+  }
+
+  /**
+   * The closed form above, at step {@code t} of {@code tMax}: what this scheduler sets after {@code
+   * t} calls of {@link #step()}. Code that derives the rate from a step number rather than by
+   * stepping a scheduler (the Spark estimators, whose driver and executors must agree on every
+   * step's rate) calls this, so both reach the same bits.
+   */
+  public static double rate(long t, long tMax, double baseLr, double etaMin) {
+    return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * t / tMax)) / 2;
   }
 }

@@ -20,6 +20,9 @@ package org.emberdl.optim;
  * must see the base rate, not the warmup's first value.
  */
 public final class LinearWarmup implements LrScheduler {
+  /** The default {@code startFactor}, PyTorch's {@code LinearLR} default. */
+  public static final double DEFAULT_START_FACTOR = 1.0 / 3;
+
   private final Optimizer optimizer;
   private final int warmupSteps;
   private final double startFactor;
@@ -30,7 +33,7 @@ public final class LinearWarmup implements LrScheduler {
 
   /** Warms up from {@code 1/3} of the base rate (PyTorch's {@code LinearLR} default). */
   public LinearWarmup(Optimizer optimizer, int warmupSteps, LrScheduler then) {
-    this(optimizer, 1.0 / 3, warmupSteps, then);
+    this(optimizer, DEFAULT_START_FACTOR, warmupSteps, then);
   }
 
   /**
@@ -53,14 +56,14 @@ public final class LinearWarmup implements LrScheduler {
     this.warmupSteps = warmupSteps;
     this.then = then;
     this.baseLr = optimizer.learningRate();
-    apply(baseLr * startFactor);
+    apply(warmupRate(0, warmupSteps, startFactor, baseLr));
   }
 
   @Override
   public void step() {
     epoch++;
     if (epoch < warmupSteps) {
-      apply(baseLr * (startFactor + (1 - startFactor) * epoch / warmupSteps));
+      apply(warmupRate(epoch, warmupSteps, startFactor, baseLr));
     } else if (then == null) {
       apply(baseLr);
     } else if (epoch == warmupSteps) {
@@ -70,6 +73,16 @@ public final class LinearWarmup implements LrScheduler {
       then.step();
       lastLr = then.lastLr();
     }
+  }
+
+  /**
+   * The warmup's rate at step {@code t < warmupSteps}: {@code baseLr * (startFactor + (1 -
+   * startFactor) * t / warmupSteps)}, what this scheduler sets after {@code t} calls of {@link
+   * #step()}. For code that derives the rate from a step number (see {@link
+   * CosineAnnealingLr#rate}); from step {@code warmupSteps} on, the schedule that follows applies.
+   */
+  public static double warmupRate(long t, int warmupSteps, double startFactor, double baseLr) {
+    return baseLr * (startFactor + (1 - startFactor) * t / warmupSteps);
   }
 
   private void apply(double lr) {

@@ -81,6 +81,8 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
       description = "initialization and shuffling seed (default 42)")
   long seed = 42;
 
+  @Mixin ScheduleOptions schedule;
+
   @Mixin ProgressOption progress;
 
   @Mixin CommonOptions common;
@@ -110,6 +112,7 @@ final class DemoCommand implements Callable<Integer>, EmberCli.SettingsCommand {
         partitions == null ? 0 : EmberCli.atLeast(spec, "--partitions", partitions, 1),
         EmberCli.atLeast(spec, "--batch-size", batchSize, 1),
         EmberCli.positive(spec, "--lr", lr),
+        schedule.settings(spec),
         seed,
         common.master,
         overwrite,

@@ -163,6 +163,7 @@ public final class EmberCli implements Callable<Integer> {
       int epochs,
       int batchSize,
       double learningRate,
+      ScheduleArgs schedule,
       String optimizer,
       long seed,
       int partitions,
@@ -196,6 +197,8 @@ public final class EmberCli implements Callable<Integer> {
           + batchSize
           + ", lr="
           + learningRate
+          + ", schedule="
+          + schedule
           + ", optimizer="
           + optimizer
           + ", seed="
@@ -236,6 +239,22 @@ public final class EmberCli implements Callable<Integer> {
   record ExportArgs(String model, String onnx, String master, boolean overwrite) {}
 
   /** {@code demo}: convert, train, save, score. */
+  /**
+   * The learning-rate schedule of {@code train} and {@code demo} ({@link ScheduleOptions}): the
+   * {@code lrSchedule}, {@code warmupSteps} and {@code minLearningRate} Params.
+   */
+  record ScheduleArgs(String schedule, int warmupSteps, double minLearningRate) {
+    static final ScheduleArgs CONSTANT = new ScheduleArgs("constant", 0, 0);
+
+    /** How the training line prints it, e.g. ", cosine schedule to 0, 100 warmup steps". */
+    String describe() {
+      return (schedule.equals("constant")
+              ? ""
+              : ", " + schedule + " schedule to " + minLearningRate)
+          + (warmupSteps > 0 ? ", " + warmupSteps + " warmup steps" : "");
+    }
+  }
+
   record DemoArgs(
       Path fashionMnist,
       Path work,
@@ -244,6 +263,7 @@ public final class EmberCli implements Callable<Integer> {
       int partitions,
       int batchSize,
       double learningRate,
+      ScheduleArgs schedule,
       long seed,
       String master,
       boolean overwrite,

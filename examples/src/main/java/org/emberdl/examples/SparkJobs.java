@@ -282,6 +282,8 @@ final class SparkJobs {
             .setLabelCol(a.labelCol())
             .setOptimizer(a.optimizer())
             .setLearningRate(a.learningRate())
+            .setLrSchedule(a.schedule().schedule())
+            .setWarmupSteps(a.schedule().warmupSteps())
             .setBatchSize(a.batchSize())
             .setMaxEpochs(a.epochs())
             .setSeed(a.seed());
@@ -299,6 +301,9 @@ final class SparkJobs {
     if (a.frozenPrefixes().length > 0) {
       classifier.setFrozenPrefixes(a.frozenPrefixes());
     }
+    if (a.schedule().minLearningRate() > 0) {
+      classifier.setMinLearningRate(a.schedule().minLearningRate()); // cosine only
+    }
     if (a.partitions() > 0) {
       classifier.setNumPartitions(a.partitions());
     }
@@ -308,7 +313,7 @@ final class SparkJobs {
     applyFederation(classifier, a.federation());
     out.printf(
         Locale.ROOT,
-        "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s, seed %d%n",
+        "training %s on %d rows of %s: %d epochs, batch %d, %s lr %s%s, seed %d%n",
         a.layers() != null
             ? "MLP " + joined(a.layers())
             : a.initialModel() != null ? "ONNX model " + a.initialModel() : a.network(),
@@ -318,6 +323,7 @@ final class SparkJobs {
         a.batchSize(),
         a.optimizer(),
         a.learningRate(),
+        a.schedule().describe(),
         a.seed());
     if (!classifier.getAggregation().equals("sync")) {
       out.println(describeAggregation(classifier));
@@ -657,6 +663,7 @@ final class SparkJobs {
               a.epochs(),
               a.batchSize(),
               a.learningRate(),
+              a.schedule(),
               "adam",
               a.seed(),
               a.partitions() > 0 ? a.partitions() : spark.sparkContext().defaultParallelism(),

@@ -239,6 +239,8 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
   @Option(names = "--momentum", paramLabel = "X", description = "sgd momentum (default 0)")
   Double momentum;
 
+  @Mixin ScheduleOptions schedule;
+
   @Mixin ProgressOption progress;
 
   @Mixin CommonOptions common;
@@ -294,6 +296,7 @@ final class TrainCommand implements Callable<Integer>, EmberCli.SettingsCommand 
         EmberCli.atLeast(spec, "--epochs", epochs, 1),
         EmberCli.atLeast(spec, "--batch-size", batchSize, 1),
         EmberCli.positive(spec, "--lr", lr),
+        schedule.settings(spec),
         opt,
         seed,
         partitions == null ? 0 : EmberCli.atLeast(spec, "--partitions", partitions, 1),

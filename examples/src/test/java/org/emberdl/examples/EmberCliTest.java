@@ -14,6 +14,7 @@ import java.util.List;
 import org.emberdl.examples.EmberCli.ConvertArgs;
 import org.emberdl.examples.EmberCli.DemoArgs;
 import org.emberdl.examples.EmberCli.PredictArgs;
+import org.emberdl.examples.EmberCli.ScheduleArgs;
 import org.emberdl.examples.EmberCli.TrainArgs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -217,6 +218,7 @@ class EmberCliTest {
             0,
             128,
             1e-3,
+            ScheduleArgs.CONSTANT,
             42,
             null,
             false,
@@ -236,6 +238,72 @@ class EmberCliTest {
     assertEquals(500, d.limit());
     assertEquals(2, d.partitions());
     assertEquals(Path.of("w"), d.work());
+  }
+
+  /**
+   * The Spark LSTM and ViT recipes (docs/training.md) take the standalone trainer's cosine
+   * schedule: {@code demo --model lstm --epochs 10 --lr 3e-3 --schedule cosine}.
+   */
+  @Test
+  void trainAndDemoTakeTheLearningRateSchedule() {
+    DemoArgs lstm =
+        (DemoArgs)
+            parse(
+                "demo",
+                "--model",
+                "lstm",
+                "--epochs",
+                "10",
+                "--lr",
+                "3e-3",
+                "--schedule",
+                "cosine");
+    assertEquals("lstm", lstm.model());
+    assertEquals(3e-3, lstm.learningRate());
+    assertEquals(new ScheduleArgs("cosine", 0, 0), lstm.schedule());
+    DemoArgs vit =
+        (DemoArgs)
+            parse(
+                "demo",
+                "--model=vit",
+                "--lr=2e-3",
+                "--schedule=cosine",
+                "--warmup-steps=100",
+                "--min-lr=1e-5",
+                "--seed=1");
+    assertEquals(new ScheduleArgs("cosine", 100, 1e-5), vit.schedule());
+    assertEquals(1, vit.seed());
+    TrainArgs t =
+        (TrainArgs)
+            parse(
+                "train",
+                "--data",
+                "d",
+                "--model-out",
+                "m",
+                "--schedule",
+                "constant",
+                "--warmup-steps",
+                "20");
+    assertEquals(new ScheduleArgs("constant", 20, 0), t.schedule());
+    assertEquals(
+        ScheduleArgs.CONSTANT,
+        ((TrainArgs) parse("train", "--data", "d", "--model-out", "m")).schedule());
+    assertEquals(", cosine schedule to 1.0E-5, 100 warmup steps", vit.schedule().describe());
+    assertEquals("", ScheduleArgs.CONSTANT.describe());
+    assertEquals(
+        "error: --schedule must be one of constant, cosine, got 'step'",
+        firstLine(run("demo", "--schedule", "step").err()));
+    assertEquals(
+        "error: --warmup-steps must be at least 0, got -1",
+        firstLine(run("train", "--data", "d", "--model-out", "m", "--warmup-steps", "-1").err()));
+    assertEquals(
+        "error: --min-lr needs --schedule cosine (the constant schedule)",
+        firstLine(run("demo", "--min-lr", "1e-4").err()));
+    assertEquals(
+        "error: --min-lr must be a number >= 0, got -1.0",
+        firstLine(run("demo", "--schedule", "cosine", "--min-lr", "-1").err()));
+    assertEquals(2, run("demo", "--schedule", "step").status());
   }
 
   @ParameterizedTest

@@ -12,6 +12,7 @@ import org.emberdl.spark.internal.plan.Aggregation;
 import org.emberdl.spark.internal.plan.EmberParamSet;
 import org.emberdl.spark.internal.plan.ExecutionMode;
 import org.emberdl.spark.internal.plan.HandleInvalid;
+import org.emberdl.spark.internal.plan.LrScheduleName;
 import org.emberdl.spark.internal.plan.OptimizerName;
 import org.emberdl.spark.internal.plan.ServerOptimizerName;
 
@@ -35,6 +36,9 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.frozenPrefixes, new String[0]);
     setDefault(p.optimizer, OptimizerName.ADAM.paramValue());
     setDefault(p.learningRate, 1e-3);
+    setDefault(p.lrSchedule, LrScheduleName.CONSTANT.paramValue());
+    setDefault(p.minLearningRate, 0.0);
+    setDefault(p.warmupSteps, 0);
     setDefault(p.momentum, 0.0);
     setDefault(p.weightDecay, 0.0);
     setDefault(p.batchSize, 128);
@@ -198,6 +202,63 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setLearningRate(double value) {
     set(emberParamSet().learningRate, value);
+    return self();
+  }
+
+  /**
+   * How the learning rate changes over the fit's optimizer steps: {@code constant} (default) or
+   * {@code cosine} (annealing from {@link #learningRate()} to {@link #minLearningRate()}), after
+   * {@link #warmupSteps()}.
+   */
+  default Param<String> lrSchedule() {
+    return emberParamSet().lrSchedule;
+  }
+
+  default String getLrSchedule() {
+    return (String) getOrDefault(emberParamSet().lrSchedule);
+  }
+
+  /**
+   * @throws IllegalArgumentException naming the Param and its values, for an unknown schedule
+   */
+  default S setLrSchedule(String value) {
+    LrScheduleName.of(value); // names the accepted values, which Spark's validator does not
+    set(emberParamSet().lrSchedule, value);
+    return self();
+  }
+
+  /** The cosine schedule's final rate. */
+  default DoubleParam minLearningRate() {
+    return emberParamSet().minLearningRate;
+  }
+
+  default double getMinLearningRate() {
+    return (Double) getOrDefault(emberParamSet().minLearningRate);
+  }
+
+  default S setMinLearningRate(double value) {
+    if (!(value >= 0) || Double.isInfinite(value)) {
+      throw new IllegalArgumentException("minLearningRate must be finite and >= 0, got " + value);
+    }
+    set(emberParamSet().minLearningRate, value);
+    return self();
+  }
+
+  /** Optimizer steps of linear warmup before the schedule (0 = none). */
+  default IntParam warmupSteps() {
+    return emberParamSet().warmupSteps;
+  }
+
+  default int getWarmupSteps() {
+    return (Integer) getOrDefault(emberParamSet().warmupSteps);
+  }
+
+  default S setWarmupSteps(int value) {
+    if (value < 0) {
+      throw new IllegalArgumentException(
+          "warmupSteps must be >= 0 (optimizer steps of linear warmup; 0 = none), got " + value);
+    }
+    set(emberParamSet().warmupSteps, value);
     return self();
   }
 

@@ -318,6 +318,10 @@ public final class Checkpoints {
             + (diffs.stream().anyMatch(d -> d.startsWith("noiseMultiplier:"))
                 ? ". A noise multiplier calibrated from targetEpsilon depends on maxEpochs: to"
                     + " train longer, set noiseMultiplier to the checkpoint's value"
+                : "")
+            + (diffs.stream().anyMatch(d -> d.startsWith("maxEpochs:"))
+                ? ". lrSchedule=cosine anneals over all maxEpochs epochs: resume with the"
+                    + " checkpoint's maxEpochs"
                 : ""));
   }
 

@@ -47,6 +47,8 @@ public final class ClientTrainer {
     int batch = c.batchSize();
     try (Optimizer opt = Optimizers.create(c, model);
         MemoryScope scope = MemoryScope.open()) {
+      // the schedule counts rounds: every local step of the round takes the round's rate
+      c.schedule().applyTo(opt, globalRound);
       NDArray w0 = NDArray.of(start.values(), start.values().length);
       int[] order = new int[n];
       for (int e = 0; e < c.localEpochs(); e++) {

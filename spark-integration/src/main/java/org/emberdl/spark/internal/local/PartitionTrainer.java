@@ -79,6 +79,7 @@ public final class PartitionTrainer {
               data,
               epochOrder(c, epoch, partition, data),
               partition,
+              epoch,
               round,
               globalRound);
         });
@@ -107,6 +108,7 @@ public final class PartitionTrainer {
       PartitionData data,
       int[] order,
       int partition,
+      int epoch,
       int round,
       long globalRound) {
     setDropoutGenerator(model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
@@ -117,7 +119,7 @@ public final class PartitionTrainer {
     if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
       return gradientSum(c, engine, model, data, order, round);
     }
-    return localSteps(c, engine, model, weights, data, order, round);
+    return localSteps(c, engine, model, weights, data, order, epoch, round);
   }
 
   /** Client {@code data.clients[k]}'s round from {@code weights} on {@code model}. */
@@ -316,6 +318,7 @@ public final class PartitionTrainer {
       RoundWeights start,
       PartitionData data,
       int[] order,
+      int epoch,
       int round) {
     double lossSum = 0;
     long correct = 0;
@@ -333,6 +336,8 @@ public final class PartitionTrainer {
         }
         opt.zeroGrad();
         StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.MEAN);
+        // model averaging: each local step is the fit's step of the global batch it trains on
+        c.schedule().applyTo(opt, (long) epoch * c.chunksPerEpoch() + chunk);
         opt.step();
         lossSum += r.lossSum;
         correct += r.correct;

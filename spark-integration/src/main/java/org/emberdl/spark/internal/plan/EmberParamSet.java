@@ -30,6 +30,9 @@ public final class EmberParamSet implements Serializable {
   public final Param<String> loss;
   public final Param<String> optimizer;
   public final DoubleParam learningRate;
+  public final Param<String> lrSchedule;
+  public final DoubleParam minLearningRate;
+  public final IntParam warmupSteps;
   public final DoubleParam momentum;
   public final DoubleParam weightDecay;
   public final IntParam batchSize;
@@ -122,6 +125,29 @@ public final class EmberParamSet implements Serializable {
             ParamValidators.inArray(OptimizerName.names()));
     learningRate =
         new DoubleParam(owner, "learningRate", "learning rate (> 0)", ParamValidators.gt(0));
+    lrSchedule =
+        new Param<>(
+            owner,
+            "lrSchedule",
+            "how the learning rate changes over the fit's optimizer steps (maxEpochs times the"
+                + " steps of an epoch; federated aggregations: rounds), after warmupSteps:"
+                + " constant (learningRate throughout) or cosine (cosine annealing from"
+                + " learningRate to minLearningRate, as PyTorch's CosineAnnealingLR)",
+            ParamValidators.inArray(LrScheduleName.names()));
+    minLearningRate =
+        new DoubleParam(
+            owner,
+            "minLearningRate",
+            "lrSchedule=cosine: the rate at the end of the fit, in [0, learningRate]",
+            ParamValidators.gtEq(0));
+    warmupSteps =
+        new IntParam(
+            owner,
+            "warmupSteps",
+            "optimizer steps (federated aggregations: rounds) of linear warmup from learningRate"
+                + " / 3 to learningRate before lrSchedule begins, as PyTorch's LinearLR (>= 0;"
+                + " 0 = none)",
+            ParamValidators.gtEq(0));
     momentum =
         new DoubleParam(
             owner,

@@ -67,6 +67,10 @@ public final class ParamScope {
               p -> FEDERATED.contains(Aggregation.of(p)) && p.getSecureAggregation(),
               "secureAggregation=true"),
           new Rule(
+              s -> s.minLearningRate,
+              p -> LrScheduleName.of(p.getLrSchedule()) == LrScheduleName.COSINE,
+              "lrSchedule cosine"),
+          new Rule(
               s -> s.momentum,
               p -> OptimizerName.of(p.getOptimizer()) == OptimizerName.SGD,
               "optimizer sgd"),

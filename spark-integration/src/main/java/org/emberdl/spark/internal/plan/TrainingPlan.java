@@ -102,6 +102,9 @@ public final class TrainingPlan {
                 ? Transport.STAGE
                 : Transport.JOB_PER_ROUND;
     this.stageAskedFor = p.isSet(p.executionMode());
+    long scheduleSteps = (long) maxEpochs * scheduleStepsPerEpoch(chunks);
+    LrScheduleName schedule = LrScheduleName.of(p.getLrSchedule());
+    refuseImpossibleSchedule(p, schedule, scheduleSteps);
     boolean exampleLevelDp = dp != null && !dp.clientLevel();
     Aggregator probe = aggregator(newServerOptimizer(), 0); // what the partitions compute
     this.aggregatorName = probe.name();
@@ -113,6 +116,7 @@ public final class TrainingPlan {
                 p.getLearningRate(),
                 p.getMomentum(),
                 p.getWeightDecay())
+            .schedule(schedule, p.getMinLearningRate(), p.getWarmupSteps(), scheduleSteps)
             .batches(batchSize, chunks, localSteps)
             .updateKind(probe.updateKind())
             .privacy(
@@ -199,6 +203,47 @@ public final class TrainingPlan {
                 + " set aside none of the "
                 + sizes.trainRows()
                 + " rows; raise validationFraction");
+  }
+
+  /**
+   * The optimizer steps of an epoch, the unit of {@code lrSchedule} and {@code warmupSteps}: a sync
+   * fit's global batches (with {@code localSteps > 1}, each partition's local steps follow the
+   * global batch they train on), a dp-sgd fit's rounds, and a federated fit's rounds (one per
+   * epoch: every client's optimizer uses the round's rate for all its local steps).
+   */
+  private int scheduleStepsPerEpoch(int chunks) {
+    if (aggregation.federated()) {
+      return 1;
+    }
+    return dp != null ? dp.roundsPerEpoch() : chunks;
+  }
+
+  /** A cosine schedule needs steps after its warmup, and anneals down, not up. */
+  private static void refuseImpossibleSchedule(
+      EmberParams<?> p, LrScheduleName schedule, long scheduleSteps) {
+    if (schedule != LrScheduleName.COSINE) {
+      return;
+    }
+    if (p.getWarmupSteps() >= scheduleSteps) {
+      throw new IllegalArgumentException(
+          "warmupSteps="
+              + p.getWarmupSteps()
+              + " leaves lrSchedule=cosine no steps: the fit has "
+              + scheduleSteps
+              + " optimizer steps (maxEpochs="
+              + p.getMaxEpochs()
+              + " x "
+              + scheduleSteps / p.getMaxEpochs()
+              + " per epoch); lower warmupSteps or raise maxEpochs");
+    }
+    if (!(p.getMinLearningRate() <= p.getLearningRate())) {
+      throw new IllegalArgumentException(
+          "minLearningRate="
+              + p.getMinLearningRate()
+              + " is above learningRate="
+              + p.getLearningRate()
+              + ": lrSchedule=cosine anneals from learningRate down to minLearningRate");
+    }
   }
 
   private SecureRound.Plan securePlan(EmberParams<?> p) {

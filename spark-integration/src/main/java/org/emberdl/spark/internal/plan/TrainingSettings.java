@@ -15,8 +15,9 @@ import org.emberdl.spark.internal.local.NetworkDefinition;
  * <p>Only the settings that apply are recorded (the clip norm of a non-private fit changes
  * nothing), so that a difference always means a different fit. What may change between a fit and
  * its resume: {@code maxEpochs} (to train longer), {@code targetEpsilon} (the budget is checked
- * against the whole privacy ledger), {@code checkpointInterval}, and the Params that do not touch
- * training (columns, {@code inferenceBatchSize}).
+ * against the whole privacy ledger; not under {@code lrSchedule=cosine}, whose length it is),
+ * {@code checkpointInterval}, and the Params that do not touch training (columns, {@code
+ * inferenceBatchSize}).
  */
 final class TrainingSettings {
   private TrainingSettings() {}
@@ -41,6 +42,20 @@ final class TrainingSettings {
     // The learning rate and hyper-parameters are in the optimizer's state dict too, which a resume
     // restores over the Params: a changed value would be silently ignored.
     s.put("learningRate", Double.toString(p.getLearningRate()));
+    // Recorded only when not at their defaults, so that checkpoints written before these Params
+    // existed (a constant rate, no warmup) still resume.
+    LrScheduleName schedule = LrScheduleName.of(p.getLrSchedule());
+    if (schedule != LrScheduleName.CONSTANT) {
+      s.put("lrSchedule", schedule.paramValue());
+    }
+    if (schedule == LrScheduleName.COSINE) {
+      s.put("minLearningRate", Double.toString(p.getMinLearningRate()));
+      // cosine anneals over all of maxEpochs: a resume with another maxEpochs would jump rates
+      s.put("maxEpochs", Integer.toString(p.getMaxEpochs()));
+    }
+    if (p.getWarmupSteps() > 0) {
+      s.put("warmupSteps", Integer.toString(p.getWarmupSteps()));
+    }
     if (OptimizerName.of(p.getOptimizer()) == OptimizerName.SGD) {
       s.put("momentum", Double.toString(p.getMomentum()));
     }

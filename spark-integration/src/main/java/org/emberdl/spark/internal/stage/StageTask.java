@@ -18,6 +18,7 @@ import org.emberdl.spark.internal.data.SparkInternals;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.LrSchedule;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Optimizers;
 import org.emberdl.spark.internal.train.Steps;
@@ -117,6 +118,7 @@ final class StageTask {
                         data,
                         order,
                         partition,
+                        epoch,
                         step,
                         (long) epoch * steps + step);
               }
@@ -152,7 +154,7 @@ final class StageTask {
               wait += t3 - t2;
               if (step + 1 < steps) {
                 if (replica != null) {
-                  weights = replica.apply(reply);
+                  weights = replica.apply(reply, (long) epoch * steps + step);
                 } else if (reducer == null) {
                   weights = StageWire.decodeWeights(reply, weights);
                 } else {
@@ -187,6 +189,7 @@ final class StageTask {
   private static final class StepReplica implements AutoCloseable {
     private final Module model;
     private final Optimizer optimizer;
+    private final LrSchedule schedule;
     private RoundWeights weights;
     private float[] values;
     private float[] buffers;
@@ -199,6 +202,7 @@ final class StageTask {
       this.model = model;
       this.weights = weights;
       this.optimizer = Optimizers.create(config, model);
+      this.schedule = config.schedule();
       try {
         state.loadInto(optimizer);
       } catch (RuntimeException e) {
@@ -207,8 +211,11 @@ final class StageTask {
       }
     }
 
-    /** Applies the step in {@code reply}; returns the weights the next step starts from. */
-    RoundWeights apply(byte[] reply) {
+    /**
+     * Applies the step in {@code reply}, the fit's global step {@code globalStep} (which sets its
+     * learning rate, as on the driver); returns the weights the next step starts from.
+     */
+    RoundWeights apply(byte[] reply, long globalStep) {
       Step step = StageWire.decodeStep(reply, values, buffers);
       values = step.values();
       buffers = step.buffers();
@@ -216,7 +223,7 @@ final class StageTask {
         // local steps moved the replica: a delta applies to the weights the step started from
         PartitionTrainer.load(model, weights);
       }
-      Steps.apply(model, optimizer, step);
+      Steps.apply(model, optimizer, step, schedule, globalStep);
       if (step.kind() == Step.Kind.DELTA) {
         weights =
             new RoundWeights(

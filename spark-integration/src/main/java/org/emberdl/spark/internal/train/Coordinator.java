@@ -117,6 +117,7 @@ public final class Coordinator {
         plan.roundsPerEpoch(),
         plan.aggregatorName(),
         plan.secure() != null ? " with secure aggregation" : "");
+    LOG.info("Ember fit: learning rate {}", plan.config().schedule().describe());
   }
 
   /** Runs the training loop of {@code plan}; the trained weights end up in {@code model}. */
@@ -130,7 +131,10 @@ public final class Coordinator {
       StageReduce reduce) {
     try (ServerState state =
             new ServerState(
-                model, Optimizers.create(plan.config(), model), plan.newServerOptimizer());
+                model,
+                Optimizers.create(plan.config(), model),
+                plan.newServerOptimizer(),
+                plan.config().schedule());
         FitProgress progress =
             FitProgress.start(
                 sc.sc(), p, plan.network(), plan.maxEpochs(), plan.roundsPerEpoch(), listener);

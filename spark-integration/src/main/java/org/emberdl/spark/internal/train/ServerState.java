@@ -8,6 +8,7 @@ import org.emberdl.spark.internal.io.Checkpoints;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
+import org.emberdl.spark.internal.plan.LrSchedule;
 
 /**
  * The driver's authoritative training state: the model, its optimizer and (federated) the server
@@ -17,14 +18,17 @@ final class ServerState implements AutoCloseable {
   private final Module model;
   private final Optimizer optimizer;
   private final ServerOptimizer server;
+  private final LrSchedule schedule;
 
   /**
    * @param server the federated server optimizer whose state is checkpointed, or null
+   * @param schedule the rate of each of {@code optimizer}'s steps
    */
-  ServerState(Module model, Optimizer optimizer, ServerOptimizer server) {
+  ServerState(Module model, Optimizer optimizer, ServerOptimizer server, LrSchedule schedule) {
     this.model = model;
     this.optimizer = optimizer;
     this.server = server;
+    this.schedule = schedule;
   }
 
   Module model() {
@@ -47,9 +51,9 @@ final class ServerState implements AutoCloseable {
     return optimizer;
   }
 
-  /** Applies an aggregated step ({@link Steps#apply}). */
-  void apply(Step step) {
-    Steps.apply(model, optimizer, step);
+  /** Applies the aggregated step of global round {@code globalRound} ({@link Steps#apply}). */
+  void apply(Step step, long globalRound) {
+    Steps.apply(model, optimizer, step, schedule, globalRound);
   }
 
   /** Replaces the weights and buffers with {@code weights} (early stopping's best epoch). */

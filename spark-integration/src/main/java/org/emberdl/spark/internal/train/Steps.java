@@ -6,6 +6,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.local.FrozenParameters;
 import org.emberdl.spark.internal.local.ModuleBuffers;
+import org.emberdl.spark.internal.plan.LrSchedule;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
 
@@ -22,8 +23,14 @@ public final class Steps {
    * delta, then the step's buffers (when it has any). The slots of the model's frozen parameters
    * ({@code frozenPrefixes}) are zeroed in the step first (in place): the optimizer leaves them
    * alone, and a delta carrying noise (dp-fedavg) must not move them either.
+   *
+   * <p>A gradient step is taken at the rate {@code schedule} gives its global step {@code
+   * globalStep} (the fit's 0-based optimizer step): derived from the step number, so the driver and
+   * every replica set the same rate without it travelling, and a resumed fit goes on at the right
+   * one.
    */
-  public static void apply(Module model, Optimizer optimizer, Step step) {
+  public static void apply(
+      Module model, Optimizer optimizer, Step step, LrSchedule schedule, long globalStep) {
     long[] frozen = FrozenParameters.flatRanges(model);
     if (frozen.length > 0) {
       FrozenParameters.zeroFrozen(step.values(), frozen);
@@ -31,6 +38,7 @@ public final class Steps {
     try (MemoryScope scope = MemoryScope.open()) {
       NDArray values = NDArray.of(step.values(), step.values().length);
       if (step.kind() == Step.Kind.GRADIENT) {
+        schedule.applyTo(optimizer, globalStep);
         try (Gradients g = Gradients.fromFlat(model, values)) {
           optimizer.step(g);
         }

@@ -5,6 +5,8 @@ import java.util.Objects;
 import org.emberdl.federated.UpdateKind;
 import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.plan.LrSchedule;
+import org.emberdl.spark.internal.plan.LrScheduleName;
 import org.emberdl.spark.internal.plan.OptimizerName;
 import org.emberdl.spark.internal.plan.TaskKind;
 import org.emberdl.spark.internal.plan.TrainingPlan;
@@ -24,6 +26,7 @@ public final class TrainingConfig implements Serializable {
   private final long seed;
   private final OptimizerName optimizer;
   private final double learningRate;
+  private final LrSchedule schedule;
   private final double momentum;
   private final double weightDecay;
   private final int localSteps;
@@ -43,6 +46,9 @@ public final class TrainingConfig implements Serializable {
     this.seed = b.seed;
     this.optimizer = b.optimizer;
     this.learningRate = b.learningRate;
+    this.schedule =
+        new LrSchedule(
+            b.scheduleName, b.learningRate, b.minLearningRate, b.warmupSteps, b.scheduleSteps);
     this.momentum = b.momentum;
     this.weightDecay = b.weightDecay;
     this.localSteps = b.localSteps;
@@ -84,6 +90,14 @@ public final class TrainingConfig implements Serializable {
 
   double learningRate() {
     return learningRate;
+  }
+
+  /**
+   * The learning rate of each optimizer step of the fit: every optimizer (the driver's, a stage
+   * replica's, a partition's local steps, a federated client's) sets it from the step number.
+   */
+  public LrSchedule schedule() {
+    return schedule;
   }
 
   double momentum() {
@@ -150,6 +164,10 @@ public final class TrainingConfig implements Serializable {
     private long seed;
     private OptimizerName optimizer = OptimizerName.ADAM;
     private double learningRate = 1e-3;
+    private LrScheduleName scheduleName = LrScheduleName.CONSTANT;
+    private double minLearningRate;
+    private int warmupSteps;
+    private long scheduleSteps = 1;
     private double momentum;
     private double weightDecay;
     private int localSteps = 1;
@@ -179,6 +197,19 @@ public final class TrainingConfig implements Serializable {
       this.learningRate = learningRate;
       this.momentum = momentum;
       this.weightDecay = wd;
+      return this;
+    }
+
+    /**
+     * The learning-rate schedule over the fit's {@code totalSteps} optimizer steps (from the
+     * optimizer's learning rate); unset, the rate stays constant.
+     */
+    public Builder schedule(
+        LrScheduleName name, double minLearningRate, int warmupSteps, long totalSteps) {
+      this.scheduleName = Objects.requireNonNull(name, "name");
+      this.minLearningRate = minLearningRate;
+      this.warmupSteps = warmupSteps;
+      this.scheduleSteps = totalSteps;
       return this;
     }
 

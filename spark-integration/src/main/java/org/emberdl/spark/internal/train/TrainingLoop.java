@@ -132,7 +132,8 @@ public final class TrainingLoop {
         continue;
       }
       Update total = combined.total();
-      state.apply(combined.step());
+      // a gradient step of sync or dp-sgd is the fit's optimizer step number globalRound
+      state.apply(combined.step(), globalRound);
       rounds.stepApplied(state::snapshot);
       epochTotal.add(
           new Update(

@@ -65,6 +65,15 @@ class ParamValueTest {
   }
 
   @Test
+  void lrSchedule() {
+    roundTrips(
+        LrScheduleName.values(),
+        new String[] {"constant", "cosine"},
+        LrScheduleName::of,
+        STAGE.lrSchedule());
+  }
+
+  @Test
   void serverOptimizer() {
     roundTrips(
         ServerOptimizerName.values(),

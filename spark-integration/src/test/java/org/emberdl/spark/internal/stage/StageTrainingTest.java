@@ -198,6 +198,68 @@ class StageTrainingTest {
     assertStageEqualsRounds(clf, data);
   }
 
+  /** Cosine annealing after a warmup: each step's rate depends on its global step number. */
+  private static EmberClassifier cosine(EmberClassifier clf) {
+    return clf.setLrSchedule("cosine").setMinLearningRate(1e-4).setWarmupSteps(3);
+  }
+
+  @Test
+  void stageEqualsRoundsWithCosineScheduleAndWarmup() throws Exception {
+    // the driver and the replicas each set the global step's rate before applying it
+    Dataset<Row> data = TestData.blobs(spark, 200, 8, 3, 16, 2);
+    assertStageEqualsRounds(cosine(EmberClassifierTest.mlp().setBatchSize(24)), data);
+  }
+
+  @Test
+  void stageEqualsRoundsWithCosineScheduleUnderSgdModelAveragingAndDpSgd() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 160, 8, 3, 17, 2);
+    assertStageEqualsRounds(
+        cosine(
+            EmberClassifierTest.mlp()
+                .setOptimizer("sgd")
+                .setMomentum(0.9)
+                .setLearningRate(0.05)
+                .setBatchSize(20)),
+        data);
+    assertStageEqualsRounds(
+        cosine(EmberClassifierTest.mlp().setLocalSteps(2).setBatchSize(16)), data);
+    EmberClassifier dp =
+        cosine(
+            EmberClassifierTest.mlp()
+                .setAggregation("dp-sgd")
+                .setSamplingRate(0.1)
+                .setMaxEpochs(2));
+    dp.clear(dp.batchSize());
+    assertStageEqualsRounds(dp, data);
+  }
+
+  @Test
+  void aCosineFitRetriedMidStageOrResumedAfterAFailedEpochGoesOnAtTheRightRates(@TempDir Path dir)
+      throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 200, 8, 3, 18, 2);
+    EmberClassifier clf =
+        cosine(EmberClassifierTest.mlp().setBatchSize(20).setMaxEpochs(4))
+            .setExecutionMode("stage");
+    EmberClassificationModel undisturbed = clf.copy(new ParamMap()).fit(data);
+    // a retried stage resumes at step 4 of epoch 2, the replicas at that step's rate
+    spark.sparkContext().setLocalProperty(StageTask.FAIL_AT_PROPERTY, "1:1:4");
+    assertSameTraining(undisturbed, clf.copy(new ParamMap()).fit(data));
+    // a fit that fails in epoch 3 (every attempt) after checkpointing epochs 1 and 2 ...
+    String ckpt = dir.resolve("ckpt").toString();
+    spark.sparkContext().setLocalProperty(StageTask.FAIL_AT_PROPERTY, "0:2:1:*");
+    assertThrows(Exception.class, () -> clf.copy(new ParamMap()).setCheckpointDir(ckpt).fit(data));
+    spark.sparkContext().setLocalProperty(StageTask.FAIL_AT_PROPERTY, null);
+    // ... resumes from epoch 2's checkpoint at epoch 3's rates, to the undisturbed weights
+    EmberClassificationModel resumed;
+    try (LogCapture log =
+        new LogCapture(
+            org.emberdl.spark.internal.io.Checkpoints.class, org.apache.logging.log4j.Level.INFO)) {
+      resumed = clf.copy(new ParamMap()).setCheckpointDir(ckpt).fit(data);
+      assertEquals(1, log.containing("(2 epochs done)").size(), log.lines().toString());
+    }
+    assertArrayEquals(undisturbed.weights(), resumed.weights(), "resumed != undisturbed");
+  }
+
   @Test
   void stageResumesFromRoundsCheckpointToTheUninterruptedWeights(@TempDir Path dir)
       throws Exception {

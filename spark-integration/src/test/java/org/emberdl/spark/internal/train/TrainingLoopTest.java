@@ -130,7 +130,8 @@ class TrainingLoopTest {
       assertEquals(1, plan.roundsPerEpoch());
       TrainingSummary summary;
       try (ServerState state =
-              new ServerState(model, Optimizers.create(plan.config(), model), null);
+              new ServerState(
+                  model, Optimizers.create(plan.config(), model), null, plan.config().schedule());
           FitProgress progress =
               FitProgress.start(SparkTestSession.get().sparkContext(), p, network, 6, 1, null)) {
         summary =
