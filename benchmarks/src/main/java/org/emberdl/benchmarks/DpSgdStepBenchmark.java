@@ -17,6 +17,7 @@ import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.random.Philox;
 
 /**
  * The time of one DP-SGD gradient against one non-private gradient, per model, at one batch size
@@ -47,6 +48,8 @@ import org.emberdl.tensor.NDArray;
  * <pre>
  * --models mlp,cnn,smallcnn   --batch 256   --steps 30   --warmup 8
  * --materialized-steps 2      --threads N (Ember CPU threads, also -Demberdl.threads=N)
+ * --background-noise true      (false: DpSgd draws the noise after clipping, on the calling thread)
+ * --await-vector-normal 20     (seconds to wait for the vector normal kernel before the steps)
  * </pre>
  *
  * Prints, per model, how each layer takes its norms, then a {@code SUMMARY} line with the medians
@@ -74,6 +77,8 @@ public final class DpSgdStepBenchmark {
     int steps = Integer.parseInt(o.getOrDefault("steps", "30"));
     int warmup = Integer.parseInt(o.getOrDefault("warmup", "8"));
     int matSteps = Integer.parseInt(o.getOrDefault("materialized-steps", "2"));
+    boolean background = Boolean.parseBoolean(o.getOrDefault("background-noise", "true"));
+    double awaitVector = Double.parseDouble(o.getOrDefault("await-vector-normal", "20"));
     System.out.printf(
         Locale.ROOT,
         "%s %s, Ember threads %d, batch %d, C = %.1f, sigma = %.1f%n",
@@ -83,8 +88,9 @@ public final class DpSgdStepBenchmark {
         batch,
         CLIP,
         SIGMA);
+    awaitVectorNormals(awaitVector);
     for (String model : o.getOrDefault("models", "mlp,cnn,smallcnn").split(",")) {
-      run(model.trim(), batch, steps, warmup, matSteps);
+      run(model.trim(), batch, steps, warmup, matSteps, background);
     }
   }
 
@@ -98,7 +104,27 @@ public final class DpSgdStepBenchmark {
     };
   }
 
-  static void run(String name, int batch, int steps, int warmup, int matSteps) {
+  /**
+   * Starts the vector normal kernel's warm-up and waits up to {@code seconds} for it to switch on,
+   * so the steps measure what a long training run sees (the warm-up takes about a second of one
+   * core; under load, many more); prints whether it did.
+   */
+  private static void awaitVectorNormals(double seconds) {
+    Philox.expectManyNormals();
+    long deadline = System.nanoTime() + (long) (seconds * 1e9);
+    while (!Philox.vectorNormalsOn() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    System.out.println(
+        "vector normal kernel: " + (Philox.vectorNormalsOn() ? "on" : "off (scalar Box-Muller)"));
+  }
+
+  static void run(String name, int batch, int steps, int warmup, int matSteps, boolean background) {
     Generator gen = new Generator(7);
     long[] labels = new long[batch];
     for (int i = 0; i < batch; i++) {
@@ -112,7 +138,7 @@ public final class DpSgdStepBenchmark {
         NDArray y = NDArray.of(labels, batch)) {
       model.train();
       model.flatParameters();
-      DpSgd dp = new DpSgd(CLIP, SIGMA, batch);
+      DpSgd dp = new DpSgd(CLIP, SIGMA, batch, background);
       int params = Math.toIntExact(model.parameterCount());
       System.out.printf(Locale.ROOT, "%n%s: %,d parameters; norms per layer:%n", name, params);
       for (String line : plan(model, x)) {
@@ -180,19 +206,22 @@ public final class DpSgdStepBenchmark {
           quartiles(noise));
       System.out.printf(
           Locale.ROOT,
-          "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise)"
-              + " %.2f = %.2fx, noise draw %.2f; dp without the noise draw %.2fx%s%n",
+          "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise,"
+              + " %s) %.2f = %.2fx, noise draw %.2f; dp without the noise draw %.2fx%s; vector"
+              + " normals %s%n",
           name,
           batch,
           p,
           method,
           c,
           c / p,
+          background ? "background noise" : "noise after clipping",
           d,
           d / p,
           n,
           (d - n) / p,
-          mat);
+          mat,
+          Philox.vectorNormalsOn() ? "on" : "off");
     }
   }
 

@@ -111,13 +111,29 @@ public final class DpSgd {
   private final double clipNorm;
   private final double noiseMultiplier;
   private final double expectedBatchSize;
+  private final boolean backgroundNoise;
+
+  /**
+   * As {@link #DpSgd(double, double, double, boolean)}, drawing the noise in the background when
+   * the JVM has more than one processor.
+   */
+  public DpSgd(double clipNorm, double noiseMultiplier, double expectedBatchSize) {
+    this(
+        clipNorm,
+        noiseMultiplier,
+        expectedBatchSize,
+        Runtime.getRuntime().availableProcessors() > 1);
+  }
 
   /**
    * @param clipNorm {@code C > 0}
    * @param noiseMultiplier {@code sigma >= 0} (noise standard deviation over {@code C})
    * @param expectedBatchSize {@code qN > 0}, the divisor of the noisy sum
+   * @param backgroundNoise whether {@link #noisyGradient} draws the noise on a background thread
+   *     while it clips (same values either way; see there)
    */
-  public DpSgd(double clipNorm, double noiseMultiplier, double expectedBatchSize) {
+  public DpSgd(
+      double clipNorm, double noiseMultiplier, double expectedBatchSize, boolean backgroundNoise) {
     if (!(clipNorm > 0) || Double.isInfinite(clipNorm)) {
       throw new IllegalArgumentException("clipNorm must be finite and > 0, got " + clipNorm);
     }
@@ -131,6 +147,7 @@ public final class DpSgd {
     this.clipNorm = clipNorm;
     this.noiseMultiplier = noiseMultiplier;
     this.expectedBatchSize = expectedBatchSize;
+    this.backgroundNoise = backgroundNoise;
     if (noiseMultiplier > 0) {
       Philox.expectManyNormals(); // one normal per parameter per step from here on
     }
@@ -148,19 +165,57 @@ public final class DpSgd {
     return expectedBatchSize;
   }
 
+  /** Whether {@link #noisyGradient} draws the noise on a background thread. */
+  public boolean backgroundNoise() {
+    return backgroundNoise;
+  }
+
   /**
    * The noisy gradient of one step: {@code (sum_i c_i g_i + N(0, sigma^2 C^2 I)) / (qN)}, 1-D in
    * {@link Module#flatParameters()} layout (owned by the caller). The batch may be empty (Poisson
    * sampling can draw no example): the result is then noise alone.
    *
+   * <p>The values are those of {@link #clippedSum} followed by {@link #privatize}, bit for bit.
+   * With {@link #backgroundNoise()} the noise, which depends only on the generator and not on the
+   * gradient, is drawn on a background daemon thread while the clipping runs, and joined when it is
+   * added (it takes the values {@code privatize} would take: the generator ends at the same
+   * position; if the model draws from the same generator during the step, the noise is drawn again
+   * after those draws).
+   *
    * @param x the batch's inputs, leading dimension {@code B}
    * @param target the batch's targets, leading dimension {@code B}
    * @param gen the noise source; the same generator state gives the same noise
+   * @throws IllegalStateException when the background noise draw failed (its cause attached)
    */
   public NDArray noisyGradient(
       Module model, NDArray x, NDArray target, PerExampleLoss loss, Generator gen) {
-    try (ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
-      return privatize(s.sum(), gen);
+    if (noiseMultiplier == 0) {
+      try (ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
+        return privatize(s.sum(), gen);
+      }
+    }
+    List<Parameter> params = model.parameters();
+    long total = 0;
+    for (Parameter p : params) {
+      total += p.data().numel();
+    }
+    DType dtype = params.isEmpty() ? DType.FLOAT32 : params.get(0).dtype();
+    int[] shape = {Math.toIntExact(total)};
+    try (NoiseDraw noise =
+            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, backgroundNoise, shape);
+        ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
+      NDArray sum = s.sum();
+      if (sum.dtype() != dtype || !Arrays.equals(sum.shape(), shape)) {
+        noise.close(); // not what was drawn (the generator has not moved): draw it here instead
+        return privatize(sum, gen);
+      }
+      NDArray out = noise.join();
+      try {
+        return out.addInPlace(sum).divInPlace(expectedBatchSize);
+      } catch (RuntimeException e) {
+        out.close();
+        throw e;
+      }
     }
   }
 
