@@ -10,6 +10,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.nn.Parameter;
 import org.emberdl.nn.PerExampleCapture;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.random.Philox;
@@ -111,18 +112,16 @@ public final class DpSgd {
   private final double clipNorm;
   private final double noiseMultiplier;
   private final double expectedBatchSize;
-  private final boolean backgroundNoise;
+
+  /** True or false as given; null: decided at each step ({@link #backgroundNoise()}). */
+  private final Boolean backgroundNoise;
 
   /**
-   * As {@link #DpSgd(double, double, double, boolean)}, drawing the noise in the background when
-   * the JVM has more than one processor.
+   * As {@link #DpSgd(double, double, double, boolean)}, drawing the noise in the background when a
+   * processor is left over by Ember's CPU threads ({@link #backgroundNoise()}).
    */
   public DpSgd(double clipNorm, double noiseMultiplier, double expectedBatchSize) {
-    this(
-        clipNorm,
-        noiseMultiplier,
-        expectedBatchSize,
-        Runtime.getRuntime().availableProcessors() > 1);
+    this(clipNorm, noiseMultiplier, expectedBatchSize, null);
   }
 
   /**
@@ -134,6 +133,11 @@ public final class DpSgd {
    */
   public DpSgd(
       double clipNorm, double noiseMultiplier, double expectedBatchSize, boolean backgroundNoise) {
+    this(clipNorm, noiseMultiplier, expectedBatchSize, Boolean.valueOf(backgroundNoise));
+  }
+
+  private DpSgd(
+      double clipNorm, double noiseMultiplier, double expectedBatchSize, Boolean backgroundNoise) {
     if (!(clipNorm > 0) || Double.isInfinite(clipNorm)) {
       throw new IllegalArgumentException("clipNorm must be finite and > 0, got " + clipNorm);
     }
@@ -165,9 +169,17 @@ public final class DpSgd {
     return expectedBatchSize;
   }
 
-  /** Whether {@link #noisyGradient} draws the noise on a background thread. */
+  /**
+   * Whether {@link #noisyGradient} draws the noise on a background thread now: as given to the
+   * constructor, or by default when the JVM has more processors than {@link EmberConfig#threads()}
+   * (the noise thread then runs on a core the forward and backward passes leave idle; with every
+   * core in Ember's pool it would only take turns with the pool's threads, and slow them down).
+   */
   public boolean backgroundNoise() {
-    return backgroundNoise;
+    if (backgroundNoise != null) {
+      return backgroundNoise;
+    }
+    return Runtime.getRuntime().availableProcessors() > EmberConfig.threads();
   }
 
   /**
@@ -202,7 +214,7 @@ public final class DpSgd {
     DType dtype = params.isEmpty() ? DType.FLOAT32 : params.get(0).dtype();
     int[] shape = {Math.toIntExact(total)};
     try (NoiseDraw noise =
-            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, backgroundNoise, shape);
+            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, backgroundNoise(), shape);
         ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
       NDArray sum = s.sum();
       if (sum.dtype() != dtype || !Arrays.equals(sum.shape(), shape)) {

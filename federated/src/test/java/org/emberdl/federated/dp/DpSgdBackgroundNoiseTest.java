@@ -17,6 +17,7 @@ import org.emberdl.nn.Reduction;
 import org.emberdl.nn.Sequential;
 import org.emberdl.nn.Tanh;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.memory.Allocators;
@@ -266,6 +267,23 @@ class DpSgdBackgroundNoiseTest {
       }
     }
     assertTrue(noiseThreads <= 1, noiseThreads + " noise threads");
+  }
+
+  @Test
+  void byDefaultTheNoiseIsDrawnInTheBackgroundOnlyWhenACoreIsLeftOver() {
+    int before = EmberConfig.threads();
+    int cpus = Runtime.getRuntime().availableProcessors();
+    DpSgd dp = new DpSgd(C, SIGMA, EXPECTED);
+    try {
+      EmberConfig.setThreads(cpus);
+      assertFalse(dp.backgroundNoise(), "every core is in Ember's pool");
+      EmberConfig.setThreads(1);
+      assertEquals(cpus > 1, dp.backgroundNoise());
+      assertTrue(new DpSgd(C, SIGMA, EXPECTED, true).backgroundNoise());
+      assertFalse(new DpSgd(C, SIGMA, EXPECTED, false).backgroundNoise());
+    } finally {
+      EmberConfig.setThreads(before);
+    }
   }
 
   @Test
