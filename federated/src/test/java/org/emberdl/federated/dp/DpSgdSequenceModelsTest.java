@@ -1,0 +1,212 @@
+package org.emberdl.federated.dp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.emberdl.autograd.Tensor;
+import org.emberdl.nn.CrossEntropyLoss;
+import org.emberdl.nn.Embedding;
+import org.emberdl.nn.GRU;
+import org.emberdl.nn.LSTM;
+import org.emberdl.nn.LastStep;
+import org.emberdl.nn.Linear;
+import org.emberdl.nn.MeanPool;
+import org.emberdl.nn.Module;
+import org.emberdl.nn.Parameter;
+import org.emberdl.nn.Reduction;
+import org.emberdl.nn.Sequential;
+import org.emberdl.nn.TransformerEncoderLayer;
+import org.emberdl.tensor.DType;
+import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.NDArray;
+import org.junit.jupiter.api.Test;
+
+/**
+ * DP-SGD on the sequence layers (multi-head attention, the Transformer encoder layer, layer norm,
+ * embeddings, LSTM, GRU): they have no ghost-norm rule, so {@link DpSgd#clippedSum} takes the
+ * materialised path (one backward pass per example). In float64 its sum and norms must equal the
+ * per-example gradients computed here, one example at a time and clipped by hand, and, with a clip
+ * norm no gradient reaches, the ordinary gradient of the summed losses of the whole batch (one
+ * backward pass, no per-example code at all).
+ */
+class DpSgdSequenceModelsTest {
+  private static final int B = 5;
+  private static final int T = 4;
+  private static final int CLASSES = 3;
+  private static final int VOCAB = 11;
+
+  /** Linear on (B, T, 4) -> post-norm Transformer encoder layer (2 heads) -> mean -> Linear. */
+  private static Sequential transformer(boolean normFirst) {
+    Generator gen = new Generator(31);
+    TransformerEncoderLayer.Config config =
+        new TransformerEncoderLayer.Config(8, 2)
+            .withDimFeedforward(12)
+            .withDropout(0)
+            .withBatchFirst(true)
+            .withNormFirst(normFirst)
+            .withActivation(TransformerEncoderLayer.Activation.GELU)
+            .withDtype(DType.FLOAT64);
+    return new Sequential(
+        new Linear(4, 8, true, DType.FLOAT64, gen),
+        new TransformerEncoderLayer(config, gen),
+        new MeanPool(),
+        new Linear(8, CLASSES, true, DType.FLOAT64, gen));
+  }
+
+  /** Token ids (B, T) -> Embedding(11, 5, padding 0) -> LSTM or GRU (7) -> last step -> Linear. */
+  private static Sequential recurrent(boolean lstm) {
+    Generator gen = new Generator(41);
+    Embedding embedding = new Embedding(VOCAB, 5, 0, DType.FLOAT64, gen);
+    Module rnn =
+        lstm
+            ? LSTM.builder(5, 7).batchFirst(true).dtype(DType.FLOAT64).build(gen)
+            : GRU.builder(5, 7).batchFirst(true).dtype(DType.FLOAT64).build(gen);
+    return new Sequential(
+        embedding, rnn, new LastStep(), new Linear(7, CLASSES, true, DType.FLOAT64, gen));
+  }
+
+  private static NDArray sequences() {
+    try (NDArray r = NDArray.randn(new Generator(51), DType.FLOAT64, B, T, 4)) {
+      double[] v = r.toDoubleArray();
+      // very different scales per example, so some gradients are clipped and some are not
+      for (int i = 0; i < B; i++) {
+        double scale = Math.pow(3.0, i - 2);
+        for (int j = 0; j < T * 4; j++) {
+          v[i * T * 4 + j] *= scale;
+        }
+      }
+      return NDArray.of(v, B, T, 4);
+    }
+  }
+
+  private static NDArray tokens() {
+    long[] ids = new long[B * T];
+    for (int k = 0; k < ids.length; k++) {
+      ids[k] = (k * 7 + 3) % VOCAB; // includes the padding id 0
+    }
+    return NDArray.of(ids, B, T);
+  }
+
+  private static NDArray classes() {
+    long[] t = new long[B];
+    for (int i = 0; i < B; i++) {
+      t[i] = (i * 2 + 1) % CLASSES;
+    }
+    return NDArray.of(t, B);
+  }
+
+  /** The model's gradients, parameter by parameter, as one flat array. */
+  private static double[] grads(Module model) {
+    double[] flat = new double[(int) model.parameterCount()];
+    int at = 0;
+    for (Parameter p : model.parameters()) {
+      int n = (int) p.data().numel();
+      NDArray g = p.gradOrNull();
+      if (g != null) {
+        System.arraycopy(g.toDoubleArray(), 0, flat, at, n);
+      }
+      at += n;
+    }
+    return flat;
+  }
+
+  /** Backpropagates the summed losses of {@code x} alone and returns the gradients. */
+  private static double[] gradientOf(Module model, NDArray x, NDArray y, CrossEntropyLoss ce) {
+    model.zeroGrad();
+    try (Tensor in = Tensor.of(x.copy());
+        Tensor out = model.forward(in);
+        Tensor losses = ce.apply(out, y);
+        Tensor total = losses.sum()) {
+      total.backward();
+    }
+    double[] g = grads(model);
+    model.zeroGrad();
+    return g;
+  }
+
+  private static double norm(double[] v) {
+    double s = 0;
+    for (double d : v) {
+      s += d * d;
+    }
+    return Math.sqrt(s);
+  }
+
+  private static void assertClose(double[] expected, double[] actual, double tol, String what) {
+    assertEquals(expected.length, actual.length, what);
+    double scale = Math.max(1e-12, norm(expected));
+    for (int j = 0; j < expected.length; j++) {
+      assertEquals(expected[j], actual[j], tol * scale, what + ", element " + j);
+    }
+  }
+
+  private static void check(Module model, NDArray x, String name) {
+    try (model;
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray y = classes()) {
+      model.train();
+      // per example, by hand
+      double[][] g = new double[B][];
+      double[] norms = new double[B];
+      for (int i = 0; i < B; i++) {
+        try (NDArray xi = x.narrow(0, i, 1);
+            NDArray yi = y.narrow(0, i, 1)) {
+          g[i] = gradientOf(model, xi, yi, ce);
+        }
+        norms[i] = norm(g[i]);
+      }
+      // a clip norm between the smallest and the largest norm: some examples are clipped
+      double[] sorted = norms.clone();
+      java.util.Arrays.sort(sorted);
+      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
+      assertTrue(
+          sorted[0] < c && c < sorted[B - 1], name + ": norms " + java.util.Arrays.toString(norms));
+      double[] expected = new double[g[0].length];
+      for (int i = 0; i < B; i++) {
+        double f = Math.min(1, c / (norms[i] + 1e-6));
+        for (int j = 0; j < expected.length; j++) {
+          expected[j] += f * g[i][j];
+        }
+      }
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.MATERIALIZED, s.method(), name);
+        assertClose(norms, s.norms(), 1e-12, name + " norms");
+        assertClose(expected, s.sum().toDoubleArray(), 1e-12, name + " clipped sum");
+        assertClose(expected, grads(model), 1e-12, name + " model gradients after clippedSum");
+      }
+      // no clipping: the sum of per-example gradients is the whole batch's gradient
+      double[] batch = gradientOf(model, x, y, ce);
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, 1e9)) {
+        assertClose(batch, s.sum().toDoubleArray(), 1e-12, name + " unclipped sum");
+      }
+    }
+  }
+
+  @Test
+  void postNormTransformerFallbackEqualsPerExampleGradients() {
+    try (NDArray x = sequences()) {
+      check(transformer(false), x, "post-norm transformer");
+    }
+  }
+
+  @Test
+  void preNormTransformerFallbackEqualsPerExampleGradients() {
+    try (NDArray x = sequences()) {
+      check(transformer(true), x, "pre-norm transformer");
+    }
+  }
+
+  @Test
+  void embeddingLstmFallbackEqualsPerExampleGradients() {
+    try (NDArray x = tokens()) {
+      check(recurrent(true), x, "embedding + LSTM");
+    }
+  }
+
+  @Test
+  void embeddingGruFallbackEqualsPerExampleGradients() {
+    try (NDArray x = tokens()) {
+      check(recurrent(false), x, "embedding + GRU");
+    }
+  }
+}
