@@ -4,10 +4,6 @@ import java.util.Arrays;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
@@ -27,19 +23,14 @@ import org.slf4j.LoggerFactory;
  * are dropped and the noise is drawn again, on the calling thread, where the plain call would have
  * drawn it.
  *
- * <p>The draw runs on one JVM-wide daemon thread ({@code ember-dp-noise}) that exits after {@link
- * #IDLE_SECONDS} without work, so nothing has to shut it down. It calls {@link Philox} directly and
- * never Ember's CPU thread pool, whose workers the caller's forward and backward passes use. The
- * noise array is owned: {@link #join} hands it to the caller, and {@link #close} without a join
- * (the clipping failed) waits for the draw and frees it.
+ * <p>The draw runs on {@link NoiseThread}, one JVM-wide daemon thread that exits when idle, so
+ * nothing has to shut it down. It calls {@link Philox} directly and never Ember's CPU thread pool,
+ * whose workers the caller's forward and backward passes use. The noise array is owned: {@link
+ * #join} hands it to the caller, and {@link #close} without a join (the clipping failed) waits for
+ * the draw and frees it.
  */
 final class NoiseDraw implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NoiseDraw.class);
-
-  /** Seconds the noise thread waits for the next draw before it exits. */
-  static final long IDLE_SECONDS = 30;
-
-  private static final ThreadPoolExecutor EXECUTOR = executor();
 
   /** Computes the values {@code [offset, offset + numel)} of {@code philox}'s normal sequence. */
   @FunctionalInterface
@@ -79,10 +70,9 @@ final class NoiseDraw implements AutoCloseable {
     if (background) {
       Philox philox = new Philox(gen.seed(), gen.stream());
       int[] s = this.shape;
-      try {
-        task = EXECUTOR.submit(() -> fill.draw(philox, offset, dtype, std, s));
-      } catch (RejectedExecutionException e) {
-        LOG.debug("DP-SGD noise thread refused the draw; drawing on the calling thread", e);
+      task = NoiseThread.submit(() -> fill.draw(philox, offset, dtype, std, s));
+      if (task == null) {
+        LOG.debug("the DP noise thread refused the draw; drawing on the calling thread");
       }
     }
     this.pending = task;
@@ -212,22 +202,5 @@ final class NoiseDraw implements AutoCloseable {
     double[] v = new double[n];
     philox.normal(offset, v, 0, n, 0.0, std);
     return NDArray.of(v, shape);
-  }
-
-  private static ThreadPoolExecutor executor() {
-    ThreadPoolExecutor e =
-        new ThreadPoolExecutor(
-            1,
-            1,
-            IDLE_SECONDS,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            r -> {
-              Thread t = new Thread(r, "ember-dp-noise");
-              t.setDaemon(true);
-              return t;
-            });
-    e.allowCoreThreadTimeOut(true);
-    return e;
   }
 }
