@@ -28,6 +28,13 @@ import org.emberdl.tensor.NDArray;
  *   ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2,     ||g_b,i||^2 = ||delta_i||^2.
  * </pre>
  *
+ * On a sequence {@code x (B, T, in)} the gradient sums over positions, {@code g_W,i = D_i^T X_i}
+ * with {@code D_i (T, out)} and {@code X_i (T, in)}, and {@code ||g_W,i||^2 = <X_i X_i^T, D_i
+ * D_i^T>_F} (two {@code T x T} Gram matrices, {@code 2 T^2 (in + out)} flops per example), or, when
+ * cheaper ({@link #ghostIsCheaper} with {@code K = in}, {@code O = out}) and within {@link
+ * #KEEP_BUDGET_BYTES}, {@code g_W,i} materialised by one batched GEMM; {@code ||g_b,i||^2 = ||sum_t
+ * D_i[t]||^2}.
+ *
  * <h2>Conv2d</h2>
  *
  * A convolution is a GEMM on unfolded input: with {@code A_i} the im2col of example {@code i}'s
@@ -56,7 +63,7 @@ import org.emberdl.tensor.NDArray;
  * <h2>Mechanism</h2>
  *
  * While a capture is open on the current thread ({@link #open()}), {@link Linear#forward} with a
- * 2-D input and {@link Conv2d#forward} with a 4-D input, grad mode on, record their op as a
+ * 2-D or 3-D input and {@link Conv2d#forward} with a 4-D input, grad mode on, record their op as a
  * captured function: the same values and the same gradients as the ordinary graph, but while the
  * capture is {@linkplain #setRecording recording}, backward computes the layer's per-example
  * squared gradient norms from the gradient flowing into its output and computes no parameter
@@ -68,8 +75,8 @@ import org.emberdl.tensor.NDArray;
  * <p>Backpropagating a <em>sum</em> of per-example losses with recording on then gives, by {@link
  * #perExampleSquaredNorms()}, every example's squared gradient norm over all captured layers. That
  * equals the squared norm of the example's whole gradient only when every parameter of the model
- * belongs to a Linear or Conv2d layer called exactly once (Linear on a 2-D input, Conv2d on a 4-D
- * one), and the model treats the examples of a batch independently (no batch norm): {@link
+ * belongs to a Linear or Conv2d layer called exactly once (Linear on a 2-D or 3-D input, Conv2d on
+ * a 4-D one), and the model treats the examples of a batch independently (no batch norm): {@link
  * #coversAllParameters(Module)} checks the first part. Parameter-free layers in between (ReLU,
  * Tanh, pooling, Flatten, Dropout, ...) need no rule.
  *
@@ -201,13 +208,23 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /** The forward pass of a Linear layer under this capture. */
   Tensor linear(Linear layer, Tensor input) {
-    if (input.ndim() != 2 || !Function.isNeeded(input, layer.weight(), layer.bias())) {
-      if (input.ndim() != 2) {
-        markUnsupported("Linear called on an input of " + input.ndim() + " dims, not (B, in)");
+    boolean shaped = input.ndim() == 2 || input.ndim() == 3;
+    if (!shaped || !Function.isNeeded(input, layer.weight(), layer.bias())) {
+      if (!shaped) {
+        markUnsupported(
+            "Linear called on an input of " + input.ndim() + " dims, not (B, in) or (B, T, in)");
       }
       return Linear.linear(input, layer.weight(), layer.bias());
     }
-    Record r = new Record(layer, true);
+    boolean ghost = true;
+    if (input.ndim() == 3) {
+      long t = input.shape(1);
+      long in = input.shape(2);
+      long out = layer.weight().shape(0);
+      long perExampleBytes = (long) input.shape(0) * in * out * layer.weight().dtype().byteSize();
+      ghost = ghostIsCheaper(t, in, out) || perExampleBytes > KEEP_BUDGET_BYTES;
+    }
+    Record r = new Record(layer, ghost);
     records.add(r);
     return new CapturedLinear(this, r, input, layer.weight(), layer.bias()).run();
   }
@@ -474,13 +491,7 @@ public final class PerExampleCapture implements AutoCloseable {
     protected NDArray[] backward(NDArray grad) {
       boolean rec = capture.recording && !capture.closed;
       if (rec) {
-        double[] dsq = rowSquares(grad);
-        double[] xsq = rowSquares(x);
-        double biasTerm = bias != null ? 1 : 0;
-        for (int i = 0; i < dsq.length; i++) {
-          dsq[i] *= xsq[i] + biasTerm;
-        }
-        record.squaredNorms = dsq;
+        record.squaredNorms = x.ndim() == 2 ? rowNorms(grad) : sequenceNorms(grad);
       }
       NDArray gx = null;
       NDArray gw = null;
@@ -488,15 +499,68 @@ public final class PerExampleCapture implements AutoCloseable {
       if (needsGrad(0)) {
         gx = grad.matmul(w);
       }
-      if (!rec && needsGrad(1)) {
-        try (NDArray gt = grad.t()) {
-          gw = gt.matmul(x);
+      if (!rec && (needsGrad(1) || bias != null && needsGrad(2))) {
+        // (B, T, .) as (B*T, .): the weight gradient sums over examples and positions alike
+        int out = w.shape(0);
+        int in = w.shape(1);
+        try (NDArray g2 = grad.reshape(-1, out);
+            NDArray x2 = x.reshape(-1, in)) {
+          if (needsGrad(1)) {
+            try (NDArray gt = g2.t()) {
+              gw = gt.matmul(x2);
+            }
+          }
+          if (bias != null && needsGrad(2)) {
+            gb = g2.sum(new int[] {0}, false);
+          }
         }
       }
-      if (!rec && bias != null && needsGrad(2)) {
-        gb = grad.sum(new int[] {0}, false);
-      }
       return new NDArray[] {gx, gw, gb};
+    }
+
+    /** 2-D input: {@code ||delta_i||^2 (||x_i||^2 + 1)} (the 1 for the bias). */
+    private double[] rowNorms(NDArray grad) {
+      double[] dsq = rowSquares(grad);
+      double[] xsq = rowSquares(x);
+      double biasTerm = bias != null ? 1 : 0;
+      for (int i = 0; i < dsq.length; i++) {
+        dsq[i] *= xsq[i] + biasTerm;
+      }
+      return dsq;
+    }
+
+    /**
+     * 3-D input {@code (B, T, in)}: {@code g_W,i = D_i^T X_i}, so {@code ||g_W,i||^2 = <X_i X_i^T,
+     * D_i D_i^T>_F} (two (B, T, T) Gram matrices; the ghost record) or the per-example weight
+     * gradients materialised by one batched GEMM, whichever the forward pass chose; the bias term
+     * is {@code ||sum_t D_i[t]||^2}.
+     */
+    private double[] sequenceNorms(NDArray grad) {
+      double[] sq;
+      if (record.ghost) {
+        try (NDArray xt = x.transpose(1, 2);
+            NDArray gramX = x.matmul(xt);
+            NDArray dt = grad.transpose(1, 2);
+            NDArray gramD = grad.matmul(dt);
+            NDArray prod = gramX.mul(gramD);
+            NDArray sums = prod.sum(new int[] {1, 2}, false)) {
+          sq = sums.toDoubleArray();
+        }
+      } else {
+        try (NDArray dt = grad.transpose(1, 2);
+            NDArray perExample = dt.matmul(x)) {
+          sq = rowSquares(perExample);
+        }
+      }
+      if (bias != null) {
+        try (NDArray gb = grad.sum(new int[] {1}, false)) {
+          double[] bsq = rowSquares(gb);
+          for (int i = 0; i < sq.length; i++) {
+            sq[i] += bsq[i];
+          }
+        }
+      }
+      return sq;
     }
 
     @Override

@@ -209,4 +209,64 @@ class DpSgdSequenceModelsTest {
       check(recurrent(false), x, "embedding + GRU");
     }
   }
+
+  /**
+   * Linear on (B, T, in) -> tanh -> mean over T -> Linear: the sequence Linear has a ghost rule, so
+   * the whole model takes the fast path; its norms and clipped sum must equal the fallback's.
+   */
+  private static void checkSequenceLinearGhost(int t, int in, int out, String expectedPlan) {
+    Generator gen = new Generator(61);
+    try (Sequential model =
+            new Sequential(
+                new Linear(in, out, true, DType.FLOAT64, gen),
+                new org.emberdl.nn.Tanh(),
+                new MeanPool(),
+                new Linear(out, CLASSES, true, DType.FLOAT64, gen));
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray r = NDArray.randn(new Generator(71), DType.FLOAT64, B, t, in);
+        NDArray x = r.mul(1.5);
+        NDArray y = classes()) {
+      java.util.List<String> plan;
+      try (org.emberdl.tensor.MemoryScope scope = org.emberdl.tensor.MemoryScope.open();
+          org.emberdl.nn.PerExampleCapture capture = org.emberdl.nn.PerExampleCapture.open()) {
+        Tensor o = model.forward(Tensor.of(x.share()));
+        o.sum().backward();
+        plan = capture.plan();
+      }
+      model.zeroGrad();
+      assertTrue(plan.get(0).endsWith(expectedPlan), plan.toString());
+      double[] fallbackNorms;
+      double[] fallbackSum;
+      try (DpSgd.ClippedSum m = DpSgd.clippedSum(model, x, y, ce::apply, 1e9, false)) {
+        assertEquals(DpSgd.Method.MATERIALIZED, m.method());
+        fallbackNorms = m.norms();
+        fallbackSum = m.sum().toDoubleArray();
+      }
+      double[] sorted = fallbackNorms.clone();
+      java.util.Arrays.sort(sorted);
+      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
+      try (DpSgd.ClippedSum g = DpSgd.clippedSum(model, x, y, ce::apply, 1e9)) {
+        assertEquals(DpSgd.Method.GHOST, g.method(), plan.toString());
+        assertClose(fallbackNorms, g.norms(), 1e-12, "norms");
+        assertClose(fallbackSum, g.sum().toDoubleArray(), 1e-12, "unclipped sum");
+      }
+      try (DpSgd.ClippedSum m = DpSgd.clippedSum(model, x, y, ce::apply, c, false);
+          DpSgd.ClippedSum g = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.GHOST, g.method());
+        assertClose(m.sum().toDoubleArray(), g.sum().toDoubleArray(), 1e-12, "clipped sum");
+      }
+    }
+  }
+
+  @Test
+  void linearOnSequencesTakesTheGhostPathByGramMatrices() {
+    // T (in + out) = 2 * 16 < in * out = 64: the two (T, T) Gram matrices
+    checkSequenceLinearGhost(2, 8, 8, ": ghost");
+  }
+
+  @Test
+  void linearOnSequencesTakesTheGhostPathByPerExampleGradients() {
+    // T (in + out) = 5 * 10 >= in * out = 24: the per-example weight gradients
+    checkSequenceLinearGhost(5, 4, 6, ": per-example");
+  }
 }
