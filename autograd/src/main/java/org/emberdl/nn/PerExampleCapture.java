@@ -229,6 +229,30 @@ public final class PerExampleCapture implements AutoCloseable {
     return new CapturedLinear(this, r, input, layer.weight(), layer.bias()).run();
   }
 
+  /**
+   * The forward pass of a LayerNorm layer under this capture: the normalisation without affine
+   * (LayerNorm's own op, no parameters), then a captured {@code xhat * weight + bias} whose
+   * per-example gradients are {@code sum_p dy_i[p] * xhat_i[p]} and {@code sum_p dy_i[p]} over the
+   * example's positions {@code p}.
+   */
+  Tensor layerNorm(LayerNorm layer, Tensor input) {
+    int[] shape = layer.normalizedShape();
+    Tensor w = layer.weight();
+    Tensor b = layer.bias();
+    boolean batched = input.ndim() > shape.length;
+    if (w == null || !batched || !Function.isNeeded(input, w, b)) {
+      if (w != null && !batched) {
+        markUnsupported("LayerNorm called on an input without a batch dimension");
+      }
+      return LayerNorm.layerNorm(input, shape, w, b, layer.eps());
+    }
+    Record r = new Record(layer, true);
+    records.add(r);
+    try (Tensor xhat = LayerNorm.layerNorm(input, shape, null, null, layer.eps())) {
+      return new CapturedAffine(this, r, xhat, w, b).run();
+    }
+  }
+
   /** The forward pass of a Conv2d layer under this capture. */
   Tensor conv2d(Conv2d layer, Tensor input) {
     Tensor w = layer.weight();
@@ -283,13 +307,21 @@ public final class PerExampleCapture implements AutoCloseable {
     return check(module, calls);
   }
 
-  /** True for the layers this capture has a norm rule for: Linear and Conv2d, not subclasses. */
+  /**
+   * True for the layers this capture has a norm rule for: Linear, Conv2d and LayerNorm, not
+   * subclasses.
+   */
   public static boolean hasNormRule(Module m) {
-    return m.getClass() == Linear.class || m.getClass() == Conv2d.class;
+    return m.getClass() == Linear.class
+        || m.getClass() == Conv2d.class
+        || m.getClass() == LayerNorm.class;
   }
 
   private static String check(Module m, Map<Module, Integer> calls) {
     if (hasNormRule(m)) {
+      if (m.parameters().isEmpty()) {
+        return null; // a LayerNorm without affine parameters
+      }
       int n = calls.getOrDefault(m, 0);
       return n == 1
           ? null
@@ -566,6 +598,93 @@ public final class PerExampleCapture implements AutoCloseable {
     @Override
     public String toString() {
       return "CapturedLinearBackward(" + w.shape(1) + " -> " + w.shape(0) + ")";
+    }
+  }
+
+  /**
+   * LayerNorm's affine part, {@code y = xhat * weight + bias} over the trailing normalized dims, as
+   * one op with the same gradients, plus the recording described on the class: example {@code i}'s
+   * weight gradient is {@code sum_p dy_i[p] * xhat_i[p]} and its bias gradient {@code sum_p
+   * dy_i[p]}, summed over its positions {@code p} (all dims between the batch and the normalized
+   * ones).
+   */
+  private static final class CapturedAffine extends Function {
+    private final PerExampleCapture capture;
+    private final Record record;
+    private final NDArray xhat;
+    private final NDArray w;
+    private final NDArray b;
+
+    CapturedAffine(PerExampleCapture capture, Record record, Tensor xhat, Tensor w, Tensor b) {
+      super("layer_norm_affine", xhat, w, b);
+      this.capture = capture;
+      this.record = record;
+      this.xhat = save(xhat.data());
+      this.w = save(w.data());
+      this.b = b == null ? null : save(b.data());
+    }
+
+    Tensor run() {
+      NDArray y = xhat.mul(w);
+      if (b != null) {
+        try (NDArray yw = y) {
+          y = yw.add(b);
+        }
+      }
+      return output(y);
+    }
+
+    @Override
+    protected NDArray[] backward(NDArray grad) {
+      boolean rec = capture.recording && !capture.closed;
+      int d = (int) w.numel();
+      int batch = grad.shape(0);
+      NDArray gx = needsGrad(0) ? grad.mul(w) : null;
+      NDArray gw = null;
+      NDArray gb = null;
+      try (NDArray g3 = grad.reshape(batch, -1, d);
+          NDArray x3 = xhat.reshape(batch, -1, d);
+          NDArray prod = g3.mul(x3)) {
+        if (rec) {
+          double[] sq;
+          try (NDArray perExampleW = prod.sum(new int[] {1}, false)) {
+            sq = rowSquares(perExampleW);
+          }
+          if (b != null) {
+            try (NDArray perExampleB = g3.sum(new int[] {1}, false)) {
+              double[] bsq = rowSquares(perExampleB);
+              for (int i = 0; i < sq.length; i++) {
+                sq[i] += bsq[i];
+              }
+            }
+          }
+          record.squaredNorms = sq;
+        } else {
+          if (needsGrad(1)) {
+            try (NDArray flat = prod.reshape(-1, d);
+                NDArray s = flat.sum(new int[] {0}, false)) {
+              gw = s.reshape(w.shape());
+            }
+          }
+          if (b != null && needsGrad(2)) {
+            try (NDArray flat = g3.reshape(-1, d);
+                NDArray s = flat.sum(new int[] {0}, false)) {
+              gb = s.reshape(b.shape());
+            }
+          }
+        }
+      } catch (RuntimeException e) {
+        if (gx != null) {
+          gx.close();
+        }
+        throw e;
+      }
+      return new NDArray[] {gx, gw, gb};
+    }
+
+    @Override
+    public String toString() {
+      return "CapturedLayerNormAffineBackward(" + java.util.Arrays.toString(w.shape()) + ")";
     }
   }
 

@@ -269,4 +269,54 @@ class DpSgdSequenceModelsTest {
     // T (in + out) = 5 * 10 >= in * out = 24: the per-example weight gradients
     checkSequenceLinearGhost(5, 4, 6, ": per-example");
   }
+
+  @Test
+  void linearAndLayerNormOnSequencesTakeTheGhostPath() {
+    // Linear (B, T, 4) -> LayerNorm(8) -> tanh -> mean over T -> LayerNorm(8) -> Linear: every
+    // parameter has a rule (LayerNorm's per-example grads: sums over T of dy * xhat and of dy)
+    Generator gen = new Generator(81);
+    try (Sequential model =
+            new Sequential(
+                new Linear(4, 8, true, DType.FLOAT64, gen),
+                new org.emberdl.nn.LayerNorm(new int[] {8}, 1e-5, true, true, DType.FLOAT64),
+                new org.emberdl.nn.Tanh(),
+                new MeanPool(),
+                new org.emberdl.nn.LayerNorm(new int[] {8}, 1e-5, true, false, DType.FLOAT64),
+                new Linear(8, CLASSES, true, DType.FLOAT64, gen));
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray x = sequences();
+        NDArray y = classes()) {
+      // non-trivial affine parameters, so their gradients matter to the norms
+      try (NDArray w = NDArray.randn(new Generator(3), DType.FLOAT64, 8);
+          NDArray b = NDArray.randn(new Generator(4), DType.FLOAT64, 8)) {
+        java.util.List<Parameter> ps = model.parameters();
+        ps.get(2).data().copyFrom(w); // the first LayerNorm's weight
+        ps.get(3).data().copyFrom(b); // and bias
+      }
+      double[][] g = new double[B][];
+      double[] norms = new double[B];
+      for (int i = 0; i < B; i++) {
+        try (NDArray xi = x.narrow(0, i, 1);
+            NDArray yi = y.narrow(0, i, 1)) {
+          g[i] = gradientOf(model, xi, yi, ce);
+        }
+        norms[i] = norm(g[i]);
+      }
+      double[] sorted = norms.clone();
+      java.util.Arrays.sort(sorted);
+      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
+      double[] expected = new double[g[0].length];
+      for (int i = 0; i < B; i++) {
+        double f = Math.min(1, c / (norms[i] + 1e-6));
+        for (int j = 0; j < expected.length; j++) {
+          expected[j] += f * g[i][j];
+        }
+      }
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.GHOST, s.method());
+        assertClose(norms, s.norms(), 1e-12, "norms");
+        assertClose(expected, s.sum().toDoubleArray(), 1e-12, "clipped sum");
+      }
+    }
+  }
 }
