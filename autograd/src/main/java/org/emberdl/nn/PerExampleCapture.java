@@ -11,12 +11,13 @@ import org.emberdl.tensor.DType;
 import org.emberdl.tensor.NDArray;
 
 /**
- * Per-example gradient norms without a backward pass per example, for {@link Linear} and {@link
- * Conv2d} layers: the "ghost norm" identity of Goodfellow ("Efficient Per-Example Gradient
- * Computations", 2015), used by Li et al. ("Large Language Models Can Be Strong Differentially
- * Private Learners", 2022) and Opacus' ghost clipping, and for convolutions the per-layer choice
- * between ghost norms and per-example gradients of Bu et al.'s mixed ghost clipping ("Scalable and
- * Efficient Training of Large Convolutional Neural Networks with Differential Privacy", 2022).
+ * Per-example gradient norms without a backward pass per example, for {@link Linear}, {@link
+ * LayerNorm} and {@link Conv2d} layers: the "ghost norm" identity of Goodfellow ("Efficient
+ * Per-Example Gradient Computations", 2015), used by Li et al. ("Large Language Models Can Be
+ * Strong Differentially Private Learners", 2022) and Opacus' ghost clipping, and for convolutions
+ * the per-layer choice between ghost norms and per-example gradients of Bu et al.'s mixed ghost
+ * clipping ("Scalable and Efficient Training of Large Convolutional Neural Networks with
+ * Differential Privacy", 2022).
  *
  * <h2>Linear</h2>
  *
@@ -34,6 +35,13 @@ import org.emberdl.tensor.NDArray;
  * cheaper ({@link #ghostIsCheaper} with {@code K = in}, {@code O = out}) and within {@link
  * #KEEP_BUDGET_BYTES}, {@code g_W,i} materialised by one batched GEMM; {@code ||g_b,i||^2 = ||sum_t
  * D_i[t]||^2}.
+ *
+ * <h2>LayerNorm</h2>
+ *
+ * {@code y = xhat * weight + bias} with {@code xhat} the normalised input: example {@code i}'s
+ * gradients are {@code g_weight,i = sum_p dy_i[p] * xhat_i[p]} and {@code g_bias,i = sum_p dy_i[p]}
+ * over its positions {@code p} (the dims between the batch and the normalized ones), a few
+ * elementwise passes; the normalisation itself has no parameters and runs as LayerNorm's op.
  *
  * <h2>Conv2d</h2>
  *
@@ -75,10 +83,10 @@ import org.emberdl.tensor.NDArray;
  * <p>Backpropagating a <em>sum</em> of per-example losses with recording on then gives, by {@link
  * #perExampleSquaredNorms()}, every example's squared gradient norm over all captured layers. That
  * equals the squared norm of the example's whole gradient only when every parameter of the model
- * belongs to a Linear or Conv2d layer called exactly once (Linear on a 2-D or 3-D input, Conv2d on
- * a 4-D one), and the model treats the examples of a batch independently (no batch norm): {@link
- * #coversAllParameters(Module)} checks the first part. Parameter-free layers in between (ReLU,
- * Tanh, pooling, Flatten, Dropout, ...) need no rule.
+ * belongs to a Linear, LayerNorm or Conv2d layer called exactly once (Linear on a 2-D or 3-D input,
+ * Conv2d on a 4-D one), and the model treats the examples of a batch independently (no batch norm):
+ * {@link #coversAllParameters(Module)} checks the first part. Parameter-free layers in between
+ * (ReLU, Tanh, pooling, Flatten, Dropout, ...) need no rule.
  *
  * <p>A capture owns what it records; close it (it also stops capturing on this thread). Captures do
  * not nest.
@@ -293,8 +301,9 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /**
    * Null when the norms of this capture are the norms of the whole per-example gradients of {@code
-   * module}: every parameter belongs to a {@code Linear} or {@code Conv2d} (exactly those classes)
-   * called exactly once on a batched input during the capture. Otherwise the reason they are not.
+   * module}: every parameter belongs to a {@code Linear}, {@code LayerNorm} or {@code Conv2d}
+   * (exactly those classes) called exactly once on a batched input during the capture. Otherwise
+   * the reason they are not.
    */
   public String coversAllParameters(Module module) {
     if (unsupported) {

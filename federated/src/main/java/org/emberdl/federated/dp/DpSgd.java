@@ -45,25 +45,29 @@ import org.emberdl.tensor.random.Philox;
  *
  * <b>Ghost clipping</b> (the fast path), when every parameter of the model belongs to a {@link
  * Linear} layer applied once to a 2-D {@code (B, in)} or 3-D {@code (B, T, in)} input or a {@link
- * Conv2d} layer applied once to a 4-D input (MLPs, CNNs, and Linear layers over sequences, with any
- * parameter-free layers between: activations, pooling, mean/last-step pooling, flatten, dropout):
- * one forward pass inside a {@link PerExampleCapture}, then two backward passes over the same
- * graph. Pass 1 backpropagates the sum of the per-example losses; each captured layer turns the
- * gradient flowing into its output ({@code delta}) and its input into every example's squared
- * gradient norm for the layer, and pass 1 computes no parameter gradients. Linear layers use the
- * ghost-norm identity {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for
- * the bias); Linear layers on sequences and Conv2d layers use, by cost, either the ghost norm from
- * two {@code T x T} Gram matrices or the layer's per-example weight gradients materialised by one
- * batched GEMM (see {@link PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i loss_i} with
- * the {@code c_i} constants (seeding the backward pass with {@code c} is the same as weighting the
- * losses by detached {@code c_i}): by linearity its parameter gradient is exactly {@code sum_i c_i
- * g_i}; convolutions whose per-example gradients pass 1 kept form their part as {@code sum_i c_i
- * g_W,i} directly. The same forward graph serves both passes, so dropout masks agree.
+ * Conv2d} layer applied once to a 4-D input or a {@link org.emberdl.nn.LayerNorm} applied once to a
+ * batched input (MLPs, CNNs, and Linear/LayerNorm stacks over sequences, with any parameter-free
+ * layers between: activations, pooling, mean/last-step pooling, flatten, dropout): one forward pass
+ * inside a {@link PerExampleCapture}, then two backward passes over the same graph. Pass 1
+ * backpropagates the sum of the per-example losses; each captured layer turns the gradient flowing
+ * into its output ({@code delta}) and its input into every example's squared gradient norm for the
+ * layer, and pass 1 computes no parameter gradients. Linear layers use the ghost-norm identity
+ * {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for the bias); Linear
+ * layers on sequences and Conv2d layers use, by cost, either the ghost norm from two {@code T x T}
+ * Gram matrices or the layer's per-example weight gradients materialised by one batched GEMM;
+ * LayerNorm's per-example affine gradients are sums over the example's positions of {@code dy *
+ * xhat} and {@code dy} (see {@link PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i
+ * loss_i} with the {@code c_i} constants (seeding the backward pass with {@code c} is the same as
+ * weighting the losses by detached {@code c_i}): by linearity its parameter gradient is exactly
+ * {@code sum_i c_i g_i}; convolutions whose per-example gradients pass 1 kept form their part as
+ * {@code sum_i c_i g_W,i} directly. The same forward graph serves both passes, so dropout masks
+ * agree.
  *
  * <p><b>Materialised per-example gradients</b> (the fallback, much slower: one forward and backward
- * pass per example) for every other model: layer norm, embeddings, attention, recurrent layers
- * (LSTM, GRU), a Linear applied to a 4-D input, a layer applied twice, an unbatched convolution.
- * Each example's flat gradient is computed alone, clipped and added.
+ * pass per example) for every other model: embeddings, multi-head attention (its packed input
+ * projection), recurrent layers (LSTM, GRU), a Linear applied to a 4-D input, a layer applied
+ * twice, an unbatched convolution, subclasses of the layers above. Each example's flat gradient is
+ * computed alone, clipped and added.
  *
  * <p><b>Batch norm is refused</b>: it mixes the examples of a batch, so an example's influence is
  * not confined to its own gradient and per-example clipping bounds nothing (use group or layer norm
