@@ -53,21 +53,23 @@ final class NoiseDraw implements AutoCloseable {
     this.dtype = dtype;
     this.std = std;
     this.shape = shape.clone();
-    long n = 1;
-    for (int d : shape) {
-      n *= d;
-    }
-    // Where NDArray.normal would read now, worked out on a copy: the caller's generator only moves
-    // in join().
-    Generator probe = new Generator(gen.seed(), gen.stream());
-    synchronized (gen) {
-      this.start = gen.position();
-    }
-    probe.setPosition(start);
-    long offset = probe.reserveNormal(n, dtype);
-    this.end = probe.position();
     Future<NDArray> task = null;
+    long first = 0;
+    long last = 0;
     if (background) {
+      long n = 1;
+      for (int d : shape) {
+        n *= d;
+      }
+      // Where NDArray.normal would read now, worked out on a copy: the caller's generator only
+      // moves in join().
+      Generator probe = new Generator(gen.seed(), gen.stream());
+      synchronized (gen) {
+        first = gen.position();
+      }
+      probe.setPosition(first);
+      long offset = probe.reserveNormal(n, dtype);
+      last = probe.position();
       Philox philox = new Philox(gen.seed(), gen.stream());
       int[] s = this.shape;
       task = NoiseThread.submit(() -> fill.draw(philox, offset, dtype, std, s));
@@ -75,6 +77,8 @@ final class NoiseDraw implements AutoCloseable {
         LOG.debug("the DP noise thread refused the draw; drawing on the calling thread");
       }
     }
+    this.start = first;
+    this.end = last;
     this.pending = task;
   }
 
