@@ -58,6 +58,10 @@ public class LayerNorm extends Module {
 
   @Override
   public Tensor forward(Tensor input) {
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture != null) {
+      return capture.layerNorm(this, input); // DP-SGD's per-example gradient norms
+    }
     return layerNorm(input, normalizedShape, weight, bias, eps);
   }
 

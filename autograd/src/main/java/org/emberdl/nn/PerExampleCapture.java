@@ -7,15 +7,17 @@ import java.util.Map;
 import org.emberdl.autograd.Function;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.tensor.Convolution;
+import org.emberdl.tensor.DType;
 import org.emberdl.tensor.NDArray;
 
 /**
- * Per-example gradient norms without a backward pass per example, for {@link Linear} and {@link
- * Conv2d} layers: the "ghost norm" identity of Goodfellow ("Efficient Per-Example Gradient
- * Computations", 2015), used by Li et al. ("Large Language Models Can Be Strong Differentially
- * Private Learners", 2022) and Opacus' ghost clipping, and for convolutions the per-layer choice
- * between ghost norms and per-example gradients of Bu et al.'s mixed ghost clipping ("Scalable and
- * Efficient Training of Large Convolutional Neural Networks with Differential Privacy", 2022).
+ * Per-example gradient norms without a backward pass per example, for {@link Linear}, {@link
+ * LayerNorm} and {@link Conv2d} layers: the "ghost norm" identity of Goodfellow ("Efficient
+ * Per-Example Gradient Computations", 2015), used by Li et al. ("Large Language Models Can Be
+ * Strong Differentially Private Learners", 2022) and Opacus' ghost clipping, and for convolutions
+ * the per-layer choice between ghost norms and per-example gradients of Bu et al.'s mixed ghost
+ * clipping ("Scalable and Efficient Training of Large Convolutional Neural Networks with
+ * Differential Privacy", 2022).
  *
  * <h2>Linear</h2>
  *
@@ -26,6 +28,20 @@ import org.emberdl.tensor.NDArray;
  * <pre>
  *   ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2,     ||g_b,i||^2 = ||delta_i||^2.
  * </pre>
+ *
+ * On a sequence {@code x (B, T, in)} the gradient sums over positions, {@code g_W,i = D_i^T X_i}
+ * with {@code D_i (T, out)} and {@code X_i (T, in)}, and {@code ||g_W,i||^2 = <X_i X_i^T, D_i
+ * D_i^T>_F} (two {@code T x T} Gram matrices, {@code 2 T^2 (in + out)} flops per example), or, when
+ * cheaper ({@link #ghostIsCheaper} with {@code K = in}, {@code O = out}) and within {@link
+ * #KEEP_BUDGET_BYTES}, {@code g_W,i} materialised by one batched GEMM; {@code ||g_b,i||^2 = ||sum_t
+ * D_i[t]||^2}.
+ *
+ * <h2>LayerNorm</h2>
+ *
+ * {@code y = xhat * weight + bias} with {@code xhat} the normalised input: example {@code i}'s
+ * gradients are {@code g_weight,i = sum_p dy_i[p] * xhat_i[p]} and {@code g_bias,i = sum_p dy_i[p]}
+ * over its positions {@code p} (the dims between the batch and the normalized ones), a few
+ * elementwise passes; the normalisation itself has no parameters and runs as LayerNorm's op.
  *
  * <h2>Conv2d</h2>
  *
@@ -55,7 +71,7 @@ import org.emberdl.tensor.NDArray;
  * <h2>Mechanism</h2>
  *
  * While a capture is open on the current thread ({@link #open()}), {@link Linear#forward} with a
- * 2-D input and {@link Conv2d#forward} with a 4-D input, grad mode on, record their op as a
+ * 2-D or 3-D input and {@link Conv2d#forward} with a 4-D input, grad mode on, record their op as a
  * captured function: the same values and the same gradients as the ordinary graph, but while the
  * capture is {@linkplain #setRecording recording}, backward computes the layer's per-example
  * squared gradient norms from the gradient flowing into its output and computes no parameter
@@ -67,10 +83,10 @@ import org.emberdl.tensor.NDArray;
  * <p>Backpropagating a <em>sum</em> of per-example losses with recording on then gives, by {@link
  * #perExampleSquaredNorms()}, every example's squared gradient norm over all captured layers. That
  * equals the squared norm of the example's whole gradient only when every parameter of the model
- * belongs to a Linear or Conv2d layer called exactly once (Linear on a 2-D input, Conv2d on a 4-D
- * one), and the model treats the examples of a batch independently (no batch norm): {@link
- * #coversAllParameters(Module)} checks the first part. Parameter-free layers in between (ReLU,
- * Tanh, pooling, Flatten, Dropout, ...) need no rule.
+ * belongs to a Linear, LayerNorm or Conv2d layer called exactly once (Linear on a 2-D or 3-D input,
+ * Conv2d on a 4-D one), and the model treats the examples of a batch independently (no batch norm):
+ * {@link #coversAllParameters(Module)} checks the first part. Parameter-free layers in between
+ * (ReLU, Tanh, pooling, Flatten, Dropout, ...) need no rule.
  *
  * <p>A capture owns what it records; close it (it also stops capturing on this thread). Captures do
  * not nest.
@@ -200,15 +216,49 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /** The forward pass of a Linear layer under this capture. */
   Tensor linear(Linear layer, Tensor input) {
-    if (input.ndim() != 2 || !Function.isNeeded(input, layer.weight(), layer.bias())) {
-      if (input.ndim() != 2) {
-        markUnsupported("Linear called on an input of " + input.ndim() + " dims, not (B, in)");
+    boolean shaped = input.ndim() == 2 || input.ndim() == 3;
+    if (!shaped || !Function.isNeeded(input, layer.weight(), layer.bias())) {
+      if (!shaped) {
+        markUnsupported(
+            "Linear called on an input of " + input.ndim() + " dims, not (B, in) or (B, T, in)");
       }
       return Linear.linear(input, layer.weight(), layer.bias());
     }
-    Record r = new Record(layer, true);
+    boolean ghost = true;
+    if (input.ndim() == 3) {
+      long t = input.shape(1);
+      long in = input.shape(2);
+      long out = layer.weight().shape(0);
+      long perExampleBytes = (long) input.shape(0) * in * out * layer.weight().dtype().byteSize();
+      ghost = ghostIsCheaper(t, in, out) || perExampleBytes > KEEP_BUDGET_BYTES;
+    }
+    Record r = new Record(layer, ghost);
     records.add(r);
     return new CapturedLinear(this, r, input, layer.weight(), layer.bias()).run();
+  }
+
+  /**
+   * The forward pass of a LayerNorm layer under this capture: the normalisation without affine
+   * (LayerNorm's own op, no parameters), then a captured {@code xhat * weight + bias} whose
+   * per-example gradients are {@code sum_p dy_i[p] * xhat_i[p]} and {@code sum_p dy_i[p]} over the
+   * example's positions {@code p}.
+   */
+  Tensor layerNorm(LayerNorm layer, Tensor input) {
+    int[] shape = layer.normalizedShape();
+    Tensor w = layer.weight();
+    Tensor b = layer.bias();
+    boolean batched = input.ndim() > shape.length;
+    if (w == null || !batched || !Function.isNeeded(input, w, b)) {
+      if (w != null && !batched) {
+        markUnsupported("LayerNorm called on an input without a batch dimension");
+      }
+      return LayerNorm.layerNorm(input, shape, w, b, layer.eps());
+    }
+    Record r = new Record(layer, true);
+    records.add(r);
+    try (Tensor xhat = LayerNorm.layerNorm(input, shape, null, null, layer.eps())) {
+      return new CapturedAffine(this, r, xhat, w, b).run();
+    }
   }
 
   /** The forward pass of a Conv2d layer under this capture. */
@@ -251,8 +301,9 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /**
    * Null when the norms of this capture are the norms of the whole per-example gradients of {@code
-   * module}: every parameter belongs to a {@code Linear} or {@code Conv2d} (exactly those classes)
-   * called exactly once on a batched input during the capture. Otherwise the reason they are not.
+   * module}: every parameter belongs to a {@code Linear}, {@code LayerNorm} or {@code Conv2d}
+   * (exactly those classes) called exactly once on a batched input during the capture. Otherwise
+   * the reason they are not.
    */
   public String coversAllParameters(Module module) {
     if (unsupported) {
@@ -265,13 +316,21 @@ public final class PerExampleCapture implements AutoCloseable {
     return check(module, calls);
   }
 
-  /** True for the layers this capture has a norm rule for: Linear and Conv2d, not subclasses. */
+  /**
+   * True for the layers this capture has a norm rule for: Linear, Conv2d and LayerNorm, not
+   * subclasses.
+   */
   public static boolean hasNormRule(Module m) {
-    return m.getClass() == Linear.class || m.getClass() == Conv2d.class;
+    return m.getClass() == Linear.class
+        || m.getClass() == Conv2d.class
+        || m.getClass() == LayerNorm.class;
   }
 
   private static String check(Module m, Map<Module, Integer> calls) {
     if (hasNormRule(m)) {
+      if (m.parameters().isEmpty()) {
+        return null; // a LayerNorm without affine parameters
+      }
       int n = calls.getOrDefault(m, 0);
       return n == 1
           ? null
@@ -348,18 +407,84 @@ public final class PerExampleCapture implements AutoCloseable {
     exampleWeights = null;
   }
 
+  /** Arrays up to this many elements have their row norms taken on the heap. */
+  private static final long HEAP_ROW_SQUARES_MAX = 1L << 19;
+
   /** {@code sum} over the last dims of {@code a} squared: (B, ...) -> B doubles. */
-  private static double[] rowSquares(NDArray a) {
+  static double[] rowSquares(NDArray a) {
     int b = a.shape(0);
     int m = (int) (a.numel() / Math.max(1, b));
-    // One elementwise pass and one row reduction. (A batched (B,1,M) @ (B,M,1) product, as this
-    // was, makes B separate BLAS calls of one dot product each: ~1,500 calls per MLP step.)
-    try (NDArray dense = a.contiguous();
-        NDArray rows = dense.view(b, m);
-        NDArray squares = rows.square();
-        NDArray sums = squares.sum(new int[] {1}, false)) {
-      return sums.toDoubleArray();
+    // One copy to the heap and one pass, accumulated in double, on the calling thread. Engine ops
+    // (square, then a row sum) cost two passes, a temporary, and at 2 threads two small parallel
+    // regions per call: ~5x this for the MLP's (256, 784) input. (A batched (B,1,M) @ (B,M,1)
+    // product, as it was before, made B one-dot-product BLAS calls.)
+    if (a.numel() > HEAP_ROW_SQUARES_MAX) {
+      // large (a convolution's per-example weight gradients): the engine's parallel kernels, no
+      // heap copy of megabytes per step
+      try (NDArray dense = a.contiguous();
+          NDArray rows = dense.view(b, m);
+          NDArray squares = rows.square();
+          NDArray sums = squares.sum(new int[] {1}, false)) {
+        return sums.toDoubleArray();
+      }
     }
+    double[] out = new double[b];
+    if (a.dtype() == DType.FLOAT32) {
+      float[] v = a.toFloatArray();
+      for (int i = 0; i < b; i++) {
+        out[i] = sumOfSquares(v, i * m, m);
+      }
+    } else {
+      double[] v = a.toDoubleArray();
+      for (int i = 0; i < b; i++) {
+        out[i] = sumOfSquares(v, i * m, m);
+      }
+    }
+    return out;
+  }
+
+  /** {@code sum_j v[from + j]^2, j < n}, in double, four independent sums (for the pipeline). */
+  private static double sumOfSquares(float[] v, int from, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int j = from;
+    int end = from + n;
+    for (; j + 3 < end; j += 4) {
+      double x0 = v[j];
+      double x1 = v[j + 1];
+      double x2 = v[j + 2];
+      double x3 = v[j + 3];
+      s0 += x0 * x0;
+      s1 += x1 * x1;
+      s2 += x2 * x2;
+      s3 += x3 * x3;
+    }
+    for (; j < end; j++) {
+      double x = v[j];
+      s0 += x * x;
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  private static double sumOfSquares(double[] v, int from, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int j = from;
+    int end = from + n;
+    for (; j + 3 < end; j += 4) {
+      s0 += v[j] * v[j];
+      s1 += v[j + 1] * v[j + 1];
+      s2 += v[j + 2] * v[j + 2];
+      s3 += v[j + 3] * v[j + 3];
+    }
+    for (; j < end; j++) {
+      s0 += v[j] * v[j];
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   /** {@code weights (B)} as a (1, B) array of {@code like}'s dtype and device. */
@@ -407,13 +532,7 @@ public final class PerExampleCapture implements AutoCloseable {
     protected NDArray[] backward(NDArray grad) {
       boolean rec = capture.recording && !capture.closed;
       if (rec) {
-        double[] dsq = rowSquares(grad);
-        double[] xsq = rowSquares(x);
-        double biasTerm = bias != null ? 1 : 0;
-        for (int i = 0; i < dsq.length; i++) {
-          dsq[i] *= xsq[i] + biasTerm;
-        }
-        record.squaredNorms = dsq;
+        record.squaredNorms = x.ndim() == 2 ? rowNorms(grad) : sequenceNorms(grad);
       }
       NDArray gx = null;
       NDArray gw = null;
@@ -421,20 +540,160 @@ public final class PerExampleCapture implements AutoCloseable {
       if (needsGrad(0)) {
         gx = grad.matmul(w);
       }
-      if (!rec && needsGrad(1)) {
-        try (NDArray gt = grad.t()) {
-          gw = gt.matmul(x);
+      if (!rec && (needsGrad(1) || bias != null && needsGrad(2))) {
+        // (B, T, .) as (B*T, .): the weight gradient sums over examples and positions alike
+        int out = w.shape(0);
+        int in = w.shape(1);
+        try (NDArray g2 = grad.reshape(-1, out);
+            NDArray x2 = x.reshape(-1, in)) {
+          if (needsGrad(1)) {
+            try (NDArray gt = g2.t()) {
+              gw = gt.matmul(x2);
+            }
+          }
+          if (bias != null && needsGrad(2)) {
+            gb = g2.sum(new int[] {0}, false);
+          }
         }
       }
-      if (!rec && bias != null && needsGrad(2)) {
-        gb = grad.sum(new int[] {0}, false);
+      return new NDArray[] {gx, gw, gb};
+    }
+
+    /** 2-D input: {@code ||delta_i||^2 (||x_i||^2 + 1)} (the 1 for the bias). */
+    private double[] rowNorms(NDArray grad) {
+      double[] dsq = rowSquares(grad);
+      double[] xsq = rowSquares(x);
+      double biasTerm = bias != null ? 1 : 0;
+      for (int i = 0; i < dsq.length; i++) {
+        dsq[i] *= xsq[i] + biasTerm;
+      }
+      return dsq;
+    }
+
+    /**
+     * 3-D input {@code (B, T, in)}: {@code g_W,i = D_i^T X_i}, so {@code ||g_W,i||^2 = <X_i X_i^T,
+     * D_i D_i^T>_F} (two (B, T, T) Gram matrices; the ghost record) or the per-example weight
+     * gradients materialised by one batched GEMM, whichever the forward pass chose; the bias term
+     * is {@code ||sum_t D_i[t]||^2}.
+     */
+    private double[] sequenceNorms(NDArray grad) {
+      double[] sq;
+      if (record.ghost) {
+        try (NDArray xt = x.transpose(1, 2);
+            NDArray gramX = x.matmul(xt);
+            NDArray dt = grad.transpose(1, 2);
+            NDArray gramD = grad.matmul(dt);
+            NDArray prod = gramX.mul(gramD);
+            NDArray sums = prod.sum(new int[] {1, 2}, false)) {
+          sq = sums.toDoubleArray();
+        }
+      } else {
+        try (NDArray dt = grad.transpose(1, 2);
+            NDArray perExample = dt.matmul(x)) {
+          sq = rowSquares(perExample);
+        }
+      }
+      if (bias != null) {
+        try (NDArray gb = grad.sum(new int[] {1}, false)) {
+          double[] bsq = rowSquares(gb);
+          for (int i = 0; i < sq.length; i++) {
+            sq[i] += bsq[i];
+          }
+        }
+      }
+      return sq;
+    }
+
+    @Override
+    public String toString() {
+      return "CapturedLinearBackward(" + w.shape(1) + " -> " + w.shape(0) + ")";
+    }
+  }
+
+  /**
+   * LayerNorm's affine part, {@code y = xhat * weight + bias} over the trailing normalized dims, as
+   * one op with the same gradients, plus the recording described on the class: example {@code i}'s
+   * weight gradient is {@code sum_p dy_i[p] * xhat_i[p]} and its bias gradient {@code sum_p
+   * dy_i[p]}, summed over its positions {@code p} (all dims between the batch and the normalized
+   * ones).
+   */
+  private static final class CapturedAffine extends Function {
+    private final PerExampleCapture capture;
+    private final Record record;
+    private final NDArray xhat;
+    private final NDArray w;
+    private final NDArray b;
+
+    CapturedAffine(PerExampleCapture capture, Record record, Tensor xhat, Tensor w, Tensor b) {
+      super("layer_norm_affine", xhat, w, b);
+      this.capture = capture;
+      this.record = record;
+      this.xhat = save(xhat.data());
+      this.w = save(w.data());
+      this.b = b == null ? null : save(b.data());
+    }
+
+    Tensor run() {
+      NDArray y = xhat.mul(w);
+      if (b != null) {
+        try (NDArray yw = y) {
+          y = yw.add(b);
+        }
+      }
+      return output(y);
+    }
+
+    @Override
+    protected NDArray[] backward(NDArray grad) {
+      boolean rec = capture.recording && !capture.closed;
+      int d = (int) w.numel();
+      int batch = grad.shape(0);
+      NDArray gx = needsGrad(0) ? grad.mul(w) : null;
+      NDArray gw = null;
+      NDArray gb = null;
+      try (NDArray g3 = grad.reshape(batch, -1, d);
+          NDArray x3 = xhat.reshape(batch, -1, d);
+          NDArray prod = g3.mul(x3)) {
+        if (rec) {
+          double[] sq;
+          try (NDArray perExampleW = prod.sum(new int[] {1}, false)) {
+            sq = rowSquares(perExampleW);
+          }
+          if (b != null) {
+            try (NDArray perExampleB = g3.sum(new int[] {1}, false)) {
+              double[] bsq = rowSquares(perExampleB);
+              for (int i = 0; i < sq.length; i++) {
+                sq[i] += bsq[i];
+              }
+            }
+          }
+          record.squaredNorms = sq;
+        } else {
+          if (needsGrad(1)) {
+            try (NDArray flat = prod.reshape(-1, d);
+                NDArray s = flat.sum(new int[] {0}, false)) {
+              gw = s.reshape(w.shape());
+            }
+          }
+          if (b != null && needsGrad(2)) {
+            try (NDArray flat = g3.reshape(-1, d);
+                NDArray s = flat.sum(new int[] {0}, false)) {
+              gb = s.reshape(b.shape());
+            }
+          }
+        }
+      } catch (RuntimeException e) {
+        if (gx != null) {
+          gx.close();
+        }
+        throw e;
       }
       return new NDArray[] {gx, gw, gb};
     }
 
     @Override
     public String toString() {
-      return "CapturedLinearBackward(" + w.shape(1) + " -> " + w.shape(0) + ")";
+      return "CapturedLayerNormAffineBackward(" + java.util.Arrays.toString(w.shape()) + ")";
     }
   }
 

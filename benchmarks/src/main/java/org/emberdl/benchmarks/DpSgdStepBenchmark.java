@@ -17,6 +17,7 @@ import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.random.Philox;
 
 /**
  * The time of one DP-SGD gradient against one non-private gradient, per model, at one batch size
@@ -30,7 +31,11 @@ import org.emberdl.tensor.NDArray;
  *   <li>{@code clip}: {@link DpSgd#clippedSum} (the per-example clipped sum, ghost clipping where
  *       the model allows it: one forward and two backward passes), no noise;
  *   <li>{@code dp}: {@link DpSgd#noisyGradient} (clipping, Gaussian noise {@code sigma = 1.1},
- *       {@code C = 1}, division by the batch size): the whole private step;
+ *       {@code C = 1}, division by the batch size): the whole private step, as {@code new DpSgd(C,
+ *       sigma, qN)} takes it (the noise drawn on a background thread while the clipping runs when a
+ *       processor is left over by Ember's threads);
+ *   <li>{@code dp-inline}: the same with {@code DpSgd(..., backgroundNoise = false)}: the noise
+ *       drawn after the clipping, on the calling thread (same values);
  *   <li>{@code noise}: the noise draw alone ({@code NDArray.normal} of one value per parameter), so
  *       the ratio with a faster generator can be read off: {@code dp - noise + new noise};
  *   <li>{@code materialized} (fewer steps, off with {@code --materialized-steps 0}): the fallback
@@ -47,6 +52,7 @@ import org.emberdl.tensor.NDArray;
  * <pre>
  * --models mlp,cnn,smallcnn   --batch 256   --steps 30   --warmup 8
  * --materialized-steps 2      --threads N (Ember CPU threads, also -Demberdl.threads=N)
+ * --await-vector-normal 20     (seconds to wait for the vector normal kernel before the steps)
  * </pre>
  *
  * Prints, per model, how each layer takes its norms, then a {@code SUMMARY} line with the medians
@@ -74,6 +80,7 @@ public final class DpSgdStepBenchmark {
     int steps = Integer.parseInt(o.getOrDefault("steps", "30"));
     int warmup = Integer.parseInt(o.getOrDefault("warmup", "8"));
     int matSteps = Integer.parseInt(o.getOrDefault("materialized-steps", "2"));
+    double awaitVector = Double.parseDouble(o.getOrDefault("await-vector-normal", "20"));
     System.out.printf(
         Locale.ROOT,
         "%s %s, Ember threads %d, batch %d, C = %.1f, sigma = %.1f%n",
@@ -83,6 +90,7 @@ public final class DpSgdStepBenchmark {
         batch,
         CLIP,
         SIGMA);
+    awaitVectorNormals(awaitVector);
     for (String model : o.getOrDefault("models", "mlp,cnn,smallcnn").split(",")) {
       run(model.trim(), batch, steps, warmup, matSteps);
     }
@@ -96,6 +104,26 @@ public final class DpSgdStepBenchmark {
       default ->
           throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn, smallcnn)");
     };
+  }
+
+  /**
+   * Starts the vector normal kernel's warm-up and waits up to {@code seconds} for it to switch on,
+   * so the steps measure what a long training run sees (the warm-up takes about a second of one
+   * core; under load, many more); prints whether it did.
+   */
+  private static void awaitVectorNormals(double seconds) {
+    Philox.expectManyNormals();
+    long deadline = System.nanoTime() + (long) (seconds * 1e9);
+    while (!Philox.vectorNormalsOn() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    System.out.println(
+        "vector normal kernel: " + (Philox.vectorNormalsOn() ? "on" : "off (scalar Box-Muller)"));
   }
 
   static void run(String name, int batch, int steps, int warmup, int matSteps) {
@@ -113,6 +141,7 @@ public final class DpSgdStepBenchmark {
       model.train();
       model.flatParameters();
       DpSgd dp = new DpSgd(CLIP, SIGMA, batch);
+      DpSgd dpInline = new DpSgd(CLIP, SIGMA, batch, false);
       int params = Math.toIntExact(model.parameterCount());
       System.out.printf(Locale.ROOT, "%n%s: %,d parameters; norms per layer:%n", name, params);
       for (String line : plan(model, x)) {
@@ -122,6 +151,7 @@ public final class DpSgdStepBenchmark {
       double[] clip = new double[steps];
       double[] full = new double[steps];
       double[] noise = new double[steps];
+      double[] inline = new double[steps];
       DpSgd.Method method = null;
       for (int s = -warmup; s < steps; s++) {
         long t0 = System.nanoTime();
@@ -139,7 +169,14 @@ public final class DpSgdStepBenchmark {
         NDArray.normal(Generator.forTask(2, s + warmup, 0), DType.FLOAT32, 0, SIGMA * CLIP, params)
             .close();
         long t4 = System.nanoTime();
+        try (NDArray g =
+            dpInline.noisyGradient(
+                model, x, y, perExample::apply, Generator.forTask(1, s + warmup, 0))) {
+          g.numel();
+        }
+        long t5 = System.nanoTime();
         if (s >= 0) {
+          inline[s] = (t5 - t4) / 1e6;
           plain[s] = (t1 - t0) / 1e6;
           clip[s] = (t2 - t1) / 1e6;
           full[s] = (t3 - t2) / 1e6;
@@ -150,6 +187,7 @@ public final class DpSgdStepBenchmark {
       double c = TrainingThroughput.median(clip);
       double d = TrainingThroughput.median(full);
       double n = TrainingThroughput.median(noise);
+      double di = TrainingThroughput.median(inline);
       String mat = "";
       if (matSteps > 0) {
         double[] m = new double[matSteps];
@@ -172,27 +210,34 @@ public final class DpSgdStepBenchmark {
       }
       System.out.printf(
           Locale.ROOT,
-          "  per-step ms, %d steps: plain %s%n  clip %s%n  dp %s%n  noise %s%n",
+          "  per-step ms, %d steps: plain %s%n  clip %s%n  dp %s%n  noise %s%n  dp-inline %s%n",
           steps,
           quartiles(plain),
           quartiles(clip),
           quartiles(full),
-          quartiles(noise));
+          quartiles(noise),
+          quartiles(inline));
       System.out.printf(
           Locale.ROOT,
-          "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise)"
-              + " %.2f = %.2fx, noise draw %.2f; dp without the noise draw %.2fx%s%n",
+          "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise,"
+              + " background draw %s) %.2f = %.2fx, dp-inline (noise drawn after clipping) %.2f ="
+              + " %.2fx, noise draw %.2f; dp-inline without the noise draw %.2fx%s; vector"
+              + " normals %s%n",
           name,
           batch,
           p,
           method,
           c,
           c / p,
+          dp.backgroundNoise() ? "on" : "off",
           d,
           d / p,
+          di,
+          di / p,
           n,
-          (d - n) / p,
-          mat);
+          (di - n) / p,
+          mat,
+          Philox.vectorNormalsOn() ? "on" : "off");
     }
   }
 

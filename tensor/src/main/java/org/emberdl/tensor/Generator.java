@@ -80,6 +80,23 @@ public final class Generator {
     return value;
   }
 
+  /**
+   * Reserves the values of one normal fill of {@code n} values of {@code dtype} (float32 or
+   * float64), exactly as {@code NDArray.normal(this, dtype, mean, std, n)} would, and returns the
+   * value offset of the first: {@code new Philox(seed(), stream()).normal(offset, out, 0, n, mean,
+   * std)} (the float overload for float32, with {@code (float) mean, (float) std}) then computes
+   * the same values on any thread. DP-SGD draws its noise off the critical path this way.
+   */
+  public long reserveNormal(long n, DType dtype) {
+    if (dtype != DType.FLOAT32 && dtype != DType.FLOAT64) {
+      throw new IllegalArgumentException("reserveNormal needs float32 or float64, got " + dtype);
+    }
+    if (n < 0) {
+      throw new IllegalArgumentException("n must be >= 0, got " + n);
+    }
+    return reserve(n, Backend.RandomKind.NORMAL, dtype);
+  }
+
   /** A permutation of {@code 0..n-1}, advancing the position by the words it reads. */
   synchronized int[] permutation(int n) {
     int[] perm = philox.permutation(n, wordOffset);

@@ -10,6 +10,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.nn.Parameter;
 import org.emberdl.nn.PerExampleCapture;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.random.Philox;
@@ -43,25 +44,30 @@ import org.emberdl.tensor.random.Philox;
  * <h2>How per-example gradients are clipped</h2>
  *
  * <b>Ghost clipping</b> (the fast path), when every parameter of the model belongs to a {@link
- * Linear} layer applied once to a 2-D input or a {@link Conv2d} layer applied once to a 4-D input
- * (MLPs and CNNs, with any parameter-free layers between: activations, pooling, flatten, dropout):
- * one forward pass inside a {@link PerExampleCapture}, then two backward passes over the same
- * graph. Pass 1 backpropagates the sum of the per-example losses; each captured layer turns the
- * gradient flowing into its output ({@code delta}) and its input into every example's squared
- * gradient norm for the layer, and pass 1 computes no parameter gradients. Linear layers use the
- * ghost-norm identity {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for
- * the bias); Conv2d layers use, by cost, either the ghost norm over the unfolded input or the
- * layer's per-example weight gradients materialised by one batched GEMM (see {@link
- * PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i loss_i} with the {@code c_i}
- * constants (seeding the backward pass with {@code c} is the same as weighting the losses by
- * detached {@code c_i}): by linearity its parameter gradient is exactly {@code sum_i c_i g_i};
- * convolutions whose per-example gradients pass 1 kept form their part as {@code sum_i c_i g_W,i}
- * directly. The same forward graph serves both passes, so dropout masks agree.
+ * Linear} layer applied once to a 2-D {@code (B, in)} or 3-D {@code (B, T, in)} input or a {@link
+ * Conv2d} layer applied once to a 4-D input or a {@link org.emberdl.nn.LayerNorm} applied once to a
+ * batched input (MLPs, CNNs, and Linear/LayerNorm stacks over sequences, with any parameter-free
+ * layers between: activations, pooling, mean/last-step pooling, flatten, dropout): one forward pass
+ * inside a {@link PerExampleCapture}, then two backward passes over the same graph. Pass 1
+ * backpropagates the sum of the per-example losses; each captured layer turns the gradient flowing
+ * into its output ({@code delta}) and its input into every example's squared gradient norm for the
+ * layer, and pass 1 computes no parameter gradients. Linear layers use the ghost-norm identity
+ * {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for the bias); Linear
+ * layers on sequences and Conv2d layers use, by cost, either the ghost norm from two {@code T x T}
+ * Gram matrices or the layer's per-example weight gradients materialised by one batched GEMM;
+ * LayerNorm's per-example affine gradients are sums over the example's positions of {@code dy *
+ * xhat} and {@code dy} (see {@link PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i
+ * loss_i} with the {@code c_i} constants (seeding the backward pass with {@code c} is the same as
+ * weighting the losses by detached {@code c_i}): by linearity its parameter gradient is exactly
+ * {@code sum_i c_i g_i}; convolutions whose per-example gradients pass 1 kept form their part as
+ * {@code sum_i c_i g_W,i} directly. The same forward graph serves both passes, so dropout masks
+ * agree.
  *
  * <p><b>Materialised per-example gradients</b> (the fallback, much slower: one forward and backward
- * pass per example) for every other model: layer norm, embeddings, a Linear applied to a 3-D input,
- * a layer applied twice, an unbatched convolution. Each example's flat gradient is computed alone,
- * clipped and added.
+ * pass per example) for every other model: embeddings, multi-head attention (its packed input
+ * projection), recurrent layers (LSTM, GRU), a Linear applied to a 4-D input, a layer applied
+ * twice, an unbatched convolution, subclasses of the layers above. Each example's flat gradient is
+ * computed alone, clipped and added.
  *
  * <p><b>Batch norm is refused</b>: it mixes the examples of a batch, so an example's influence is
  * not confined to its own gradient and per-example clipping bounds nothing (use group or layer norm
@@ -112,12 +118,31 @@ public final class DpSgd {
   private final double noiseMultiplier;
   private final double expectedBatchSize;
 
+  /** True or false as given; null: decided at each step ({@link #backgroundNoise()}). */
+  private final Boolean backgroundNoise;
+
+  /**
+   * As {@link #DpSgd(double, double, double, boolean)}, drawing the noise in the background when a
+   * processor is left over by Ember's CPU threads ({@link #backgroundNoise()}).
+   */
+  public DpSgd(double clipNorm, double noiseMultiplier, double expectedBatchSize) {
+    this(clipNorm, noiseMultiplier, expectedBatchSize, null);
+  }
+
   /**
    * @param clipNorm {@code C > 0}
    * @param noiseMultiplier {@code sigma >= 0} (noise standard deviation over {@code C})
    * @param expectedBatchSize {@code qN > 0}, the divisor of the noisy sum
+   * @param backgroundNoise whether {@link #noisyGradient} draws the noise on a background thread
+   *     while it clips (same values either way; see there)
    */
-  public DpSgd(double clipNorm, double noiseMultiplier, double expectedBatchSize) {
+  public DpSgd(
+      double clipNorm, double noiseMultiplier, double expectedBatchSize, boolean backgroundNoise) {
+    this(clipNorm, noiseMultiplier, expectedBatchSize, Boolean.valueOf(backgroundNoise));
+  }
+
+  private DpSgd(
+      double clipNorm, double noiseMultiplier, double expectedBatchSize, Boolean backgroundNoise) {
     if (!(clipNorm > 0) || Double.isInfinite(clipNorm)) {
       throw new IllegalArgumentException("clipNorm must be finite and > 0, got " + clipNorm);
     }
@@ -131,6 +156,7 @@ public final class DpSgd {
     this.clipNorm = clipNorm;
     this.noiseMultiplier = noiseMultiplier;
     this.expectedBatchSize = expectedBatchSize;
+    this.backgroundNoise = backgroundNoise;
     if (noiseMultiplier > 0) {
       Philox.expectManyNormals(); // one normal per parameter per step from here on
     }
@@ -149,18 +175,64 @@ public final class DpSgd {
   }
 
   /**
+   * Whether {@link #noisyGradient} draws the noise on a background thread now: as given to the
+   * constructor, or by default when the JVM has more processors than {@link EmberConfig#threads()}
+   * (the noise thread then runs on a core the forward and backward passes leave idle; with every
+   * core in Ember's pool it would only take turns with the pool's threads, and slow them down).
+   */
+  public boolean backgroundNoise() {
+    if (backgroundNoise != null) {
+      return backgroundNoise;
+    }
+    return Runtime.getRuntime().availableProcessors() > EmberConfig.threads();
+  }
+
+  /**
    * The noisy gradient of one step: {@code (sum_i c_i g_i + N(0, sigma^2 C^2 I)) / (qN)}, 1-D in
    * {@link Module#flatParameters()} layout (owned by the caller). The batch may be empty (Poisson
    * sampling can draw no example): the result is then noise alone.
    *
+   * <p>The values are those of {@link #clippedSum} followed by {@link #privatize}, bit for bit.
+   * With {@link #backgroundNoise()} the noise, which depends only on the generator and not on the
+   * gradient, is drawn on a background daemon thread while the clipping runs, and joined when it is
+   * added (it takes the values {@code privatize} would take: the generator ends at the same
+   * position; if the model draws from the same generator during the step, the noise is drawn again
+   * after those draws).
+   *
    * @param x the batch's inputs, leading dimension {@code B}
    * @param target the batch's targets, leading dimension {@code B}
    * @param gen the noise source; the same generator state gives the same noise
+   * @throws IllegalStateException when the background noise draw failed (its cause attached)
    */
   public NDArray noisyGradient(
       Module model, NDArray x, NDArray target, PerExampleLoss loss, Generator gen) {
-    try (ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
-      return privatize(s.sum(), gen);
+    if (noiseMultiplier == 0) {
+      try (ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
+        return privatize(s.sum(), gen);
+      }
+    }
+    List<Parameter> params = model.parameters();
+    long total = 0;
+    for (Parameter p : params) {
+      total += p.data().numel();
+    }
+    DType dtype = params.isEmpty() ? DType.FLOAT32 : params.get(0).dtype();
+    int[] shape = {Math.toIntExact(total)};
+    try (NoiseDraw noise =
+            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, backgroundNoise(), shape);
+        ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
+      NDArray sum = s.sum();
+      if (sum.dtype() != dtype || !Arrays.equals(sum.shape(), shape)) {
+        noise.close(); // not what was drawn (the generator has not moved): draw it here instead
+        return privatize(sum, gen);
+      }
+      NDArray out = noise.join();
+      try {
+        return out.addInPlace(sum).divInPlace(expectedBatchSize);
+      } catch (RuntimeException e) {
+        out.close();
+        throw e;
+      }
     }
   }
 

@@ -21,6 +21,8 @@ import org.emberdl.tensor.random.Philox;
  *
  * <p>The noise comes from a {@link NoiseSource}: keyed by ({@code seed}, round) by default, so a
  * rerun with the same seed, or a resumed run, draws the same noise; or from {@code SecureRandom}.
+ * Each {@link #combine} starts drawing the next round's noise on a background daemon thread, so it
+ * is ready when that round's sum arrives (same values as drawing it then).
  */
 public final class DpSgdAggregator implements Aggregator {
   private static final long serialVersionUID = 1L;
@@ -31,6 +33,9 @@ public final class DpSgdAggregator implements Aggregator {
   private final double expectedBatchSize;
   private final NoiseSource noise;
   private long round;
+
+  /** The next round's noise, drawn while the round runs (driver-side only, never serialized). */
+  private transient NoisePrefetch prefetch;
 
   /**
    * @param clipNorm C, > 0
@@ -93,10 +98,21 @@ public final class DpSgdAggregator implements Aggregator {
    */
   @Override
   public Step combine(Update total) {
-    float[] mean =
-        NoiseSource.noisyMean(
-            noise, total.values(), noiseMultiplier * clipNorm, round++, expectedBatchSize);
-    return new Step(Step.Kind.GRADIENT, mean, null);
+    double std = noiseMultiplier * clipNorm;
+    float[] sum = total.values();
+    float[] drawn = null;
+    if (noise != null && std > 0) {
+      drawn = prefetch().take(sum.length, std, round);
+    }
+    round++;
+    return new Step(Step.Kind.GRADIENT, NoiseSource.noisyMean(drawn, sum, expectedBatchSize), null);
+  }
+
+  private synchronized NoisePrefetch prefetch() {
+    if (prefetch == null) {
+      prefetch = new NoisePrefetch(noise);
+    }
+    return prefetch;
   }
 
   public double noiseMultiplier() {

@@ -5,7 +5,7 @@ import org.emberdl.federated.secagg.DistributedGaussianNoise;
 import org.emberdl.federated.secagg.Randomness;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
-import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.random.Philox;
 
 /**
  * Where a central DP aggregator's Gaussian noise comes from.
@@ -37,6 +37,11 @@ public abstract class NoiseSource implements Serializable {
   static float[] noisyMean(
       NoiseSource source, float[] sum, double std, long round, double denominator) {
     float[] noise = source != null && std > 0 ? source.sample(sum.length, std, round) : null;
+    return noisyMean(noise, sum, denominator);
+  }
+
+  /** {@code (sum + noise) / denominator} in double precision; {@code noise} may be null. */
+  static float[] noisyMean(float[] noise, float[] sum, double denominator) {
     double scale = 1.0 / denominator;
     float[] out = new float[sum.length];
     for (int i = 0; i < sum.length; i++) {
@@ -63,12 +68,21 @@ public abstract class NoiseSource implements Serializable {
       this.seed = seed;
     }
 
+    /**
+     * The values of {@code NDArray.normal(Generator.forTask(seed, round, 0), FLOAT32, 0, std, n)},
+     * drawn straight into the heap array: no array memory, so a draw on the background thread
+     * ({@link NoisePrefetch}) never shows in the allocator's count.
+     */
     @Override
     public float[] sample(int n, double std, long round) {
-      try (NDArray a =
-          NDArray.normal(Generator.forTask(seed, round, 0), DType.FLOAT32, 0, std, n)) {
-        return a.toFloatArray();
+      if (!(std >= 0)) {
+        throw new IllegalArgumentException("normal std must be >= 0, got " + std);
       }
+      Generator gen = Generator.forTask(seed, round, 0);
+      long offset = gen.reserveNormal(n, DType.FLOAT32);
+      float[] out = new float[n];
+      new Philox(gen.seed(), gen.stream()).normal(offset, out, 0, n, 0f, (float) std);
+      return out;
     }
 
     @Override

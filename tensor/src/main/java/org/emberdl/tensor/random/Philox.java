@@ -304,6 +304,15 @@ public final class Philox {
   }
 
   /**
+   * Whether float normal fills use the Vector API kernel now (after {@link #expectManyNormals} or
+   * enough scalar draws, once its warm-up has checked it). For diagnostics and benchmarks only:
+   * values never depend on it.
+   */
+  public static boolean vectorNormalsOn() {
+    return VectorNormalSwitch.enabled();
+  }
+
+  /**
    * Normal floats by the Box-Muller transform. Values come in pairs: values {@code 2p} and {@code
    * 2p + 1} both read words {@code 2p} and {@code 2p + 1} (so value {@code v} reads the words at
    * {@code v} and its pair partner; offset is in values, and odd offsets and counts work). With
