@@ -322,7 +322,7 @@ class OnnxExportModelTest {
       assertEquals(
           "cannot export module '1.2' (Doubler) to ONNX: no ONNX mapping for "
               + Doubler.class.getName()
-              + " (exportable: Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d,"
+              + " (exportable: Sequential, PaddedSequenceNetwork, Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d,"
               + " BatchNorm2d, LayerNorm, Embedding, TokenEmbedding, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax,"
               + " LogSoftmax, Dropout, Flatten, Identity, MultiheadAttention,"
               + " TransformerEncoderLayer, TransformerEncoder, Patchify, ClsToken, ClsPool,"
