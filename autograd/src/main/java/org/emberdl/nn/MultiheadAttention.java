@@ -3,6 +3,7 @@ package org.emberdl.nn;
 import java.util.Arrays;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.autograd.functions.MaskedSoftmaxFunction;
+import org.emberdl.autograd.functions.SelfAttentionFunction;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
@@ -154,6 +155,24 @@ public class MultiheadAttention extends Module {
     Tensor kh = null;
     Tensor vh = null;
     try {
+      if (q == k && k == v && !needWeights && (dropout.p() == 0 || !dropout.isTraining())) {
+        // self-attention, no weights wanted, no attention dropout: the fused op (its backward
+        // writes the three projections' gradients into one array, see SelfAttentionFunction)
+        Tensor context;
+        try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {
+          context = SelfAttentionFunction.apply(qkv, numHeads, 1.0 / Math.sqrt(headDim), mask);
+        }
+        Tensor out;
+        try (context) {
+          out = outProj.forward(context);
+        }
+        if (!batchFirst) {
+          try (Tensor bf = out) {
+            out = bf.transpose(0, 1);
+          }
+        }
+        return new AttentionOutput(out, null);
+      }
       if (q == k && k == v) {
         // self-attention: the three projections as one GEMM, split afterwards
         try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {
