@@ -28,9 +28,12 @@ import org.emberdl.tensor.NDArray;
  * <p>Computation: one GEMM for the three projections in self-attention (query, key and value the
  * same tensor), the scores and the weighted values as batched GEMMs over {@code (N, heads)} that
  * read each head's rows in place (strided views of the projections, no copies), and the scale, mask
- * and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Dropout (in training mode)
- * applies to the attention weights, from a {@link Dropout} submodule (no state) whose generator a
- * Spark task re-seeds like any other dropout.
+ * and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Self-attention without returned
+ * weights and without active attention dropout (a Transformer encoder layer's case) records the
+ * whole of it, from the packed projection to the merged heads, as one op ({@link
+ * SelfAttentionFunction}), whose backward writes the three projections' gradients into one array.
+ * Dropout (in training mode) applies to the attention weights, from a {@link Dropout} submodule (no
+ * state) whose generator a Spark task re-seeds like any other dropout.
  */
 public class MultiheadAttention extends Module {
   private final int embedDim;

@@ -55,6 +55,10 @@ class SelfAttentionFunctionTest {
       GradCheck.defaults().check(t -> SelfAttentionFunction.apply(t[0], HEADS, scale, null), x);
       NDArray m = mask(DType.FLOAT64);
       GradCheck.defaults().check(t -> SelfAttentionFunction.apply(t[0], HEADS, scale, m), x);
+      // packed projections whose last dim is not dense (read through copies, not views)
+      NDArray xt = NDArray.randn(new Generator(8), DType.FLOAT64, N, 3 * E, T);
+      GradCheck.defaults()
+          .check(t -> SelfAttentionFunction.apply(t[0].transpose(1, 2), HEADS, scale, m), xt);
     }
   }
 

@@ -83,9 +83,19 @@ public final class SelfAttentionFunction extends Function {
 
   /**
    * Block {@code which} (0 queries, 1 keys, 2 values) of {@code a}'s last dim ({@code (N, T, 3E)})
-   * as {@code (N, heads, T, E / heads)}: a strided view of a's memory, no copy.
+   * as {@code (N, heads, T, E / heads)}: a strided view of a's memory when a's last dim is dense (a
+   * projection's output always is), else a copy (read-only uses only).
    */
   private static NDArray heads(NDArray a, int which, int heads) {
+    int e = a.shape(2) / 3;
+    try (NDArray block = a.narrow(2, which * e, e);
+        NDArray split = block.reshape(a.shape(0), a.shape(1), heads, e / heads)) {
+      return split.permute(0, 2, 1, 3);
+    }
+  }
+
+  /** As {@link #heads}, but always a view (it fails otherwise): the backward writes through it. */
+  private static NDArray headsView(NDArray a, int which, int heads) {
     int e = a.shape(2) / 3;
     try (NDArray block = a.narrow(2, which * e, e);
         NDArray split = block.view(a.shape(0), a.shape(1), heads, e / heads)) {
@@ -112,9 +122,9 @@ public final class SelfAttentionFunction extends Function {
         NDArray dq = ds.matmul(k);
         NDArray dst = ds.transpose(2, 3);
         NDArray dk = dst.matmul(q);
-        NDArray dqView = heads(dqkv, 0, heads);
-        NDArray dkView = heads(dqkv, 1, heads);
-        NDArray dvView = heads(dqkv, 2, heads)) {
+        NDArray dqView = headsView(dqkv, 0, heads);
+        NDArray dkView = headsView(dqkv, 1, heads);
+        NDArray dvView = headsView(dqkv, 2, heads)) {
       // every element of dqkv is written by exactly one of the three copies
       dqView.copyFrom(dq);
       dkView.copyFrom(dk);
