@@ -3,6 +3,7 @@ package org.emberdl.nn;
 import java.util.Arrays;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.autograd.functions.MaskedSoftmaxFunction;
+import org.emberdl.autograd.functions.SelfAttentionFunction;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
@@ -27,9 +28,12 @@ import org.emberdl.tensor.NDArray;
  * <p>Computation: one GEMM for the three projections in self-attention (query, key and value the
  * same tensor), the scores and the weighted values as batched GEMMs over {@code (N, heads)} that
  * read each head's rows in place (strided views of the projections, no copies), and the scale, mask
- * and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Dropout (in training mode)
- * applies to the attention weights, from a {@link Dropout} submodule (no state) whose generator a
- * Spark task re-seeds like any other dropout.
+ * and softmax as one recorded op ({@link MaskedSoftmaxFunction}). Self-attention without returned
+ * weights and without active attention dropout (a Transformer encoder layer's case) records the
+ * whole of it, from the packed projection to the merged heads, as one op ({@link
+ * SelfAttentionFunction}), whose backward writes the three projections' gradients into one array.
+ * Dropout (in training mode) applies to the attention weights, from a {@link Dropout} submodule (no
+ * state) whose generator a Spark task re-seeds like any other dropout.
  */
 public class MultiheadAttention extends Module implements VariableLength {
   private final int embedDim;
@@ -184,6 +188,24 @@ public class MultiheadAttention extends Module implements VariableLength {
     Tensor kh = null;
     Tensor vh = null;
     try {
+      if (q == k && k == v && !needWeights && (dropout.p() == 0 || !dropout.isTraining())) {
+        // self-attention, no weights wanted, no attention dropout: the fused op (its backward
+        // writes the three projections' gradients into one array, see SelfAttentionFunction)
+        Tensor context;
+        try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {
+          context = SelfAttentionFunction.apply(qkv, numHeads, 1.0 / Math.sqrt(headDim), mask);
+        }
+        Tensor out;
+        try (context) {
+          out = outProj.forward(context);
+        }
+        if (!batchFirst) {
+          try (Tensor bf = out) {
+            out = bf.transpose(0, 1);
+          }
+        }
+        return new AttentionOutput(out, null);
+      }
       if (q == k && k == v) {
         // self-attention: the three projections as one GEMM, split afterwards
         try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {

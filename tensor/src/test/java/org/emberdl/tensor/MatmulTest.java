@@ -70,6 +70,45 @@ class MatmulTest {
     }
   }
 
+  /**
+   * Inner dimensions past CpuGemm's split (512) run as several BLAS calls accumulating into C: 1111
+   * = slices of 370, 370 and 371, in every transpose combination, a batch of two, and the row split
+   * over threads (where the slices of each block's rows stay the same). The sums must match an
+   * exact reduction.
+   */
+  @Test
+  void longInnerDimensionSplitIntoSlices() {
+    int m = 40;
+    int k = 1111;
+    int n = 19;
+    int saved = EmberConfig.threads();
+    for (DType dt : new DType[] {DType.FLOAT64, DType.FLOAT32}) {
+      double tol = dt == DType.FLOAT64 ? 1e-12 : 2e-5;
+      try (MemoryScope scope = MemoryScope.open()) {
+        NDArray a = randn(11, dt, 2, m, k);
+        NDArray b = randn(12, dt, 2, k, n);
+        double[] expected = naive(a.toDoubleArray(), b.toDoubleArray(), 2, m, k, n, false);
+        NDArray at = a.transpose(1, 2).contiguous().transpose(1, 2);
+        NDArray bt = b.transpose(1, 2).contiguous().transpose(1, 2);
+        for (int threads : new int[] {1, 3}) {
+          EmberConfig.setThreads(threads);
+          NDArray c = a.matmul(b);
+          assertClose(expected, c, tol);
+          assertClose(expected, at.matmul(b), tol);
+          assertClose(expected, a.matmul(bt), tol);
+          assertClose(expected, at.matmul(bt), tol);
+          // one matrix: the rows split over the threads instead of the batch
+          NDArray a0 = a.select(0, 0);
+          NDArray b0 = b.select(0, 0);
+          double[] e0 = naive(a0.toDoubleArray(), b0.toDoubleArray(), 1, m, k, n, false);
+          assertClose(e0, a0.matmul(b0), tol);
+        }
+      } finally {
+        EmberConfig.setThreads(saved);
+      }
+    }
+  }
+
   @Test
   void batchedAndBroadcast() {
     try (MemoryScope scope = MemoryScope.open()) {

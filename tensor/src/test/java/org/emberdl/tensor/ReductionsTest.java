@@ -15,6 +15,54 @@ class ReductionsTest {
     return NDArray.of(new double[] {1, 2, 3, 4, 5, 6}, 2, 3);
   }
 
+  /**
+   * A sum over the leading dims of a row-major block (a bias gradient: (N, T, C) summed over N and
+   * T) adds whole rows into per-column accumulators. Checked against exact column sums of small
+   * integers (exact in float32 too), on a contiguous block, on a column slice (rows wider than the
+   * output) and with every thread count giving the same bits on random data.
+   */
+  @Test
+  void columnSumsOfRowMajorBlocks() {
+    int n = 6;
+    int t = 7;
+    int c = 37;
+    double[] v = new double[n * t * c];
+    double[] expected = new double[c];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (i * 7919 % 201) - 100; // integers in [-100, 100]
+      expected[i % c] += v[i];
+    }
+    int saved = EmberConfig.threads();
+    try (MemoryScope scope = MemoryScope.open()) {
+      for (DType dt : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+        NDArray x = NDArray.of(v, n, t, c).cast(dt);
+        NDArray s = x.sum(new int[] {0, 1}, false);
+        assertShape(s, c);
+        assertClose(expected, s, 0);
+        NDArray kept = x.sum(new int[] {0, 1}, true);
+        assertShape(kept, 1, 1, c);
+        assertClose(expected, kept, 0);
+        // columns 5..24 of each row: rows of 37 elements, 20 outputs
+        double[] sliced = new double[20];
+        System.arraycopy(expected, 5, sliced, 0, 20);
+        assertClose(sliced, x.narrow(2, 5, 20).sum(new int[] {0, 1}, false), 0);
+        NDArray r = NDArray.randn(new Generator(3), dt, 300, 130);
+        EmberConfig.setThreads(1);
+        double[] one = r.sum(0).toDoubleArray();
+        double[] exact = new double[130];
+        double[] rv = r.toDoubleArray();
+        for (int i = 0; i < rv.length; i++) {
+          exact[i % 130] += rv[i];
+        }
+        assertClose(exact, one, dt == DType.FLOAT32 ? 1e-6 : 1e-13);
+        EmberConfig.setThreads(3);
+        assertClose(one, r.sum(0), 0);
+      }
+    } finally {
+      EmberConfig.setThreads(saved);
+    }
+  }
+
   @Test
   void sumAndMeanOverDims() {
     try (MemoryScope scope = MemoryScope.open()) {

@@ -18,6 +18,62 @@ class ViewsTest {
     return NDArray.arange(0, Shape.numel(shape), 1, DType.FLOAT64).reshape(shape);
   }
 
+  /**
+   * Copies between strided views with a dense last dim (attention's head merge and head-gradient
+   * writes) run row by row: every element lands where index arithmetic says, in float32 and
+   * float64, with 1 and 3 threads, and the elements of the destination outside the view are left
+   * alone. A short last dim (4) takes the general loop and gives the same.
+   */
+  @Test
+  void stridedCopiesWithDenseRows() {
+    int n = 5;
+    int h = 3;
+    int t = 7;
+    int saved = EmberConfig.threads();
+    try (MemoryScope scope = MemoryScope.open()) {
+      for (DType dt : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+        for (int d : new int[] {16, 4}) {
+          double[] v = new double[n * h * t * d];
+          for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+          }
+          NDArray heads = NDArray.of(v, n, h, t, d).cast(dt);
+          for (int threads : new int[] {1, 3}) {
+            EmberConfig.setThreads(threads);
+            // merge: (n, h, t, d) -> (n, t, h * d), element [a, c, b * d + e] = heads[a, b, c, e]
+            double[] merged = heads.permute(0, 2, 1, 3).contiguous().toDoubleArray();
+            for (int a = 0; a < n; a++) {
+              for (int b = 0; b < h; b++) {
+                for (int c = 0; c < t; c++) {
+                  for (int e = 0; e < d; e++) {
+                    double want = ((a * h + b) * t + c) * d + e;
+                    assertEquals(want, merged[(a * t + c) * h * d + b * d + e], 0);
+                  }
+                }
+              }
+            }
+            // write into the middle third of a packed (n, t, 3 * h * d) array, the rest -1
+            NDArray packed = NDArray.full(dt, -1, n, t, 3 * h * d);
+            packed.narrow(2, h * d, h * d).view(n, t, h, d).permute(0, 2, 1, 3).copyFrom(heads);
+            double[] p = packed.toDoubleArray();
+            for (int a = 0; a < n; a++) {
+              for (int c = 0; c < t; c++) {
+                for (int j = 0; j < 3 * h * d; j++) {
+                  int b = j / d - h;
+                  double want = b < 0 || b >= h ? -1 : ((a * h + b) * t + c) * d + j % d;
+                  assertEquals(
+                      want, p[(a * t + c) * 3 * h * d + j], 0, "at " + a + "," + c + "," + j);
+                }
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      EmberConfig.setThreads(saved);
+    }
+  }
+
   @Test
   void reshapeOfContiguousIsAView() {
     try (MemoryScope scope = MemoryScope.open()) {

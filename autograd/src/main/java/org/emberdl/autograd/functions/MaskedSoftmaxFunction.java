@@ -33,17 +33,7 @@ public final class MaskedSoftmaxFunction extends Function {
    * @param mask an additive mask broadcastable to x's shape, or null for none
    */
   public static Tensor apply(Tensor x, double scale, NDArray mask) {
-    NDArray y;
-    if (mask == null) {
-      // the scale goes into the fused kernel: no scratch logits at all
-      y = FusedOps.softmaxLastDim(x.data(), scale);
-    } else {
-      // one scratch array for the logits: scaled, then the mask added in place
-      try (NDArray logits = x.data().mul(scale)) {
-        logits.addInPlace(mask);
-        y = FusedOps.softmaxLastDim(logits, 1);
-      }
-    }
+    NDArray y = forward(x.data(), scale, mask);
     if (!isNeeded(x)) {
       return Tensor.of(y);
     }
@@ -52,6 +42,19 @@ public final class MaskedSoftmaxFunction extends Function {
     } catch (RuntimeException e) {
       y.close();
       throw e;
+    }
+  }
+
+  /** The forward values alone, {@code softmax(scale * x + mask, -1)}, as a new array. */
+  static NDArray forward(NDArray x, double scale, NDArray mask) {
+    if (mask == null) {
+      // the scale goes into the fused kernel: no scratch logits at all
+      return FusedOps.softmaxLastDim(x, scale);
+    }
+    // one scratch array for the logits: scaled, then the mask added in place
+    try (NDArray logits = x.mul(scale)) {
+      logits.addInPlace(mask);
+      return FusedOps.softmaxLastDim(logits, 1);
     }
   }
 

@@ -42,6 +42,9 @@ public final class CpuBackend implements Backend {
       }
       return;
     }
+    if (CpuStridedCopy.tryCopy(src, dst)) {
+      return;
+    }
     unary(UnaryOp.IDENTITY, src, dst);
   }
 

@@ -91,6 +91,14 @@ final class CpuReduceKernels {
     long[] outStrides = out.layout().strides();
     int threads = EmberConfig.threads();
 
+    if (op == ReduceOp.SUM
+        && fam != Family.L
+        && kept == 1
+        && keptStrides[0] == 1
+        && rows >= COLUMN_SUM_MIN_COLUMNS) {
+      columnSums(fam, in, runStride, runLength, (int) rows, o, outStrides[0]);
+      return;
+    }
     if (rows >= threads || runLength < (1 << 16)) {
       Parallel.range(
           rows,
@@ -149,6 +157,58 @@ final class CpuReduceKernels {
       }
       write(op, fam, total, o, outOff);
     }
+  }
+
+  /** Fewest outputs for which {@link #columnSums} replaces the per-output strided runs. */
+  static final int COLUMN_SUM_MIN_COLUMNS = 8;
+
+  /**
+   * A float sum whose outputs are the columns of a row-major block ({@code runLength} rows of
+   * {@code cols} contiguous elements, {@code runStride} apart), such as a bias gradient (an (N, T,
+   * C) gradient summed over N and T): adds the block row after row into one double accumulator per
+   * column, a loop C2 vectorizes, instead of gathering every column element by element with a
+   * stride of C. The columns split over threads; each column still adds its rows in order, so the
+   * thread count does not change the result.
+   */
+  private static void columnSums(
+      Family fam,
+      Operand in,
+      long runStride,
+      long runLength,
+      int cols,
+      Operand out,
+      long outStride) {
+    Parallel.range(
+        cols,
+        cols * runLength,
+        ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+        (from, to) -> {
+          int width = (int) (to - from);
+          double[] acc = new double[width];
+          Workspace w = Workspace.get();
+          for (int c0 = 0; c0 < width; c0 += Workspace.TILE) {
+            int n = Math.min(Workspace.TILE, width - c0);
+            long first = from + c0;
+            for (long r = 0; r < runLength; r++) {
+              TileIO.load(fam, in, r * runStride + first, 1, n, w, 0, 0);
+              if (fam == Family.F) {
+                float[] x = w.f[0];
+                for (int j = 0; j < n; j++) {
+                  acc[c0 + j] += x[j];
+                }
+              } else {
+                double[] x = w.d[0];
+                for (int j = 0; j < n; j++) {
+                  acc[c0 + j] += x[j];
+                }
+              }
+            }
+          }
+          long size = out.dtype.byteSize();
+          for (int j = 0; j < width; j++) {
+            TileIO.writeDouble(out.dtype, out.address + (from + j) * outStride * size, acc[j]);
+          }
+        });
   }
 
   /** Reduces {@code len} elements at element offset {@code off} into {@code acc}. */

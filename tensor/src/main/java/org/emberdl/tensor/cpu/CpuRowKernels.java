@@ -119,19 +119,12 @@ final class CpuRowKernels {
             io.load(x0, r0, n, v);
             for (int j = 0; j < n; j++) {
               int o = j * cols;
-              double sum = 0;
-              for (int i = 0; i < cols; i++) {
-                sum += v[o + i];
-              }
-              double mu = sum / cols;
+              double mu = sum4(v, o, cols) / cols;
               // two passes over the row in L1: the centred sum of squares has no cancellation
-              double ss = 0;
               for (int i = 0; i < cols; i++) {
-                double c = v[o + i] - mu;
-                v[o + i] = c;
-                ss += c * c;
+                v[o + i] -= mu;
               }
-              double inv = 1 / Math.sqrt(ss / cols + eps);
+              double inv = 1 / Math.sqrt(sumSquares4(v, o, cols) / cols + eps);
               if (w == null) {
                 for (int i = 0; i < cols; i++) {
                   v[o + i] *= inv;
@@ -152,6 +145,67 @@ final class CpuRowKernels {
             io.store(v, y0, r0, n);
           }
         });
+  }
+
+  /**
+   * {@code v[o] + ... + v[o + n - 1]} in four interleaved partial sums, added pairwise at the end:
+   * a single running sum is one long chain of dependent adds (4 cycles each), four chains run in
+   * parallel.
+   */
+  private static double sum4(double[] v, int o, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += v[o + i];
+      s1 += v[o + i + 1];
+      s2 += v[o + i + 2];
+      s3 += v[o + i + 3];
+    }
+    for (; i < n; i++) {
+      s0 += v[o + i];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  /** {@code a[o .. o + n) . b[o .. o + n)}, in four partial sums as {@link #sum4}. */
+  private static double dot4(double[] a, double[] b, int o, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += a[o + i] * b[o + i];
+      s1 += a[o + i + 1] * b[o + i + 1];
+      s2 += a[o + i + 2] * b[o + i + 2];
+      s3 += a[o + i + 3] * b[o + i + 3];
+    }
+    for (; i < n; i++) {
+      s0 += a[o + i] * b[o + i];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  /** The sum of the squares of {@code v[o .. o + n)}, in four partial sums as {@link #sum4}. */
+  private static double sumSquares4(double[] v, int o, int n) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += v[o + i] * v[o + i];
+      s1 += v[o + i + 1] * v[o + i + 1];
+      s2 += v[o + i + 2] * v[o + i + 2];
+      s3 += v[o + i + 3] * v[o + i + 3];
+    }
+    for (; i < n; i++) {
+      s0 += v[o + i] * v[o + i];
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   /**
@@ -204,16 +258,18 @@ final class CpuRowKernels {
                 int o = j * cols;
                 double mu = getScalar(m0, r0 + j, f32);
                 double inv = getScalar(s0, r0 + j, f32);
-                double sumGh = 0;
-                double sumGhXh = 0;
                 for (int i = 0; i < cols; i++) {
-                  double xhat = (xh[o + i] - mu) * inv;
-                  xh[o + i] = xhat;
-                  double gh = w == null ? g[o + i] : g[o + i] * w[i];
-                  out[o + i] = gh;
-                  sumGh += gh;
-                  sumGhXh += gh * xhat;
+                  xh[o + i] = (xh[o + i] - mu) * inv;
                 }
+                if (w == null) {
+                  System.arraycopy(g, o, out, o, cols);
+                } else {
+                  for (int i = 0; i < cols; i++) {
+                    out[o + i] = g[o + i] * w[i];
+                  }
+                }
+                double sumGh = sum4(out, o, cols);
+                double sumGhXh = dot4(out, xh, o, cols);
                 if (params) {
                   double[] pw = dw[(int) p];
                   double[] pb = db[(int) p];
@@ -266,20 +322,31 @@ final class CpuRowKernels {
           true,
           (from, to, io) -> {
             float[] v = io.f;
+            double[] arg = io.a;
+            double[] e = io.b;
             for (long r0 = from; r0 < to; r0 += io.block) {
               int n = (int) Math.min(io.block, to - r0);
               UNSAFE.copyMemory(null, x0 + r0 * cols * 4L, v, FLOAT_BASE, n * cols * 4L);
+              // the shifted arguments of the whole block, then one FastExp call over them (the
+              // rows are short: 17 in the patch transformer's attention)
               for (int j = 0; j < n; j++) {
                 int o = j * cols;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int i = 0; i < cols; i++) {
                   max = Math.max(max, v[o + i] * s);
                 }
+                for (int i = 0; i < cols; i++) {
+                  arg[o + i] = v[o + i] * s - max;
+                }
+              }
+              FastExp.exp(arg, e, n * cols);
+              for (int j = 0; j < n; j++) {
+                int o = j * cols;
                 double sum = 0;
                 for (int i = 0; i < cols; i++) {
-                  float e = (float) Math.exp(v[o + i] * s - max);
-                  v[o + i] = e;
-                  sum += e;
+                  float ef = (float) e[o + i];
+                  v[o + i] = ef;
+                  sum += ef;
                 }
                 float inv = (float) (1 / sum);
                 for (int i = 0; i < cols; i++) {
