@@ -36,8 +36,10 @@ public class ClsToken extends Module {
               + ") input, got "
               + Arrays.toString(input.shape()));
     }
-    try (Tensor t = token.expand(input.shape(0), 1, dim)) {
-      return Tensor.cat(1, t, input);
+    PerExampleCapture capture = PerExampleCapture.current();
+    try (Tensor t = token.expand(input.shape(0), 1, dim);
+        Tensor tapped = capture == null ? null : capture.clsToken(this, t)) {
+      return Tensor.cat(1, tapped == null ? t : tapped, input);
     }
   }
 

@@ -83,7 +83,22 @@ public class Embedding extends Module {
   /** {@code S -> (S, dim)}: row {@code indices[i]} of the table at each position {@code i}. */
   @Override
   public Tensor forward(Tensor indices) {
-    return embedding(indices.data(), weight, paddingIdx);
+    return lookup(indices.data());
+  }
+
+  /**
+   * This table's rows at {@code indices}; under an open {@link PerExampleCapture} the result also
+   * carries the per-example norm rule of the lookup.
+   */
+  protected Tensor lookup(NDArray indices) {
+    Tensor rows = embedding(indices, weight, paddingIdx);
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture == null) {
+      return rows;
+    }
+    try (rows) {
+      return capture.embedding(this, indices, rows);
+    }
   }
 
   /** {@link #embedding(NDArray, Tensor, int)} without a padding row. */

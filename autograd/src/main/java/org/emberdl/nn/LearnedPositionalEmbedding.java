@@ -39,8 +39,16 @@ public class LearnedPositionalEmbedding extends Module {
   @Override
   public Tensor forward(Tensor input) {
     int t = PositionalInputs.check("LearnedPositionalEmbedding", input, maxLen, dim);
+    PerExampleCapture capture = PerExampleCapture.current();
     try (Tensor rows = weight.narrow(0, 0, t)) {
-      return input.add(rows);
+      if (capture == null || input.ndim() != 3) {
+        return input.add(rows);
+      }
+      // per example (the capture's norm rule): the rows broadcast over the batch explicitly
+      try (Tensor perExample = rows.expand(input.shape(0), t, dim);
+          Tensor tapped = capture.positions(this, perExample)) {
+        return input.add(tapped);
+      }
     }
   }
 

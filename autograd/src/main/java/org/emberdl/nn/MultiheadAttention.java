@@ -192,7 +192,7 @@ public class MultiheadAttention extends Module implements VariableLength {
         // self-attention, no weights wanted, no attention dropout: the fused op (its backward
         // writes the three projections' gradients into one array, see SelfAttentionFunction)
         Tensor context;
-        try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {
+        try (Tensor qkv = inProject(q)) {
           context = SelfAttentionFunction.apply(qkv, numHeads, 1.0 / Math.sqrt(headDim), mask);
         }
         Tensor out;
@@ -208,12 +208,16 @@ public class MultiheadAttention extends Module implements VariableLength {
       }
       if (q == k && k == v) {
         // self-attention: the three projections as one GEMM, split afterwards
-        try (Tensor qkv = Linear.linear(q, inProjWeight, inProjBias)) {
+        try (Tensor qkv = inProject(q)) {
           qh = headsOf(qkv, 0, n, tq);
           kh = headsOf(qkv, 1, n, tq);
           vh = headsOf(qkv, 2, n, tq);
         }
       } else {
+        PerExampleCapture capture = PerExampleCapture.current();
+        if (capture != null) {
+          capture.crossAttention(this);
+        }
         qh = project(q, 0, n, tq);
         kh = project(k, 1, n, tk);
         vh = project(v, 2, n, tk);
@@ -259,6 +263,18 @@ public class MultiheadAttention extends Module implements VariableLength {
         }
       }
     }
+  }
+
+  /**
+   * Self-attention's packed projection {@code x in_proj_weight^T + in_proj_bias}, {@code (N, T, 3
+   * E)}; under an open {@link PerExampleCapture} a captured linear recorded for this module.
+   */
+  private Tensor inProject(Tensor x) {
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture != null) {
+      return capture.selfAttentionProjection(this, x, inProjWeight, inProjBias);
+    }
+    return Linear.linear(x, inProjWeight, inProjBias);
   }
 
   /** Input {@code (N, T, E)} projected by block {@code which} (0 q, 1 k, 2 v) of in_proj. */

@@ -216,25 +216,152 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /** The forward pass of a Linear layer under this capture. */
   Tensor linear(Linear layer, Tensor input) {
+    return linear(layer, input, layer.weight(), layer.bias());
+  }
+
+  /**
+   * {@code input W^T + b} under this capture, recorded for {@code layer} (a Linear, or the module
+   * owning a packed projection: MultiheadAttention's in_proj).
+   */
+  Tensor linear(Module layer, Tensor input, Tensor weight, Tensor bias) {
     boolean shaped = input.ndim() == 2 || input.ndim() == 3;
-    if (!shaped || !Function.isNeeded(input, layer.weight(), layer.bias())) {
+    if (!shaped || !Function.isNeeded(input, weight, bias)) {
       if (!shaped) {
         markUnsupported(
-            "Linear called on an input of " + input.ndim() + " dims, not (B, in) or (B, T, in)");
+            layer.getClass().getSimpleName()
+                + " called on an input of "
+                + input.ndim()
+                + " dims, not (B, in) or (B, T, in)");
       }
-      return Linear.linear(input, layer.weight(), layer.bias());
+      return Linear.linear(input, weight, bias);
     }
     boolean ghost = true;
     if (input.ndim() == 3) {
       long t = input.shape(1);
       long in = input.shape(2);
-      long out = layer.weight().shape(0);
-      long perExampleBytes = (long) input.shape(0) * in * out * layer.weight().dtype().byteSize();
+      long out = weight.shape(0);
+      long perExampleBytes = (long) input.shape(0) * in * out * weight.dtype().byteSize();
       ghost = ghostIsCheaper(t, in, out) || perExampleBytes > KEEP_BUDGET_BYTES;
     }
     Record r = new Record(layer, ghost);
     records.add(r);
-    return new CapturedLinear(this, r, input, layer.weight(), layer.bias()).run();
+    return new CapturedLinear(this, r, input, weight, bias).run();
+  }
+
+  /**
+   * MultiheadAttention's packed in_proj on a self-attention input {@code (B, T, E)}: the same rule
+   * as a Linear on a sequence, recorded for the attention module.
+   */
+  Tensor selfAttentionProjection(
+      MultiheadAttention layer, Tensor input, Tensor weight, Tensor bias) {
+    return linear(layer, input, weight, bias);
+  }
+
+  /**
+   * Cross-attention (separate query, key and value): example {@code i}'s in_proj gradient mixes
+   * three inputs through three blocks of one parameter, for which there is no rule here.
+   */
+  void crossAttention(MultiheadAttention layer) {
+    markUnsupported(
+        layer
+            + " was called as cross-attention (query, key and value not the same tensor):"
+            + " no ghost-norm rule for its in_proj blocks, only for self-attention");
+  }
+
+  /**
+   * A parameter's contribution to a batch, {@code contribution (B, ...)} (the parameter broadcast
+   * or gathered per example), passed through unchanged; while recording, its backward takes example
+   * {@code i}'s squared gradient norm from the gradient reaching it by {@code norms} and sends
+   * nothing on to the parameter.
+   */
+  Tensor tap(Module layer, Tensor contribution, TapNorms norms) {
+    if (contribution.ndim() == 0 || !Function.isNeeded(contribution)) {
+      if (contribution.ndim() == 0) {
+        markUnsupported(layer + " was called without a batch dimension");
+      }
+      return Identity.of(contribution);
+    }
+    Record r = new Record(layer, true);
+    records.add(r);
+    return new Tap(this, r, contribution, norms).run();
+  }
+
+  /**
+   * The squared norms {@code ||g_i||^2} of the examples' parameter gradients, given the gradient
+   * {@code (B, ...)} reaching a {@link #tap}.
+   */
+  @FunctionalInterface
+  interface TapNorms {
+    double[] of(NDArray grad);
+  }
+
+  /**
+   * ClsToken: output {@code cat(token, x)} along positions, so example {@code i}'s token gradient
+   * is its output gradient at position 0, {@code dy_i[0, :]}: the tap on the token expanded to
+   * {@code (B, 1, d)} takes its row norms.
+   */
+  Tensor clsToken(ClsToken layer, Tensor expandedToken) {
+    return tap(layer, expandedToken, PerExampleCapture::rowSquares);
+  }
+
+  /**
+   * LearnedPositionalEmbedding: {@code x + weight[:T]}, so example {@code i}'s weight gradient is
+   * {@code dy_i (T, d)} padded with zero rows; its squared norm is {@code ||dy_i||^2}.
+   */
+  Tensor positions(LearnedPositionalEmbedding layer, Tensor rowsPerExample) {
+    return tap(layer, rowsPerExample, PerExampleCapture::rowSquares);
+  }
+
+  /**
+   * Embedding: example {@code i}'s weight gradient is the scatter-add of its output rows {@code
+   * dy_i[t]} into row {@code id_t}, the padding row left out; hence {@code ||g_i||^2 = sum_{t, s :
+   * id_t == id_s != pad} <dy_it, dy_is>}, which is computed as the sum of squared norms of the rows
+   * summed per distinct id (on the heap, in double, {@code O(T d)} per example rather than the
+   * {@code T x T} Gram).
+   *
+   * @param ids the looked-up ids, batch first, {@code (B, ...)}
+   * @param rows their rows, {@code (B, ..., d)}
+   */
+  Tensor embedding(Embedding layer, NDArray ids, Tensor rows) {
+    if (ids.ndim() == 0) {
+      markUnsupported(layer + " was called on a single id, without a batch dimension");
+      return Identity.of(rows);
+    }
+    long[] idv = ids.toLongArray();
+    int pad = layer.paddingIdx().orElse(-1);
+    int batch = ids.shape(0);
+    return tap(layer, rows, grad -> embeddingNorms(grad, idv, batch, pad));
+  }
+
+  /** See {@link #embedding}: {@code grad (B, ..., d)}, {@code ids} its B * T ids, flattened. */
+  static double[] embeddingNorms(NDArray grad, long[] ids, int batch, int pad) {
+    int d = grad.shape(-1);
+    int t = batch == 0 ? 0 : ids.length / batch;
+    double[] g = grad.toDoubleArray();
+    double[] out = new double[batch];
+    Map<Long, double[]> sums = new java.util.HashMap<>();
+    for (int i = 0; i < batch; i++) {
+      sums.clear();
+      for (int p = 0; p < t; p++) {
+        long id = ids[i * t + p];
+        if (id == pad) {
+          continue; // the padding row gets no gradient
+        }
+        double[] acc = sums.computeIfAbsent(id, k -> new double[d]);
+        int off = (i * t + p) * d;
+        for (int j = 0; j < d; j++) {
+          acc[j] += g[off + j];
+        }
+      }
+      double sq = 0;
+      for (double[] acc : sums.values()) {
+        for (double v : acc) {
+          sq += v * v;
+        }
+      }
+      out[i] = sq;
+    }
+    return out;
   }
 
   /**
@@ -321,21 +448,18 @@ public final class PerExampleCapture implements AutoCloseable {
    * subclasses.
    */
   public static boolean hasNormRule(Module m) {
-    return m.getClass() == Linear.class
-        || m.getClass() == Conv2d.class
-        || m.getClass() == LayerNorm.class;
+    Class<?> c = m.getClass();
+    return c == Linear.class
+        || c == Conv2d.class
+        || c == LayerNorm.class
+        || c == MultiheadAttention.class
+        || c == ClsToken.class
+        || c == LearnedPositionalEmbedding.class
+        || c == Embedding.class
+        || c == TokenEmbedding.class;
   }
 
   private static String check(Module m, Map<Module, Integer> calls) {
-    if (hasNormRule(m)) {
-      if (m.parameters().isEmpty()) {
-        return null; // a LayerNorm without affine parameters
-      }
-      int n = calls.getOrDefault(m, 0);
-      return n == 1
-          ? null
-          : "a " + m.getClass().getSimpleName() + " layer was called " + n + " times, not once";
-    }
     boolean ownParams = false;
     for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
       if (!e.getKey().contains(".")) {
@@ -343,7 +467,14 @@ public final class PerExampleCapture implements AutoCloseable {
         break;
       }
     }
-    if (ownParams) {
+    if (hasNormRule(m)) {
+      // its own parameters (for MultiheadAttention: in_proj) by exactly one record; children
+      // (MultiheadAttention's out_proj) by their own rules below
+      int n = calls.getOrDefault(m, 0);
+      if (ownParams && n != 1) {
+        return "a " + m.getClass().getSimpleName() + " layer was called " + n + " times, not once";
+      }
+    } else if (ownParams) {
       return m.getClass().getSimpleName() + " has parameters and no ghost-norm rule";
     }
     for (Module child : m.children().values()) {
@@ -607,6 +738,44 @@ public final class PerExampleCapture implements AutoCloseable {
     @Override
     public String toString() {
       return "CapturedLinearBackward(" + w.shape(1) + " -> " + w.shape(0) + ")";
+    }
+  }
+
+  /**
+   * The identity on a parameter's per-example contribution (see {@link #tap}): while recording,
+   * backward stores the examples' squared norms and returns no gradient (the parameter needs none
+   * in the first pass of ghost clipping); otherwise the gradient passes through.
+   */
+  private static final class Tap extends Function {
+    private final PerExampleCapture capture;
+    private final Record record;
+    private final NDArray x;
+    private final TapNorms norms;
+
+    Tap(PerExampleCapture capture, Record record, Tensor x, TapNorms norms) {
+      super("per_example_tap", x);
+      this.capture = capture;
+      this.record = record;
+      this.x = x.data();
+      this.norms = norms;
+    }
+
+    Tensor run() {
+      return output(x.share());
+    }
+
+    @Override
+    protected NDArray[] backward(NDArray grad) {
+      if (capture.recording && !capture.closed) {
+        record.squaredNorms = norms.of(grad);
+        return new NDArray[] {null};
+      }
+      return new NDArray[] {grad.share()};
+    }
+
+    @Override
+    public String toString() {
+      return "PerExampleTapBackward(" + record.layer + ")";
     }
   }
 

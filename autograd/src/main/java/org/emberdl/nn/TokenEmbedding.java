@@ -29,7 +29,7 @@ public class TokenEmbedding extends Embedding {
       return super.forward(ids);
     }
     try (NDArray longs = toLongIds(ids.data())) {
-      return embedding(longs, weight(), paddingIdx().orElse(-1));
+      return lookup(longs);
     }
   }
 

@@ -23,11 +23,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * DP-SGD on the sequence layers (multi-head attention, the Transformer encoder layer, layer norm,
- * embeddings, LSTM, GRU): they have no ghost-norm rule, so {@link DpSgd#clippedSum} takes the
- * materialised path (one backward pass per example). In float64 its sum and norms must equal the
- * per-example gradients computed here, one example at a time and clipped by hand, and, with a clip
- * norm no gradient reaches, the ordinary gradient of the summed losses of the whole batch (one
- * backward pass, no per-example code at all).
+ * embeddings, LSTM, GRU). The fallback tests force the materialised path (one backward pass per
+ * example; LSTM and GRU have no ghost-norm rule and always take it); the ghost tests check that the
+ * attention models take the GHOST path with the same results. In float64 its sum and norms must
+ * equal the per-example gradients computed here, one example at a time and clipped by hand, and,
+ * with a clip norm no gradient reaches, the ordinary gradient of the summed losses of the whole
+ * batch (one backward pass, no per-example code at all).
  */
 class DpSgdSequenceModelsTest {
   private static final int B = 5;
@@ -168,7 +169,7 @@ class DpSgdSequenceModelsTest {
           expected[j] += f * g[i][j];
         }
       }
-      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c, false)) {
         assertEquals(DpSgd.Method.MATERIALIZED, s.method(), name);
         assertClose(norms, s.norms(), 1e-12, name + " norms");
         assertClose(expected, s.sum().toDoubleArray(), 1e-12, name + " clipped sum");
@@ -176,7 +177,7 @@ class DpSgdSequenceModelsTest {
       }
       // no clipping: the sum of per-example gradients is the whole batch's gradient
       double[] batch = gradientOf(model, x, y, ce);
-      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, 1e9)) {
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, 1e9, false)) {
         assertClose(batch, s.sum().toDoubleArray(), 1e-12, name + " unclipped sum");
       }
     }
@@ -317,6 +318,271 @@ class DpSgdSequenceModelsTest {
         assertClose(norms, s.norms(), 1e-12, "norms");
         assertClose(expected, s.sum().toDoubleArray(), 1e-12, "clipped sum");
       }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ghost clipping on attention models: MultiheadAttention self-attention (packed in_proj),
+  // ClsToken, LearnedPositionalEmbedding and Embedding have norm rules, so these take the GHOST
+  // path; norms and clipped sums must equal the per-example gradients clipped by hand and the
+  // fallback's.
+
+  /** Hand-clipped per-example gradients vs the ghost path and the fallback, in float64. */
+  private static void checkGhost(Module model, NDArray x, String name) {
+    try (model;
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray y = classes()) {
+      model.train();
+      double[][] g = new double[B][];
+      double[] norms = new double[B];
+      for (int i = 0; i < B; i++) {
+        try (NDArray xi = x.narrow(0, i, 1);
+            NDArray yi = y.narrow(0, i, 1)) {
+          g[i] = gradientOf(model, xi, yi, ce);
+        }
+        norms[i] = norm(g[i]);
+      }
+      double[] sorted = norms.clone();
+      java.util.Arrays.sort(sorted);
+      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
+      assertTrue(
+          sorted[0] < c && c < sorted[B - 1], name + ": norms " + java.util.Arrays.toString(norms));
+      double[] expected = new double[g[0].length];
+      for (int i = 0; i < B; i++) {
+        double f = Math.min(1, c / (norms[i] + 1e-6));
+        for (int j = 0; j < expected.length; j++) {
+          expected[j] += f * g[i][j];
+        }
+      }
+      try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.GHOST, s.method(), name);
+        assertClose(norms, s.norms(), 1e-12, name + " norms");
+        assertClose(expected, s.sum().toDoubleArray(), 1e-12, name + " clipped sum");
+        assertClose(expected, grads(model), 1e-12, name + " model gradients after clippedSum");
+      }
+      try (DpSgd.ClippedSum m = DpSgd.clippedSum(model, x, y, ce::apply, c, false)) {
+        assertEquals(DpSgd.Method.MATERIALIZED, m.method(), name);
+        assertClose(norms, m.norms(), 1e-12, name + " fallback norms");
+        assertClose(expected, m.sum().toDoubleArray(), 1e-12, name + " fallback clipped sum");
+      }
+    }
+  }
+
+  private static TransformerEncoderLayer.Config encoderConfig(boolean normFirst, boolean gelu) {
+    return new TransformerEncoderLayer.Config(8, 2)
+        .withDimFeedforward(12)
+        .withDropout(0)
+        .withBatchFirst(true)
+        .withNormFirst(normFirst)
+        .withActivation(
+            gelu
+                ? TransformerEncoderLayer.Activation.GELU
+                : TransformerEncoderLayer.Activation.RELU)
+        .withDtype(DType.FLOAT64);
+  }
+
+  @Test
+  void recurrentModelsStayOnTheFallback() {
+    try (Sequential model = recurrent(true);
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray x = tokens();
+        NDArray y = classes();
+        DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, 1.0)) {
+      assertEquals(DpSgd.Method.MATERIALIZED, s.method());
+    }
+  }
+
+  @Test
+  void postNormTransformerTakesTheGhostPath() {
+    try (NDArray x = sequences()) {
+      checkGhost(transformer(false), x, "post-norm transformer, ghost");
+    }
+  }
+
+  @Test
+  void preNormTransformerTakesTheGhostPath() {
+    try (NDArray x = sequences()) {
+      checkGhost(transformer(true), x, "pre-norm transformer, ghost");
+    }
+  }
+
+  /**
+   * The examples' patch transformer ("patches(7), linear(64), clsToken, posEmbedding(std=0.02),
+   * transformer(64, 4, 128, layers=2, dropout=0, prenorm, gelu), clsPool, linear(10)"), smaller:
+   * 8x8 images in 4x4 patches, width 8, 2 heads, feed-forward 12, 2 layers, float64.
+   */
+  @Test
+  void patchTransformerTakesTheGhostPath() {
+    Generator gen = new Generator(91);
+    org.emberdl.nn.TransformerEncoder encoder =
+        new org.emberdl.nn.TransformerEncoder(
+            new TransformerEncoderLayer(encoderConfig(true, true), gen), 2, null, gen);
+    org.emberdl.nn.ClsToken cls = new org.emberdl.nn.ClsToken(8, DType.FLOAT64);
+    Sequential model =
+        new Sequential(
+            new org.emberdl.nn.Patchify(4),
+            new Linear(16, 8, true, DType.FLOAT64, gen),
+            cls,
+            new org.emberdl.nn.LearnedPositionalEmbedding(5, 8, 0.5, DType.FLOAT64, gen),
+            encoder,
+            new org.emberdl.nn.ClsPool(),
+            new Linear(8, CLASSES, true, DType.FLOAT64, gen));
+    // a non-zero class token, so that its gradient depends on it as in training
+    try (NDArray t = NDArray.randn(new Generator(5), DType.FLOAT64, 1, 1, 8)) {
+      cls.token().data().copyFrom(t);
+    }
+    try (NDArray r = NDArray.randn(new Generator(93), DType.FLOAT64, B, 1, 8, 8);
+        NDArray x = scaledPerExample(r)) {
+      checkGhost(model, x, "patch transformer");
+    }
+  }
+
+  /** Each example scaled by 3^(i - 2), so some are clipped and some are not. */
+  private static NDArray scaledPerExample(NDArray r) {
+    double[] v = r.toDoubleArray();
+    int per = v.length / B;
+    for (int i = 0; i < B; i++) {
+      for (int j = 0; j < per; j++) {
+        v[i * per + j] *= Math.pow(3.0, i - 2);
+      }
+    }
+    return NDArray.of(v, r.shape());
+  }
+
+  /**
+   * Token ids (B, 6), right-padded with the padding id 0, with ids repeated within an example (the
+   * scatter-add's cross terms), one example all padding.
+   */
+  private static NDArray paddedTokens() {
+    long[] ids = {
+      3, 5, 3, 7, 0, 0, //
+      1, 1, 1, 2, 9, 0, //
+      4, 10, 4, 10, 4, 10, //
+      0, 0, 0, 0, 0, 0, //
+      6, 8, 2, 6, 0, 0
+    };
+    return NDArray.of(ids, B, 6);
+  }
+
+  @Test
+  void embeddingTransformerWithPaddingTakesTheGhostPath() {
+    Generator gen = new Generator(101);
+    Sequential model =
+        new Sequential(
+            new Embedding(VOCAB, 8, 0, DType.FLOAT64, gen),
+            new org.emberdl.nn.TransformerEncoder(
+                new TransformerEncoderLayer(encoderConfig(false, false), gen), 1, null, gen),
+            new MeanPool(),
+            new Linear(8, CLASSES, true, DType.FLOAT64, gen));
+    // larger embeddings for the later examples, so that some are clipped and some are not
+    double[] w = model.parameters().get(0).data().toDoubleArray();
+    for (int k = 0; k < w.length; k++) {
+      w[k] *= 1 + (k / 8) * 0.5;
+    }
+    try (NDArray nw = NDArray.of(w, VOCAB, 8)) {
+      model.parameters().get(0).data().copyFrom(nw);
+    }
+    try (NDArray x = paddedTokens()) {
+      checkGhost(model, x, "embedding(pad=0) + transformer");
+    }
+  }
+
+  @Test
+  void embeddingAttentionTakesTheGhostPath() {
+    Generator gen = new Generator(111);
+    Sequential model =
+        new Sequential(
+            new Embedding(VOCAB, 8, DType.FLOAT64, gen),
+            new org.emberdl.nn.MultiheadAttention(8, 2, 0, true, true, DType.FLOAT64, gen),
+            new MeanPool(),
+            new Linear(8, CLASSES, true, DType.FLOAT64, gen));
+    try (NDArray x = paddedTokens()) {
+      checkGhost(model, x, "embedding + attention");
+    }
+  }
+
+  @Test
+  void crossAttentionMarksTheCaptureUnsupported() {
+    Generator gen = new Generator(121);
+    try (org.emberdl.nn.MultiheadAttention mha =
+            new org.emberdl.nn.MultiheadAttention(8, 2, 0, true, true, DType.FLOAT64, gen);
+        NDArray q = NDArray.randn(gen, DType.FLOAT64, B, 3, 8);
+        NDArray kv = NDArray.randn(gen, DType.FLOAT64, B, 4, 8);
+        // the graph is never backpropagated: the scope frees what it holds
+        org.emberdl.tensor.MemoryScope scope = org.emberdl.tensor.MemoryScope.open();
+        org.emberdl.nn.PerExampleCapture capture = org.emberdl.nn.PerExampleCapture.open();
+        Tensor qt = Tensor.of(q.share());
+        Tensor kt = Tensor.of(kv.share());
+        org.emberdl.nn.AttentionOutput out = mha.attend(qt, kt, kt, null, null, false, false)) {
+      String reason = capture.coversAllParameters(mha);
+      assertTrue(reason != null && reason.contains("cross-attention"), String.valueOf(reason));
+      assertTrue(reason.contains("MultiheadAttention"), reason);
+    }
+  }
+
+  @Test
+  void attentionCalledTwiceIsReported() {
+    Generator gen = new Generator(131);
+    try (org.emberdl.nn.MultiheadAttention mha =
+            new org.emberdl.nn.MultiheadAttention(8, 2, 0, true, true, DType.FLOAT64, gen);
+        NDArray x = NDArray.randn(gen, DType.FLOAT64, B, 3, 8);
+        // the graph is never backpropagated: the scope frees what it holds
+        org.emberdl.tensor.MemoryScope scope = org.emberdl.tensor.MemoryScope.open();
+        org.emberdl.nn.PerExampleCapture capture = org.emberdl.nn.PerExampleCapture.open();
+        Tensor in = Tensor.of(x.share());
+        Tensor once = mha.forward(in);
+        Tensor twice = mha.forward(once)) {
+      assertEquals(
+          "a MultiheadAttention layer was called 2 times, not once",
+          capture.coversAllParameters(mha));
+    }
+  }
+
+  /**
+   * Self-attention with the weights wanted runs unfused (in_proj as one GEMM, split into heads):
+   * its recorded norms, like the fused op's, equal the norms of each example's gradient of the
+   * attention's parameters computed alone.
+   */
+  @Test
+  void selfAttentionNormsEqualPerExampleGradientNormsFusedAndUnfused() {
+    Generator gen = new Generator(141);
+    try (org.emberdl.nn.MultiheadAttention mha =
+            new org.emberdl.nn.MultiheadAttention(8, 2, 0, true, true, DType.FLOAT64, gen);
+        NDArray r = NDArray.randn(gen, DType.FLOAT64, B, 3, 8);
+        NDArray x = scaledPerExample(r)) {
+      double[] expected = new double[B];
+      for (int i = 0; i < B; i++) {
+        mha.zeroGrad();
+        try (NDArray xi = x.narrow(0, i, 1);
+            Tensor in = Tensor.of(xi.copy());
+            org.emberdl.nn.AttentionOutput out = mha.attend(in, in, in, null, null, false, false);
+            Tensor sq = out.output().square();
+            Tensor loss = sq.sum()) {
+          loss.backward();
+        }
+        double[] g = grads(mha);
+        expected[i] = norm(g) * norm(g);
+      }
+      mha.zeroGrad();
+      assertClose(expected, attentionNorms(mha, x, false), 1e-12, "fused self-attention norms");
+      assertClose(expected, attentionNorms(mha, x, true), 1e-12, "unfused self-attention norms");
+    }
+  }
+
+  /** The capture's per-example squared norms of sum(attention(x)^2), per example. */
+  private static double[] attentionNorms(
+      org.emberdl.nn.MultiheadAttention mha, NDArray x, boolean needWeights) {
+    try (org.emberdl.tensor.MemoryScope scope = org.emberdl.tensor.MemoryScope.open();
+        org.emberdl.nn.PerExampleCapture capture = org.emberdl.nn.PerExampleCapture.open();
+        Tensor in = Tensor.of(x.share());
+        org.emberdl.nn.AttentionOutput out =
+            mha.attend(in, in, in, null, null, needWeights, false);
+        Tensor sq = out.output().square();
+        Tensor loss = sq.sum()) {
+      assertEquals(null, capture.coversAllParameters(mha));
+      capture.setRecording(true);
+      loss.backward();
+      return capture.perExampleSquaredNorms();
     }
   }
 }
