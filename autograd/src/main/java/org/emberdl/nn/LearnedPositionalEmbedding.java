@@ -42,6 +42,9 @@ public class LearnedPositionalEmbedding extends Module {
     PerExampleCapture capture = PerExampleCapture.current();
     try (Tensor rows = weight.narrow(0, 0, t)) {
       if (capture == null || input.ndim() != 3) {
+        if (capture != null) {
+          capture.unbatched(this);
+        }
         return input.add(rows);
       }
       // per example (the capture's norm rule): the rows broadcast over the batch explicitly

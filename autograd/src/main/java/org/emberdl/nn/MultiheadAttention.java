@@ -306,6 +306,10 @@ public class MultiheadAttention extends Module implements VariableLength {
       boolean needWeights,
       boolean average) {
     checkInputs(query, key, value, 2);
+    PerExampleCapture capture = PerExampleCapture.current();
+    if (capture != null) {
+      capture.unbatched(this);
+    }
     int dim = batchFirst ? 0 : 1;
     try (Tensor q = query.unsqueeze(dim);
         Tensor k = key == query ? null : key.unsqueeze(dim);

@@ -68,6 +68,26 @@ import org.emberdl.tensor.NDArray;
  * (per group: the norms of the groups' blocks add); an unbatched (3-D) input is not (it marks the
  * capture unsupported).
  *
+ * <h2>Attention models</h2>
+ *
+ * <ul>
+ *   <li>{@link MultiheadAttention} as self-attention (query, key and value the same tensor,
+ *       batch-first or not, fused op or not): its packed {@code in_proj} is a Linear on {@code (B,
+ *       T, E)} and takes the rule above, recorded for the attention module; {@code out_proj} is a
+ *       Linear child. Cross-attention marks the capture unsupported.
+ *   <li>{@link ClsToken} ({@code cat(token, x)} along positions): example {@code i}'s gradient is
+ *       {@code dy_i[0, :]}.
+ *   <li>{@link LearnedPositionalEmbedding} ({@code x + weight[:T]}): example {@code i}'s gradient
+ *       is {@code dy_i (T, d)} padded with zero rows, so its squared norm is {@code ||dy_i||^2}.
+ *   <li>{@link Embedding} and {@link TokenEmbedding}: example {@code i}'s gradient scatter-adds
+ *       {@code dy_i}'s rows by id (the padding row gets none), so {@code ||g_i||^2 = sum_{t, s :
+ *       id_t == id_s != pad} <dy_it, dy_is>}; taken as the norm of the rows summed per id.
+ * </ul>
+ *
+ * The last three record through a pass-through op on the parameter's per-example contribution
+ * ({@link #tap}): while recording, it stores the norms and sends no gradient on. Recurrent layers
+ * (LSTM, GRU) have no rule: their models take DP-SGD's fallback.
+ *
  * <h2>Mechanism</h2>
  *
  * While a capture is open on the current thread ({@link #open()}), {@link Linear#forward} with a
@@ -83,10 +103,12 @@ import org.emberdl.tensor.NDArray;
  * <p>Backpropagating a <em>sum</em> of per-example losses with recording on then gives, by {@link
  * #perExampleSquaredNorms()}, every example's squared gradient norm over all captured layers. That
  * equals the squared norm of the example's whole gradient only when every parameter of the model
- * belongs to a Linear, LayerNorm or Conv2d layer called exactly once (Linear on a 2-D or 3-D input,
- * Conv2d on a 4-D one), and the model treats the examples of a batch independently (no batch norm):
- * {@link #coversAllParameters(Module)} checks the first part. Parameter-free layers in between
- * (ReLU, Tanh, pooling, Flatten, Dropout, ...) need no rule.
+ * belongs to a layer with a rule called exactly once (Linear on a 2-D or 3-D input, Conv2d on a 4-D
+ * one, MultiheadAttention as self-attention), and the model treats the examples of a batch
+ * independently (no batch norm; attention masks are per example): {@link
+ * #coversAllParameters(Module)} checks the first part. Parameter-free layers in between (ReLU,
+ * Tanh, pooling, Flatten, Dropout, Patchify, sinusoidal positions, ClsPool, MeanPool, LastStep,
+ * ...) need no rule.
  *
  * <p>A capture owns what it records; close it (it also stops capturing on this thread). Captures do
  * not nest.
@@ -144,7 +166,7 @@ public final class PerExampleCapture implements AutoCloseable {
 
   private PerExampleCapture() {}
 
-  /** Starts capturing Linear and Conv2d calls on this thread (recording off). */
+  /** Starts capturing the calls of layers with a norm rule on this thread (recording off). */
   public static PerExampleCapture open() {
     if (CURRENT.get() != null) {
       throw new IllegalStateException("a PerExampleCapture is already open on this thread");
@@ -266,6 +288,15 @@ public final class PerExampleCapture implements AutoCloseable {
         layer
             + " was called as cross-attention (query, key and value not the same tensor):"
             + " no ghost-norm rule for its in_proj blocks, only for self-attention");
+  }
+
+  /**
+   * {@code layer} was called on one unbatched sequence (its first dim positions, not examples): the
+   * examples of a batch are then not independent, and there is no per-example rule.
+   */
+  void unbatched(Module layer) {
+    markUnsupported(
+        layer + " was called on an unbatched (T, d) input: no per-example gradients of a batch");
   }
 
   /**
@@ -428,9 +459,9 @@ public final class PerExampleCapture implements AutoCloseable {
 
   /**
    * Null when the norms of this capture are the norms of the whole per-example gradients of {@code
-   * module}: every parameter belongs to a {@code Linear}, {@code LayerNorm} or {@code Conv2d}
-   * (exactly those classes) called exactly once on a batched input during the capture. Otherwise
-   * the reason they are not.
+   * module}: every parameter belongs to a layer with a norm rule ({@link #hasNormRule}) called
+   * exactly once on a batched input during the capture (a MultiheadAttention's own in_proj by one
+   * self-attention call, its out_proj by its own rule). Otherwise the reason they are not.
    */
   public String coversAllParameters(Module module) {
     if (unsupported) {
@@ -444,8 +475,9 @@ public final class PerExampleCapture implements AutoCloseable {
   }
 
   /**
-   * True for the layers this capture has a norm rule for: Linear, Conv2d and LayerNorm, not
-   * subclasses.
+   * True for the layers this capture has a norm rule for: Linear, Conv2d, LayerNorm,
+   * MultiheadAttention (its own parameters; self-attention only), ClsToken,
+   * LearnedPositionalEmbedding, Embedding and TokenEmbedding, not other subclasses.
    */
   public static boolean hasNormRule(Module m) {
     Class<?> c = m.getClass();

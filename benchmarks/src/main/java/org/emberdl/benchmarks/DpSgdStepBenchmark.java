@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.examples.Mlp;
+import org.emberdl.examples.PatchTransformer;
 import org.emberdl.examples.SmallCnn;
 import org.emberdl.federated.dp.DpSgd;
 import org.emberdl.nn.CrossEntropyLoss;
@@ -47,7 +48,9 @@ import org.emberdl.tensor.random.Philox;
  * ({@code --models}): {@code mlp} (the examples' 784-256-128-10 {@link Mlp}), {@code cnn} ({@code
  * conv(16,k=5,p=2), relu, maxpool(2), conv(32,k=5,p=2), relu, maxpool(2), flatten, linear(10)} on
  * 1x28x28) and {@code smallcnn} (the examples' {@link SmallCnn}: conv32 3x3, pool, conv64 3x3,
- * pool, fc128, fc10). Inputs are standard normal, labels {@code i mod 10}.
+ * pool, fc128, fc10) and {@code vit} (the examples' {@link PatchTransformer}: 7x7 patches, width
+ * 64, class token, learned positions, 2 pre-norm GELU encoder layers of 4 heads, class pool; not
+ * run by default). Inputs are standard normal, labels {@code i mod 10}.
  *
  * <pre>
  * --models mlp,cnn,smallcnn   --batch 256   --steps 30   --warmup 8
@@ -101,8 +104,10 @@ public final class DpSgdStepBenchmark {
       case "mlp" -> new Mlp(gen);
       case "cnn" -> NetworkSpec.build(CNN_SPEC, new int[] {1, 28, 28}, gen);
       case "smallcnn" -> new SmallCnn(gen);
+      case "vit" -> new PatchTransformer(gen);
       default ->
-          throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn, smallcnn)");
+          throw new IllegalArgumentException(
+              "unknown model " + model + " (mlp, cnn, smallcnn, vit)");
     };
   }
 

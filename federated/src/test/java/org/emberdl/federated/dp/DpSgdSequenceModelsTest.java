@@ -585,4 +585,21 @@ class DpSgdSequenceModelsTest {
       return capture.perExampleSquaredNorms();
     }
   }
+
+  @Test
+  void unbatchedAttentionMarksTheCaptureUnsupported() {
+    Generator gen = new Generator(151);
+    try (org.emberdl.nn.MultiheadAttention mha =
+            new org.emberdl.nn.MultiheadAttention(8, 2, 0, true, true, DType.FLOAT64, gen);
+        NDArray x = NDArray.randn(gen, DType.FLOAT64, 3, 8);
+        // the graph is never backpropagated: the scope frees what it holds
+        org.emberdl.tensor.MemoryScope scope = org.emberdl.tensor.MemoryScope.open();
+        org.emberdl.nn.PerExampleCapture capture = org.emberdl.nn.PerExampleCapture.open();
+        Tensor in = Tensor.of(x.share());
+        Tensor out = mha.forward(in)) {
+      assertEquals(
+          mha + " was called on an unbatched (T, d) input: no per-example gradients of a batch",
+          capture.coversAllParameters(mha));
+    }
+  }
 }
