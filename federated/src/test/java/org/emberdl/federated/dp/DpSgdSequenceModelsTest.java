@@ -602,4 +602,67 @@ class DpSgdSequenceModelsTest {
           capture.coversAllParameters(mha));
     }
   }
+
+  /**
+   * The network specs of the issue, small, in float32 as NetworkSpec builds them (so to float32
+   * precision): the ghost path's norms and clipped sum equal the fallback's. The padded-embedding
+   * spec builds a PaddedSequenceNetwork (key padding masks from the pad id) on float ids.
+   */
+  @Test
+  void networkSpecAttentionModelsTakeTheGhostPath() {
+    checkSpecGhost(
+        "patches(4), linear(8), clsToken, posEmbedding(std=0.02), transformer(8, 2, 12, layers=2,"
+            + " dropout=0, prenorm, gelu), clsPool, linear(3)",
+        new int[] {1, 8, 8},
+        false);
+    checkSpecGhost(
+        "embedding(11, 8, pad=0), transformer(8, 2, 12, dropout=0), meanPool, linear(3)",
+        new int[] {6},
+        true);
+    checkSpecGhost("embedding(11, 8), attention(2), meanPool, linear(3)", new int[] {6}, true);
+  }
+
+  private static void checkSpecGhost(String spec, int[] inputShape, boolean tokens) {
+    try (Sequential model = org.emberdl.nn.NetworkSpec.build(spec, inputShape, new Generator(161));
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray x =
+            tokens ? floatIds() : NDArray.randn(new Generator(163), DType.FLOAT32, B, 1, 8, 8);
+        NDArray y = classes()) {
+      model.train();
+      double[] norms;
+      double[] sum;
+      try (DpSgd.ClippedSum m = DpSgd.clippedSum(model, x, y, ce::apply, 1e9, false)) {
+        norms = m.norms();
+        sum = m.sum().toDoubleArray();
+      }
+      double[] sorted = norms.clone();
+      java.util.Arrays.sort(sorted);
+      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
+      try (DpSgd.ClippedSum g = DpSgd.clippedSum(model, x, y, ce::apply, 1e9)) {
+        assertEquals(DpSgd.Method.GHOST, g.method(), spec);
+        assertClose(norms, g.norms(), 1e-4, spec + " norms");
+        assertClose(sum, g.sum().toDoubleArray(), 1e-4, spec + " unclipped sum");
+      }
+      try (DpSgd.ClippedSum m = DpSgd.clippedSum(model, x, y, ce::apply, c, false);
+          DpSgd.ClippedSum g = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
+        assertEquals(DpSgd.Method.GHOST, g.method(), spec);
+        assertClose(m.sum().toDoubleArray(), g.sum().toDoubleArray(), 1e-4, spec + " clipped");
+      }
+    }
+  }
+
+  /**
+   * Right-padded float32 ids (TokenEmbedding's float input), repeats within examples; no sequence
+   * empty (the padded network refuses those).
+   */
+  private static NDArray floatIds() {
+    float[] ids = {
+      3, 5, 3, 7, 0, 0, //
+      1, 1, 1, 2, 9, 0, //
+      4, 10, 4, 10, 4, 10, //
+      5, 0, 0, 0, 0, 0, //
+      6, 8, 2, 6, 0, 0
+    };
+    return NDArray.of(ids, B, 6);
+  }
 }
