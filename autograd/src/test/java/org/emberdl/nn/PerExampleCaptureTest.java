@@ -342,4 +342,20 @@ class PerExampleCaptureTest {
       assertArrayEquals(new double[] {1 << 20, 1 << 20}, PerExampleCapture.rowSquares(big), 0.0);
     }
   }
+
+  @Test
+  void embeddingNormsScatterAddRowsByIdAndSkipThePaddingRow() {
+    // example 0: ids (2, 0, 2), padding 0: row 2 gets (1, 2) + (5, 6) = (6, 8), norm^2 100; row 0
+    // (padding) nothing. Example 1: ids (2, 5, 2), no padding id: row 2 (6, 8) and row 5 (3, 4),
+    // 100 + 25 = 125.
+    double[] dy = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6};
+    long[] ids = {2, 0, 2, 2, 5, 2};
+    try (NDArray grad = NDArray.of(dy, 2, 3, 2)) {
+      assertArrayEquals(
+          new double[] {100, 125}, PerExampleCapture.embeddingNorms(grad, ids, 2, 0), 0.0);
+      // without a padding row, example 0's row 0 gets (3, 4): 100 + 25
+      assertArrayEquals(
+          new double[] {125, 125}, PerExampleCapture.embeddingNorms(grad, ids, 2, -1), 0.0);
+    }
+  }
 }
