@@ -46,22 +46,23 @@ import org.emberdl.tensor.random.Philox;
  * <b>Ghost clipping</b> (the fast path), when every parameter of the model belongs to a {@link
  * Linear} layer applied once to a 2-D {@code (B, in)} or 3-D {@code (B, T, in)} input or a {@link
  * Conv2d} layer applied once to a 4-D input or a {@link org.emberdl.nn.LayerNorm} applied once to a
- * batched input (MLPs, CNNs, and Linear/LayerNorm stacks over sequences, with any parameter-free
- * layers between: activations, pooling, mean/last-step pooling, flatten, dropout): one forward pass
- * inside a {@link PerExampleCapture}, then two backward passes over the same graph. Pass 1
- * backpropagates the sum of the per-example losses; each captured layer turns the gradient flowing
- * into its output ({@code delta}) and its input into every example's squared gradient norm for the
- * layer, and pass 1 computes no parameter gradients. Linear layers use the ghost-norm identity
- * {@code ||g_W,i||^2 = ||delta_i||^2 ||x_i||^2} (plus {@code ||delta_i||^2} for the bias); Linear
- * layers on sequences and Conv2d layers use, by cost, either the ghost norm from two {@code T x T}
- * Gram matrices or the layer's per-example weight gradients materialised by one batched GEMM;
- * LayerNorm's per-example affine gradients are sums over the example's positions of {@code dy *
- * xhat} and {@code dy} (see {@link PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i
- * loss_i} with the {@code c_i} constants (seeding the backward pass with {@code c} is the same as
- * weighting the losses by detached {@code c_i}): by linearity its parameter gradient is exactly
- * {@code sum_i c_i g_i}; convolutions whose per-example gradients pass 1 kept form their part as
- * {@code sum_i c_i g_W,i} directly. The same forward graph serves both passes, so dropout masks
- * agree.
+ * batched input, or to a layer with its own rule in {@link PerExampleCapture} (self-attention's
+ * packed input projection, the class token, learned positions, embeddings): MLPs, CNNs, Transformer
+ * encoders and patch transformers, with any parameter-free layers between (activations, pooling,
+ * mean/last-step pooling, flatten, dropout): one forward pass inside a {@link PerExampleCapture},
+ * then two backward passes over the same graph. Pass 1 backpropagates the sum of the per-example
+ * losses; each captured layer turns the gradient flowing into its output ({@code delta}) and its
+ * input into every example's squared gradient norm for the layer, and pass 1 computes no parameter
+ * gradients. Linear layers use the ghost-norm identity {@code ||g_W,i||^2 = ||delta_i||^2
+ * ||x_i||^2} (plus {@code ||delta_i||^2} for the bias); Linear layers on sequences and Conv2d
+ * layers use, by cost, either the ghost norm from two {@code T x T} Gram matrices or the layer's
+ * per-example weight gradients materialised by one batched GEMM; LayerNorm's per-example affine
+ * gradients are sums over the example's positions of {@code dy * xhat} and {@code dy} (see {@link
+ * PerExampleCapture}). Pass 2 backpropagates {@code sum_i c_i loss_i} with the {@code c_i}
+ * constants (seeding the backward pass with {@code c} is the same as weighting the losses by
+ * detached {@code c_i}): by linearity its parameter gradient is exactly {@code sum_i c_i g_i};
+ * convolutions whose per-example gradients pass 1 kept form their part as {@code sum_i c_i g_W,i}
+ * directly. The same forward graph serves both passes, so dropout masks agree.
  *
  * <p><b>Materialised per-example gradients</b> (the fallback, much slower: one forward and backward
  * pass per example) for every other model: embeddings, multi-head attention (its packed input
@@ -335,12 +336,17 @@ public final class DpSgd {
     if (b == 0) {
       return new ClippedSum(zeroFlat(model), new double[0], Method.GHOST);
     }
-    if (allowGhost && onlyCapturedParameters(model)) {
-      ClippedSum ghost = ghostClippedSum(model, x, target, loss, clipNorm);
-      if (ghost != null) {
-        return ghost;
+    if (allowGhost) {
+      String uncovered = uncoveredParameters(model);
+      if (uncovered == null) {
+        ClippedSum ghost = ghostClippedSum(model, x, target, loss, clipNorm);
+        if (ghost != null) {
+          return ghost;
+        }
+        model.zeroGrad();
+      } else {
+        FallbackLog.once(model, uncovered);
       }
-      model.zeroGrad();
     }
     return materializedClippedSum(model, x, target, loss, clipNorm);
   }
@@ -354,7 +360,9 @@ public final class DpSgd {
         Tensor out = model.forward(in);
         Tensor losses = loss.apply(out, target)) {
       checkLossShape(losses, b);
-      if (capture.coversAllParameters(model) != null) {
+      String uncovered = capture.coversAllParameters(model);
+      if (uncovered != null) {
+        FallbackLog.once(model, uncovered);
         // release the graph (one ordinary backward), then materialise instead
         try (NDArray ones = NDArray.full(losses.dtype(), losses.device(), 1, losses.shape())) {
           losses.backward(ones);
@@ -449,22 +457,26 @@ public final class DpSgd {
     }
   }
 
-  /** True when every parameter belongs to a layer with a norm rule (Linear, Conv2d). */
-  private static boolean onlyCapturedParameters(Module m) {
+  /**
+   * Null when every parameter belongs to a layer with a norm rule ({@link
+   * PerExampleCapture#hasNormRule}), else which module's parameters have none.
+   */
+  private static String uncoveredParameters(Module m) {
     if (PerExampleCapture.hasNormRule(m)) {
-      return true;
+      return null;
     }
     for (String name : m.namedParameters().keySet()) {
       if (!name.contains(".")) {
-        return false;
+        return m.getClass().getSimpleName() + " has parameters and no ghost-norm rule";
       }
     }
     for (Module child : m.children().values()) {
-      if (!onlyCapturedParameters(child)) {
-        return false;
+      String reason = uncoveredParameters(child);
+      if (reason != null) {
+        return reason;
       }
     }
-    return true;
+    return null;
   }
 
   private static NDArray zeroFlat(Module model) {
