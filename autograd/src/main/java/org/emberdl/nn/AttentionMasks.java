@@ -1,6 +1,7 @@
 package org.emberdl.nn;
 
 import java.util.Arrays;
+import org.emberdl.autograd.Tensor;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Device;
 import org.emberdl.tensor.NDArray;
@@ -52,6 +53,27 @@ public final class AttentionMasks {
     try (NDArray d = NDArray.of(v, lengths.length, steps)) {
       return dtype == DType.FLOAT64 ? d.share() : d.cast(dtype);
     }
+  }
+
+  /**
+   * The key padding mask for a batch-first {@code (N, T, E)} input {@code x} of right-padded
+   * sequences of {@code lengths[i]} steps: what a {@link VariableLength} attention layer passes on.
+   *
+   * @param who names the layer in the errors
+   * @throws IllegalArgumentException when the layer is not batch-first or a length is outside [1,
+   *     T]
+   */
+  static NDArray keyPadding(String who, boolean batchFirst, Tensor x, int[] lengths) {
+    if (!batchFirst || x.ndim() != 3) {
+      throw new IllegalArgumentException(
+          who
+              + " takes sequence lengths only batch-first, on (N, T, E) input; got "
+              + (batchFirst ? "" : "batch_first=false and ")
+              + "shape "
+              + Arrays.toString(x.shape()));
+    }
+    Lengths.check(who, x, lengths);
+    return keyPadding(lengths, x.shape(1), x.dtype());
   }
 
   /** A float32 {@link #causal(int, DType)} mask. */

@@ -110,23 +110,9 @@ public class MultiheadAttention extends Module implements VariableLength {
     if (lengths == null) {
       return forward(x);
     }
-    requireBatchFirst("MultiheadAttention", batchFirst, x);
-    Lengths.check("MultiheadAttention", x, lengths);
-    try (NDArray pad = AttentionMasks.keyPadding(lengths, x.shape(1), x.dtype());
+    try (NDArray pad = AttentionMasks.keyPadding("MultiheadAttention", batchFirst, x, lengths);
         AttentionOutput r = attend(x, x, x, pad, null, false, true)) {
       return Identity.of(r.output());
-    }
-  }
-
-  /** Lengths index a batch-first (N, T, ...) input. */
-  static void requireBatchFirst(String who, boolean batchFirst, Tensor x) {
-    if (!batchFirst || x.ndim() != 3) {
-      throw new IllegalArgumentException(
-          who
-              + " takes sequence lengths only batch-first, on (N, T, E) input; got "
-              + (batchFirst ? "" : "batch_first=false and ")
-              + "shape "
-              + Arrays.toString(x.shape()));
     }
   }
 

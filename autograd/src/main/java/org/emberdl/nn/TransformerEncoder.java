@@ -50,10 +50,9 @@ public class TransformerEncoder extends Module implements VariableLength {
     if (lengths == null) {
       return forward(src);
     }
-    MultiheadAttention.requireBatchFirst(
-        "TransformerEncoder", layers[0].config().batchFirst(), src);
-    Lengths.check("TransformerEncoder", src, lengths);
-    try (NDArray pad = AttentionMasks.keyPadding(lengths, src.shape(1), src.dtype())) {
+    try (NDArray pad =
+        AttentionMasks.keyPadding(
+            "TransformerEncoder", layers[0].config().batchFirst(), src, lengths)) {
       return forward(src, null, pad);
     }
   }

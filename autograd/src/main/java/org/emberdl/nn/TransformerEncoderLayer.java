@@ -152,9 +152,8 @@ public class TransformerEncoderLayer extends Module implements VariableLength {
     if (lengths == null) {
       return forward(src);
     }
-    MultiheadAttention.requireBatchFirst("TransformerEncoderLayer", config.batchFirst(), src);
-    Lengths.check("TransformerEncoderLayer", src, lengths);
-    try (NDArray pad = AttentionMasks.keyPadding(lengths, src.shape(1), src.dtype())) {
+    try (NDArray pad =
+        AttentionMasks.keyPadding("TransformerEncoderLayer", config.batchFirst(), src, lengths)) {
       return forward(src, null, pad);
     }
   }

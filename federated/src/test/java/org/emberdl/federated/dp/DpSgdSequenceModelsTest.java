@@ -141,12 +141,12 @@ class DpSgdSequenceModelsTest {
     }
   }
 
-  private static void check(Module model, NDArray x, String name) {
-    try (model;
-        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
-        NDArray y = classes()) {
-      model.train();
-      // per example, by hand
+  /**
+   * Per-example gradients by one backward pass each, their norms, a clip norm between the smallest
+   * and the largest (so some examples are clipped), and the sum of the clipped gradients.
+   */
+  private record HandClipped(double clip, double[] norms, double[] expected) {
+    static HandClipped of(Module model, NDArray x, NDArray y, CrossEntropyLoss ce, String name) {
       double[][] g = new double[B][];
       double[] norms = new double[B];
       for (int i = 0; i < B; i++) {
@@ -156,7 +156,6 @@ class DpSgdSequenceModelsTest {
         }
         norms[i] = norm(g[i]);
       }
-      // a clip norm between the smallest and the largest norm: some examples are clipped
       double[] sorted = norms.clone();
       java.util.Arrays.sort(sorted);
       double c = Math.sqrt(sorted[1] * sorted[B - 2]);
@@ -169,6 +168,19 @@ class DpSgdSequenceModelsTest {
           expected[j] += f * g[i][j];
         }
       }
+      return new HandClipped(c, norms, expected);
+    }
+  }
+
+  private static void check(Module model, NDArray x, String name) {
+    try (model;
+        CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+        NDArray y = classes()) {
+      model.train();
+      HandClipped hand = HandClipped.of(model, x, y, ce, name);
+      double c = hand.clip();
+      double[] norms = hand.norms();
+      double[] expected = hand.expected();
       try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c, false)) {
         assertEquals(DpSgd.Method.MATERIALIZED, s.method(), name);
         assertClose(norms, s.norms(), 1e-12, name + " norms");
@@ -333,27 +345,10 @@ class DpSgdSequenceModelsTest {
         CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
         NDArray y = classes()) {
       model.train();
-      double[][] g = new double[B][];
-      double[] norms = new double[B];
-      for (int i = 0; i < B; i++) {
-        try (NDArray xi = x.narrow(0, i, 1);
-            NDArray yi = y.narrow(0, i, 1)) {
-          g[i] = gradientOf(model, xi, yi, ce);
-        }
-        norms[i] = norm(g[i]);
-      }
-      double[] sorted = norms.clone();
-      java.util.Arrays.sort(sorted);
-      double c = Math.sqrt(sorted[1] * sorted[B - 2]);
-      assertTrue(
-          sorted[0] < c && c < sorted[B - 1], name + ": norms " + java.util.Arrays.toString(norms));
-      double[] expected = new double[g[0].length];
-      for (int i = 0; i < B; i++) {
-        double f = Math.min(1, c / (norms[i] + 1e-6));
-        for (int j = 0; j < expected.length; j++) {
-          expected[j] += f * g[i][j];
-        }
-      }
+      HandClipped hand = HandClipped.of(model, x, y, ce, name);
+      double c = hand.clip();
+      double[] norms = hand.norms();
+      double[] expected = hand.expected();
       try (DpSgd.ClippedSum s = DpSgd.clippedSum(model, x, y, ce::apply, c)) {
         assertEquals(DpSgd.Method.GHOST, s.method(), name);
         assertClose(norms, s.norms(), 1e-12, name + " norms");
