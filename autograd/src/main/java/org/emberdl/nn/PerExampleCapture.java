@@ -1,6 +1,7 @@
 package org.emberdl.nn;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -364,28 +365,37 @@ public final class PerExampleCapture implements AutoCloseable {
     return tap(layer, rows, grad -> embeddingNorms(grad, idv, batch, pad));
   }
 
-  /** See {@link #embedding}: {@code grad (B, ..., d)}, {@code ids} its B * T ids, flattened. */
+  /**
+   * See {@link #embedding}: {@code grad (B, ..., d)}, {@code ids} its B * T ids, flattened. Per
+   * example, its positions are sorted by id (packed as {@code id * T + position}, one primitive
+   * sort), so each id's rows are summed in one reused buffer: no allocation or boxing per token.
+   */
   static double[] embeddingNorms(NDArray grad, long[] ids, int batch, int pad) {
     int d = grad.shape(-1);
     int t = batch == 0 ? 0 : ids.length / batch;
     double[] g = grad.toDoubleArray();
     double[] out = new double[batch];
-    Map<Long, double[]> sums = new java.util.HashMap<>();
+    long[] keys = new long[t];
+    double[] acc = new double[d];
     for (int i = 0; i < batch; i++) {
-      sums.clear();
+      int n = 0;
       for (int p = 0; p < t; p++) {
         long id = ids[i * t + p];
-        if (id == pad) {
-          continue; // the padding row gets no gradient
-        }
-        double[] acc = sums.computeIfAbsent(id, k -> new double[d]);
-        int off = (i * t + p) * d;
-        for (int j = 0; j < d; j++) {
-          acc[j] += g[off + j];
+        if (id != pad) { // the padding row gets no gradient
+          keys[n++] = id * t + p;
         }
       }
+      Arrays.sort(keys, 0, n);
       double sq = 0;
-      for (double[] acc : sums.values()) {
+      for (int k = 0; k < n; ) {
+        long id = keys[k] / t;
+        Arrays.fill(acc, 0);
+        for (; k < n && keys[k] / t == id; k++) {
+          int off = (i * t + (int) (keys[k] % t)) * d;
+          for (int j = 0; j < d; j++) {
+            acc[j] += g[off + j];
+          }
+        }
         for (double v : acc) {
           sq += v * v;
         }
