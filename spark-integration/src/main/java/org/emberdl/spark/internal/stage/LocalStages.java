@@ -6,6 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.emberdl.federated.Step;
 
 /**
  * The training stages whose driver runs in this JVM, by endpoint name: a task of such a stage (in
@@ -13,7 +14,9 @@ import org.apache.spark.api.java.JavaSparkContext;
  * StepExchange} directly instead of through Spark's RPC dispatcher. In-process, Spark's RPC passes
  * the same objects by reference through a dispatcher thread; the direct call spares each step that
  * thread's hand-off, and the task that brings a step's last update combines it and goes on without
- * waiting to be woken. Executors in other JVMs never find a stage here and use the RPC endpoint.
+ * waiting to be woken. Where the tasks apply the steps themselves, a task hands over its update and
+ * takes the step as objects ({@link #stepChannel}): no message is encoded or read on either side.
+ * Executors in other JVMs never find a stage here and use the RPC endpoint.
  *
  * <p>A stage is registered for its epoch's job and removed when the job ends or is cancelled.
  * {@code spark.ember.stageInProcess=false} (Spark conf, or a local property for one fit) keeps the
@@ -51,6 +54,29 @@ final class LocalStages {
 
   static void remove(String endpoint) {
     STAGES.remove(endpoint);
+  }
+
+  /**
+   * How a task of a stage whose tasks apply the steps themselves hands the stage {@code endpoint}
+   * its update and gets the step back, as objects: directly when the stage's driver is in this JVM,
+   * else null.
+   */
+  static Function<StepExchange.LocalSubmit, CompletableFuture<Step>> stepChannel(String endpoint) {
+    StepExchange exchange = STAGES.get(endpoint);
+    if (exchange == null) {
+      return null;
+    }
+    return submit -> {
+      MESSAGES.incrementAndGet();
+      CompletableFuture<Step> reply = new CompletableFuture<>();
+      StageReply to = StageReply.toSteps(reply);
+      try {
+        exchange.submit(submit, to);
+      } catch (RuntimeException e) {
+        to.fail(e);
+      }
+      return reply;
+    };
   }
 
   /**

@@ -138,7 +138,7 @@ final class StagePhases {
         ms(encode, taskSteps),
         ms(wait, taskSteps),
         ms(load, taskSteps),
-        ms(decodeNanos, decodes),
+        ms(decodeNanos, Math.max(1, decodes)), // in-process updates are not read: 0
         ms(awaitNanos, steps),
         ms(spreadNanos, steps),
         ms(sumNanos, steps),

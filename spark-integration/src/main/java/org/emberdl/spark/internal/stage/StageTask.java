@@ -15,6 +15,7 @@ import org.emberdl.nn.Module;
 import org.emberdl.optim.Optimizer;
 import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.SparkInternals;
+import org.emberdl.spark.internal.local.FrozenParameters;
 import org.emberdl.spark.internal.local.ModuleBuffers;
 import org.emberdl.spark.internal.local.PartitionTrainer;
 import org.emberdl.spark.internal.local.RoundWeights;
@@ -68,6 +69,10 @@ final class StageTask {
     int partition = task.partitionId();
     int attempt = task.stageAttemptNumber();
     Function<byte[], CompletableFuture<byte[]>> driver = channel(endpoint, timeoutMillis);
+    // In the driver's JVM, a task that applies the steps hands its update over and takes the step
+    // as objects (no message encoded or read); null elsewhere.
+    Function<StepExchange.LocalSubmit, CompletableFuture<Step>> local =
+        reduce == StageReduce.DRIVER ? LocalStages.stepChannel(endpoint) : null;
     StageMessages.Resume resume =
         StageWire.decode(
             await(
@@ -127,6 +132,24 @@ final class StageTask {
               compute += t1 - t0;
               StageMessages.TaskTimes times =
                   new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
+              if (replica != null && local != null) {
+                // The update is read by the driver's sum before the reply comes.
+                Step next =
+                    await(
+                        task,
+                        local.apply(
+                            new StepExchange.LocalSubmit(partition, attempt, step, times, update)),
+                        timeoutMillis,
+                        "step " + step);
+                long t3 = System.nanoTime();
+                wait += t3 - t1;
+                if (step + 1 < steps) {
+                  weights = replica.apply(next, (long) epoch * steps + step);
+                }
+                load += System.nanoTime() - t3;
+                done++;
+                continue;
+              }
               // Safe to reuse: Spark has serialized (remote) or the endpoint has decoded (local)
               // the previous step's message before its reply arrived.
               if (reducer == null) {
@@ -219,6 +242,26 @@ final class StageTask {
       Step step = StageWire.decodeStep(reply, values, buffers);
       values = step.values();
       buffers = step.buffers();
+      return applyOwned(step, globalStep);
+    }
+
+    /**
+     * {@link #apply(byte[], long)} of a step shared with the driver and the other tasks in this
+     * JVM: read only, so copied first where the step would be changed (zeroing frozen slots).
+     */
+    RoundWeights apply(Step shared, long globalStep) {
+      Step step = shared;
+      if (FrozenParameters.flatRanges(model).length > 0) {
+        step =
+            new Step(
+                shared.kind(),
+                shared.values().clone(),
+                shared.buffers() == null ? null : shared.buffers().clone());
+      }
+      return applyOwned(step, globalStep);
+    }
+
+    private RoundWeights applyOwned(Step step, long globalStep) {
       if (step.kind() == Step.Kind.DELTA) {
         // local steps moved the replica: a delta applies to the weights the step started from
         PartitionTrainer.load(model, weights);
@@ -254,8 +297,8 @@ final class StageTask {
   }
 
   /** The driver's reply, waited for at most {@code timeoutMillis}, checking for a kill. */
-  private static byte[] await(
-      TaskContext task, CompletableFuture<byte[]> reply, long timeoutMillis, String what) {
+  private static <T> T await(
+      TaskContext task, CompletableFuture<T> reply, long timeoutMillis, String what) {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
       task.killTaskIfInterrupted();

@@ -47,6 +47,14 @@ import org.emberdl.spark.internal.train.RoundExecutor;
 public final class StepExchange {
   private record Waiter(int partition, int stageAttempt, StageReply context) {}
 
+  /**
+   * A task's update for one step handed over in the driver's JVM ({@link LocalStages}): the update
+   * itself instead of its message bytes. The exchange only reads it, and the task leaves it alone
+   * until its reply, which comes after the step's sum.
+   */
+  record LocalSubmit(
+      int partition, int stageAttempt, int step, StageMessages.TaskTimes times, Update update) {}
+
   private final int partitions;
   private final StageReduce reduce;
 
@@ -87,8 +95,17 @@ public final class StepExchange {
   /** The reply's bytes of the step before the last: the array the next reply is written into. */
   private byte[] spareBytes;
 
-  /** The current step's messages that arrived and are not summed yet, by partition. */
-  private StageWire.SubmitHead[] pending;
+  /**
+   * Replicated steps: the last step published, the answer to a late submit of the step before (as
+   * the object, or encoded when the late task is remote and no reply was encoded).
+   */
+  private Step lastStep;
+
+  /**
+   * The current step's updates that arrived and are not summed yet, by partition: a message's
+   * {@link StageWire.SubmitHead}, or an in-process {@link Update}.
+   */
+  private Object[] pending;
 
   private boolean[] arrived;
   private int received;
@@ -151,7 +168,7 @@ public final class StepExchange {
   }
 
   private void openStep() {
-    pending = new StageWire.SubmitHead[partitions];
+    pending = new Object[partitions];
     arrived = new boolean[partitions];
     received = 0;
     summed = 0;
@@ -187,17 +204,61 @@ public final class StepExchange {
 
   /** A task's update; {@code context} is answered by {@link #publish} or now with a failure. */
   synchronized void submit(StageWire.SubmitHead s, StageReply context) {
-    checkPartition(s.partition());
-    supersede(s.stageAttempt());
-    if (s.stageAttempt() < stageAttempt) {
-      context.fail(superseded(s.stageAttempt()));
+    accept(
+        s.partition(),
+        s.stageAttempt(),
+        s.step(),
+        s.values(),
+        s.buffers(),
+        s.times(),
+        s.bytes().length,
+        s,
+        context);
+  }
+
+  /**
+   * A task's update handed over in the driver's JVM; {@code context} is answered as for a message
+   * ({@link #submit(StageWire.SubmitHead, StageReply)}), with the step object where it takes one.
+   */
+  synchronized void submit(LocalSubmit s, StageReply context) {
+    Update u = s.update();
+    accept(
+        s.partition(),
+        s.stageAttempt(),
+        s.step(),
+        u.values().length,
+        u.buffers().length,
+        s.times(),
+        0,
+        u,
+        context);
+  }
+
+  /**
+   * The checks and bookkeeping of an update, whichever way it came: {@code payload} is its {@link
+   * StageWire.SubmitHead} or its {@link Update}; {@code size}: its message's bytes (0 in-process).
+   */
+  private void accept(
+      int partition,
+      int attempt,
+      int step,
+      int values,
+      int buffers,
+      StageMessages.TaskTimes times,
+      int size,
+      Object payload,
+      StageReply context) {
+    checkPartition(partition);
+    supersede(attempt);
+    if (attempt < stageAttempt) {
+      context.fail(superseded(attempt));
       return;
     }
     if (reduce != StageReduce.DRIVER) {
       context.fail(
           new IllegalStateException(
               "training stage: partition "
-                  + s.partition()
+                  + partition
                   + " sent its whole update, but the driver expects chunks of the sum ("
                   + StageReduce.CONF
                   + "="
@@ -205,66 +266,79 @@ public final class StepExchange {
                   + ")"));
       return;
     }
-    if (s.step() == completed - 1 && weightsBytes != null) {
+    if (step == completed - 1 && (weightsBytes != null || lastStep != null)) {
       // A task of this attempt that resumed at step s and submitted after its publish (before
       // registrations were deferred during a hand-over, this was how a retry resumed): the current
       // weights are that step's result, exactly what its peers were sent.
-      context.reply(weightsBytes);
+      replyLast(context);
       return;
     }
-    if (s.step() != completed) {
+    if (step != completed) {
       context.fail(
           new IllegalStateException(
               "training stage: partition "
-                  + s.partition()
+                  + partition
                   + " sent step "
-                  + s.step()
+                  + step
                   + " while the driver is at step "
                   + completed));
       return;
     }
-    if (s.values() != weights.values().length) {
+    if (values != weights.values().length) {
       context.fail(
           new IllegalStateException(
               "training stage: partition "
-                  + s.partition()
+                  + partition
                   + " sent an update of "
-                  + s.values()
+                  + values
                   + " values for step "
-                  + s.step()
+                  + step
                   + ", the model has "
                   + weights.values().length
                   + " parameters"));
       return;
     }
-    if (!arrived[s.partition()]) {
-      if (total != null && s.buffers() != total.buffers().length) {
+    if (!arrived[partition]) {
+      if (total != null && buffers != total.buffers().length) {
         context.fail(
             new IllegalStateException(
                 "training stage: partition "
-                    + s.partition()
+                    + partition
                     + " sent "
-                    + s.buffers()
+                    + buffers
                     + " buffer values for step "
-                    + s.step()
+                    + step
                     + ", the other partitions "
                     + total.buffers().length));
         return;
       }
-      arrived[s.partition()] = true;
-      pending[s.partition()] = s;
+      arrived[partition] = true;
+      pending[partition] = payload;
       received++;
-      bytesIn += s.bytes().length;
-      phases.arrived(s.partition(), s.times(), System.nanoTime());
+      bytesIn += size;
+      phases.arrived(partition, times, System.nanoTime());
       addInOrder();
     }
-    waiters.add(new Waiter(s.partition(), s.stageAttempt(), context));
+    waiters.add(new Waiter(partition, attempt, context));
     if (received == partitions) {
       if (combiner != null) {
         combineAndPublish(); // on this thread: the training thread need not wake first
       }
       notifyAll();
     }
+  }
+
+  /** Answers a late submit of the step before with what its peers got (lock held). */
+  private void replyLast(StageReply context) {
+    if (lastStep != null && context.takesSteps()) {
+      context.replyStep(lastStep);
+      return;
+    }
+    if (weightsBytes == null) {
+      weightsBytes = StageWire.encodeStep(lastStep, spareBytes);
+      spareBytes = null;
+    }
+    context.reply(weightsBytes);
   }
 
   /**
@@ -359,17 +433,27 @@ public final class StepExchange {
   private void addInOrder() {
     long start = System.nanoTime();
     while (summed < partitions && pending[summed] != null) {
-      StageWire.SubmitHead h = pending[summed];
+      Object next = pending[summed];
       pending[summed] = null;
-      if (total == null) {
-        total = Update.zero(h.values(), h.buffers());
-        scratchValues = scratchValues.length == h.values() ? scratchValues : new float[h.values()];
-        scratchBuffers =
-            scratchBuffers.length == h.buffers() ? scratchBuffers : new float[h.buffers()];
+      if (next instanceof Update u) {
+        if (total == null) {
+          total = Update.zero(u.values().length, u.buffers().length);
+        }
+        total.add(u);
+      } else {
+        StageWire.SubmitHead h = (StageWire.SubmitHead) next;
+        if (total == null) {
+          total = Update.zero(h.values(), h.buffers());
+        }
+        if (scratchValues.length != h.values() || scratchBuffers.length != h.buffers()) {
+          scratchValues = new float[h.values()];
+          scratchBuffers = new float[h.buffers()];
+        }
+        StageWire.readFloats(h.bytes(), h.valuesOffset(), scratchValues, h.values());
+        StageWire.readFloats(h.bytes(), h.buffersOffset(), scratchBuffers, h.buffers());
+        total.add(
+            new Update(scratchValues, scratchBuffers, h.examples(), h.lossSum(), h.correct()));
       }
-      StageWire.readFloats(h.bytes(), h.valuesOffset(), scratchValues, h.values());
-      StageWire.readFloats(h.bytes(), h.buffersOffset(), scratchBuffers, h.buffers());
-      total.add(new Update(scratchValues, scratchBuffers, h.examples(), h.lossSum(), h.correct()));
       summed++;
     }
     phases.summed(System.nanoTime() - start);
@@ -471,13 +555,27 @@ public final class StepExchange {
     long start = System.nanoTime();
     completed++;
     openStep();
-    byte[] reply = StageWire.encodeStep(step, spareBytes); // alternating arrays, as in publish
-    spareBytes = weightsBytes;
-    weightsBytes = reply;
+    lastStep = step;
+    // Tasks in this JVM take the step itself; the bytes are encoded only for remote tasks.
+    byte[] reply = null;
+    for (Waiter w : waiters) {
+      if (!w.context().takesSteps()) {
+        reply = StageWire.encodeStep(step, spareBytes); // alternating arrays, as in publish
+        break;
+      }
+    }
+    if (reply != null) {
+      spareBytes = weightsBytes;
+    }
+    weightsBytes = reply; // null: a late remote submit encodes lastStep (replyLast)
     long encoded = System.nanoTime();
     for (Waiter w : waiters) {
-      w.context().reply(reply);
-      bytesOut += reply.length;
+      if (w.context().takesSteps()) {
+        w.context().replyStep(step);
+      } else {
+        w.context().reply(reply);
+        bytesOut += reply.length;
+      }
     }
     waiters.clear();
     long end = System.nanoTime();
@@ -545,6 +643,7 @@ public final class StepExchange {
     long start = System.nanoTime();
     completed++;
     weights = next;
+    lastStep = null;
     openStep();
     // Two reply arrays in turn, so a step allocates none: the array of step k-1 is free again at
     // step k+1. Every task of the current attempt has read it by then (a task reads its reply

@@ -127,9 +127,18 @@ class StageReduceTest {
     EmberClassifier stage = clf.copy(new ParamMap()).setExecutionMode("stage");
     EmberClassificationModel driver;
     EmberClassificationModel tasks;
+    EmberClassificationModel inProcess;
     try (LogCapture log = new LogCapture(StageTraining.class)) {
-      driver = fit(stage, data, "driver");
-      tasks = fit(stage, data, "tasks");
+      // through the RPC endpoint, where every update and step travels as bytes
+      spark.sparkContext().setLocalProperty(LocalStages.IN_PROCESS_CONF, "false");
+      try {
+        driver = fit(stage, data, "driver");
+        tasks = fit(stage, data, "tasks");
+      } finally {
+        spark.sparkContext().setLocalProperty(LocalStages.IN_PROCESS_CONF, null);
+      }
+      // local[2]'s default: the tasks hand their updates over and take the steps as objects
+      inProcess = fit(stage, data, "driver");
       // The MLP 8-16-3 has 8*16+16 + 16*3+3 = 195 parameters, no buffers; 2 partitions.
       // driver: 2 Submits of 8 (header) + 12 (partition, attempt, step) + 40 (times) + 24
       // (examples, loss, correct) + 4+780 + 4 (the arrays) = 872 bytes in, 2 steps (the tasks
@@ -137,7 +146,7 @@ class StageReduceTest {
       // + 24 (6 ints) + 40 + 24 + 4*98 or 4*97 bytes =
       // 192 + 780 in, 2 WeightsChunks of 8 + 8 + 4*98 or 4*97 = 32 + 780 out.
       List<String> lines = log.containing("driver bytes per step");
-      assertEquals(6, lines.size(), lines.toString()); // 3 epochs each
+      assertEquals(9, lines.size(), lines.toString()); // 3 epochs each
       for (int i = 0; i < 3; i++) {
         assertTrue(
             lines
@@ -152,8 +161,14 @@ class StageReduceTest {
                 .contains(
                     "(spark.ember.stageReduce=tasks, driver bytes per step: in" + " 972, out 812)"),
             lines.get(3 + i));
+        assertTrue(
+            lines
+                .get(6 + i)
+                .contains("(spark.ember.stageReduce=driver, driver bytes per step: in 0, out 0)"),
+            lines.get(6 + i));
       }
     }
+    assertSameTraining(rounds, inProcess, "in-process vs rounds");
     assertSameTraining(rounds, driver, "driver vs rounds");
     assertSameTraining(rounds, tasks, "tasks vs rounds");
     assertNoBlockLeft();

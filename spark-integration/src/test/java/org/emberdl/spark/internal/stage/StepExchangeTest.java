@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -253,6 +255,96 @@ class StepExchangeTest {
     assertEquals(Step.Kind.DELTA, got.kind());
     assertArrayEquals(new float[] {7f}, got.values());
     assertArrayEquals(new float[0], got.buffers());
+  }
+
+  /** A task of the driver's JVM: takes the step itself, as {@link StageReply#toSteps} does. */
+  private static final class LocalReply implements StageReply {
+    final List<Step> steps = new ArrayList<>();
+    final List<Object> bytes = new ArrayList<>();
+    final List<String> failures = new ArrayList<>();
+
+    @Override
+    public void reply(byte[] response) {
+      bytes.add(response);
+    }
+
+    @Override
+    public void fail(Throwable e) {
+      failures.add(e.getMessage());
+    }
+
+    @Override
+    public boolean takesSteps() {
+      return true;
+    }
+
+    @Override
+    public void replyStep(Step step) {
+      steps.add(step);
+    }
+  }
+
+  private static StepExchange.LocalSubmit local(int partition, int step, float v) {
+    return new StepExchange.LocalSubmit(
+        partition, 0, step, StageMessages.TaskTimes.NONE, update(v));
+  }
+
+  @Test
+  void inProcessUpdatesAreSummedInPartitionOrderAndAnsweredWithTheStepItself() throws Exception {
+    StepExchange x =
+        new StepExchange(
+            3,
+            W0,
+            new StagePhases(3),
+            StageReduce.DRIVER,
+            step -> new StageMessages.Resume(step, W0, null));
+    // In float, (1e8 + -1e8) + 1 = 1 but (1e8 + 1) + -1e8 = 0: arrival order must not matter.
+    LocalReply r2 = new LocalReply();
+    LocalReply r0 = new LocalReply();
+    Reply remote = new Reply();
+    x.submit(local(2, 0, 1f), r2);
+    x.submit(local(0, 0, 1e8f), r0);
+    x.submit(new StageMessages.Submit(1, 0, 0, update(-1e8f)), remote);
+    Update sum = x.awaitStep(0, 10);
+    assertArrayEquals(new float[] {1f}, sum.values());
+    assertEquals(3, sum.examples());
+    Step combined = new Step(Step.Kind.GRADIENT, new float[] {0.25f}, null);
+    x.publishStep(combined, 0);
+    assertSame(combined, r0.steps.get(0), "the step object itself");
+    assertSame(combined, r2.steps.get(0));
+    assertEquals(List.of(), r0.bytes);
+    assertArrayEquals(new float[] {0.25f}, step(remote.replies.get(0)).values(), "remote: bytes");
+    // bytes in: only the remote message; out: only the remote reply
+    long[] moved = x.bytesMoved();
+    assertTrue(moved[0] > 0 && moved[1] > 0, Arrays.toString(moved));
+  }
+
+  @Test
+  void aLateSubmitAfterAnInProcessStepGetsThatStepAsObjectOrBytes() throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    x.submit(local(0, 0, 1f), new LocalReply());
+    x.submit(local(1, 0, 2f), new LocalReply());
+    assertArrayEquals(new float[] {3f}, x.awaitStep(0, 10).values());
+    Step published = new Step(Step.Kind.DELTA, new float[] {7f}, new float[] {2f});
+    x.publishStep(published, 0);
+    x.applied();
+    assertArrayEquals(new long[] {0, 0}, x.bytesMoved(), "nothing encoded in-process");
+    LocalReply lateLocal = new LocalReply();
+    x.submit(local(0, 0, 1f), lateLocal);
+    assertSame(published, lateLocal.steps.get(0));
+    Reply lateRemote = new Reply();
+    x.submit(new StageMessages.Submit(1, 0, 0, update(2)), lateRemote);
+    assertEquals(List.of(), lateRemote.failures);
+    Step got = step(lateRemote.replies.get(0));
+    assertEquals(Step.Kind.DELTA, got.kind());
+    assertArrayEquals(new float[] {7f}, got.values());
+    assertArrayEquals(new float[] {2f}, got.buffers());
+    // a wrong step is refused on the in-process path too, naming partition and steps
+    LocalReply wrong = new LocalReply();
+    x.submit(local(1, 5, 1f), wrong);
+    assertEquals(
+        List.of("training stage: partition 1 sent step 5 while the driver is at step 1"),
+        wrong.failures);
   }
 
   /** An aggregator recording the thread and the sums it combined: the step is the sum * 10. */
