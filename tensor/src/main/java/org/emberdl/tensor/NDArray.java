@@ -1304,6 +1304,15 @@ public final class NDArray implements AutoCloseable {
     return (float[]) toHeap(DType.FLOAT32, new float[checkedLength()]);
   }
 
+  /**
+   * {@link #toFloatArray()} into {@code into} when it has exactly {@link #numel()} elements (a
+   * buffer reused step after step, e.g. a training task's update), else into a new array.
+   */
+  public float[] toFloatArray(float[] into) {
+    int n = checkedLength();
+    return (float[]) toHeap(DType.FLOAT32, into != null && into.length == n ? into : new float[n]);
+  }
+
   public double[] toDoubleArray() {
     return (double[]) toHeap(DType.FLOAT64, new double[checkedLength()]);
   }

@@ -5,6 +5,8 @@ import static org.emberdl.tensor.testing.Approx.assertShape;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +27,23 @@ class CreationTest {
       IllegalArgumentException e =
           assertThrows(IllegalArgumentException.class, () -> NDArray.ofFirst(buffer, 6, 2, 2));
       assertTrue(e.getMessage().contains("needs 4 values, got 6"), e.getMessage());
+    }
+  }
+
+  @Test
+  void toFloatArrayWritesIntoABufferOfTheRightSizeOnly() {
+    try (MemoryScope scope = MemoryScope.open()) {
+      // a transposed int view: the copy casts and makes it dense, as toFloatArray() does
+      NDArray a = NDArray.of(new int[] {1, 2, 3, 4, 5, 6}, 2, 3).transpose(0, 1);
+      float[] buffer = new float[6];
+      assertSame(buffer, a.toFloatArray(buffer));
+      assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, buffer);
+      float[] small = new float[5];
+      float[] fresh = a.toFloatArray(small);
+      assertNotSame(small, fresh);
+      assertArrayEquals(new float[5], small, "a buffer of another size is left alone");
+      assertArrayEquals(buffer, fresh);
+      assertArrayEquals(buffer, a.toFloatArray(null));
     }
   }
 

@@ -111,13 +111,33 @@ public final class PartitionTrainer {
       int epoch,
       int round,
       long globalRound) {
+    return trainLoaded(
+        c, engine, model, weights, data, order, partition, epoch, round, globalRound, null);
+  }
+
+  /**
+   * {@link #trainLoaded}, a gradient sum written into {@code reuse} when it has the model's size (a
+   * stage's task, which hands its update over and gets it back free with the step's reply).
+   */
+  public static Update trainLoaded(
+      TrainingConfig c,
+      ExecutorEngine engine,
+      Module model,
+      RoundWeights weights,
+      PartitionData data,
+      int[] order,
+      int partition,
+      int epoch,
+      int round,
+      long globalRound,
+      float[] reuse) {
     setDropoutGenerator(model, Generator.forTask(c.seed() ^ DROPOUT_SALT, globalRound, partition));
     model.train();
     if (c.updateKind() == UpdateKind.CLIPPED_GRADIENT_SUM) {
       return clippedGradientSum(c, engine, model, data, partition, globalRound);
     }
     if (c.updateKind() == UpdateKind.GRADIENT_SUM) {
-      return gradientSum(c, engine, model, data, order, round);
+      return gradientSum(c, engine, model, data, order, round, reuse);
     }
     return localSteps(c, engine, model, weights, data, order, epoch, round);
   }
@@ -215,7 +235,8 @@ public final class PartitionTrainer {
       Module model,
       PartitionData data,
       int[] order,
-      int round) {
+      int round,
+      float[] reuse) {
     int lo = chunkStart(data.trainRows, round, c.chunksPerEpoch());
     int hi = chunkStart(data.trainRows, round + 1, c.chunksPerEpoch());
     int size = Math.toIntExact(model.flatParameters().numel());
@@ -224,7 +245,7 @@ public final class PartitionTrainer {
     }
     model.zeroGrad();
     StepResult r = step(c, engine, model, data, order, lo, hi, Reduction.SUM);
-    float[] grads = model.flatParameters().grads().toFloatArray();
+    float[] grads = model.flatParameters().grads().toFloatArray(reuse);
     return new Update(grads, weightedBuffers(model, hi - lo), hi - lo, r.lossSum, r.correct);
   }
 

@@ -104,6 +104,9 @@ final class StageTask {
           try {
             int[] order = PartitionTrainer.epochOrder(config, epoch, partition, data);
             byte[] message = null;
+            // The update's array, reused step after step: encoded into the message at once, or
+            // read by the driver's sum (in-process) before the reply that starts the next step.
+            float[] updateValues = null;
             long compute = 0;
             long encode = 0;
             long wait = 0;
@@ -125,7 +128,11 @@ final class StageTask {
                         partition,
                         epoch,
                         step,
-                        (long) epoch * steps + step);
+                        (long) epoch * steps + step,
+                        updateValues);
+                if (reducer == null) { // the tasks' reduce keeps blocks of it for its peers
+                  updateValues = update.values();
+                }
               }
               failIfAsked(task, partition, epoch, step);
               long t1 = System.nanoTime();
