@@ -6,7 +6,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.emberdl.federated.Step;
 
 /**
  * The training stages whose driver runs in this JVM, by endpoint name: a task of such a stage (in
@@ -61,14 +60,15 @@ final class LocalStages {
    * its update and gets the step back, as objects: directly when the stage's driver is in this JVM,
    * else null.
    */
-  static Function<StepExchange.LocalSubmit, CompletableFuture<Step>> stepChannel(String endpoint) {
+  static Function<StepExchange.LocalSubmit, CompletableFuture<StepExchange.Published>> stepChannel(
+      String endpoint) {
     StepExchange exchange = STAGES.get(endpoint);
     if (exchange == null) {
       return null;
     }
     return submit -> {
       MESSAGES.incrementAndGet();
-      CompletableFuture<Step> reply = new CompletableFuture<>();
+      CompletableFuture<StepExchange.Published> reply = new CompletableFuture<>();
       StageReply to = StageReply.toSteps(reply);
       try {
         exchange.submit(submit, to);

@@ -2,7 +2,6 @@ package org.emberdl.spark.internal.stage;
 
 import java.util.concurrent.CompletableFuture;
 import org.apache.spark.rpc.RpcCallContext;
-import org.emberdl.federated.Step;
 
 /**
  * Where the driver's answer to one task message goes: back through Spark's RPC ({@link
@@ -25,7 +24,7 @@ interface StageReply {
   }
 
   /** A replicated step, shared with the driver and the other tasks: read, never written. */
-  default void replyStep(Step step) {
+  default void replyStep(StepExchange.Published step) {
     throw new UnsupportedOperationException("this receiver takes bytes");
   }
 
@@ -64,12 +63,13 @@ interface StageReply {
    * replicated step: the step object itself, no bytes in between (any reply in bytes, e.g. to a
    * late submit, is read back into a step).
    */
-  static StageReply toSteps(CompletableFuture<Step> future) {
+  static StageReply toSteps(CompletableFuture<StepExchange.Published> future) {
     return new StageReply() {
       @Override
       public void reply(byte[] bytes) {
         try {
-          future.complete(StageWire.decodeStep(bytes, null, null));
+          future.complete(
+              new StepExchange.Published(StageWire.decodeStep(bytes, null, null), null));
         } catch (RuntimeException e) {
           future.completeExceptionally(e);
         }
@@ -86,7 +86,7 @@ interface StageReply {
       }
 
       @Override
-      public void replyStep(Step step) {
+      public void replyStep(StepExchange.Published step) {
         future.complete(step);
       }
     };

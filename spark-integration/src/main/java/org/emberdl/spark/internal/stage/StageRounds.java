@@ -56,11 +56,11 @@ public final class StageRounds implements RoundExecutor {
 
   @Override
   public Combined runAndCombine(
-      Round round, Supplier<RoundWeights> weights, Aggregator aggregator) {
+      Round round, Supplier<RoundWeights> weights, Aggregator aggregator, DriverStep driver) {
     if (!stage.replicatesSteps()) {
-      return RoundExecutor.super.runAndCombine(round, weights, aggregator);
+      return RoundExecutor.super.runAndCombine(round, weights, aggregator, driver);
     }
-    return stage.awaitCombined(round.round(), aggregator);
+    return stage.awaitCombined(round.round(), aggregator, driver);
   }
 
   @Override

@@ -71,7 +71,7 @@ final class StageTask {
     Function<byte[], CompletableFuture<byte[]>> driver = channel(endpoint, timeoutMillis);
     // In the driver's JVM, a task that applies the steps hands its update over and takes the step
     // as objects (no message encoded or read); null elsewhere.
-    Function<StepExchange.LocalSubmit, CompletableFuture<Step>> local =
+    Function<StepExchange.LocalSubmit, CompletableFuture<StepExchange.Published>> local =
         reduce == StageReduce.DRIVER ? LocalStages.stepChannel(endpoint) : null;
     StageMessages.Resume resume =
         StageWire.decode(
@@ -141,7 +141,7 @@ final class StageTask {
                   new StageMessages.TaskTimes(done + 1, compute, encode, wait, load);
               if (replica != null && local != null) {
                 // The update is read by the driver's sum before the reply comes.
-                Step next =
+                StepExchange.Published next =
                     await(
                         task,
                         local.apply(
@@ -151,7 +151,11 @@ final class StageTask {
                 long t3 = System.nanoTime();
                 wait += t3 - t1;
                 if (step + 1 < steps) {
-                  weights = replica.apply(next, (long) epoch * steps + step);
+                  if (next.appliedTo() != null) {
+                    replica.copy(next.appliedTo()); // the driver applied it: the same bits
+                  } else {
+                    weights = replica.apply(next.step(), (long) epoch * steps + step);
+                  }
                 }
                 load += System.nanoTime() - t3;
                 done++;
@@ -266,6 +270,21 @@ final class StageTask {
                 shared.buffers() == null ? null : shared.buffers().clone());
       }
       return applyOwned(step, globalStep);
+    }
+
+    /**
+     * Copies the weights and buffers of {@code driver}, the driver's model in this JVM, which has
+     * just applied a gradient step (read only: nothing writes it before this task's next update).
+     * The replica's own optimizer state is left behind; it is not used again in this stage.
+     */
+    void copy(Module driver) {
+      try (MemoryScope scope = MemoryScope.open()) {
+        model.flatParameters().values().copyFrom(driver.flatParameters().values());
+      }
+      float[] b = ModuleBuffers.read(driver);
+      if (b.length > 0) {
+        ModuleBuffers.write(model, b);
+      }
     }
 
     private RoundWeights applyOwned(Step step, long globalStep) {

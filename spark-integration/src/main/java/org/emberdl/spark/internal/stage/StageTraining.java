@@ -253,12 +253,14 @@ public final class StageTraining implements AutoCloseable {
   /**
    * With {@link #replicatesSteps}: step {@code step}'s sum and the step {@code aggregator} combined
    * from it, already sent to the tasks ({@link StepExchange#awaitCombined}: combined on the thread
-   * that brought the last update).
+   * that brought the last update, and applied there with {@code driver} when the tasks are in the
+   * driver's JVM).
    *
    * @throws IllegalStateException as {@link #awaitStep}
    */
-  RoundExecutor.Combined awaitCombined(int step, Aggregator aggregator) {
-    return await(step, wait -> exchange.awaitCombined(step, aggregator, wait));
+  RoundExecutor.Combined awaitCombined(
+      int step, Aggregator aggregator, RoundExecutor.DriverStep driver) {
+    return await(step, wait -> exchange.awaitCombined(step, aggregator, driver, wait));
   }
 
   /** One bounded wait of the exchange's; null when it timed out. */

@@ -6,6 +6,7 @@ import java.util.function.IntFunction;
 import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.nn.Module;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
@@ -54,6 +55,13 @@ public final class StepExchange {
    */
   record LocalSubmit(
       int partition, int stageAttempt, int step, StageMessages.TaskTimes times, Update update) {}
+
+  /**
+   * A replicated step as a task of the driver's JVM gets it: the step, and the driver's model when
+   * the driver has already applied the step to it (then the task copies its weights instead of
+   * applying the step; read only), else null.
+   */
+  record Published(Step step, Module appliedTo) {}
 
   private final int partitions;
   private final StageReduce reduce;
@@ -120,6 +128,15 @@ public final class StepExchange {
 
   /** Lent by the training thread while it waits in {@link #awaitCombined}; else null. */
   private Aggregator combiner;
+
+  /** Lent with {@link #combiner}: the driver's step, taken here for tasks of this JVM; or null. */
+  private RoundExecutor.DriverStep driverStep;
+
+  /** Whether {@link #combinedStep} was applied to the driver's state here. */
+  private boolean combinedApplied;
+
+  /** The driver's model when {@link #lastStep} was applied to it before its publication. */
+  private Module lastAppliedTo;
 
   /** The last step combined and published, until the training thread takes it. */
   private Update combinedTotal;
@@ -328,10 +345,20 @@ public final class StepExchange {
     }
   }
 
+  /** Whether a task waiting for the current step is in the driver's JVM (lock held). */
+  private boolean anyWaiterTakesSteps() {
+    for (Waiter w : waiters) {
+      if (w.context().takesSteps()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Answers a late submit of the step before with what its peers got (lock held). */
   private void replyLast(StageReply context) {
     if (lastStep != null && context.takesSteps()) {
-      context.replyStep(lastStep);
+      context.replyStep(new Published(lastStep, lastAppliedTo));
       return;
     }
     if (weightsBytes == null) {
@@ -501,11 +528,25 @@ public final class StepExchange {
    */
   synchronized RoundExecutor.Combined awaitCombined(
       int step, Aggregator aggregator, long waitMillis) throws InterruptedException {
+    return awaitCombined(step, aggregator, null, waitMillis);
+  }
+
+  /**
+   * {@link #awaitCombined(int, Aggregator, long)}, lending {@code driver} too: where tasks of the
+   * driver's JVM wait for a gradient step, the combining thread applies it to the driver's state
+   * first (one optimizer step where each replica would run its own, all on the same cores) and
+   * those tasks copy the driver's weights; remote tasks still get the step and apply it. Then
+   * {@link RoundExecutor.Combined#applied} is true and the training thread does not apply it.
+   */
+  synchronized RoundExecutor.Combined awaitCombined(
+      int step, Aggregator aggregator, RoundExecutor.DriverStep driver, long waitMillis)
+      throws InterruptedException {
     if (step != completed && combinedStep == null) {
       throw new IllegalStateException("awaiting step " + step + " at step " + completed);
     }
     long deadline = System.nanoTime() + waitMillis * 1_000_000L;
     combiner = aggregator;
+    driverStep = driver;
     while (combinedStep == null && combineFailure == null && received < partitions) {
       answerRegistrations();
       long left = (deadline - System.nanoTime()) / 1_000_000L;
@@ -518,29 +559,41 @@ public final class StepExchange {
       combineAndPublish();
     }
     combiner = null;
+    driverStep = null;
     if (combineFailure != null) {
       RuntimeException e = combineFailure;
       combineFailure = null;
       throw e;
     }
-    RoundExecutor.Combined out = new RoundExecutor.Combined(combinedTotal, combinedStep);
+    RoundExecutor.Combined out =
+        new RoundExecutor.Combined(combinedTotal, combinedStep, combinedApplied);
     combinedTotal = null;
     combinedStep = null;
+    combinedApplied = false;
     return out;
   }
 
   /** Combines the complete sum with the lent aggregator and publishes the step (lock held). */
   private void combineAndPublish() {
     Aggregator aggregator = combiner;
+    RoundExecutor.DriverStep driver = driverStep;
     combiner = null;
+    driverStep = null;
     handedOver = true;
     long start = System.nanoTime();
     Update sum = total;
     try {
       Step step = aggregator.combine(sum);
-      publishStep(step, System.nanoTime() - start);
+      // A delta (local steps) moves each replica from its own start: those apply it themselves.
+      boolean applyHere =
+          driver != null && step.kind() == Step.Kind.GRADIENT && anyWaiterTakesSteps();
+      if (applyHere) {
+        driver.apply(step);
+      }
+      publishStep(step, applyHere ? driver.model() : null, System.nanoTime() - start);
       combinedTotal = sum;
       combinedStep = step;
+      combinedApplied = applyHere;
     } catch (RuntimeException e) {
       combineFailure = e; // the training thread throws it; the tasks' wait ends with the stage
     }
@@ -552,10 +605,19 @@ public final class StepExchange {
    * the driver's time since the sum). Registrations wait for {@link #applied}.
    */
   synchronized void publishStep(Step step, long applyNanos) {
+    publishStep(step, null, applyNanos);
+  }
+
+  /**
+   * {@link #publishStep(Step, long)}; {@code appliedTo}: the driver's model, when the step was
+   * applied to it already, which the tasks of this JVM then copy (else null).
+   */
+  private void publishStep(Step step, Module appliedTo, long applyNanos) {
     long start = System.nanoTime();
     completed++;
     openStep();
     lastStep = step;
+    lastAppliedTo = appliedTo;
     // Tasks in this JVM take the step itself; the bytes are encoded only for remote tasks.
     byte[] reply = null;
     for (Waiter w : waiters) {
@@ -571,7 +633,7 @@ public final class StepExchange {
     long encoded = System.nanoTime();
     for (Waiter w : waiters) {
       if (w.context().takesSteps()) {
-        w.context().replyStep(step);
+        w.context().replyStep(new Published(step, appliedTo));
       } else {
         w.context().reply(reply);
         bytesOut += reply.length;
@@ -644,6 +706,7 @@ public final class StepExchange {
     completed++;
     weights = next;
     lastStep = null;
+    lastAppliedTo = null;
     openStep();
     // Two reply arrays in turn, so a step allocates none: the array of step k-1 is free again at
     // step k+1. Every task of the current attempt has read it by then (a task reads its reply

@@ -4,6 +4,7 @@ import java.util.function.Supplier;
 import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
+import org.emberdl.nn.Module;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.rounds.JobPerRound;
 import org.emberdl.spark.internal.rounds.SecureRounds;
@@ -29,19 +30,40 @@ public interface RoundExecutor extends AutoCloseable {
    */
   Update run(Round round, Supplier<RoundWeights> weights);
 
-  /** A round's updates summed in partition order, and the step {@code aggregator} made of them. */
-  record Combined(Update total, Step step) {}
+  /**
+   * A round's updates summed in partition order, and the step {@code aggregator} made of them;
+   * {@code applied}: the path already applied the step to the driver's state ({@link DriverStep}).
+   */
+  record Combined(Update total, Step step, boolean applied) {
+    public Combined(Update total, Step step) {
+      this(total, step, false);
+    }
+  }
+
+  /**
+   * The driver's own step of the current round, which a path may take ahead of the training thread
+   * (while that thread waits for the round): it applies a step to the driver's state, whose model
+   * the tasks of the driver's JVM may then copy instead of applying the step themselves.
+   */
+  interface DriverStep {
+    /** Applies {@code step} to the driver's state, as the training thread would. */
+    void apply(Step step);
+
+    /** The driver's model, read only. */
+    Module model();
+  }
 
   /**
    * Runs {@code round} and combines its sum with {@code aggregator}, before the driver applies the
    * step to its own state. This default combines on the calling (training) thread after {@link
    * #run}; a path whose executors apply each step themselves combines wherever the last update
-   * arrives and sends the step on from there, sparing the step one thread hand-off.
+   * arrives and sends the step on from there, sparing the step one thread hand-off, and may apply
+   * it to the driver's state there too ({@code driver}; then {@link Combined#applied}).
    *
    * @return null when the round was skipped (see {@link #run})
    */
   default Combined runAndCombine(
-      Round round, Supplier<RoundWeights> weights, Aggregator aggregator) {
+      Round round, Supplier<RoundWeights> weights, Aggregator aggregator, DriverStep driver) {
     Update total = run(round, weights);
     return total == null ? null : new Combined(total, aggregator.combine(total));
   }

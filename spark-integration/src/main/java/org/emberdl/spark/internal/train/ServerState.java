@@ -56,6 +56,21 @@ final class ServerState implements AutoCloseable {
     Steps.apply(model, optimizer, step, schedule, globalRound);
   }
 
+  /** The step of global round {@code globalRound}, for a path to apply ahead of this thread. */
+  RoundExecutor.DriverStep stepAt(long globalRound) {
+    return new RoundExecutor.DriverStep() {
+      @Override
+      public void apply(Step step) {
+        ServerState.this.apply(step, globalRound);
+      }
+
+      @Override
+      public Module model() {
+        return model;
+      }
+    };
+  }
+
   /** Replaces the weights and buffers with {@code weights} (early stopping's best epoch). */
   void load(RoundWeights weights) {
     PartitionTrainer.load(model, weights);

@@ -125,7 +125,8 @@ public final class TrainingLoop {
           rounds.runAndCombine(
               new Round(epoch, round, globalRound, plan.sample(globalRound)),
               state::snapshot,
-              aggregator);
+              aggregator,
+              state.stepAt(globalRound));
       if (combined == null) { // a secure round of one client, skipped (SecureRound)
         skippedRounds++;
         progress.step(epoch, round, epochTotal.examples(), epochTotal.lossSum());
@@ -133,7 +134,9 @@ public final class TrainingLoop {
       }
       Update total = combined.total();
       // a gradient step of sync or dp-sgd is the fit's optimizer step number globalRound
-      state.apply(combined.step(), globalRound);
+      if (!combined.applied()) {
+        state.apply(combined.step(), globalRound);
+      }
       rounds.stepApplied(state::snapshot);
       epochTotal.add(
           new Update(

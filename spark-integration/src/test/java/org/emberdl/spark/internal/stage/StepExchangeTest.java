@@ -18,6 +18,7 @@ import org.emberdl.federated.Aggregator;
 import org.emberdl.federated.Step;
 import org.emberdl.federated.Update;
 import org.emberdl.federated.UpdateKind;
+import org.emberdl.nn.Module;
 import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
@@ -259,7 +260,7 @@ class StepExchangeTest {
 
   /** A task of the driver's JVM: takes the step itself, as {@link StageReply#toSteps} does. */
   private static final class LocalReply implements StageReply {
-    final List<Step> steps = new ArrayList<>();
+    final List<StepExchange.Published> steps = new ArrayList<>();
     final List<Object> bytes = new ArrayList<>();
     final List<String> failures = new ArrayList<>();
 
@@ -279,7 +280,7 @@ class StepExchangeTest {
     }
 
     @Override
-    public void replyStep(Step step) {
+    public void replyStep(StepExchange.Published step) {
       steps.add(step);
     }
   }
@@ -310,8 +311,9 @@ class StepExchangeTest {
     assertEquals(3, sum.examples());
     Step combined = new Step(Step.Kind.GRADIENT, new float[] {0.25f}, null);
     x.publishStep(combined, 0);
-    assertSame(combined, r0.steps.get(0), "the step object itself");
-    assertSame(combined, r2.steps.get(0));
+    assertSame(combined, r0.steps.get(0).step(), "the step object itself");
+    assertSame(combined, r2.steps.get(0).step());
+    assertNull(r0.steps.get(0).appliedTo(), "published by publishStep: not applied by the driver");
     assertEquals(List.of(), r0.bytes);
     assertArrayEquals(new float[] {0.25f}, step(remote.replies.get(0)).values(), "remote: bytes");
     // bytes in: only the remote message; out: only the remote reply
@@ -331,7 +333,7 @@ class StepExchangeTest {
     assertArrayEquals(new long[] {0, 0}, x.bytesMoved(), "nothing encoded in-process");
     LocalReply lateLocal = new LocalReply();
     x.submit(local(0, 0, 1f), lateLocal);
-    assertSame(published, lateLocal.steps.get(0));
+    assertSame(published, lateLocal.steps.get(0).step());
     Reply lateRemote = new Reply();
     x.submit(new StageMessages.Submit(1, 0, 0, update(2)), lateRemote);
     assertEquals(List.of(), lateRemote.failures);
@@ -345,6 +347,99 @@ class StepExchangeTest {
     assertEquals(
         List.of("training stage: partition 1 sent step 5 while the driver is at step 1"),
         wrong.failures);
+  }
+
+  /** The driver's state as the training loop lends it: records the steps applied. */
+  private static final class RecordingDriver implements RoundExecutor.DriverStep {
+    final List<Step> applied = new ArrayList<>();
+    final Module model = new org.emberdl.nn.ReLU(); // no parameters: nothing to free
+
+    @Override
+    public void apply(Step step) {
+      applied.add(step);
+    }
+
+    @Override
+    public Module model() {
+      return model;
+    }
+  }
+
+  /** The mean of the sum: a gradient step. */
+  private static Aggregator mean() {
+    return new org.emberdl.federated.MeanGradientAggregator();
+  }
+
+  @Test
+  void inProcessTasksGetGradientStepsAppliedByTheDriverBeforeTheReply() throws Exception {
+    StepExchange x = replicated(new ArrayList<>());
+    RecordingDriver driver = new RecordingDriver();
+    LocalReply r0 = new LocalReply();
+    LocalReply r1 = new LocalReply();
+    Thread training =
+        new Thread(
+            () -> {
+              try {
+                RoundExecutor.Combined c = x.awaitCombined(0, mean(), driver, 5_000);
+                assertTrue(c.applied(), "the training thread must not apply it again");
+              } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    training.start();
+    while (!x.lent()) {
+      Thread.sleep(1);
+    }
+    x.submit(local(0, 0, 1f), r0);
+    x.submit(local(1, 0, 3f), r1); // combined, applied and published on this thread
+    assertEquals(1, driver.applied.size(), "applied once, before the reply");
+    Step applied = driver.applied.get(0);
+    assertArrayEquals(new float[] {2f}, applied.values(), "(1 + 3) / 2 examples");
+    for (LocalReply r : List.of(r0, r1)) {
+      assertSame(applied, r.steps.get(0).step());
+      assertSame(driver.model, r.steps.get(0).appliedTo(), "copy the driver's weights");
+    }
+    training.join(5_000);
+    // a late in-process submit of that step is told the same
+    LocalReply late = new LocalReply();
+    x.submit(local(1, 0, 3f), late);
+    assertSame(driver.model, late.steps.get(0).appliedTo());
+  }
+
+  @Test
+  void remoteTasksAndDeltasLeaveTheDriversStepToTheTrainingThread() throws Exception {
+    // remote tasks apply the step themselves, in parallel: the driver does not delay the reply
+    StepExchange remote = replicated(new ArrayList<>());
+    RecordingDriver driver = new RecordingDriver();
+    remote.submit(new StageMessages.Submit(0, 0, 0, update(1)), new Reply());
+    remote.submit(new StageMessages.Submit(1, 0, 0, update(3)), new Reply());
+    assertFalse(remote.awaitCombined(0, mean(), driver, 10).applied());
+    assertEquals(List.of(), driver.applied);
+    // a delta moves each replica from its own start: in-process tasks apply it themselves too
+    StepExchange local = replicated(new ArrayList<>());
+    LocalReply r = new LocalReply();
+    local.submit(local(0, 0, 1f), r);
+    local.submit(local(1, 0, 3f), new LocalReply());
+    Aggregator delta =
+        new Aggregator() {
+          @Override
+          public Step combine(Update total) {
+            return new Step(Step.Kind.DELTA, total.values().clone(), null);
+          }
+
+          @Override
+          public org.emberdl.federated.UpdateKind updateKind() {
+            return org.emberdl.federated.UpdateKind.WEIGHTED_DELTA;
+          }
+
+          @Override
+          public String name() {
+            return "delta";
+          }
+        };
+    assertFalse(local.awaitCombined(0, delta, driver, 10).applied());
+    assertEquals(List.of(), driver.applied);
+    assertNull(r.steps.get(0).appliedTo());
   }
 
   /** An aggregator recording the thread and the sums it combined: the step is the sum * 10. */
