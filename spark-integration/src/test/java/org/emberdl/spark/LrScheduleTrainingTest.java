@@ -120,12 +120,24 @@ class LrScheduleTrainingTest {
     Dataset<Row> data = TestData.blobs(spark, 200, 8, 3, 21, 2);
     // the driver takes every step; each partition's replica every step but an epoch's last (the
     // next epoch's stage starts from the driver's weights)
+    // (through the RPC endpoint, as on a cluster)
     int[] counts = {3, 3, 3, 3, 1, 3, 3, 3, 3, 1};
+    spark.sparkContext().setLocalProperty("spark.ember.stageInProcess", "false");
+    try {
+      assertRates(
+          COSINE_RATES,
+          counts,
+          fitLoggingRates(cosine().setExecutionMode("stage"), data),
+          "stage: the driver's and the replicas' optimizers");
+    } finally {
+      spark.sparkContext().setLocalProperty("spark.ember.stageInProcess", null);
+    }
+    // in-process (local[N]'s default) the driver's step is taken once and the replicas copy it
     assertRates(
         COSINE_RATES,
-        counts,
+        times(10, 1),
         fitLoggingRates(cosine().setExecutionMode("stage"), data),
-        "stage: the driver's and the replicas' optimizers");
+        "stage in-process: the driver's optimizer only");
   }
 
   @Test
