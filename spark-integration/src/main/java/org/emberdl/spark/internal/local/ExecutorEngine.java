@@ -137,7 +137,7 @@ public final class ExecutorEngine {
             choice,
             executorName(),
             gpu,
-            CudaAvailability.status(),
+            CudaAvailability::status,
             Backends.provides(Device.Type.CUDA));
     if (d.notice() != null) {
       synchronized (this) {

@@ -1,5 +1,6 @@
 package org.emberdl.spark.internal.local;
 
+import java.util.function.Supplier;
 import org.apache.spark.SparkContext;
 import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.tensor.Backends;
@@ -19,16 +20,22 @@ import org.emberdl.tensor.cuda.CudaStatus;
 public record TaskDevice(Device device, String notice) {
   /**
    * The device for a task on {@code executor} (e.g. {@code driver (127.0.0.1)}) that Spark gave GPU
-   * {@code gpu} (null: none).
+   * {@code gpu} (null: none). {@code probe} is asked only where the answer matters ({@code cuda},
+   * or {@code auto} with a GPU): probing loads the driver, which a CPU task has no use for.
    *
    * @throws IllegalStateException naming the executor and the reason, for {@code cuda} where CUDA
    *     cannot be used
    */
   public static TaskDevice select(
-      DeviceChoice choice, String executor, String gpu, CudaStatus cuda, boolean cudaBackend) {
+      DeviceChoice choice,
+      String executor,
+      String gpu,
+      Supplier<CudaStatus> probe,
+      boolean cudaBackend) {
     return switch (choice) {
       case CPU -> new TaskDevice(Device.CPU, null);
       case CUDA -> {
+        CudaStatus cuda = probe.get();
         if (!cuda.available()) {
           throw new IllegalStateException(
               "device=cuda asked, but CUDA is unavailable on executor "
@@ -51,6 +58,7 @@ public record TaskDevice(Device device, String notice) {
         if (gpu == null) {
           yield new TaskDevice(Device.CPU, null);
         }
+        CudaStatus cuda = probe.get();
         String given = "task was given GPU " + gpu + " on executor " + executor;
         if (!cuda.available()) {
           yield new TaskDevice(
@@ -87,7 +95,7 @@ public record TaskDevice(Device device, String notice) {
     }
     boolean backend = Backends.provides(Device.Type.CUDA);
     if (sc.isLocal()) {
-      select(choice, ExecutorEngine.executorName(), null, CudaAvailability.status(), backend);
+      select(choice, ExecutorEngine.executorName(), null, CudaAvailability::status, backend);
     } else if (!backend) {
       throw new IllegalStateException(
           "device=cuda asked, but this Ember build has no CUDA backend, so no executor can run on"

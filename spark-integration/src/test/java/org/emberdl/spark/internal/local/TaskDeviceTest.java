@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
+import java.util.function.Supplier;
 import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.tensor.Device;
 import org.emberdl.tensor.cuda.CudaDevice;
@@ -35,7 +36,21 @@ class TaskDeviceTest {
           + " cuda:1 GPU B, 16.0 GiB, compute capability 8.6)";
 
   private static TaskDevice select(DeviceChoice c, String gpu, CudaStatus cuda, boolean backend) {
-    return TaskDevice.select(c, EXECUTOR, gpu, cuda, backend);
+    return TaskDevice.select(c, EXECUTOR, gpu, () -> cuda, backend);
+  }
+
+  @Test
+  void aTaskThatCannotUseAGpuDoesNotProbeForOne() {
+    Supplier<CudaStatus> noProbe =
+        () -> {
+          throw new AssertionError("probed CUDA");
+        };
+    assertEquals(
+        new TaskDevice(Device.CPU, null),
+        TaskDevice.select(DeviceChoice.CPU, EXECUTOR, "0", noProbe, false));
+    assertEquals(
+        new TaskDevice(Device.CPU, null),
+        TaskDevice.select(DeviceChoice.AUTO, EXECUTOR, null, noProbe, false));
   }
 
   @Test
