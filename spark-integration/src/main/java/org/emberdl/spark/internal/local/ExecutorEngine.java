@@ -166,8 +166,8 @@ public final class ExecutorEngine {
     String host;
     try {
       host = env.blockManager().blockManagerId().host();
-    } catch (
-        RuntimeException e) { // a block manager not yet registered: the id alone still names it
+    } catch (RuntimeException e) {
+      // a block manager not yet registered: the id alone still names the executor
       return env.executorId();
     }
     return env.executorId() + " (" + host + ")";

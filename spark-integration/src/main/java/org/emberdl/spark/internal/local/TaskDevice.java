@@ -10,8 +10,9 @@ import org.emberdl.tensor.cuda.CudaStatus;
 
 /**
  * The device of one task, from the {@code device} Param, the GPU Spark assigned the task, the
- * executor's CUDA status and whether this build has a CUDA backend. Pure, so that every branch is
- * checked without a GPU; {@link ExecutorEngine#enterTask} supplies the facts and logs the notice.
+ * executor's CUDA status and whether this build has a CUDA backend. {@link #select} is pure, so
+ * that every branch is checked without a GPU; {@link ExecutorEngine#enterTask} supplies the facts
+ * and logs the notice.
  *
  * @param device where the task's tensors go
  * @param notice why a GPU that Spark assigned is not used (auto only), for one WARN per executor;
