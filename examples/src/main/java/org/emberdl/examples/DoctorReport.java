@@ -17,6 +17,8 @@ import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
 import org.emberdl.tensor.cuda.CudaAvailability;
 import org.emberdl.tensor.cuda.CudaDevice;
+import org.emberdl.tensor.cuda.CudaLibraries;
+import org.emberdl.tensor.cuda.CudaLibrary;
 import org.emberdl.tensor.cuda.CudaStatus;
 
 /**
@@ -176,6 +178,9 @@ final class DoctorReport {
       for (CudaDevice d : s.devices()) {
         add("CUDA device", d.toString());
       }
+    }
+    for (CudaLibrary lib : CudaLibraries.status()) {
+      add(lib.name(), lib.describe());
     }
     add(
         "CUDA backend",

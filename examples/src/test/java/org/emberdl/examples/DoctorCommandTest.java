@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.cuda.CudaAvailability;
+import org.emberdl.tensor.cuda.CudaLibraries;
 import org.junit.jupiter.api.Test;
 
 /** {@code doctor}: every section, aligned, and the CUDA reason on a machine without CUDA. */
@@ -68,6 +69,8 @@ class DoctorCommandTest {
             "Kernel threads",
             "Memory budget",
             "CUDA",
+            "cuBLAS",
+            "cuDNN",
             "CUDA backend"),
         List.copyOf(s.keySet()),
         o.out());
@@ -96,6 +99,8 @@ class DoctorCommandTest {
     Map<String, String> s = sections(run("doctor").out());
     assertEquals("unavailable: " + CudaAvailability.status().reason(), s.get("CUDA"));
     assertTrue(s.get("CUDA").startsWith("unavailable: no NVIDIA driver: libcuda.so.1 not found ("));
+    assertEquals(CudaLibraries.status().get(0).describe(), s.get("cuBLAS"));
+    assertEquals(CudaLibraries.status().get(1).describe(), s.get("cuDNN"));
   }
 
   @Test
