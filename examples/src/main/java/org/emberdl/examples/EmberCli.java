@@ -19,7 +19,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
 /**
  * Ember's command line for Spark: {@code convert} Fashion-MNIST to Parquet, {@code train} a network
  * on a Parquet dataset, {@code predict} with a saved model or an ONNX file, {@code export} a saved
- * model to ONNX, or run the whole {@code demo}. The same jar runs embedded ({@code java ...
+ * model to ONNX, run the whole {@code demo}, or ask the {@code doctor} what Ember finds on this
+ * machine (Java, Spark, OpenBLAS, memory, CUDA). The same jar runs embedded ({@code java ...
  * EmberCli demo}, on {@code local[*]}) and under {@code spark-submit --class
  * org.emberdl.examples.EmberCli <jar> <command> ...}, where spark-submit's master is used.
  *
@@ -60,6 +61,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       PredictCommand.class,
       ExportCommand.class,
       DemoCommand.class,
+      DoctorCommand.class,
       HelpCommand.class
     })
 public final class EmberCli implements Callable<Integer> {

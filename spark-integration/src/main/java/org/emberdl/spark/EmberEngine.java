@@ -1,5 +1,6 @@
 package org.emberdl.spark;
 
+import org.apache.spark.SparkConf;
 import org.emberdl.spark.internal.local.ExecutorEngine;
 
 /**
@@ -11,6 +12,17 @@ import org.emberdl.spark.internal.local.ExecutorEngine;
  */
 public final class EmberEngine {
   private EmberEngine() {}
+
+  /**
+   * The off-heap memory an executor with {@code conf} lets Ember use, as its engine computes it:
+   * {@code spark.ember.memoryLimit} if set, else {@code spark.executor.memoryOverhead}, else
+   * max(384 MiB, 10% of {@code spark.executor.memory}).
+   *
+   * @throws IllegalArgumentException naming {@code spark.ember.memoryLimit} when it is not a size
+   */
+  public static long memoryLimit(SparkConf conf) {
+    return ExecutorEngine.memoryLimit(conf);
+  }
 
   /**
    * Closes every replica pooled in this JVM; replicas that a running task has borrowed are closed

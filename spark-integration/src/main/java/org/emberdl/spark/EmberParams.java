@@ -9,6 +9,7 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.param.StringArrayParam;
 import org.emberdl.spark.internal.plan.Aggregation;
+import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.spark.internal.plan.EmberParamSet;
 import org.emberdl.spark.internal.plan.ExecutionMode;
 import org.emberdl.spark.internal.plan.HandleInvalid;
@@ -54,6 +55,7 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
     setDefault(p.handleInvalid, HandleInvalid.ERROR.paramValue());
     setDefault(p.aggregation, Aggregation.SYNC.paramValue());
     setDefault(p.executionMode, ExecutionMode.STAGE.paramValue());
+    setDefault(p.device, DeviceChoice.AUTO.paramValue());
     setDefault(p.noiseMultiplier, 1.0);
     setDefault(p.targetEpsilon, 0.0);
     setDefault(p.delta, 1e-5);
@@ -469,6 +471,27 @@ public interface EmberParams<S extends EmberParams<S>> extends Params {
 
   default S setExecutionMode(String value) {
     set(emberParamSet().executionMode, value);
+    return self();
+  }
+
+  /**
+   * auto, cpu or cuda: where tasks run ({@link DeviceChoice}); auto (the default) uses the task's
+   * Spark-assigned GPU where this build can, else the CPU with a WARN.
+   */
+  default Param<String> device() {
+    return emberParamSet().device;
+  }
+
+  default String getDevice() {
+    return (String) getOrDefault(emberParamSet().device);
+  }
+
+  /**
+   * @throws IllegalArgumentException naming the Param and its values, for any other value
+   */
+  default S setDevice(String value) {
+    DeviceChoice.of(value); // names the accepted values, which Spark's validator does not
+    set(emberParamSet().device, value);
     return self();
   }
 

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
 import org.emberdl.tensor.cpu.CpuBackend;
+import org.emberdl.tensor.cuda.CudaAvailability;
+import org.emberdl.tensor.cuda.CudaStatus;
 
 /** Finds the backend of a device: the CPU one always, others through {@link BackendProvider}. */
 public final class Backends {
@@ -35,8 +37,30 @@ public final class Backends {
         return p.backend(device);
       }
     }
-    throw new IllegalStateException(
-        "no backend for " + device + ": add the ember CUDA module to the classpath");
+    throw new IllegalStateException(noBackend(device, CudaAvailability.status()));
+  }
+
+  /**
+   * Why {@code device} (a CUDA device) cannot be used where this build has no backend for it: the
+   * reason CUDA is unavailable on this machine, or, where it is available, that the build lacks the
+   * backend; either way Ember runs on the CPU here.
+   */
+  static String noBackend(Device device, CudaStatus cuda) {
+    if (cuda.available()) {
+      return device
+          + " cannot be used: this machine has CUDA ("
+          + cuda.devicesSummary()
+          + "), but this Ember build has no CUDA backend; it runs on the CPU (use Device.CPU)";
+    }
+    return device
+        + " cannot be used: "
+        + cuda.describe()
+        + "; this Ember build runs on the CPU (use Device.CPU)";
+  }
+
+  /** Whether this build has a backend for devices of {@code type} (the CPU always). */
+  public static boolean provides(Device.Type type) {
+    return type == Device.Type.CPU || Providers.ALL.stream().anyMatch(p -> p.type() == type);
   }
 
   /** Every device usable here: the CPU, then each visible device of each provider. */

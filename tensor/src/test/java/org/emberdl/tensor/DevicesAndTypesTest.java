@@ -9,6 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.emberdl.tensor.cuda.CudaAvailability;
+import org.emberdl.tensor.cuda.CudaDevice;
+import org.emberdl.tensor.cuda.CudaStatus;
 import org.junit.jupiter.api.Test;
 
 class DevicesAndTypesTest {
@@ -37,6 +40,44 @@ class DevicesAndTypesTest {
               IllegalStateException.class, () -> NDArray.zeros(DType.FLOAT32, Device.cuda(0), 2));
       assertTrue(e.getMessage().contains("cuda:0"), e.getMessage());
     }
+  }
+
+  @Test
+  void aCudaDeviceWithoutABackendNamesWhyCudaIsUnusableAndThatEmberRunsOnTheCpu() {
+    if (Backends.provides(Device.Type.CUDA)) {
+      return; // a CUDA backend on the classpath (not this module's tests)
+    }
+    CudaStatus cuda = CudaAvailability.status();
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> Backends.of(Device.cuda(0)));
+    if (!cuda.available()) {
+      assertEquals(
+          "cuda:0 cannot be used: CUDA unavailable: "
+              + cuda.reason()
+              + "; this Ember build runs on the CPU (use Device.CPU)",
+          e.getMessage());
+      assertTrue(cuda.reason().contains("libcuda.so.1"), cuda.reason());
+    }
+    assertEquals(e.getMessage(), Backends.noBackend(Device.cuda(0), cuda));
+    // the same for an array created there
+    assertEquals(
+        e.getMessage(),
+        assertThrows(
+                IllegalStateException.class, () -> NDArray.zeros(DType.FLOAT32, Device.cuda(0), 2))
+            .getMessage());
+  }
+
+  @Test
+  void whereCudaIsAvailableButThereIsNoBackendTheMessageSaysExactlyThat() {
+    CudaStatus cuda =
+        new CudaStatus(
+            true, "", 13000, 13010, List.of(new CudaDevice(0, "Ember Stub GPU", 80L << 30, 9, 0)));
+    assertEquals(
+        "cuda:1 cannot be used: this machine has CUDA (driver 13.0, runtime 13.1, 1 device (cuda:0"
+            + " Ember Stub GPU, 80.0 GiB, compute capability 9.0)), but this Ember build has no"
+            + " CUDA backend; it runs on the CPU (use Device.CPU)",
+        Backends.noBackend(Device.cuda(1), cuda));
+    assertTrue(Backends.provides(Device.Type.CPU));
   }
 
   /** Device code stays in its package: the facade never imports a backend's classes. */

@@ -25,6 +25,7 @@ import org.emberdl.spark.internal.data.SparkInternals;
 import org.emberdl.spark.internal.io.EmberModel;
 import org.emberdl.spark.internal.local.ExecutorEngine;
 import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
@@ -81,6 +82,7 @@ public final class BatchInference implements Serializable {
   private final double[] thresholds;
   private final int batchSize;
   private final Invalid invalid;
+  private final DeviceChoice device;
 
   private BatchInference(
       EmberModel<?> model,
@@ -100,6 +102,7 @@ public final class BatchInference implements Serializable {
     this.thresholds = thresholds == null ? null : thresholds.clone();
     this.batchSize = model.getInferenceBatchSize();
     this.invalid = Invalid.of(model.getHandleInvalid());
+    this.device = DeviceChoice.of(model.getDevice());
   }
 
   /** Scores {@code model}'s regression output, one prediction column. */
@@ -192,7 +195,7 @@ public final class BatchInference implements Serializable {
 
   private Iterator<InternalRow> run(RowCursor input, Broadcast<byte[]> weights, int partition) {
     ExecutorEngine engine = ExecutorEngine.get();
-    engine.enterTask();
+    engine.enterTask(device);
     return new BatchIterator(input, engine, () -> newReplica(network, weights.value()), partition);
   }
 

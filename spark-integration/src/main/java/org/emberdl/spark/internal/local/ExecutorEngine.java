@@ -12,8 +12,12 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.SparkSession;
 import org.emberdl.nn.Module;
+import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.spark.internal.rounds.SecureClientTasks;
+import org.emberdl.tensor.Backends;
+import org.emberdl.tensor.Device;
 import org.emberdl.tensor.EmberConfig;
+import org.emberdl.tensor.cuda.CudaAvailability;
 import org.emberdl.tensor.memory.Allocators;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,15 +32,18 @@ import org.slf4j.LoggerFactory;
  * recently used runs are closed when more than {@link #MAX_RUNS} runs are pooled, and {@link
  * #release} closes a run's replicas when its driver is done with it.
  *
- * <p>Device: a task given GPUs ({@code TaskContext.resources()("gpu")}) would run on the first one;
- * this build has no CUDA backend, so such tasks log that once and run on the CPU. Threads: kernels
- * use {@code spark.task.cpus} threads. Off-heap memory: bounded by {@code spark.ember.memoryLimit},
- * else the executor's memory overhead ({@code spark.executor.memoryOverhead}, default max(384 MiB,
- * 10% of {@code spark.executor.memory})), where Spark leaves room for native memory. The bound is
- * set on the CPU allocator when the engine starts, so every array allocation in the JVM is checked
- * against it before it is made (in local mode that includes the driver's). A training-stage task's
- * copy of its partition lives in a child allocator of its own ({@link #newTaskAllocator}), so it
- * counts against the same budget and is accounted, and freed, per task.
+ * <p>Device: chosen per task by the stage's {@code device} Param ({@link #enterTask}): a task given
+ * GPUs ({@code TaskContext.resources()("gpu")}) would run on the first one; this build has no CUDA
+ * backend, so under {@code auto} such tasks log once why (CUDA unavailable here, with the reason,
+ * or no backend) and run on the CPU, and under {@code cuda} they fail with that reason. Threads:
+ * kernels use {@code spark.task.cpus} threads. Off-heap memory: bounded by {@code
+ * spark.ember.memoryLimit}, else the executor's memory overhead ({@code
+ * spark.executor.memoryOverhead}, default max(384 MiB, 10% of {@code spark.executor.memory})),
+ * where Spark leaves room for native memory. The bound is set on the CPU allocator when the engine
+ * starts, so every array allocation in the JVM is checked against it before it is made (in local
+ * mode that includes the driver's). A training-stage task's copy of its partition lives in a child
+ * allocator of its own ({@link #newTaskAllocator}), so it counts against the same budget and is
+ * accounted, and freed, per task.
  */
 public final class ExecutorEngine {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngine.class);
@@ -98,23 +105,72 @@ public final class ExecutorEngine {
     return task == null ? EmberConfig.threads() : Math.max(1, task.cpus());
   }
 
-  /** Applies the task's thread count and notes a GPU this build cannot use. */
-  public void enterTask() {
+  /**
+   * Applies the task's thread count and picks its device ({@link TaskDevice#select}) from {@code
+   * choice} and the GPU Spark assigned it ({@code TaskContext.resources()("gpu")}, its first
+   * address). A GPU that cannot be used under {@code auto} is logged once per executor, with the
+   * reason.
+   *
+   * @return the task's device (the CPU in this build)
+   * @throws IllegalStateException naming this executor and the reason, for {@code cuda} where CUDA
+   *     cannot be used
+   */
+  public Device enterTask(DeviceChoice choice) {
     TaskContext task = TaskContext.get();
-    if (task == null) {
-      return;
+    if (task != null) {
+      EmberConfig.setThreads(Math.max(1, task.cpus()));
     }
-    EmberConfig.setThreads(Math.max(1, task.cpus()));
-    if (task.resources().contains("gpu")) {
+    String gpu =
+        task != null && task.resources().contains("gpu")
+            ? firstAddress(task.resources().apply("gpu").addresses())
+            : null;
+    return selectDevice(choice, gpu);
+  }
+
+  /**
+   * The device for a task that Spark gave GPU {@code gpu} (null: none); logs the first notice of
+   * this executor at WARN. (A seam for tests: Spark's local mode assigns tasks no resources.)
+   */
+  Device selectDevice(DeviceChoice choice, String gpu) {
+    TaskDevice d =
+        TaskDevice.select(
+            choice,
+            executorName(),
+            gpu,
+            CudaAvailability::status,
+            Backends.provides(Device.Type.CUDA));
+    if (d.notice() != null) {
       synchronized (this) {
         if (!gpuNoticeLogged) {
           gpuNoticeLogged = true;
-          LOG.warn(
-              "task was given GPU {} but this Ember build has no CUDA backend; running on the CPU",
-              task.resources().apply("gpu").addresses()[0]);
+          LOG.warn("{}", d.notice());
         }
       }
     }
+    return d.device();
+  }
+
+  private static String firstAddress(String[] addresses) {
+    return addresses.length == 0 ? null : addresses[0];
+  }
+
+  /**
+   * This JVM as errors name it: the executor id and host, e.g. {@code 3 (worker-1)}, or {@code
+   * driver (127.0.0.1)} in local mode.
+   */
+  static String executorName() {
+    SparkEnv env = SparkEnv.get();
+    if (env == null) {
+      return "(no Spark environment)";
+    }
+    String host;
+    try {
+      host = env.blockManager().blockManagerId().host();
+    } catch (RuntimeException e) {
+      // a block manager not yet registered: the id alone still names the executor
+      return env.executorId();
+    }
+    return env.executorId() + " (" + host + ")";
   }
 
   /** A replica for {@code key}: a pooled one, or a new one from {@code build}. */

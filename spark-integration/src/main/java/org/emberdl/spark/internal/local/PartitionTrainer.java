@@ -179,7 +179,7 @@ public final class PartitionTrainer {
   /** Runs {@code work} on a replica borrowed from the executor's pool for this task. */
   public static <T> T withReplica(TrainingConfig c, ReplicaWork<T> work) {
     ExecutorEngine engine = ExecutorEngine.get();
-    engine.enterTask();
+    engine.enterTask(c.device());
     Module model = engine.borrow(c.runKey(), () -> newReplica(c));
     try (MemoryScope scope = MemoryScope.open()) {
       return work.apply(engine, model);
@@ -454,7 +454,7 @@ public final class PartitionTrainer {
   public static Update evaluate(
       TrainingConfig c, RoundWeights weights, PartitionData data, int batch) {
     ExecutorEngine engine = ExecutorEngine.get();
-    engine.enterTask();
+    engine.enterTask(c.device());
     Module model = engine.borrow(c.runKey(), () -> newReplica(c));
     double lossSum = 0;
     long correct = 0;

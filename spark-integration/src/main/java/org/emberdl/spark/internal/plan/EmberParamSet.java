@@ -48,6 +48,7 @@ public final class EmberParamSet implements Serializable {
   public final Param<String> handleInvalid;
   public final Param<String> aggregation;
   public final Param<String> executionMode;
+  public final Param<String> device;
   public final DoubleParam noiseMultiplier;
   public final DoubleParam targetEpsilon;
   public final DoubleParam delta;
@@ -249,6 +250,16 @@ public final class EmberParamSet implements Serializable {
                 + " rounds (one Spark job per step); both give the same weights bit for bit."
                 + " fedavg, fedprox and dp-fedavg always run in rounds",
             ParamValidators.inArray(ExecutionMode.names()));
+    device =
+        new Param<>(
+            owner,
+            "device",
+            "where tasks run their tensors: auto (the GPU Spark assigned the task, from"
+                + " spark.task.resource.gpu.amount, where this build can use it; else the CPU,"
+                + " with one WARN per executor saying why), cpu, or cuda (fail, naming the"
+                + " executor and the reason, where CUDA cannot be used). This build has no CUDA"
+                + " backend: auto runs on the CPU and cuda fails",
+            ParamValidators.inArray(DeviceChoice.names()));
     noiseMultiplier =
         new DoubleParam(
             owner,

@@ -126,6 +126,7 @@ public final class TrainingPlan {
             .federated(
                 aggregation.federated() ? p.getLocalEpochs() : 0,
                 aggregation == Aggregation.FEDPROX ? p.getProximalMu() : 0)
+            .device(DeviceChoice.of(p.getDevice()))
             .build();
     this.settings =
         TrainingSettings.of(

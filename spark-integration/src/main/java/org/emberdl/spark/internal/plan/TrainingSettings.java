@@ -17,7 +17,8 @@ import org.emberdl.spark.internal.local.NetworkDefinition;
  * its resume: {@code maxEpochs} (to train longer), {@code targetEpsilon} (the budget is checked
  * against the whole privacy ledger; not under {@code lrSchedule=cosine}, whose length it is),
  * {@code checkpointInterval}, and the Params that do not touch training (columns, {@code
- * inferenceBatchSize}).
+ * inferenceBatchSize}, {@code device}: a checkpoint written on one kind of hardware resumes on
+ * another).
  */
 final class TrainingSettings {
   private TrainingSettings() {}

@@ -17,7 +17,9 @@ import org.emberdl.spark.internal.data.PartitionData;
 import org.emberdl.spark.internal.data.TrainingInput;
 import org.emberdl.spark.internal.io.StateDicts;
 import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.local.TaskDevice;
 import org.emberdl.spark.internal.plan.DataSizes;
+import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.spark.internal.plan.ParamScope;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.plan.TaskKind;
@@ -64,6 +66,7 @@ public final class Coordinator {
     ParamScope.check(p); // before any Spark job: no Param the fit would ignore
     StageReduce reduce = StageReduce.of(dataset.sparkSession()); // an unknown value fails here
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext());
+    TaskDevice.checkOnDriver(DeviceChoice.of(p.getDevice()), sc.sc()); // where the driver can tell
     NetworkDefinition network = NetworkDefinition.of(p).sharedBy(sc);
     try (Module model = network.build(new Generator(p.getSeed()))) {
       int outputs = countOutputs(model, network);

@@ -5,6 +5,7 @@ import java.util.Objects;
 import org.emberdl.federated.UpdateKind;
 import org.emberdl.federated.dp.SecretSampler;
 import org.emberdl.spark.internal.local.NetworkDefinition;
+import org.emberdl.spark.internal.plan.DeviceChoice;
 import org.emberdl.spark.internal.plan.LrSchedule;
 import org.emberdl.spark.internal.plan.LrScheduleName;
 import org.emberdl.spark.internal.plan.OptimizerName;
@@ -38,6 +39,7 @@ public final class TrainingConfig implements Serializable {
   private final double proximalMu;
   private final int batchSize;
   private final SecretSampler sampler;
+  private final DeviceChoice device;
 
   private TrainingConfig(Builder b) {
     this.runKey = Objects.requireNonNull(b.runKey, "runKey");
@@ -60,6 +62,7 @@ public final class TrainingConfig implements Serializable {
     this.proximalMu = b.proximalMu;
     this.batchSize = b.batchSize;
     this.sampler = b.sampler;
+    this.device = Objects.requireNonNull(b.device, "device");
   }
 
   /** A config for the fit {@code runKey} of {@code network} on a {@code kind} task. */
@@ -156,6 +159,11 @@ public final class TrainingConfig implements Serializable {
     return sampler;
   }
 
+  /** The {@code device} Param: where each task's executor runs it. */
+  public DeviceChoice device() {
+    return device;
+  }
+
   /** Sets a config's settings by name; the unset ones stay at their neutral default. */
   public static final class Builder {
     private final String runKey;
@@ -179,6 +187,7 @@ public final class TrainingConfig implements Serializable {
     private double proximalMu;
     private int batchSize = 1;
     private SecretSampler sampler;
+    private DeviceChoice device = DeviceChoice.AUTO;
 
     private Builder(String runKey, NetworkDefinition network, TaskKind kind) {
       this.runKey = runKey;
@@ -240,6 +249,12 @@ public final class TrainingConfig implements Serializable {
     public Builder federated(int localEpochs, double proximalMu) {
       this.localEpochs = localEpochs;
       this.proximalMu = proximalMu;
+      return this;
+    }
+
+    /** The stage's {@code device} Param. */
+    public Builder device(DeviceChoice device) {
+      this.device = Objects.requireNonNull(device, "device");
       return this;
     }
 

@@ -92,6 +92,15 @@ class ParamValueTest {
   }
 
   @Test
+  void device() {
+    roundTrips(
+        DeviceChoice.values(),
+        new String[] {"auto", "cpu", "cuda"},
+        DeviceChoice::of,
+        STAGE.device());
+  }
+
+  @Test
   void executionMode() {
     roundTrips(
         ExecutionMode.values(),

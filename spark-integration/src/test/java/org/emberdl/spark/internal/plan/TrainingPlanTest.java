@@ -57,6 +57,16 @@ class TrainingPlanTest {
   }
 
   @Test
+  void everyTaskOfTheFitGetsTheDeviceParam() {
+    assertEquals(DeviceChoice.AUTO, plan(stage(), SIZES).config().device());
+    assertEquals(DeviceChoice.CPU, plan(stage().setDevice("cpu"), SIZES).config().device());
+    assertEquals(DeviceChoice.CUDA, plan(stage().setDevice("cuda"), SIZES).config().device());
+    assertFalse(
+        plan(stage().setDevice("cuda"), SIZES).settings().containsKey("device"),
+        "not a setting a resume must match: a checkpoint resumes on other hardware");
+  }
+
+  @Test
   void localStepsAverageModelsOverCeilChunksOverLocalStepsRounds() {
     TrainingPlan plan = plan(stage().setLocalSteps(3), SIZES);
     assertEquals(2, plan.roundsPerEpoch(), "ceil(4 chunks / 3 local steps)");
