@@ -9,9 +9,9 @@ final class Averages {
    * double, rounded to float.
    *
    * <p>When the example count is a power of two (every full step of the usual batch sizes), {@code
-   * 1 / examples} is exact in float as well, and so is the double product; rounding it to float then
-   * gives exactly what one float multiplication gives. That loop C2 vectorizes; the double one it
-   * does not (a driver's sum-to-reply time at batch 128 was mostly this division).
+   * 1 / examples} is exact in float as well, and so is the double product; rounding it to float
+   * then gives exactly what one float multiplication gives. That loop C2 vectorizes; the double one
+   * it does not (a driver's sum-to-reply time at batch 128 was mostly this division).
    */
   static float[] perExample(float[] sum, Update total) {
     long examples = total.examples();

@@ -21,8 +21,19 @@ class AveragesTest {
       v[i] = Float.intBitsToFloat(r.nextInt());
     }
     float[] edges = {
-      0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, Float.MAX_VALUE,
-      -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, 1f, 3f, 0.1f
+      0f,
+      -0f,
+      Float.MIN_VALUE,
+      -Float.MIN_VALUE,
+      Float.MIN_NORMAL,
+      Float.MAX_VALUE,
+      -Float.MAX_VALUE,
+      Float.POSITIVE_INFINITY,
+      Float.NEGATIVE_INFINITY,
+      Float.NaN,
+      1f,
+      3f,
+      0.1f
     };
     System.arraycopy(edges, 0, v, 0, edges.length);
     return v;
@@ -61,7 +72,8 @@ class AveragesTest {
     IllegalStateException e =
         assertThrows(
             IllegalStateException.class,
-            () -> Averages.perExample(new float[1], new Update(new float[1], new float[0], 0, 0, 0)));
+            () ->
+                Averages.perExample(new float[1], new Update(new float[1], new float[0], 0, 0, 0)));
     assertTrue(e.getMessage().contains("cover no examples"), e.getMessage());
   }
 }
