@@ -12,6 +12,7 @@ import org.emberdl.examples.RowLstm;
 import org.emberdl.examples.SmallCnn;
 import org.emberdl.nn.CrossEntropyLoss;
 import org.emberdl.nn.Module;
+import org.emberdl.nn.NetworkSpec;
 import org.emberdl.optim.Adam;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.EmberConfig;
@@ -52,6 +53,7 @@ import org.emberdl.tensor.NDArray;
  */
 public final class TrainingThroughput {
   private static final int POOL_MIN = 8192;
+  private static final String INFER_MLP = "linear(256), relu, linear(128), relu, linear(10)";
 
   private TrainingThroughput() {}
 
@@ -98,7 +100,8 @@ public final class TrainingThroughput {
     boolean infer = model.equals("infer");
     try (NDArray xs = NDArray.randn(gen, DType.FLOAT32, pool, 784);
         NDArray ys = NDArray.randint(gen, 0, 10, pool);
-        Module net = create(infer ? "mlp" : model, gen);
+        Module net =
+            infer ? NetworkSpec.build(INFER_MLP, new int[] {784}, gen) : create(model, gen);
         Adam optimizer = new Adam(net, 1e-3);
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
         // forward-only: no graph for the whole run (entered and closed on this thread)
