@@ -89,6 +89,11 @@ run_system() { # system threads
       fi
       # onnxruntime's jar (natives inside) is on the package phase's runtime classpath, not in
       # benchmarks.jar.
+      if [[ -z "$ORT_JAR" ]]; then
+        echo "ort: no onnxruntime jar in benchmarks/target/spark.classpath" \
+          "(written by mvn package -pl benchmarks -am)" >&2
+        return 1
+      fi
       java "${OPENS[@]}" -Xms2g -Xmx4g -cp "$JAR:$ORT_JAR" org.emberdl.benchmarks.OrtInferenceThroughput \
         --model "$ONNX_MLP" --threads "$t" --label ort "${COMMON[@]:0:6}" --configs "$ORT_CONFIGS"
       ;;
