@@ -108,8 +108,8 @@ run_system() { # system threads
 if [[ "${1:-}" == --one ]]; then
   # DJL's classpath exists only after the peers profile's build; ember and pytorch need none.
   PEERS_CP="benchmarks/target/classes:$(cat benchmarks/target/peers.classpath 2>/dev/null || true)"
-  ORT_JAR=$(tr ':' '\n' <benchmarks/target/spark.classpath 2>/dev/null |
-    { grep -m1 '/onnxruntime-[^/]*\.jar$' || true; })
+  ORT_JAR=$({ tr ':' '\n' <benchmarks/target/spark.classpath; } 2>/dev/null |
+    { grep -m1 '/onnxruntime-[^/]*\.jar$' || true; } || true)
   run_system "$2" "$3"
   exit
 fi
