@@ -272,7 +272,18 @@ final class CpuGemm {
               UnsafeAccess.UNSAFE.setMemory(c, (r1 - r0) * rowBytes, (byte) 0);
             }
             if (k > 0) {
-              gemm(f32, va, vb, r1 - r0, n, k, a0 + r0 * va.ld * size, b0, c, n, bias != null);
+              gemm(
+                  f32,
+                  va,
+                  vb,
+                  r1 - r0,
+                  n,
+                  k,
+                  a0 + (long) r0 * va.ld * size,
+                  b0,
+                  c,
+                  n,
+                  bias != null);
             }
             if (epilogue != null) {
               // nested: runs on this thread (Parallel does not fork inside a region)
