@@ -6,7 +6,8 @@ Usage: jfr_top.py RECORDING.jfr [--skip-seconds S] [--top N] [--thread NAME]
 Reads jdk.ExecutionSample (threads in Java code, every 10 ms with settings=profile) and
 jdk.NativeMethodSample (threads in native code such as OpenBLAS, every 20 ms: weighted x2) through
 `jfr print --json`, drops the first S seconds (warm-up), and prints the share of samples by
- - step phase: the callee of the training step (forward, loss, backward, optimizer, scope close),
+ - step phase: the callee of the training step (forward, loss, backward, optimizer, scope close)
+   or of the infer row's scoring step (the forward, the read-back, scope close),
  - autograd function: the innermost org.emberdl.autograd.functions frame (which op's forward or
    backward: MatMulFunction.backward, ConvFunctions$Conv2d.forward, ...),
  - tensor API frame: the innermost frame of org.emberdl.tensor outside its cpu and memory
@@ -79,7 +80,7 @@ def main():
         pair[a_frame.replace("org.emberdl.tensor.", "") + " > " + inner.replace("org.emberdl.tensor.", "")] += w
         ph = "(outside the step)"
         for i, f in enumerate(frames):
-            if f.endswith("TrainingThroughput$Trainer.step"):
+            if f.endswith(("TrainingThroughput$Trainer.step", "TrainingThroughput$Scorer.step")):
                 ph = frames[i - 1] if i > 0 else f + " (itself)"
                 break
             if f.startswith("org.emberdl.tensor.cpu.Parallel$Worker"):

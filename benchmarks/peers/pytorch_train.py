@@ -11,6 +11,10 @@ options and output lines. Run it with Debian's interpreter, which sees python3-t
 Data: a fixed pool of synthetic Fashion-MNIST-shaped inputs (standard normal) and uniform labels
 in [0, 10); step i trains on the contiguous slice i of the pool (a view). A step: zero_grad,
 forward, cross-entropy, backward, Adam (lr 1e-3), loss.item().
+
+infer:B, the forward-only row: the same MLP in eval mode under torch.inference_mode(), one forward
+of batch B per step, a logit read back. `--export-onnx FILE` writes that MLP as ONNX (dynamic batch)
+for ONNX Runtime's side of the row (OrtInferenceThroughput) and exits.
 """
 
 import argparse
@@ -57,7 +61,20 @@ def create(model):
     raise ValueError(f"unknown model {model}")
 
 
+def export_onnx(path, seed):
+    """The row's MLP (create("mlp"), eval) as ONNX with a dynamic batch dimension."""
+    torch.manual_seed(seed)
+    net = create("mlp").eval()
+    with torch.no_grad():
+        torch.onnx.export(net, torch.randn(1, 784), path, input_names=["x"],
+                          output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+                          opset_version=13)
+
+
 def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
+    if model_name == "infer":
+        return run_inference(batch, reps, rep_seconds, warmup_seconds, seed)
     torch.manual_seed(seed)
     batches = max(4, (POOL_MIN + batch - 1) // batch)
     pool = batches * batch
@@ -82,6 +99,34 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
         opt.step()
         state["loss_sum"] += loss.item()
 
+    rates = timed(step, batch, reps, rep_seconds, warmup_seconds)
+    if not math.isfinite(state["loss_sum"]):
+        raise RuntimeError(f"non-finite loss in {model_name} batch {batch}")
+    return rates
+
+
+def run_inference(batch, reps, rep_seconds, warmup_seconds, seed):
+    torch.manual_seed(seed)
+    batches = max(4, (POOL_MIN + batch - 1) // batch)
+    xs = torch.randn(batches * batch, 784)
+    net = create("mlp").eval()
+    state = {"next": 0, "sum": 0.0}
+
+    def step():
+        i = state["next"]
+        state["next"] = (i + 1) % batches
+        with torch.inference_mode():
+            logits = net(xs[i * batch : (i + 1) * batch])
+        state["sum"] += logits[0, 0].item()
+
+    rates = timed(step, batch, reps, rep_seconds, warmup_seconds)
+    if not math.isfinite(state["sum"]):
+        raise RuntimeError(f"non-finite logits in infer batch {batch}")
+    return rates
+
+
+def timed(step, batch, reps, rep_seconds, warmup_seconds):
+    """Warm-up (which sizes the repetitions), then samples/s of each timed repetition."""
     start = time.perf_counter()
     warm = 0
     while warm < 5 or time.perf_counter() - start < warmup_seconds:
@@ -95,21 +140,24 @@ def run(model_name, batch, reps, rep_seconds, warmup_seconds, seed):
         for _ in range(steps):
             step()
         rates.append(steps * batch / (time.perf_counter() - t0))
-    if not math.isfinite(state["loss_sum"]):
-        raise RuntimeError(f"non-finite loss in {model_name} batch {batch}")
     return rates
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", default="mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128")
+    p.add_argument("--configs",
+                   default="mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128,infer:4096")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--rep-seconds", type=float, default=1.0)
     p.add_argument("--warmup-seconds", type=float, default=3.0)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--label", default="pytorch")
+    p.add_argument("--export-onnx", metavar="FILE", help="write the infer row's MLP as ONNX, exit")
     a = p.parse_args()
+    if a.export_onnx:
+        export_onnx(a.export_onnx, a.seed)
+        return 0
     torch.set_num_threads(a.threads)
     try:
         torch.set_num_interop_threads(1)

@@ -2,18 +2,23 @@
 # Training throughput, Ember against its peers, measured in one run on this machine:
 #   Ember (org.emberdl.benchmarks.TrainingThroughput),
 #   PyTorch from Debian's python3-torch (benchmarks/peers/pytorch_train.py) on OpenMP OpenBLAS,
-#   DJL 0.35.1 + libtorch 2.7.1 (org.emberdl.benchmarks.peers.DjlTrainingThroughput, -Ppeers).
+#   DJL 0.35.1 + libtorch 2.7.1 (org.emberdl.benchmarks.peers.DjlTrainingThroughput, -Ppeers),
+#   ONNX Runtime for Java (org.emberdl.benchmarks.OrtInferenceThroughput, system `ort`): only the
+#   forward-only row infer:B, on the MLP that pytorch_train.py exports to ONNX at the start of the
+#   run (benchmarks/target/training-benchmark/mlp.onnx).
 # Each system runs at 1 and 2 threads; the processes are interleaved (A B C A B C ...) so that
 # drift in the machine's load hits all of them alike. Prints the median samples/s per cell, the
 # ratios Ember / best peer, and the CPU time other processes took while each system ran.
 #
 # Usage: benchmarks/peers/run-training-benchmark.sh       (from anywhere; needs root for apt-get)
 # Environment: ROUNDS (3), REPS per process and configuration (3), REP_SECONDS (1.0),
-#   WARMUP_SECONDS (3.0), THREADS ("1 2"), CONFIGS (mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128;
+#   WARMUP_SECONDS (3.0), THREADS ("1 2"),
+#   CONFIGS (mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128,infer:4096;
 #   lstm: Fashion-MNIST as 28 steps of 28 pixels, LSTM(128), last step, linear(10); vit: the
 #   examples' patch transformer (benchmarks/peers/peer_models.py on PyTorch's side); DJL's side
-#   has neither and skips them),
-#   SYSTEMS ("ember pytorch djl"), SETUP=0 to skip apt-get and the Maven builds,
+#   has neither and skips them; infer: forward only, the MLP in eval mode without autograd
+#   (Ember NoGrad, PyTorch inference_mode, ONNX Runtime), logits read back; only ort runs it alone),
+#   SYSTEMS ("ember pytorch ort djl"), SETUP=0 to skip apt-get and the Maven builds,
 #   MAX_OTHER (0.2): a process's timings count only if other processes used at most this many
 #   cores while it ran (where no process of a cell qualifies, all count and the cell gets a *);
 #   before each process the script waits up to WAIT_QUIET (300) seconds for other processes to
@@ -29,8 +34,8 @@ REPS=${REPS:-3}
 REP_SECONDS=${REP_SECONDS:-1.0}
 WARMUP_SECONDS=${WARMUP_SECONDS:-3.0}
 THREADS=${THREADS:-"1 2"}
-CONFIGS=${CONFIGS:-mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128}
-SYSTEMS=${SYSTEMS:-"ember pytorch djl"}
+CONFIGS=${CONFIGS:-mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128,infer:4096}
+SYSTEMS=${SYSTEMS:-"ember pytorch ort djl"}
 SETUP=${SETUP:-1}
 MAX_OTHER=${MAX_OTHER:-0.2}
 MIN_QUIET=${MIN_QUIET:-2}
@@ -51,6 +56,9 @@ COMMON=(--reps "$REPS" --rep-seconds "$REP_SECONDS" --warmup-seconds "$WARMUP_SE
   --configs "$CONFIGS")
 # DjlTrainingThroughput has only the mlp and cnn networks: its rows for other models stay empty.
 DJL_CONFIGS=$(tr ',' '\n' <<<"$CONFIGS" | { grep -E '^(mlp|cnn):' || true; } | paste -sd, -)
+# ONNX Runtime scores only; it runs the forward-only rows.
+ORT_CONFIGS=$(tr ',' '\n' <<<"$CONFIGS" | { grep -E '^infer:' || true; } | paste -sd, -)
+ONNX_MLP="$OUT/mlp.onnx"
 
 run_system() { # system threads
   local sys=$1 t=$2
@@ -74,6 +82,21 @@ run_system() { # system threads
         org.emberdl.benchmarks.peers.DjlTrainingThroughput --threads "$t" --label djl \
         "${COMMON[@]:0:6}" --configs "$DJL_CONFIGS"
       ;;
+    ort)
+      if [[ -z "$ORT_CONFIGS" ]]; then
+        echo "ort: no infer configuration in $CONFIGS, nothing to run"
+        return 0
+      fi
+      # onnxruntime's jar (natives inside) is on the package phase's runtime classpath, not in
+      # benchmarks.jar.
+      if [[ -z "$ORT_JAR" ]]; then
+        echo "ort: no onnxruntime jar in benchmarks/target/spark.classpath" \
+          "(written by mvn package -pl benchmarks -am)" >&2
+        return 1
+      fi
+      java "${OPENS[@]}" -Xms2g -Xmx4g -cp "$JAR:$ORT_JAR" org.emberdl.benchmarks.OrtInferenceThroughput \
+        --model "$ONNX_MLP" --threads "$t" --label ort "${COMMON[@]:0:6}" --configs "$ORT_CONFIGS"
+      ;;
     *)
       echo "unknown system $sys" >&2
       return 1
@@ -85,6 +108,8 @@ run_system() { # system threads
 if [[ "${1:-}" == --one ]]; then
   # DJL's classpath exists only after the peers profile's build; ember and pytorch need none.
   PEERS_CP="benchmarks/target/classes:$(cat benchmarks/target/peers.classpath 2>/dev/null || true)"
+  ORT_JAR=$({ tr ':' '\n' <benchmarks/target/spark.classpath; } 2>/dev/null |
+    { grep -m1 '/onnxruntime-[^/]*\.jar$' || true; } || true)
   run_system "$2" "$3"
   exit
 fi
@@ -101,6 +126,10 @@ fi
 
 : >"$RAW"
 : >"$LOG"
+# The forward-only row's model for ONNX Runtime: PyTorch's MLP, exported now (never committed).
+if [[ " $SYSTEMS " == *" ort "* && -n "$ORT_CONFIGS" ]]; then
+  "$PY" benchmarks/peers/pytorch_train.py --export-onnx "$ONNX_MLP"
+fi
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 

@@ -43,8 +43,9 @@ def main(path, max_other=0.2):
     threads.sort()
     cols = [(s, t) for s in systems for t in threads]
 
-    print("\nTraining samples/s, median of the timed repetitions of the processes during which other")
-    print(f"processes used <= {max_other} cores (* = none did: all count). Higher is better.\n")
+    print("\nSamples/s (training steps; forward passes in the infer rows), median of the timed")
+    print(f"repetitions of the processes during which other processes used <= {max_other} cores")
+    print("(* = none did: all count). Higher is better.\n")
     print("| model, batch | " + " | ".join(f"{s} {t}T" for s, t in cols) + " |")
     print("| --- " * (len(cols) + 1) + "|")
     for m, b in configs:

@@ -1,9 +1,13 @@
 package org.emberdl.nn;
 
 import java.util.Arrays;
+import org.emberdl.autograd.Function;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.autograd.functions.UnaryFunction;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.FusedOps;
 import org.emberdl.tensor.Generator;
+import org.emberdl.tensor.ops.UnaryOp;
 
 /**
  * A fully connected layer {@code y = x W^T + b}, as {@code torch.nn.Linear}: parameters {@code
@@ -56,6 +60,45 @@ public class Linear extends Module {
    * @return (*, out)
    */
   public static Tensor linear(Tensor input, Tensor weight, Tensor bias) {
+    return linear(input, weight, bias, null);
+  }
+
+  /**
+   * {@code activation(input W^T + bias)}. When no graph is needed (under {@link
+   * org.emberdl.autograd.NoGrad}, or nothing requires grad) this is one fused kernel ({@link
+   * FusedOps#linear}: bias, GEMM and activation in one pass over the output, no intermediate
+   * arrays); otherwise the recorded ops {@code matmul}, {@code add} and the activation.
+   *
+   * @param activation an elementwise op applied to the result (such as {@link UnaryOp#RELU}), or
+   *     null
+   */
+  public static Tensor linear(Tensor input, Tensor weight, Tensor bias, UnaryOp activation) {
+    if (!Function.isNeeded(input, weight, bias) && fusable(input, weight, bias)) {
+      return Tensor.of(
+          FusedOps.linear(
+              input.data(), weight.data(), bias == null ? null : bias.data(), activation));
+    }
+    Tensor z = unfused(input, weight, bias);
+    if (activation == null) {
+      return z;
+    }
+    try (z) {
+      return UnaryFunction.apply(activation, z);
+    }
+  }
+
+  /** One dtype (float32 or float64) for all: else the unfused ops report the mismatch. */
+  private static boolean fusable(Tensor input, Tensor weight, Tensor bias) {
+    DType t = input.dtype();
+    return (t == DType.FLOAT32 || t == DType.FLOAT64)
+        && weight.dtype() == t
+        && weight.ndim() == 2
+        && (bias == null || bias.dtype() == t)
+        && input.device().equals(weight.device())
+        && (bias == null || bias.device().equals(weight.device()));
+  }
+
+  private static Tensor unfused(Tensor input, Tensor weight, Tensor bias) {
     Tensor y;
     try (Tensor wt = weight.t()) {
       y = input.matmul(wt);
@@ -71,15 +114,32 @@ public class Linear extends Module {
   /** {@code (*, in) -> (*, out)}. */
   @Override
   public Tensor forward(Tensor input) {
+    return forward(input, null);
+  }
+
+  /**
+   * {@code activation(forward(input))}; without a graph (inference) one fused kernel, see {@link
+   * #linear(Tensor, Tensor, Tensor, UnaryOp)}. {@link Sequential} calls it for a Linear followed by
+   * a {@link ReLU}.
+   *
+   * @param activation an elementwise op, or null
+   */
+  public Tensor forward(Tensor input, UnaryOp activation) {
     if (input.ndim() == 0 || input.shape(-1) != inFeatures) {
       throw new IllegalArgumentException(
           "Linear expects input (*, " + inFeatures + "), got " + Arrays.toString(input.shape()));
     }
     PerExampleCapture capture = PerExampleCapture.current();
     if (capture != null) {
-      return capture.linear(this, input);
+      Tensor z = capture.linear(this, input);
+      if (activation == null) {
+        return z;
+      }
+      try (z) {
+        return UnaryFunction.apply(activation, z);
+      }
     }
-    return linear(input, weight, bias);
+    return linear(input, weight, bias, activation);
   }
 
   public Parameter weight() {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import org.emberdl.autograd.Tensor;
+import org.emberdl.tensor.ops.UnaryOp;
 
 /**
  * Modules applied in order, each to the previous one's output, as {@code torch.nn.Sequential}.
@@ -57,13 +58,25 @@ public class Sequential extends Module implements Iterable<Module> {
   /**
    * Runs the modules in order. Intermediate results are closed as soon as the next module has
    * consumed them (the graph keeps what backward needs), so peak memory stays near one layer's; an
-   * empty Sequential returns a new tensor sharing the input's values.
+   * empty Sequential returns a new tensor sharing the input's values. A {@link Linear} followed by
+   * a {@link ReLU} runs as one call ({@link Linear#forward(Tensor, UnaryOp)}): without a graph that
+   * is one fused kernel, with one the same recorded ops as the two modules.
    */
   @Override
   public Tensor forward(Tensor input) {
     Tensor x = input;
-    for (Module m : layers) {
-      Tensor y = m.forward(x);
+    for (int i = 0; i < layers.size(); i++) {
+      Module m = layers.get(i);
+      Tensor y;
+      // exact classes only: a subclass may override forward
+      if (m.getClass() == Linear.class
+          && i + 1 < layers.size()
+          && layers.get(i + 1).getClass() == ReLU.class) {
+        y = ((Linear) m).forward(x, UnaryOp.RELU);
+        i++;
+      } else {
+        y = m.forward(x);
+      }
       if (x != input && y != x) {
         x.close();
       }

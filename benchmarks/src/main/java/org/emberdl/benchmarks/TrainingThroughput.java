@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import org.emberdl.autograd.NoGrad;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.examples.Mlp;
 import org.emberdl.examples.PatchTransformer;
@@ -11,6 +12,7 @@ import org.emberdl.examples.RowLstm;
 import org.emberdl.examples.SmallCnn;
 import org.emberdl.nn.CrossEntropyLoss;
 import org.emberdl.nn.Module;
+import org.emberdl.nn.NetworkSpec;
 import org.emberdl.optim.Adam;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.EmberConfig;
@@ -23,8 +25,11 @@ import org.emberdl.tensor.NDArray;
  * ({@code lstm}: 28 steps of 28 pixels, LSTM(128), last step, linear(10)) and patch transformer
  * ({@code vit}: {@code PatchTransformer}, 7x7 patches, 2 pre-norm layers), the Ember side of the
  * peer comparison in {@code benchmarks/peers/} (PyTorch: {@code pytorch_train.py}, DJL: {@code
- * DjlTrainingThroughput} in the {@code peers} profile). All three take the same options and print
- * the same lines.
+ * DjlTrainingThroughput} in the {@code peers} profile, ONNX Runtime: {@link OrtInferenceThroughput}
+ * for the {@code infer} row). All take the same options and print the same lines.
+ *
+ * <p>{@code infer:B} is the forward-only row: the same MLP 784-256-128-10 in eval mode under {@link
+ * NoGrad} (no graph is recorded), logits of batch B read back to the heap, no loss, no optimizer.
  *
  * <p>Data: a fixed pool of synthetic Fashion-MNIST-shaped inputs (standard normal, 784 features)
  * and uniform labels in [0, 10); step {@code i} trains on the contiguous slice {@code i} of the
@@ -34,7 +39,7 @@ import org.emberdl.tensor.NDArray;
  * {@code --rep-seconds}, then time {@code --reps} repetitions of N steps.
  *
  * <pre>
- * --configs mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128   model:batch list
+ * --configs mlp:64,mlp:256,mlp:1024,cnn:128,lstm:128,vit:128,infer:4096   model:batch list
  * --threads N          Ember CPU threads (also -Demberdl.threads=N)
  * --reps N             timed repetitions per configuration (default 5)
  * --rep-seconds X      target length of one repetition (default 1.0)
@@ -48,6 +53,7 @@ import org.emberdl.tensor.NDArray;
  */
 public final class TrainingThroughput {
   private static final int POOL_MIN = 8192;
+  private static final String INFER_MLP = "linear(256), relu, linear(128), relu, linear(10)";
 
   private TrainingThroughput() {}
 
@@ -91,13 +97,23 @@ public final class TrainingThroughput {
     int batches = Math.max(4, (POOL_MIN + batch - 1) / batch);
     int pool = batches * batch;
     Generator gen = new Generator(seed);
+    boolean infer = model.equals("infer");
     try (NDArray xs = NDArray.randn(gen, DType.FLOAT32, pool, 784);
         NDArray ys = NDArray.randint(gen, 0, 10, pool);
-        Module net = create(model, gen);
+        Module net =
+            infer ? NetworkSpec.build(INFER_MLP, new int[] {784}, gen) : create(model, gen);
         Adam optimizer = new Adam(net, 1e-3);
-        CrossEntropyLoss lossFn = new CrossEntropyLoss()) {
-      net.train();
-      Trainer t = new Trainer(net, optimizer, lossFn, xs, ys, batch, batches);
+        CrossEntropyLoss lossFn = new CrossEntropyLoss();
+        // forward-only: no graph for the whole run (entered and closed on this thread)
+        NoGrad noGrad = infer ? NoGrad.enter() : null) {
+      Step t;
+      if (infer) {
+        net.eval();
+        t = new Scorer(net, xs, batch, batches);
+      } else {
+        net.train();
+        t = new Trainer(net, optimizer, lossFn, xs, ys, batch, batches);
+      }
       // Warm-up, which also measures the step time to size the repetitions.
       long start = System.nanoTime();
       int warm = 0;
@@ -115,15 +131,55 @@ public final class TrainingThroughput {
         }
         rates[r] = (double) steps * batch / ((System.nanoTime() - t0) / 1e9);
       }
-      if (!Double.isFinite(t.lossSum)) {
-        throw new IllegalStateException("non-finite loss in " + model + " batch " + batch);
+      if (!Double.isFinite(t.checksum())) {
+        throw new IllegalStateException("non-finite output in " + model + " batch " + batch);
       }
       return rates;
     }
   }
 
+  /** One timed unit of work over the next slice of the data pool. */
+  private interface Step {
+    void step();
+
+    /** A sum over the steps' outputs (loss or a logit): keeps them live and checks finiteness. */
+    double checksum();
+  }
+
+  /** One forward pass (eval mode, no graph) with the logits read back to the heap. */
+  private static final class Scorer implements Step {
+    private final Module net;
+    private final NDArray xs;
+    private final int batch;
+    private final int batches;
+    private int next;
+    private double sum;
+
+    Scorer(Module net, NDArray xs, int batch, int batches) {
+      this.net = net;
+      this.xs = xs;
+      this.batch = batch;
+      this.batches = batches;
+    }
+
+    @Override
+    public void step() {
+      int from = next * batch;
+      next = (next + 1) % batches;
+      try (MemoryScope scope = MemoryScope.open()) {
+        float[] logits = net.forward(Tensor.of(xs.narrow(0, from, batch))).data().toFloatArray();
+        sum += logits[0];
+      }
+    }
+
+    @Override
+    public double checksum() {
+      return sum;
+    }
+  }
+
   /** One training step over the next slice of the data pool. */
-  private static final class Trainer {
+  private static final class Trainer implements Step {
     private final Module net;
     private final Adam optimizer;
     private final CrossEntropyLoss lossFn;
@@ -132,7 +188,7 @@ public final class TrainingThroughput {
     private final int batch;
     private final int batches;
     private int next;
-    double lossSum;
+    private double lossSum;
 
     Trainer(
         Module net,
@@ -151,7 +207,8 @@ public final class TrainingThroughput {
       this.batches = batches;
     }
 
-    void step() {
+    @Override
+    public void step() {
       int from = next * batch;
       next = (next + 1) % batches;
       try (MemoryScope scope = MemoryScope.open()) {
@@ -165,6 +222,11 @@ public final class TrainingThroughput {
         lossSum += loss.item();
       }
     }
+
+    @Override
+    public double checksum() {
+      return lossSum;
+    }
   }
 
   private static Module create(String model, Generator gen) {
@@ -174,7 +236,8 @@ public final class TrainingThroughput {
       case "lstm" -> new RowLstm(gen);
       case "vit" -> new PatchTransformer(gen);
       default ->
-          throw new IllegalArgumentException("unknown model " + model + " (mlp, cnn, lstm or vit)");
+          throw new IllegalArgumentException(
+              "unknown model " + model + " (mlp, cnn, lstm, vit or infer)");
     };
   }
 

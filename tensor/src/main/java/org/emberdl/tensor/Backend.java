@@ -61,6 +61,14 @@ public interface Backend {
   /** Batched GEMM {@code out[..., m, n] = a[..., m, k] @ b[..., k, n]} (float32/float64). */
   void matmul(NDArray a, NDArray b, NDArray out);
 
+  /**
+   * A fully connected layer's forward {@code out = epilogue(x @ weight^T + bias)} (float32/float64)
+   * in one pass over {@code out}: x {@code (m, k)} with unit column stride, weight {@code (n, k)}
+   * with unit column stride, bias {@code (n)} contiguous or null, epilogue an elementwise op or
+   * null, out {@code (m, n)} contiguous.
+   */
+  void linear(NDArray x, NDArray weight, NDArray bias, UnaryOp epilogue, NDArray out);
+
   /** {@code out = x.indexSelect(dim, index)} with a 1-D int32/int64 index. */
   void indexSelect(NDArray x, int dim, NDArray index, NDArray out);
 

@@ -2,12 +2,14 @@ package org.emberdl.tensor;
 
 import java.util.Arrays;
 import org.emberdl.tensor.ops.AdamStep;
+import org.emberdl.tensor.ops.UnaryOp;
 
 /**
  * Fused multi-array kernels for hot paths that would otherwise take many elementwise passes: the
- * optimizers' updates, exact GELU's backward, layer norm and the last-dim softmax (forward and
- * backward). Each is one pass over memory (or two over a row while it is in cache). Inputs that are
- * not contiguous are copied first.
+ * optimizers' updates, exact GELU's backward, layer norm, the last-dim softmax (forward and
+ * backward) and a fully connected layer's forward with its bias and activation. Each is one pass
+ * over memory (or two over a row while it is in cache). Inputs that are not contiguous are copied
+ * first.
  */
 public final class FusedOps {
   private FusedOps() {}
@@ -40,6 +42,82 @@ public final class FusedOps {
       }
     }
     param.backend().adamUpdate(param, grad, expAvg, expAvgSq, step);
+  }
+
+  /**
+   * A fully connected layer's forward, {@code epilogue(input @ weight^T + bias)}, as {@code
+   * torch.nn.functional.linear} followed by an elementwise op, in one pass over the output: each
+   * thread's block of rows starts as copies of the bias, the GEMM accumulates into it, and the
+   * epilogue runs on the block while it is still in cache. The same values as {@code
+   * input.matmul(weight.t())}, then {@code add(bias)}, then {@code unary(epilogue)} up to float
+   * rounding (the bias is added before the products instead of after). For inference: nothing here
+   * records a graph.
+   *
+   * @param input {@code (*, in)}, at least 1-D
+   * @param weight {@code (out, in)}
+   * @param bias {@code (out)}, or null
+   * @param epilogue an elementwise op applied to the result (such as {@link UnaryOp#RELU}), or null
+   * @return {@code (*, out)}, contiguous
+   * @throws IllegalArgumentException unless the three arrays are of one floating dtype (float32 or
+   *     float64) and one device and their shapes fit
+   */
+  public static NDArray linear(NDArray input, NDArray weight, NDArray bias, UnaryOp epilogue) {
+    int nd = input.ndim();
+    if (nd == 0
+        || weight.ndim() != 2
+        || input.shape()[nd - 1] != weight.shape()[1]
+        || (bias != null && (bias.ndim() != 1 || bias.shape()[0] != weight.shape()[0]))) {
+      throw new IllegalArgumentException(
+          "linear needs input (*, in), weight (out, in) and bias (out) or null; got input "
+              + Arrays.toString(input.shape())
+              + ", weight "
+              + Arrays.toString(weight.shape())
+              + ", bias "
+              + (bias == null ? "null" : Arrays.toString(bias.shape())));
+    }
+    for (NDArray a : bias == null ? new NDArray[] {weight} : new NDArray[] {weight, bias}) {
+      if (a.dtype() != input.dtype() || !a.device().equals(input.device())) {
+        throw new IllegalArgumentException(
+            "linear needs input, weight and bias of one dtype and device; got input "
+                + input.dtype()
+                + " on "
+                + input.device()
+                + ", "
+                + (a == weight ? "weight " : "bias ")
+                + a.dtype()
+                + " on "
+                + a.device());
+      }
+    }
+    if (input.dtype() != DType.FLOAT32 && input.dtype() != DType.FLOAT64) {
+      throw new IllegalArgumentException(
+          "linear needs float32 or float64 arrays, got " + input.dtype());
+    }
+    int in = weight.shape()[1];
+    int out = weight.shape()[0];
+    int[] outShape = input.shape().clone();
+    outShape[nd - 1] = out;
+    int rows = 1;
+    for (int d = 0; d < nd - 1; d++) {
+      rows *= input.shape()[d];
+    }
+    final int m = rows;
+    // Rows of the input as one (rows, in) matrix with unit column stride; the weight as BLAS
+    // reads a row-major (out, in) matrix. Anything else is copied once.
+    try (NDArray xc = input.contiguous();
+        NDArray x2 = xc.reshape(m, in);
+        NDArray w = weight.layout().strides()[1] == 1 ? weight.share() : weight.contiguous();
+        NDArray b = bias == null ? null : bias.contiguous()) {
+      NDArray y = NDArray.empty(input.dtype(), input.device(), outShape);
+      NDArray.fillOrClose(
+          y,
+          () -> {
+            try (NDArray y2 = y.reshape(m, out)) {
+              input.backend().linear(x2, w, b, epilogue, y2);
+            }
+          });
+      return y;
+    }
   }
 
   /** A layer norm's output and the per-row statistics its backward needs. */

@@ -156,6 +156,20 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void linear(NDArray x, NDArray weight, NDArray bias, UnaryOp epilogue, NDArray out) {
+    // A weight whose rows BLAS cannot step through (a stride-0 expand) is copied once.
+    boolean copyW = !CpuGemm.isBlasCompatible(weight.layout());
+    NDArray w = copyW ? weight.contiguous() : weight;
+    try {
+      CpuGemm.linear(x, w, bias, epilogue, out);
+    } finally {
+      if (copyW) {
+        w.close();
+      }
+    }
+  }
+
+  @Override
   public void indexSelect(NDArray x, int dim, NDArray index, NDArray out) {
     if (x.isContiguous() && out.isContiguous()) {
       CpuIndexKernels.indexSelect(x, dim, index, out);

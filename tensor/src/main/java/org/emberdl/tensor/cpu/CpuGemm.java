@@ -11,6 +11,7 @@ import org.emberdl.tensor.DType;
 import org.emberdl.tensor.EmberConfig;
 import org.emberdl.tensor.Layout;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.ops.UnaryOp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,6 +77,9 @@ final class CpuGemm {
       return null;
     }
   }
+
+  /** Stands for both operands' views when the inner dimension is empty (no BLAS call). */
+  private static final BlasView NO_K = new BlasView(CblasNoTrans, 1);
 
   private CpuGemm() {}
 
@@ -213,6 +217,88 @@ final class CpuGemm {
     }
   }
 
+  /**
+   * {@code out = epilogue(x @ w^T + bias)}: x {@code (m, k)} and w {@code (n, k)} BLAS-compatible
+   * with unit column stride, bias {@code (n)} contiguous or null, epilogue null or an elementwise
+   * op, out {@code (m, n)} contiguous. One parallel region: each thread takes a block of rows,
+   * writes the bias into it, lets the GEMM accumulate onto it (beta 1; the inner dimension sliced
+   * as in {@link #gemm}) and runs the epilogue on the block while it is in cache, so a layer costs
+   * one fork/join and one pass over its output instead of three of each.
+   */
+  static void linear(NDArray x, NDArray w, NDArray bias, UnaryOp epilogue, NDArray out) {
+    Blas.init();
+    Layout lx = x.layout();
+    Layout lw = w.layout();
+    int m = lx.shape()[0];
+    int k = lx.shape()[1];
+    int n = lw.shape()[0];
+    if (m == 0 || n == 0) {
+      return;
+    }
+    boolean f32 = x.dtype() == DType.FLOAT32;
+    long size = x.dtype().byteSize();
+    // w^T is (k, n) with strides (w's column stride, w's row stride); k = 0 needs no BLAS view
+    BlasView va = k == 0 ? NO_K : BlasView.of(m, k, lx.strides()[0], lx.strides()[1]);
+    BlasView vb = k == 0 ? NO_K : BlasView.of(k, n, lw.strides()[1], lw.strides()[0]);
+    if (va == null || vb == null || va.trans != CblasNoTrans) {
+      throw new IllegalArgumentException(
+          "linear needs x with unit column stride and a BLAS-compatible weight");
+    }
+    long a0 = x.storage().address() + lx.offset() * size;
+    long b0 = w.storage().address() + lw.offset() * size;
+    long c0 = out.storage().address() + out.layout().offset() * size;
+    long bias0 = bias == null ? 0 : bias.storage().address() + bias.layout().offset() * size;
+    long rowBytes = n * size;
+    Family fam = Family.of(out.dtype());
+    int threads = EmberConfig.threads();
+    int blocks = (int) Math.min(threads, Math.max(1, m / 16));
+    Parallel.range(
+        blocks,
+        2L * m * n * Math.max(k, 1),
+        1L << 20,
+        (from, to) -> {
+          for (long t = from; t < to; t++) {
+            int r0 = (int) (m * t / blocks);
+            int r1 = (int) (m * (t + 1) / blocks);
+            if (r1 <= r0) {
+              continue;
+            }
+            long c = c0 + r0 * rowBytes;
+            if (bias != null) {
+              for (int r = r0; r < r1; r++) {
+                UnsafeAccess.UNSAFE.copyMemory(bias0, c0 + r * rowBytes, rowBytes);
+              }
+            } else if (k == 0) {
+              UnsafeAccess.UNSAFE.setMemory(c, (r1 - r0) * rowBytes, (byte) 0);
+            }
+            if (k > 0) {
+              gemm(
+                  f32,
+                  va,
+                  vb,
+                  r1 - r0,
+                  n,
+                  k,
+                  a0 + (long) r0 * va.ld * size,
+                  b0,
+                  c,
+                  n,
+                  bias != null);
+            }
+            if (epilogue != null) {
+              // nested: runs on this thread (Parallel does not fork inside a region)
+              Operand rows = Operand.at(c, out.dtype(), new long[] {n, 1});
+              ElementwiseLoop.run(
+                  new int[] {r1 - r0, n},
+                  fam,
+                  rows,
+                  new Operand[] {rows},
+                  CpuUnaryKernels.kernel(epilogue, fam));
+            }
+          }
+        });
+  }
+
   /** True when a's batch dims and row dim form one evenly strided run of rows. */
   private static boolean rowsMerge(Layout a, int batchDims) {
     int nd = a.ndim();
@@ -246,8 +332,24 @@ final class CpuGemm {
    */
   private static void gemm(
       boolean f32, BlasView va, BlasView vb, int m, int n, int k, long a, long b, long c, int ldc) {
+    gemm(f32, va, vb, m, n, k, a, b, c, ldc, false);
+  }
+
+  /** As above; with {@code addToC} every call (the first slice too) adds onto what C holds. */
+  private static void gemm(
+      boolean f32,
+      BlasView va,
+      BlasView vb,
+      int m,
+      int n,
+      int k,
+      long a,
+      long b,
+      long c,
+      int ldc,
+      boolean addToC) {
     if (k <= K_SPLIT_ABOVE) {
-      gemm(f32, va, vb, m, n, k, a, b, c, ldc, false);
+      blas(f32, va, vb, m, n, k, a, b, c, ldc, addToC);
       return;
     }
     int parts = (k + K_CHUNK - 1) / K_CHUNK;
@@ -258,11 +360,12 @@ final class CpuGemm {
     for (int p = 0; p < parts; p++) {
       int k0 = (int) ((long) k * p / parts);
       int k1 = (int) ((long) k * (p + 1) / parts);
-      gemm(f32, va, vb, m, n, k1 - k0, a + k0 * stepA, b + k0 * stepB, c, ldc, p > 0);
+      blas(f32, va, vb, m, n, k1 - k0, a + k0 * stepA, b + k0 * stepB, c, ldc, addToC || p > 0);
     }
   }
 
-  private static void gemm(
+  /** One BLAS call; {@code accumulate}: beta 1 (add onto C), else beta 0. */
+  private static void blas(
       boolean f32,
       BlasView va,
       BlasView vb,

@@ -31,6 +31,11 @@ final class Operand {
         0);
   }
 
+  /** A strided view of host memory at a byte address (strides in elements). */
+  static Operand at(long address, DType dtype, long[] strides) {
+    return new Operand(address, dtype, strides, false, 0);
+  }
+
   static Operand constant(double value, DType dtype, int ndim) {
     return new Operand(0, dtype, new long[ndim], true, value);
   }
