@@ -87,6 +87,31 @@ public interface Backend {
   void col2im(NDArray columns, Conv2dGeometry g, NDArray image);
 
   /**
+   * im2col of a batch into one matrix: {@code input} is (n, C, H, W) contiguous, {@code g} one
+   * sample's geometry, {@code columns} (C * kh * kw, n * outH * outW) contiguous, row {@code (c, i,
+   * j)} holding each sample's outH * outW values in turn.
+   */
+  void im2colBatch(NDArray input, Conv2dGeometry g, int n, NDArray columns);
+
+  /**
+   * Whether {@link #conv2dDirect} runs for {@code dtype} convolutions of geometry {@code g} (one
+   * sample's): true where the backend has a direct kernel that beats im2col + GEMM there.
+   */
+  default boolean hasDirectConv2d(DType dtype, Conv2dGeometry g) {
+    return false;
+  }
+
+  /**
+   * Direct (no im2col) ungrouped convolution of {@code n} samples: input (n, C, H, W), weight (O,
+   * C, kh, kw), bias (O) or null, out (n, O, outH, outW), all contiguous; {@code g} is one sample's
+   * geometry. Only called where {@link #hasDirectConv2d} is true.
+   */
+  default void conv2dDirect(
+      NDArray input, NDArray weight, NDArray bias, Conv2dGeometry g, int n, NDArray out) {
+    throw new UnsupportedOperationException("conv2dDirect on " + device());
+  }
+
+  /**
    * Max pooling over (N, C, H, W) contiguous input into (N, C, outH, outW) values and int64 flat
    * indices into each input plane ({@code h * W + w}).
    */

@@ -57,18 +57,13 @@ public final class Convolution {
             dilation,
             groups,
             input.dtype().byteSize());
-    checkFloating("conv2d", "input", input);
-    checkSame("conv2d", "input", input, "weight", weight);
-    if (bias != null) {
-      checkSame("conv2d", "input", input, "bias", bias);
-      if (bias.ndim() != 1 || bias.shape(0) != p.o) {
-        throw new IllegalArgumentException(
-            "conv2d: bias must have shape ("
-                + p.o
-                + ") for weight "
-                + Shape.toString(weight.shape())
-                + ", got "
-                + Shape.toString(bias.shape()));
+    checkForward(p, input, weight, bias);
+    if (p.direct(input)) {
+      return directForward(p, input, weight, bias);
+    }
+    if (p.batchedColumns()) {
+      try (NDArray columns = columnsOf(p, input)) {
+        return batchedForward(p, columns, weight, bias);
       }
     }
     try (MemoryScope scope = MemoryScope.open()) {
@@ -94,6 +89,325 @@ public final class Convolution {
           out.addInPlace(bias.reshape(p.o, 1, 1));
         }
       }
+      return scope.keep(out);
+    }
+  }
+
+  /** {@link #conv2d}'s output and, where kept, the im2col columns of its input. */
+  public record Conv2dResult(NDArray output, NDArray columns) {}
+
+  /** The gradients of {@link #conv2d}; an entry is null where it was not asked for. */
+  public record Conv2dGrads(NDArray input, NDArray weight, NDArray bias) {}
+
+  /**
+   * {@link #conv2d}, also returning the im2col columns of the input for {@link #conv2dBackward}, so
+   * that the weight gradient does not build them again. The columns, (C * kh * kw, N * outH *
+   * outW), are kept only for an ungrouped convolution whose columns fit in 64 MiB (otherwise {@code
+   * columns} is null and the backward pass rebuilds them chunk by chunk); the caller owns them and
+   * closes them after the backward pass.
+   */
+  public static Conv2dResult conv2dKeepingColumns(
+      NDArray input,
+      NDArray weight,
+      NDArray bias,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    ConvPlan p =
+        ConvPlan.of(
+            "conv2d",
+            input.shape(),
+            weight.shape(),
+            stride,
+            padding,
+            dilation,
+            groups,
+            input.dtype().byteSize());
+    if (!p.batchedColumns() || p.direct(input)) {
+      return new Conv2dResult(conv2d(input, weight, bias, stride, padding, dilation, groups), null);
+    }
+    checkForward(p, input, weight, bias);
+    NDArray columns = columnsOf(p, input);
+    try {
+      return new Conv2dResult(batchedForward(p, columns, weight, bias), columns);
+    } catch (RuntimeException e) {
+      columns.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The gradients of {@link #conv2d} with respect to the input, weight and bias, each computed only
+   * where asked for, from one transposed copy of {@code gradOut}.
+   *
+   * @param columns the forward's columns from {@link #conv2dKeepingColumns}, or null to rebuild
+   *     them from {@code input}
+   * @param input the forward input (read only when columns is null and the weight gradient is asked
+   *     for)
+   * @param inputShape the forward input's shape
+   */
+  public static Conv2dGrads conv2dBackward(
+      NDArray gradOut,
+      NDArray input,
+      NDArray columns,
+      NDArray weight,
+      int[] inputShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups,
+      boolean inputGrad,
+      boolean weightGrad,
+      boolean biasGrad) {
+    String op = "conv2dBackward";
+    int[] wShape = weight.shape();
+    ConvPlan p =
+        ConvPlan.of(
+            op, inputShape, wShape, stride, padding, dilation, groups, weight.dtype().byteSize());
+    checkFloating(op, "weight", weight);
+    checkSame(op, "weight", weight, "gradOut", gradOut);
+    p.checkGradOut(op, gradOut);
+    if (columns != null) {
+      checkSame(op, "weight", weight, "columns", columns);
+      int[] expected = {p.k, p.n * p.l()};
+      if (!p.batchedColumns() || !java.util.Arrays.equals(columns.shape(), expected)) {
+        throw new IllegalArgumentException(
+            op
+                + ": columns must be the forward's im2col matrix "
+                + Shape.toString(expected)
+                + " of an ungrouped convolution, got "
+                + Shape.toString(columns.shape())
+                + " for input "
+                + Shape.toString(inputShape)
+                + ", weight "
+                + Shape.toString(wShape));
+      }
+    }
+    if (weightGrad && columns == null && input != null) {
+      checkSame(op, "weight", weight, "input", input);
+      if (!java.util.Arrays.equals(input.shape(), inputShape)) {
+        throw new IllegalArgumentException(
+            op
+                + ": input "
+                + Shape.toString(input.shape())
+                + " does not have inputShape "
+                + Shape.toString(inputShape));
+      }
+    }
+    if (weightGrad && columns == null && input == null) {
+      throw new IllegalArgumentException(
+          op + ": the weight gradient needs the forward's input or its columns; both are null");
+    }
+    NDArray gx =
+        inputGrad
+            ? conv2dBackwardInput(gradOut, weight, inputShape, stride, padding, dilation, groups)
+            : null;
+    if (!p.batchedColumns() || p.direct(gradOut)) {
+      // the direct layers (few inputs per output) keep the per-sample GEMMs: measured faster
+      return new Conv2dGrads(
+          gx,
+          weightGrad
+              ? conv2dBackwardWeight(gradOut, input, wShape, stride, padding, dilation, groups)
+              : null,
+          biasGrad ? conv2dBackwardBias(gradOut) : null);
+    }
+    Conv2dGrads wb = batchedBackward(p, gradOut, input, columns, weightGrad, biasGrad);
+    return new Conv2dGrads(gx, wb.weight(), wb.bias());
+  }
+
+  private static void checkForward(ConvPlan p, NDArray input, NDArray weight, NDArray bias) {
+    checkFloating("conv2d", "input", input);
+    checkSame("conv2d", "input", input, "weight", weight);
+    if (bias != null) {
+      checkSame("conv2d", "input", input, "bias", bias);
+      if (bias.ndim() != 1 || bias.shape(0) != p.o) {
+        throw new IllegalArgumentException(
+            "conv2d: bias must have shape ("
+                + p.o
+                + ") for weight "
+                + Shape.toString(weight.shape())
+                + ", got "
+                + Shape.toString(bias.shape()));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The batched-columns path: the whole batch's im2col as one (K, N * L) matrix (groups == 1)
+
+  /** The im2col of the whole batch, (K, N * L); the caller owns it. */
+  private static NDArray columnsOf(ConvPlan p, NDArray input) {
+    NDArray columns = NDArray.empty(input.dtype(), input.device(), p.k, p.n * p.l());
+    try (NDArray x = input.contiguous()) {
+      input.backend().im2colBatch(x, p.geometry(1), p.n, columns);
+    } catch (RuntimeException e) {
+      columns.close();
+      throw e;
+    }
+    return columns;
+  }
+
+  /**
+   * {@code weight (O, K) @ columns (K, N * L)} as a batch of GEMMs over equal runs of samples
+   * (which the GEMM spreads over the threads; every output element is one dot product over K, so
+   * the result does not depend on the split), then one pass that reorders (O, samples, L) into (N,
+   * O, L) and adds the bias.
+   */
+  private static NDArray batchedForward(ConvPlan p, NDArray columns, NDArray weight, NDArray bias) {
+    int l = p.l();
+    int nl = p.n * l;
+    DType dt = columns.dtype();
+    Device dev = columns.device();
+    Backend be = columns.backend();
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(dt, dev, p.outShape());
+      NDArray w = weight.contiguous();
+      NDArray products = NDArray.empty(dt, dev, p.o * nl);
+      int per = Math.max(1, p.n / FORWARD_PARTS);
+      int parts = Math.min(FORWARD_PARTS, p.n / per);
+      int rest = p.n - parts * per;
+      long wOff = w.layout().offset();
+      long cOff = columns.layout().offset();
+      // full parts: (parts, O, K) @ (parts, K, per * L) -> (parts, O, per * L)
+      try (NDArray wb =
+              w.borrow(new Layout(new int[] {parts, p.o, p.k}, new long[] {0, p.k, 1}, wOff));
+          NDArray cb =
+              columns.borrow(
+                  new Layout(
+                      new int[] {parts, p.k, per * l}, new long[] {(long) per * l, nl, 1}, cOff));
+          NDArray pb = products.borrow(Layout.contiguous(new int[] {parts, p.o, per * l}))) {
+        be.matmul(wb, cb, pb);
+      }
+      if (rest > 0) {
+        long c0 = (long) parts * per;
+        try (NDArray w2 = w.borrow(new Layout(new int[] {p.o, p.k}, new long[] {p.k, 1}, wOff));
+            NDArray cr =
+                columns.borrow(
+                    new Layout(new int[] {p.k, rest * l}, new long[] {nl, 1}, cOff + c0 * l));
+            NDArray pr =
+                products.borrow(
+                    new Layout(
+                        new int[] {p.o, rest * l},
+                        new long[] {(long) rest * l, 1},
+                        c0 * p.o * l))) {
+          be.matmul(w2, cr, pr);
+        }
+      }
+      // products (part, O, sample, L) -> out (part, sample, O, L), bias added on the way
+      reorder(be, products, out, bias, 0, parts, per, p.o, l);
+      if (rest > 0) {
+        reorder(be, products, out, bias, (long) parts * per, 1, rest, p.o, l);
+      }
+      return scope.keep(out);
+    }
+  }
+
+  /** Parts of equal sample runs the forward GEMM is cut into (a multiple of 2, 3 and 4 threads). */
+  private static final int FORWARD_PARTS = 12;
+
+  /**
+   * {@code out[n0 + q * per + s, o, :] = products[.., q, o, s, :] (+ bias[o])} for {@code parts}
+   * blocks of {@code per} samples starting at sample {@code n0}.
+   */
+  private static void reorder(
+      Backend be,
+      NDArray products,
+      NDArray out,
+      NDArray bias,
+      long n0,
+      int parts,
+      int per,
+      int o,
+      int l) {
+    int[] shape = {parts, per, o, l};
+    try (NDArray src =
+            products.borrow(
+                new Layout(
+                    shape, new long[] {(long) o * per * l, l, (long) per * l, 1}, n0 * o * l));
+        NDArray dst =
+            out.borrow(
+                new Layout(
+                    shape, Shape.contiguousStrides(shape), out.layout().offset() + n0 * o * l))) {
+      if (bias == null) {
+        be.copy(src, dst);
+      } else {
+        try (NDArray b = bias.contiguous();
+            NDArray bb =
+                b.borrow(new Layout(shape, new long[] {0, 0, 1, 0}, b.layout().offset()))) {
+          be.binary(org.emberdl.tensor.ops.BinaryOp.ADD, src, bb, dst);
+        }
+      }
+    }
+  }
+
+  /**
+   * The backward pass on the batched columns: {@code gradOut} is copied once to (O, N * L) (its row
+   * sums are the bias gradient); the weight gradient is one GEMM {@code (O, N L) @ (N L, K)} whose
+   * rows the GEMM splits across threads (so it does not depend on the thread count), and the input
+   * gradient {@code weight^T @ gradOut} fills a (K, N * L) matrix that col2im adds into the image.
+   */
+  private static Conv2dGrads batchedBackward(
+      ConvPlan p,
+      NDArray gradOut,
+      NDArray input,
+      NDArray columns,
+      boolean weightGrad,
+      boolean biasGrad) {
+    int l = p.l();
+    int nl = p.n * l;
+    DType dt = gradOut.dtype();
+    Device dev = gradOut.device();
+    Backend be = gradOut.backend();
+    try (MemoryScope scope = MemoryScope.open()) {
+      // gradOut (N, O, L) -> (O, N, L)
+      NDArray gT = NDArray.empty(dt, dev, p.o, nl);
+      try (NDArray go = gradOut.contiguous();
+          NDArray src =
+              go.borrow(
+                  new Layout(
+                      new int[] {p.o, p.n, l},
+                      new long[] {l, (long) p.o * l, 1},
+                      go.layout().offset()));
+          NDArray dst = gT.borrow(Layout.contiguous(new int[] {p.o, p.n, l}))) {
+        be.copy(src, dst);
+      }
+      NDArray gb = biasGrad ? gT.sum(1) : null;
+      NDArray gw = null;
+      if (weightGrad) {
+        gw = NDArray.empty(dt, dev, p.weightShape());
+        NDArray cols = columns != null ? columns : columnsOf(p, input);
+        try (NDArray colsT =
+                cols.borrow(
+                    new Layout(new int[] {nl, p.k}, new long[] {1, nl}, cols.layout().offset()));
+            NDArray gw2 = gw.borrow(Layout.contiguous(new int[] {p.o, p.k}))) {
+          be.matmul(gT, colsT, gw2);
+        } finally {
+          if (cols != columns) {
+            cols.close();
+          }
+        }
+      }
+      return new Conv2dGrads(
+          null, gw == null ? null : scope.keep(gw), gb == null ? null : scope.keep(gb));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The direct forward: ungrouped convolutions with few inputs per output (Backend#hasDirectConv2d)
+
+  private static NDArray directForward(ConvPlan p, NDArray input, NDArray weight, NDArray bias) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(input.dtype(), input.device(), p.outShape());
+      input
+          .backend()
+          .conv2dDirect(
+              input.contiguous(),
+              weight.contiguous(),
+              bias == null ? null : bias.contiguous(),
+              p.geometry(1),
+              p.n,
+              out);
       return scope.keep(out);
     }
   }
@@ -181,6 +495,9 @@ public final class Convolution {
     checkFloating("conv2dBackwardWeight", "input", input);
     checkSame("conv2dBackwardWeight", "input", input, "gradOut", gradOut);
     p.checkGradOut("conv2dBackwardWeight", gradOut);
+    if (p.batchedColumns() && !p.direct(input)) {
+      return batchedBackward(p, gradOut, input, null, true, false).weight();
+    }
     try (MemoryScope scope = MemoryScope.open()) {
       NDArray gradW = NDArray.zeros(input.dtype(), input.device(), weightShape);
       if (p.n > 0) {
@@ -640,6 +957,23 @@ public final class Convolution {
       int ch = (int) Math.max(1, Math.min(Math.max(n, 1), COLUMN_BUDGET_BYTES / perSample));
       return new ConvPlan(
           batched, n, c, h, w, o, g, og, k, kh, kw, stride, padding, dilation, outH, outW, ch);
+    }
+
+    /**
+     * True when the whole batch's columns fit in one chunk and there is one group: the batched (K,
+     * N * L) path, whose GEMMs see the whole batch at once.
+     */
+    boolean batchedColumns() {
+      return g == 1 && n > 0 && chunk >= n;
+    }
+
+    int[] weightShape() {
+      return new int[] {o, c / g, kh, kw};
+    }
+
+    /** True when the backend convolves {@code a}'s dtype with this K directly (no im2col). */
+    boolean direct(NDArray a) {
+      return g == 1 && n > 0 && a.backend().hasDirectConv2d(a.dtype(), geometry(1));
     }
 
     int[] outShape() {
