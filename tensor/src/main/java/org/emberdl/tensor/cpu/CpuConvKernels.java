@@ -127,10 +127,52 @@ final class CpuConvKernels {
         (long) g.columnRows() * g.columnCols(),
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {
+          if (f32) {
+            // heap copies of one channel's rows and plane: array loops, not an Unsafe get/put
+            // per element (4x faster on the examples' conv2, whose rows are 11 long)
+            float[] rows = new float[(int) (kk * l)];
+            float[] plane = new float[g.height() * g.width()];
+            for (long c = from; c < to; c++) {
+              col2imPlaneF(col + c * kk * l * es, g, img + c * planeBytes, rows, plane);
+            }
+            return;
+          }
           for (long c = from; c < to; c++) {
-            col2imPlane(col + c * kk * l * es, l * es, g, img + c * planeBytes, f32, es);
+            col2imPlane(col + c * kk * l * es, l * es, g, img + c * planeBytes, false, es);
           }
         });
+  }
+
+  /** {@link #col2imPlane} in float32 on heap copies of the rows and the plane. */
+  private static void col2imPlaneF(
+      long src, Conv2dGeometry g, long dst, float[] rows, float[] plane) {
+    UNSAFE.copyMemory(null, src, rows, UnsafeAccess.FLOAT_BASE, 4L * rows.length);
+    UNSAFE.copyMemory(null, dst, plane, UnsafeAccess.FLOAT_BASE, 4L * plane.length);
+    int oh = g.outH();
+    int ow = g.outW();
+    int sw = g.strideW();
+    int width = g.width();
+    int kk = g.kernelH() * g.kernelW();
+    for (int r = 0; r < kk; r++) {
+      int i = r / g.kernelW();
+      int j = r % g.kernelW();
+      int w0 = -g.padW() + j * g.dilationW();
+      int lo = firstInside(w0, sw, ow);
+      int hi = endInside(w0, sw, width, ow, lo);
+      int row = r * oh * ow;
+      for (int y = 0; y < oh; y++) {
+        int h = y * g.strideH() - g.padH() + i * g.dilationH();
+        if (h < 0 || h >= g.height()) {
+          continue;
+        }
+        int s = row + y * ow;
+        int d = h * width + w0;
+        for (int x = lo; x < hi; x++) {
+          plane[d + x * sw] += rows[s + x];
+        }
+      }
+    }
+    UNSAFE.copyMemory(plane, UnsafeAccess.FLOAT_BASE, null, dst, 4L * plane.length);
   }
 
   /**
