@@ -57,19 +57,39 @@ public class Sequential extends Module implements Iterable<Module> {
   /**
    * Runs the modules in order. Intermediate results are closed as soon as the next module has
    * consumed them (the graph keeps what backward needs), so peak memory stays near one layer's; an
-   * empty Sequential returns a new tensor sharing the input's values.
+   * empty Sequential returns a new tensor sharing the input's values. A {@link ReLU} directly
+   * followed by a {@link MaxPool2d} runs as one op ({@link Tensor#reluMaxPool2d}: the same values
+   * and gradients, one pass over the input instead of three).
    */
   @Override
   public Tensor forward(Tensor input) {
     Tensor x = input;
-    for (Module m : layers) {
-      Tensor y = m.forward(x);
+    for (int i = 0; i < layers.size(); i++) {
+      Module m = layers.get(i);
+      Tensor y;
+      if (fusesReluPool(i)) {
+        // ReLU then MaxPool2d: one op, the same values and gradients (Tensor#reluMaxPool2d)
+        MaxPool2d pool = (MaxPool2d) layers.get(++i);
+        y = x.reluMaxPool2d(pool.kernel, pool.stride, pool.padding);
+      } else {
+        y = m.forward(x);
+      }
       if (x != input && y != x) {
         x.close();
       }
       x = y;
     }
     return x == input ? Identity.of(input) : x;
+  }
+
+  /**
+   * True when layer i is a plain {@link ReLU} and the next a plain {@link MaxPool2d} (not
+   * subclasses, whose forward may differ), which run as one op.
+   */
+  private boolean fusesReluPool(int i) {
+    return i + 1 < layers.size()
+        && layers.get(i).getClass() == ReLU.class
+        && layers.get(i + 1).getClass() == MaxPool2d.class;
   }
 
   @Override

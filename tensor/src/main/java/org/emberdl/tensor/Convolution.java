@@ -706,6 +706,22 @@ public final class Convolution {
   }
 
   /**
+   * ReLU then max pooling in one pass over the input: {@code relu(maxPool2d(x))}, which equals
+   * {@code maxPool2d(relu(x))} (ReLU is monotone and keeps NaN), with {@code maxPool2d(x)}'s
+   * indices. Reads the input once and applies ReLU to the pooled result only (a quarter of the
+   * input for 2x2 windows) instead of writing a rectified copy of the whole input.
+   *
+   * @return values (ReLU applied) and int64 indices, as {@link #maxPool2d}
+   */
+  public static ValuesIndices reluMaxPool2d(
+      NDArray input, int[] kernel, int[] stride, int[] padding) {
+    ValuesIndices vi = maxPool2d(input, kernel, stride, padding);
+    NDArray v = vi.values();
+    v.backend().unary(org.emberdl.tensor.ops.UnaryOp.RELU, v, v);
+    return vi;
+  }
+
+  /**
    * The gradient of {@link #maxPool2d}: each element of {@code gradOut} is added to the input
    * position its index names.
    *

@@ -224,4 +224,26 @@ class ConvolutionFastPathTest {
     x.close();
     w.close();
   }
+
+  /** relu(maxPool(x)): maxPool's indices on x, ReLU on the values (NaN kept, as relu keeps it). */
+  @Test
+  void reluMaxPoolIsMaxPoolThenRelu() {
+    try (MemoryScope scope = MemoryScope.open()) {
+      double[] v = ConvolutionTest.randn(31, 2, 3, 6, 5);
+      v[7] = Double.NaN;
+      NDArray x = NDArray.of(v, 2, 3, 6, 5).cast(F32);
+      int[] k = {2};
+      ValuesIndices plain = Convolution.maxPool2d(x, k, null, new int[] {0});
+      ValuesIndices fused = Convolution.reluMaxPool2d(x, k, null, new int[] {0});
+      assertClose(plain.indices().toDoubleArray(), fused.indices(), 0);
+      double[] expected = plain.values().toDoubleArray();
+      for (int i = 0; i < expected.length; i++) {
+        expected[i] = Double.isNaN(expected[i]) ? Double.NaN : Math.max(expected[i], 0);
+      }
+      double[] got = fused.values().toDoubleArray();
+      for (int i = 0; i < expected.length; i++) {
+        assertEquals(expected[i], got[i], 0, "value " + i);
+      }
+    }
+  }
 }

@@ -101,6 +101,40 @@ public final class ConvFunctions {
     }.output(vi.values());
   }
 
+  /**
+   * {@code maxPool2d(relu(x))} as one recorded op, computed as {@code relu(maxPool2d(x))}: the same
+   * values, and the gradient {@code step(x) * maxPool2dBackward(grad)} with the pooling's indices
+   * taken on x, which is what the two recorded ops give (wherever x's window maximum is not
+   * positive, both send nothing back; elsewhere both pick the same element). No rectified copy of
+   * the input is made or kept.
+   */
+  public static Tensor reluMaxPool2d(Tensor input, int[] kernel, int[] stride, int[] padding) {
+    ValuesIndices vi = Convolution.reluMaxPool2d(input.data(), kernel, stride, padding);
+    if (!Function.isNeeded(input)) {
+      vi.indices().close();
+      return Tensor.of(vi.values());
+    }
+    int[] inShape = input.data().shape();
+    NDArray indices = vi.indices();
+    return new Function("reluMaxPool2d", input) {
+      private final NDArray x = save(input.data());
+      private final NDArray idx = save(indices);
+
+      {
+        indices.close();
+      }
+
+      @Override
+      protected NDArray[] backward(NDArray grad) {
+        try (NDArray pooled =
+                Convolution.maxPool2dBackward(grad, idx, inShape, kernel, stride, padding);
+            NDArray mask = x.step()) {
+          return new NDArray[] {pooled.mul(mask)};
+        }
+      }
+    }.output(vi.values());
+  }
+
   public static Tensor avgPool2d(Tensor input, int[] kernel, int[] stride, int[] padding) {
     NDArray r = Convolution.avgPool2d(input.data(), kernel, stride, padding);
     if (!Function.isNeeded(input)) {
