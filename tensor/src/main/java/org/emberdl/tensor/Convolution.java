@@ -10,10 +10,23 @@ package org.emberdl.tensor;
  * stride}, {@code padding}, {@code dilation}, {@code kernel}) are {@code {h, w}} pairs or one value
  * for both dims. Any input view is accepted; non-contiguous inputs are copied once.
  *
- * <p>Convolution is im2col + GEMM: the columns of a chunk of samples are built by one im2col call
- * (samples and channels are independent image planes, so a (n, C, H, W) block is one (n * C, H, W)
- * image) and multiplied by one batched GEMM over (sample, group). Chunks bound the columns' memory;
- * every intermediate is freed before returning.
+ * <p>Convolution is im2col + GEMM, chosen by shape:
+ *
+ * <ul>
+ *   <li>ungrouped, with the whole batch's columns within 64 MiB: one (K, N * L) im2col matrix
+ *       ({@code K = C * kh * kw}, {@code L = outH * outW}) and one GEMM {@code columns^T @
+ *       weight^T}; {@link #conv2dKeepingColumns} hands the matrix to the caller so that {@link
+ *       #conv2dBackward} computes the weight gradient as one GEMM over the batch without building
+ *       it again;
+ *   <li>ungrouped with few inputs per output where the backend has a direct kernel ({@link
+ *       Backend#hasDirectConv2d}: on CPU float32, stride 1, K at most 16, such as a first layer on
+ *       1-channel images): no im2col at all;
+ *   <li>otherwise the columns of a chunk of samples are built by one im2col call (samples and
+ *       channels are independent image planes, so a (n, C, H, W) block is one (n * C, H, W) image)
+ *       and multiplied by one batched GEMM over (sample, group). Chunks bound the columns' memory.
+ * </ul>
+ *
+ * Every intermediate not handed to the caller is freed before returning.
  */
 public final class Convolution {
   /** Upper bound on the im2col buffer of one chunk of samples (at least one sample per chunk). */
@@ -102,9 +115,10 @@ public final class Convolution {
   /**
    * {@link #conv2d}, also returning the im2col columns of the input for {@link #conv2dBackward}, so
    * that the weight gradient does not build them again. The columns, (C * kh * kw, N * outH *
-   * outW), are kept only for an ungrouped convolution whose columns fit in 64 MiB (otherwise {@code
-   * columns} is null and the backward pass rebuilds them chunk by chunk); the caller owns them and
-   * closes them after the backward pass.
+   * outW), are kept only for an ungrouped convolution whose columns fit in 64 MiB and that the
+   * backend does not convolve directly ({@link Backend#hasDirectConv2d}); otherwise {@code columns}
+   * is null and the backward pass takes the per-sample path. The caller owns them and closes them
+   * after the backward pass (the autograd node does, or its scope).
    */
   public static Conv2dResult conv2dKeepingColumns(
       NDArray input,
