@@ -246,4 +246,37 @@ class ConvolutionFastPathTest {
       }
     }
   }
+
+  /**
+   * Backend's default im2colBatch (per-sample im2col and a copy, for backends without their own)
+   * against the reference columns and the CPU kernel.
+   */
+  @Test
+  void defaultIm2colBatchMatchesTheReference() throws Exception {
+    Conv cv = new Conv(3, 2, 6, 5, 1, 3, 2, 1, 2, 1, 1, 1, 1, 1);
+    double[] x = ConvolutionTest.randn(41, cv.inputShape());
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray xa = NDArray.of(x, cv.inputShape());
+      Backend cpu = xa.backend();
+      // a Backend whose every method is the CPU backend's except im2colBatch, the interface default
+      Backend viaDefault =
+          (Backend)
+              java.lang.reflect.Proxy.newProxyInstance(
+                  Backend.class.getClassLoader(),
+                  new Class<?>[] {Backend.class},
+                  (proxy, method, args) ->
+                      method.getName().equals("im2colBatch")
+                          ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args)
+                          : method.invoke(cpu, args));
+      int k = cv.c() * cv.kh() * cv.kw();
+      int nl = cv.n() * cv.outH() * cv.outW();
+      NDArray byDefault = NDArray.zeros(F64, k, nl);
+      NDArray byKernel = NDArray.zeros(F64, k, nl);
+      viaDefault.im2colBatch(xa, geometry(cv), cv.n(), byDefault);
+      cpu.im2colBatch(xa, geometry(cv), cv.n(), byKernel);
+      double[] expected = referenceColumns(cv, x);
+      assertClose(expected, byDefault, 0);
+      assertClose(expected, byKernel, 0);
+    }
+  }
 }
