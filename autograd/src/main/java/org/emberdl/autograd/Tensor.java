@@ -601,6 +601,14 @@ public class Tensor implements AutoCloseable {
     return ConvFunctions.maxPool2d(this, kernel, stride, padding);
   }
 
+  /**
+   * {@code relu().maxPool2d(kernel, stride, padding)} as one op: the same values and gradients,
+   * without the rectified copy of this tensor.
+   */
+  public Tensor reluMaxPool2d(int[] kernel, int[] stride, int[] padding) {
+    return ConvFunctions.reluMaxPool2d(this, kernel, stride, padding);
+  }
+
   public Tensor avgPool2d(int[] kernel, int[] stride, int[] padding) {
     return ConvFunctions.avgPool2d(this, kernel, stride, padding);
   }

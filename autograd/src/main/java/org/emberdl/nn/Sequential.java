@@ -60,7 +60,9 @@ public class Sequential extends Module implements Iterable<Module> {
    * consumed them (the graph keeps what backward needs), so peak memory stays near one layer's; an
    * empty Sequential returns a new tensor sharing the input's values. A {@link Linear} followed by
    * a {@link ReLU} runs as one call ({@link Linear#forward(Tensor, UnaryOp)}): without a graph that
-   * is one fused kernel, with one the same recorded ops as the two modules.
+   * is one fused kernel, with one the same recorded ops as the two modules. A {@link ReLU} directly
+   * followed by a {@link MaxPool2d} runs as one op ({@link Tensor#reluMaxPool2d}: the same values
+   * and gradients, one pass over the input instead of three).
    */
   @Override
   public Tensor forward(Tensor input) {
@@ -74,6 +76,10 @@ public class Sequential extends Module implements Iterable<Module> {
           && layers.get(i + 1).getClass() == ReLU.class) {
         y = ((Linear) m).forward(x, UnaryOp.RELU);
         i++;
+      } else if (fusesReluPool(i)) {
+        // ReLU then MaxPool2d: one op, the same values and gradients (Tensor#reluMaxPool2d)
+        MaxPool2d pool = (MaxPool2d) layers.get(++i);
+        y = x.reluMaxPool2d(pool.kernel, pool.stride, pool.padding);
       } else {
         y = m.forward(x);
       }
@@ -83,6 +89,16 @@ public class Sequential extends Module implements Iterable<Module> {
       x = y;
     }
     return x == input ? Identity.of(input) : x;
+  }
+
+  /**
+   * True when layer i is a plain {@link ReLU} and the next a plain {@link MaxPool2d} (not
+   * subclasses, whose forward may differ), which run as one op.
+   */
+  private boolean fusesReluPool(int i) {
+    return i + 1 < layers.size()
+        && layers.get(i).getClass() == ReLU.class
+        && layers.get(i + 1).getClass() == MaxPool2d.class;
   }
 
   @Override

@@ -31,11 +31,10 @@ public final class SmallCnn extends Module {
   public Tensor forward(Tensor x) {
     try (Tensor img = x.reshape(x.shape(0), 1, 28, 28); // (N, 1, 28, 28)
         Tensor c1 = conv1.forward(img); // (N, 32, 26, 26)
-        Tensor r1 = c1.relu();
-        Tensor p1 = r1.maxPool2d(POOL, POOL, NO_PAD); // (N, 32, 13, 13)
+        // relu then maxpool as one op: the same values and gradients, no rectified copy
+        Tensor p1 = c1.reluMaxPool2d(POOL, POOL, NO_PAD); // (N, 32, 13, 13)
         Tensor c2 = conv2.forward(p1); // (N, 64, 11, 11)
-        Tensor r2 = c2.relu();
-        Tensor p2 = r2.maxPool2d(POOL, POOL, NO_PAD); // (N, 64, 5, 5)
+        Tensor p2 = c2.reluMaxPool2d(POOL, POOL, NO_PAD); // (N, 64, 5, 5)
         Tensor flat = p2.reshape(p2.shape(0), 64 * 5 * 5);
         Tensor h = fc1.forward(flat);
         Tensor a = h.relu()) {

@@ -95,6 +95,58 @@ public interface Backend {
   void col2im(NDArray columns, Conv2dGeometry g, NDArray image);
 
   /**
+   * im2col of a batch into one matrix: {@code input} is (n, C, H, W) contiguous, {@code g} one
+   * sample's geometry, {@code columns} (C * kh * kw, n * outH * outW) contiguous, row {@code (c, i,
+   * j)} holding each sample's outH * outW values in turn. The default runs {@link #im2col} per
+   * sample into a scratch (K, L) matrix and copies it into the sample's columns; a backend may do
+   * it in one pass.
+   */
+  default void im2colBatch(NDArray input, Conv2dGeometry g, int n, NDArray columns) {
+    int k = g.columnRows();
+    int l = g.columnCols();
+    long ld = (long) n * l;
+    int[] plane = {g.channels(), g.height(), g.width()};
+    long sampleSize = (long) g.channels() * g.height() * g.width();
+    try (NDArray scratch = NDArray.empty(columns.dtype(), columns.device(), k, l)) {
+      for (int s = 0; s < n; s++) {
+        try (NDArray image =
+                input.borrow(
+                    new Layout(
+                        plane,
+                        Shape.contiguousStrides(plane),
+                        input.layout().offset() + s * sampleSize));
+            NDArray dst =
+                columns.borrow(
+                    new Layout(
+                        new int[] {k, l},
+                        new long[] {ld, 1},
+                        columns.layout().offset() + (long) s * l))) {
+          im2col(image, g, scratch);
+          copy(scratch, dst);
+        }
+      }
+    }
+  }
+
+  /**
+   * Whether {@link #conv2dDirect} runs for {@code dtype} convolutions of geometry {@code g} (one
+   * sample's): true where the backend has a direct kernel that beats im2col + GEMM there.
+   */
+  default boolean hasDirectConv2d(DType dtype, Conv2dGeometry g) {
+    return false;
+  }
+
+  /**
+   * Direct (no im2col) ungrouped convolution of {@code n} samples: input (n, C, H, W), weight (O,
+   * C, kh, kw), bias (O) or null, out (n, O, outH, outW), all contiguous; {@code g} is one sample's
+   * geometry. Only called where {@link #hasDirectConv2d} is true.
+   */
+  default void conv2dDirect(
+      NDArray input, NDArray weight, NDArray bias, Conv2dGeometry g, int n, NDArray out) {
+    throw new UnsupportedOperationException("conv2dDirect on " + device());
+  }
+
+  /**
    * Max pooling over (N, C, H, W) contiguous input into (N, C, outH, outW) values and int64 flat
    * indices into each input plane ({@code h * W + w}).
    */

@@ -10,10 +10,23 @@ package org.emberdl.tensor;
  * stride}, {@code padding}, {@code dilation}, {@code kernel}) are {@code {h, w}} pairs or one value
  * for both dims. Any input view is accepted; non-contiguous inputs are copied once.
  *
- * <p>Convolution is im2col + GEMM: the columns of a chunk of samples are built by one im2col call
- * (samples and channels are independent image planes, so a (n, C, H, W) block is one (n * C, H, W)
- * image) and multiplied by one batched GEMM over (sample, group). Chunks bound the columns' memory;
- * every intermediate is freed before returning.
+ * <p>Convolution is im2col + GEMM, chosen by shape:
+ *
+ * <ul>
+ *   <li>ungrouped, with the whole batch's columns within 64 MiB: one (K, N * L) im2col matrix
+ *       ({@code K = C * kh * kw}, {@code L = outH * outW}) and one GEMM {@code columns^T @
+ *       weight^T}; {@link #conv2dKeepingColumns} hands the matrix to the caller so that {@link
+ *       #conv2dBackward} computes the weight gradient as one GEMM over the batch without building
+ *       it again;
+ *   <li>ungrouped with few inputs per output where the backend has a direct kernel ({@link
+ *       Backend#hasDirectConv2d}: on CPU float32, stride 1, K at most 16, such as a first layer on
+ *       1-channel images): no im2col at all;
+ *   <li>otherwise the columns of a chunk of samples are built by one im2col call (samples and
+ *       channels are independent image planes, so a (n, C, H, W) block is one (n * C, H, W) image)
+ *       and multiplied by one batched GEMM over (sample, group). Chunks bound the columns' memory.
+ * </ul>
+ *
+ * Every intermediate not handed to the caller is freed before returning.
  */
 public final class Convolution {
   /** Upper bound on the im2col buffer of one chunk of samples (at least one sample per chunk). */
@@ -57,18 +70,13 @@ public final class Convolution {
             dilation,
             groups,
             input.dtype().byteSize());
-    checkFloating("conv2d", "input", input);
-    checkSame("conv2d", "input", input, "weight", weight);
-    if (bias != null) {
-      checkSame("conv2d", "input", input, "bias", bias);
-      if (bias.ndim() != 1 || bias.shape(0) != p.o) {
-        throw new IllegalArgumentException(
-            "conv2d: bias must have shape ("
-                + p.o
-                + ") for weight "
-                + Shape.toString(weight.shape())
-                + ", got "
-                + Shape.toString(bias.shape()));
+    checkForward(p, input, weight, bias);
+    if (p.direct(input)) {
+      return directForward(p, input, weight, bias);
+    }
+    if (p.batchedColumns()) {
+      try (NDArray columns = columnsOf(p, input)) {
+        return batchedForward(p, columns, weight, bias);
       }
     }
     try (MemoryScope scope = MemoryScope.open()) {
@@ -94,6 +102,276 @@ public final class Convolution {
           out.addInPlace(bias.reshape(p.o, 1, 1));
         }
       }
+      return scope.keep(out);
+    }
+  }
+
+  /** {@link #conv2d}'s output and, where kept, the im2col columns of its input. */
+  public record Conv2dResult(NDArray output, NDArray columns) {}
+
+  /** The gradients of {@link #conv2d}; an entry is null where it was not asked for. */
+  public record Conv2dGrads(NDArray input, NDArray weight, NDArray bias) {}
+
+  /**
+   * {@link #conv2d}, also returning the im2col columns of the input for {@link #conv2dBackward}, so
+   * that the weight gradient does not build them again. The columns, (C * kh * kw, N * outH *
+   * outW), are kept only for an ungrouped convolution whose columns fit in 64 MiB and that the
+   * backend does not convolve directly ({@link Backend#hasDirectConv2d}); otherwise {@code columns}
+   * is null and the backward pass takes the per-sample path. The caller owns them and closes them
+   * after the backward pass (the autograd node does, or its scope).
+   */
+  public static Conv2dResult conv2dKeepingColumns(
+      NDArray input,
+      NDArray weight,
+      NDArray bias,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups) {
+    ConvPlan p =
+        ConvPlan.of(
+            "conv2d",
+            input.shape(),
+            weight.shape(),
+            stride,
+            padding,
+            dilation,
+            groups,
+            input.dtype().byteSize());
+    if (!p.batchedColumns() || p.direct(input)) {
+      return new Conv2dResult(conv2d(input, weight, bias, stride, padding, dilation, groups), null);
+    }
+    checkForward(p, input, weight, bias);
+    NDArray columns = columnsOf(p, input);
+    try {
+      return new Conv2dResult(batchedForward(p, columns, weight, bias), columns);
+    } catch (RuntimeException e) {
+      columns.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The gradients of {@link #conv2d} with respect to the input, weight and bias, each computed only
+   * where asked for. With the forward's columns the weight gradient is one GEMM over the whole
+   * batch and the bias gradient comes from the same transposed copy of {@code gradOut}; without
+   * them this is {@link #conv2dBackwardInput}, {@link #conv2dBackwardWeight} and {@link
+   * #conv2dBackwardBias}.
+   *
+   * @param columns the forward's columns from {@link #conv2dKeepingColumns}, or null
+   * @param input the forward input (read only when columns is null and the weight gradient is asked
+   *     for)
+   * @param inputShape the forward input's shape
+   */
+  public static Conv2dGrads conv2dBackward(
+      NDArray gradOut,
+      NDArray input,
+      NDArray columns,
+      NDArray weight,
+      int[] inputShape,
+      int[] stride,
+      int[] padding,
+      int[] dilation,
+      int groups,
+      boolean inputGrad,
+      boolean weightGrad,
+      boolean biasGrad) {
+    String op = "conv2dBackward";
+    int[] wShape = weight.shape();
+    ConvPlan p =
+        ConvPlan.of(
+            op, inputShape, wShape, stride, padding, dilation, groups, weight.dtype().byteSize());
+    checkFloating(op, "weight", weight);
+    checkSame(op, "weight", weight, "gradOut", gradOut);
+    p.checkGradOut(op, gradOut);
+    if (columns != null) {
+      checkSame(op, "weight", weight, "columns", columns);
+      int[] expected = {p.k, p.n * p.l()};
+      if (!p.batchedColumns() || !java.util.Arrays.equals(columns.shape(), expected)) {
+        throw new IllegalArgumentException(
+            op
+                + ": columns must be the forward's im2col matrix "
+                + Shape.toString(expected)
+                + " of an ungrouped convolution, got "
+                + Shape.toString(columns.shape())
+                + " for input "
+                + Shape.toString(inputShape)
+                + ", weight "
+                + Shape.toString(wShape));
+      }
+    }
+    if (weightGrad && columns == null && input != null) {
+      checkSame(op, "weight", weight, "input", input);
+      if (!java.util.Arrays.equals(input.shape(), inputShape)) {
+        throw new IllegalArgumentException(
+            op
+                + ": input "
+                + Shape.toString(input.shape())
+                + " does not have inputShape "
+                + Shape.toString(inputShape));
+      }
+    }
+    if (weightGrad && columns == null && input == null) {
+      throw new IllegalArgumentException(
+          op + ": the weight gradient needs the forward's input or its columns; both are null");
+    }
+    NDArray gx =
+        inputGrad
+            ? conv2dBackwardInput(gradOut, weight, inputShape, stride, padding, dilation, groups)
+            : null;
+    if (columns == null) {
+      // Without the forward's columns the per-sample path is faster (building the (K, N * L)
+      // matrix again costs more than it saves); the direct layers (few inputs per output) never
+      // keep columns.
+      return new Conv2dGrads(
+          gx,
+          weightGrad
+              ? conv2dBackwardWeight(gradOut, input, wShape, stride, padding, dilation, groups)
+              : null,
+          biasGrad ? conv2dBackwardBias(gradOut) : null);
+    }
+    Conv2dGrads wb = batchedBackward(p, gradOut, columns, weightGrad, biasGrad);
+    return new Conv2dGrads(gx, wb.weight(), wb.bias());
+  }
+
+  private static void checkForward(ConvPlan p, NDArray input, NDArray weight, NDArray bias) {
+    checkFloating("conv2d", "input", input);
+    checkSame("conv2d", "input", input, "weight", weight);
+    if (bias != null) {
+      checkSame("conv2d", "input", input, "bias", bias);
+      if (bias.ndim() != 1 || bias.shape(0) != p.o) {
+        throw new IllegalArgumentException(
+            "conv2d: bias must have shape ("
+                + p.o
+                + ") for weight "
+                + Shape.toString(weight.shape())
+                + ", got "
+                + Shape.toString(bias.shape()));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The batched-columns path: the whole batch's im2col as one (K, N * L) matrix (groups == 1)
+
+  /** The im2col of the whole batch, (K, N * L); the caller owns it. */
+  private static NDArray columnsOf(ConvPlan p, NDArray input) {
+    NDArray columns = NDArray.empty(input.dtype(), input.device(), p.k, p.n * p.l());
+    try (NDArray x = input.contiguous()) {
+      input.backend().im2colBatch(x, p.geometry(1), p.n, columns);
+    } catch (RuntimeException e) {
+      columns.close();
+      throw e;
+    }
+    return columns;
+  }
+
+  /**
+   * {@code columns^T (N * L, K) @ weight^T (K, O)}, one GEMM whose long M the GEMM splits across
+   * threads (each output element is one dot product over K, so the split does not change it), then
+   * one pass that transposes each sample's (L, O) block into (O, L) and adds the bias. Of the
+   * layouts measured for the examples' conv2 (O = 64, K = 288, L = 121, batch 128, one thread of
+   * this machine's OpenBLAS) this one runs fastest: 17.5 ms, against 25.4 ms for {@code weight @
+   * columns} and 45.1 ms for per-sample GEMMs.
+   */
+  private static NDArray batchedForward(ConvPlan p, NDArray columns, NDArray weight, NDArray bias) {
+    int l = p.l();
+    int nl = p.n * l;
+    DType dt = columns.dtype();
+    Device dev = columns.device();
+    Backend be = columns.backend();
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(dt, dev, p.outShape());
+      NDArray w = weight.contiguous();
+      NDArray products = NDArray.empty(dt, dev, nl, p.o);
+      try (NDArray colsT =
+              columns.borrow(
+                  new Layout(new int[] {nl, p.k}, new long[] {1, nl}, columns.layout().offset()));
+          NDArray wT =
+              w.borrow(
+                  new Layout(new int[] {p.k, p.o}, new long[] {1, p.k}, w.layout().offset()))) {
+        be.matmul(colsT, wT, products);
+      }
+      // products (N, L, O) -> out (N, O, L), bias added on the way
+      int[] shape = {p.n, p.o, l};
+      try (NDArray src =
+              products.borrow(
+                  new Layout(
+                      shape, new long[] {(long) l * p.o, 1, p.o}, products.layout().offset()));
+          NDArray dst = out.borrow(Layout.contiguous(shape))) {
+        if (bias == null) {
+          be.copy(src, dst);
+        } else {
+          try (NDArray b = bias.contiguous();
+              NDArray bb = b.borrow(new Layout(shape, new long[] {0, 1, 0}, b.layout().offset()))) {
+            be.binary(org.emberdl.tensor.ops.BinaryOp.ADD, src, bb, dst);
+          }
+        }
+      }
+      return scope.keep(out);
+    }
+  }
+
+  /**
+   * The weight and bias gradients from the forward's kept columns: {@code gradOut} is copied once
+   * to (O, N * L) (its row sums are the bias gradient), and the weight gradient is one GEMM {@code
+   * (O, N L) @ (N L, K)} (the GEMM slices the long inner dimension by shape alone and splits rows
+   * across threads, so the result does not depend on the thread count). The input gradient stays
+   * per sample ({@link #conv2dBackwardInput}): measured as fast as any batched layout, and it needs
+   * no transposed copy.
+   */
+  private static Conv2dGrads batchedBackward(
+      ConvPlan p, NDArray gradOut, NDArray columns, boolean weightGrad, boolean biasGrad) {
+    int l = p.l();
+    int nl = p.n * l;
+    DType dt = gradOut.dtype();
+    Device dev = gradOut.device();
+    Backend be = gradOut.backend();
+    try (MemoryScope scope = MemoryScope.open()) {
+      // gradOut (N, O, L) -> (O, N, L)
+      NDArray gT = NDArray.empty(dt, dev, p.o, nl);
+      try (NDArray go = gradOut.contiguous();
+          NDArray src =
+              go.borrow(
+                  new Layout(
+                      new int[] {p.o, p.n, l},
+                      new long[] {l, (long) p.o * l, 1},
+                      go.layout().offset()));
+          NDArray dst = gT.borrow(Layout.contiguous(new int[] {p.o, p.n, l}))) {
+        be.copy(src, dst);
+      }
+      NDArray gb = biasGrad ? gT.sum(1) : null;
+      NDArray gw = null;
+      if (weightGrad) {
+        gw = NDArray.empty(dt, dev, p.weightShape());
+        try (NDArray colsT =
+                columns.borrow(
+                    new Layout(
+                        new int[] {nl, p.k}, new long[] {1, nl}, columns.layout().offset()));
+            NDArray gw2 = gw.borrow(Layout.contiguous(new int[] {p.o, p.k}))) {
+          be.matmul(gT, colsT, gw2);
+        }
+      }
+      return new Conv2dGrads(
+          null, gw == null ? null : scope.keep(gw), gb == null ? null : scope.keep(gb));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The direct forward: ungrouped convolutions with few inputs per output (Backend#hasDirectConv2d)
+
+  private static NDArray directForward(ConvPlan p, NDArray input, NDArray weight, NDArray bias) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray out = NDArray.empty(input.dtype(), input.device(), p.outShape());
+      input
+          .backend()
+          .conv2dDirect(
+              input.contiguous(),
+              weight.contiguous(),
+              bias == null ? null : bias.contiguous(),
+              p.geometry(1),
+              p.n,
+              out);
       return scope.keep(out);
     }
   }
@@ -442,6 +720,22 @@ public final class Convolution {
   }
 
   /**
+   * ReLU then max pooling in one pass over the input: {@code relu(maxPool2d(x))}, which equals
+   * {@code maxPool2d(relu(x))} (ReLU is monotone and keeps NaN), with {@code maxPool2d(x)}'s
+   * indices. Reads the input once and applies ReLU to the pooled result only (a quarter of the
+   * input for 2x2 windows) instead of writing a rectified copy of the whole input.
+   *
+   * @return values (ReLU applied) and int64 indices, as {@link #maxPool2d}
+   */
+  public static ValuesIndices reluMaxPool2d(
+      NDArray input, int[] kernel, int[] stride, int[] padding) {
+    ValuesIndices vi = maxPool2d(input, kernel, stride, padding);
+    NDArray v = vi.values();
+    v.backend().unary(org.emberdl.tensor.ops.UnaryOp.RELU, v, v);
+    return vi;
+  }
+
+  /**
    * The gradient of {@link #maxPool2d}: each element of {@code gradOut} is added to the input
    * position its index names.
    *
@@ -640,6 +934,23 @@ public final class Convolution {
       int ch = (int) Math.max(1, Math.min(Math.max(n, 1), COLUMN_BUDGET_BYTES / perSample));
       return new ConvPlan(
           batched, n, c, h, w, o, g, og, k, kh, kw, stride, padding, dilation, outH, outW, ch);
+    }
+
+    /**
+     * True when the whole batch's columns fit in one chunk and there is one group: the batched (K,
+     * N * L) path, whose GEMMs see the whole batch at once.
+     */
+    boolean batchedColumns() {
+      return g == 1 && n > 0 && chunk >= n;
+    }
+
+    int[] weightShape() {
+      return new int[] {o, c / g, kh, kw};
+    }
+
+    /** True when the backend convolves {@code a}'s dtype with this K directly (no im2col). */
+    boolean direct(NDArray a) {
+      return g == 1 && n > 0 && a.backend().hasDirectConv2d(a.dtype(), geometry(1));
     }
 
     int[] outShape() {

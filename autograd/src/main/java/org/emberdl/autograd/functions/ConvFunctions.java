@@ -10,6 +10,12 @@ import org.emberdl.tensor.ValuesIndices;
 public final class ConvFunctions {
   private ConvFunctions() {}
 
+  /**
+   * conv2d with its backward rule. When the weight needs a gradient the forward's im2col columns
+   * are kept (freed with this node after backward, or when the enclosing scope closes) so that the
+   * weight gradient multiplies them instead of building them again; all three gradients then come
+   * from one {@link Convolution#conv2dBackward} call.
+   */
   public static Tensor conv2d(
       Tensor input,
       Tensor weight,
@@ -18,43 +24,57 @@ public final class ConvFunctions {
       int[] padding,
       int[] dilation,
       int groups) {
-    NDArray r =
-        Convolution.conv2d(
-            input.data(),
-            weight.data(),
-            bias == null ? null : bias.data(),
-            stride,
-            padding,
-            dilation,
-            groups);
     Tensor[] inputs =
         bias == null ? new Tensor[] {input, weight} : new Tensor[] {input, weight, bias};
+    NDArray b = bias == null ? null : bias.data();
     if (!Function.isNeeded(inputs)) {
-      return Tensor.of(r);
+      return Tensor.of(
+          Convolution.conv2d(input.data(), weight.data(), b, stride, padding, dilation, groups));
     }
+    Convolution.Conv2dResult r =
+        weight.requiresGrad()
+            ? Convolution.conv2dKeepingColumns(
+                input.data(), weight.data(), b, stride, padding, dilation, groups)
+            : new Convolution.Conv2dResult(
+                Convolution.conv2d(
+                    input.data(), weight.data(), b, stride, padding, dilation, groups),
+                null);
     int[] inShape = input.data().shape();
-    int[] wShape = weight.data().shape();
+    NDArray columns = r.columns();
     return new Function("conv2d", inputs) {
-      private final NDArray x = save(input.data());
+      // the input itself is needed only when there are no columns to reuse
+      private final NDArray x = columns == null ? save(input.data()) : null;
       private final NDArray w = save(weight.data());
+      private final NDArray cols = columns == null ? null : save(columns);
+
+      {
+        if (columns != null) {
+          columns.close();
+        }
+      }
 
       @Override
       protected NDArray[] backward(NDArray grad) {
-        NDArray[] out = new NDArray[inputs.length];
-        if (needsGrad(0)) {
-          out[0] =
-              Convolution.conv2dBackwardInput(grad, w, inShape, stride, padding, dilation, groups);
-        }
-        if (needsGrad(1)) {
-          out[1] =
-              Convolution.conv2dBackwardWeight(grad, x, wShape, stride, padding, dilation, groups);
-        }
-        if (inputs.length == 3 && needsGrad(2)) {
-          out[2] = Convolution.conv2dBackwardBias(grad);
-        }
-        return out;
+        boolean needBias = inputs.length == 3 && needsGrad(2);
+        Convolution.Conv2dGrads g =
+            Convolution.conv2dBackward(
+                grad,
+                x,
+                cols,
+                w,
+                inShape,
+                stride,
+                padding,
+                dilation,
+                groups,
+                needsGrad(0),
+                needsGrad(1),
+                needBias);
+        return inputs.length == 3
+            ? new NDArray[] {g.input(), g.weight(), g.bias()}
+            : new NDArray[] {g.input(), g.weight()};
       }
-    }.output(r);
+    }.output(r.output());
   }
 
   public static Tensor maxPool2d(Tensor input, int[] kernel, int[] stride, int[] padding) {
@@ -77,6 +97,40 @@ public final class ConvFunctions {
         return new NDArray[] {
           Convolution.maxPool2dBackward(grad, idx, inShape, kernel, stride, padding)
         };
+      }
+    }.output(vi.values());
+  }
+
+  /**
+   * {@code maxPool2d(relu(x))} as one recorded op, computed as {@code relu(maxPool2d(x))}: the same
+   * values, and the gradient {@code step(x) * maxPool2dBackward(grad)} with the pooling's indices
+   * taken on x, which is what the two recorded ops give (wherever x's window maximum is not
+   * positive, both send nothing back; elsewhere both pick the same element). No rectified copy of
+   * the input is made or kept.
+   */
+  public static Tensor reluMaxPool2d(Tensor input, int[] kernel, int[] stride, int[] padding) {
+    ValuesIndices vi = Convolution.reluMaxPool2d(input.data(), kernel, stride, padding);
+    if (!Function.isNeeded(input)) {
+      vi.indices().close();
+      return Tensor.of(vi.values());
+    }
+    int[] inShape = input.data().shape();
+    NDArray indices = vi.indices();
+    return new Function("reluMaxPool2d", input) {
+      private final NDArray x = save(input.data());
+      private final NDArray idx = save(indices);
+
+      {
+        indices.close();
+      }
+
+      @Override
+      protected NDArray[] backward(NDArray grad) {
+        try (NDArray pooled =
+                Convolution.maxPool2dBackward(grad, idx, inShape, kernel, stride, padding);
+            NDArray mask = x.step()) {
+          return new NDArray[] {pooled.mul(mask)};
+        }
       }
     }.output(vi.values());
   }

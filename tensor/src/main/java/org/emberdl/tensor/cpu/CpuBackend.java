@@ -310,6 +310,31 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void im2colBatch(NDArray input, Conv2dGeometry g, int n, NDArray columns) {
+    CpuConvKernels.im2colBatch(input, g, n, columns);
+  }
+
+  /**
+   * Up to this many inputs per output (C * kh * kw) the direct kernel (stride 1) wins (measured: a
+   * 1-channel 3x3 layer, K = 9); from there on im2col + GEMM does.
+   */
+  private static final int DIRECT_CONV_MAX_K = 16;
+
+  @Override
+  public boolean hasDirectConv2d(DType dtype, Conv2dGeometry g) {
+    return dtype == DType.FLOAT32
+        && g.columnRows() <= DIRECT_CONV_MAX_K
+        && g.strideH() == 1
+        && g.strideW() == 1;
+  }
+
+  @Override
+  public void conv2dDirect(
+      NDArray input, NDArray weight, NDArray bias, Conv2dGeometry g, int n, NDArray out) {
+    CpuDirectConv.forward(input, weight, bias, g, n, out);
+  }
+
+  @Override
   public void maxPool2d(NDArray input, Pool2dGeometry g, NDArray out, NDArray indices) {
     CpuConvKernels.maxPool2d(input, g, out, indices);
   }
