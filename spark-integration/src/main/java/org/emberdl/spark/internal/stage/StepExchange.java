@@ -11,7 +11,6 @@ import org.emberdl.spark.internal.local.RoundWeights;
 import org.emberdl.spark.internal.plan.StageReduce;
 import org.emberdl.spark.internal.train.Coordinator;
 import org.emberdl.spark.internal.train.RoundExecutor;
-import org.emberdl.tensor.EmberConfig;
 
 /**
  * The driver's state of one epoch's training stage, shared by the threads that hand in the tasks'
@@ -47,8 +46,6 @@ import org.emberdl.tensor.EmberConfig;
  * (its blocks are per step), and none recomputes a step whose result is on its way.
  */
 public final class StepExchange {
-  private static final int CORES = Runtime.getRuntime().availableProcessors();
-
   private record Waiter(int partition, int stageAttempt, StageReply context) {}
 
   /**
@@ -348,15 +345,14 @@ public final class StepExchange {
     }
   }
 
-  /** How many tasks waiting for the current step are in the driver's JVM (lock held). */
-  private int inProcessWaiters() {
-    int n = 0;
+  /** Whether a task waiting for the current step is in the driver's JVM (lock held). */
+  private boolean anyWaiterTakesSteps() {
     for (Waiter w : waiters) {
       if (w.context().takesSteps()) {
-        n++;
+        return true;
       }
     }
-    return n;
+    return false;
   }
 
   /** Answers a late submit of the step before with what its peers got (lock held). */
@@ -586,26 +582,18 @@ public final class StepExchange {
     handedOver = true;
     long start = System.nanoTime();
     Update sum = total;
-    // Tasks of this JVM waiting for this step are parked: their cores split the work here.
-    int parked = inProcessWaiters();
     try {
-      Step[] combined = new Step[1];
-      boolean[] applied = new boolean[1];
-      EmberConfig.withThreads(
-          Math.max(EmberConfig.threads(), Math.min(parked, CORES)),
-          () -> {
-            combined[0] = aggregator.combine(sum);
-            // A delta (local steps) moves each replica from its own start: they apply it.
-            applied[0] = driver != null && parked > 0 && combined[0].kind() == Step.Kind.GRADIENT;
-            if (applied[0]) {
-              driver.apply(combined[0]);
-            }
-          });
-      Step step = combined[0];
-      publishStep(step, applied[0] ? driver.model() : null, System.nanoTime() - start);
+      Step step = aggregator.combine(sum);
+      // A delta (local steps) moves each replica from its own start: those apply it themselves.
+      boolean applyHere =
+          driver != null && step.kind() == Step.Kind.GRADIENT && anyWaiterTakesSteps();
+      if (applyHere) {
+        driver.apply(step);
+      }
+      publishStep(step, applyHere ? driver.model() : null, System.nanoTime() - start);
       combinedTotal = sum;
       combinedStep = step;
-      combinedApplied = applied[0];
+      combinedApplied = applyHere;
     } catch (RuntimeException e) {
       combineFailure = e; // the training thread throws it; the tasks' wait ends with the stage
     }
