@@ -155,6 +155,10 @@ class GradCheckTest {
         t -> t[0].maxPool2d(new int[] {2}, new int[] {2}, new int[] {0}),
         any(1, 2, 4, 4));
     add(
+        "reluMaxPool2d", // |x| >= 0.2: away from ReLU's kink; windows with only negatives included
+        t -> t[0].reluMaxPool2d(new int[] {2}, new int[] {2}, new int[] {0}),
+        nonZero(1, 2, 4, 4));
+    add(
         "avgPool2d",
         t -> t[0].avgPool2d(new int[] {3}, new int[] {2}, new int[] {1}),
         any(1, 2, 5, 5));
