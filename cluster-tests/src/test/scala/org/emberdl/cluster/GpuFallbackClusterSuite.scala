@@ -100,7 +100,8 @@ class GpuFallbackClusterSuite extends AnyFunSuite with BeforeAndAfterAll {
     assert(
       e.getMessage.matches(
         "(?s).*java.lang.IllegalStateException: device=cuda asked, but CUDA is unavailable on"
-          + " executor [01] \\(127\\.0\\.0\\.1\\): no NVIDIA driver: libcuda\\.so\\.1 not found \\(.*"),
+          + " executor [01] \\((?:127\\.0\\.0\\.1|localhost)\\): no NVIDIA driver:"
+          + " libcuda\\.so\\.1 not found \\(.*"), // the host as Spark names it on loopback
       e.getMessage)
   }
 
