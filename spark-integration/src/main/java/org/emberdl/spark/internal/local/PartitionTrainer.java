@@ -81,7 +81,8 @@ public final class PartitionTrainer {
               partition,
               epoch,
               round,
-              globalRound);
+              globalRound,
+              null);
         });
   }
 
@@ -99,25 +100,9 @@ public final class PartitionTrainer {
    * A round's update on {@code model}, which already holds {@code weights} (a training stage's task
    * keeps its replica and the epoch's {@code order} for all its steps; a round's task loads them
    * each time): the same code, on the same inputs, as either path takes.
-   */
-  public static Update trainLoaded(
-      TrainingConfig c,
-      ExecutorEngine engine,
-      Module model,
-      RoundWeights weights,
-      PartitionData data,
-      int[] order,
-      int partition,
-      int epoch,
-      int round,
-      long globalRound) {
-    return trainLoaded(
-        c, engine, model, weights, data, order, partition, epoch, round, globalRound, null);
-  }
-
-  /**
-   * {@link #trainLoaded}, a gradient sum written into {@code reuse} when it has the model's size (a
-   * stage's task, which hands its update over and gets it back free with the step's reply).
+   *
+   * @param reuse an array a gradient sum is written into when it has the model's size (a stage's
+   *     task, which hands its update over and gets it back free with the step's reply), or null
    */
   public static Update trainLoaded(
       TrainingConfig c,
