@@ -113,6 +113,19 @@ public final class PartitionData implements Serializable {
    *     not fit the executor's {@code spark.ember.memoryLimit}
    */
   public PartitionData arrowFed() {
+    return arrowFed(null);
+  }
+
+  /**
+   * {@link #arrowFed()}, keeping the copy for the next task of run {@code runKey} on this partition
+   * when this task succeeds: a fit's epochs each run one stage over the same cached partitions, and
+   * each stage's task takes the copy its predecessor on this executor kept (if the cached partition
+   * is still this object) instead of copying again. {@code ExecutorEngine.release(runKey)}, at the
+   * end of the fit, frees what is kept. A failed task frees its copy.
+   *
+   * @param runKey the fit's run key, or null to free the copy when the task ends
+   */
+  public PartitionData arrowFed(String runKey) {
     TaskContext task = TaskContext.get();
     if (task == null) {
       // Without a task nothing would free the copy; only a task's lifetime bounds it.
@@ -120,10 +133,24 @@ public final class PartitionData implements Serializable {
     }
     ExecutorEngine engine = ExecutorEngine.get();
     int partition = task.partitionId();
-    String name = "ember-task-" + task.taskAttemptId() + "-partition-" + partition;
-    ArrowRows rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+    ArrowRows rows = runKey == null ? null : (ArrowRows) engine.takeRows(runKey, partition, this);
+    if (rows == null) {
+      String name = "ember-task-" + task.taskAttemptId() + "-partition-" + partition;
+      rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+    }
+    ArrowRows taken = rows;
+    boolean[] failed = {false};
+    task.addTaskFailureListener(
+        (org.apache.spark.util.TaskFailureListener) (ctx, error) -> failed[0] = true);
     task.addTaskCompletionListener(
-        (org.apache.spark.util.TaskCompletionListener) ctx -> rows.close());
+        (org.apache.spark.util.TaskCompletionListener)
+            ctx -> {
+              if (runKey == null || failed[0]) {
+                taken.close();
+              } else {
+                engine.keepRows(runKey, partition, this, taken);
+              }
+            });
     return new PartitionData(this, rows);
   }
 

@@ -2,6 +2,7 @@ package org.emberdl.spark.internal.local;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -54,6 +55,13 @@ public final class ExecutorEngine {
 
   private final long memoryLimitBytes;
   private final Map<String, Deque<Module>> pools = new LinkedHashMap<>(16, 0.75f, true);
+
+  /** Partitions' off-heap training rows kept between a run's stages: by run key, by partition. */
+  private final Map<String, Map<Integer, KeptRows>> keptRows = new HashMap<>();
+
+  /** Rows copied from {@code source} (the cached partition they hold a copy of). */
+  private record KeptRows(Object source, AutoCloseable rows) {}
+
   private boolean gpuNoticeLogged;
 
   private ExecutorEngine(long memoryLimitBytes) {
@@ -197,13 +205,64 @@ public final class ExecutorEngine {
   }
 
   /**
-   * Closes every pooled replica of {@code key} and forgets the fit's secure-aggregation clients.
+   * The off-heap copy of partition {@code partition}'s rows that a task of run {@code key} kept
+   * ({@link #keepRows}), taken out of the cache (so that one task at a time holds it); null when
+   * none was kept, or when it was copied from another object than {@code source} (the partition was
+   * evicted and recomputed since), which is then closed.
+   */
+  public synchronized AutoCloseable takeRows(String key, int partition, Object source) {
+    Map<Integer, KeptRows> run = keptRows.get(key);
+    KeptRows kept = run == null ? null : run.remove(partition);
+    if (kept == null) {
+      return null;
+    }
+    if (kept.source() != source) {
+      close(kept.rows());
+      return null;
+    }
+    return kept.rows();
+  }
+
+  /**
+   * Keeps {@code rows}, copied from {@code source}, for the next stage of run {@code key} (a fit's
+   * epochs each run a stage over the same cached partitions); closes them instead when the run is
+   * not pooled here (released, or never started), so that {@link #release} frees whatever is kept.
+   */
+  public synchronized void keepRows(String key, int partition, Object source, AutoCloseable rows) {
+    if (!pools.containsKey(key)) {
+      close(rows);
+      return;
+    }
+    KeptRows old =
+        keptRows
+            .computeIfAbsent(key, k -> new HashMap<>())
+            .put(partition, new KeptRows(source, rows));
+    if (old != null) {
+      close(old.rows());
+    }
+  }
+
+  private static void close(AutoCloseable rows) {
+    try {
+      rows.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("could not free a partition's off-heap rows", e);
+    }
+  }
+
+  /**
+   * Closes every pooled replica of {@code key}, frees the rows its tasks kept and forgets the fit's
+   * secure-aggregation clients.
    */
   public synchronized void release(String key) {
     SecureClientTasks.release(key);
     Deque<Module> pool = pools.remove(key);
     if (pool != null) {
       pool.forEach(Module::close);
+    }
+    Map<Integer, KeptRows> rows = keptRows.remove(key);
+    if (rows != null) {
+      rows.values().forEach(k -> close(k.rows()));
     }
   }
 

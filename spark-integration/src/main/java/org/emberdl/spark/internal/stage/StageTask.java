@@ -63,8 +63,9 @@ final class StageTask {
       long timeoutMillis,
       StageReduce reduce,
       Iterator<PartitionData> partitionData) {
-    // The task's rows in off-heap Arrow columns for the whole epoch, freed when the task ends.
-    PartitionData data = partitionData.next().arrowFed();
+    // The task's rows in off-heap Arrow columns for the whole epoch: those an earlier epoch's task
+    // kept on this executor, or a new copy; kept for the next epoch (freed when the fit ends).
+    PartitionData data = partitionData.next().arrowFed(config.runKey());
     TaskContext task = TaskContext.get();
     int partition = task.partitionId();
     int attempt = task.stageAttemptNumber();

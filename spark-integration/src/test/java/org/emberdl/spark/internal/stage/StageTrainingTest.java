@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.logging.log4j.Level;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
@@ -24,6 +25,8 @@ import org.emberdl.spark.LogCapture;
 import org.emberdl.spark.ResumeTest;
 import org.emberdl.spark.SparkTestSession;
 import org.emberdl.spark.TestData;
+import org.emberdl.spark.internal.data.PartitionData;
+import org.emberdl.tensor.memory.Allocators;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -276,6 +279,44 @@ class StageTrainingTest {
     EmberClassificationModel resumed =
         clf.copy(new ParamMap()).setExecutionMode("stage").setCheckpointDir(ckpt).fit(data);
     assertArrayEquals(uninterrupted.weights(), resumed.weights(), "resumed != uninterrupted");
+  }
+
+  @Test
+  void eachPartitionIsCopiedToArrowOnceAFitAndFreedWhenItEnds() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 120, 8, 3, 19, 2);
+    EmberClassifier clf =
+        EmberClassifierTest.mlp().setBatchSize(20).setMaxEpochs(3).setExecutionMode("stage");
+    long before = Allocators.cpuAllocatedBytes();
+    try (LogCapture log = new LogCapture(PartitionData.class, Level.DEBUG)) {
+      clf.fit(data);
+      // three epochs, three stages: the second and third take the copy the first one kept
+      List<String> copies = log.containing("copied to Arrow buffers");
+      assertEquals(2, copies.size(), String.join("\n", copies));
+    }
+    // the fit's end released what the tasks kept
+    assertEquals(before, Allocators.cpuAllocatedBytes());
+  }
+
+  @Test
+  void aFailedTaskFreesItsArrowRowsAndItsRetryCopiesAgain() throws Exception {
+    Dataset<Row> data = TestData.blobs(spark, 120, 8, 3, 20, 2);
+    EmberClassifier clf =
+        EmberClassifierTest.mlp().setBatchSize(20).setMaxEpochs(2).setExecutionMode("stage");
+    long before = Allocators.cpuAllocatedBytes();
+    // Partition 0 fails at step 2 of epoch 2, which fails the stage attempt's other task too
+    // (Spark kills a failed barrier stage's tasks): each freed the rows it took, and the retried
+    // attempt's tasks copy anew. Epoch 1 copied each partition once.
+    spark.sparkContext().setLocalProperty(StageTask.FAIL_AT_PROPERTY, "0:1:2");
+    try (LogCapture log = new LogCapture(PartitionData.class, Level.DEBUG)) {
+      clf.fit(data);
+      assertEquals(
+          List.of(0, 0, 1, 1),
+          log.containing("copied to Arrow buffers").stream()
+              .map(l -> Integer.parseInt(l.replaceAll("^.*partition (\\d+):.*$", "$1")))
+              .sorted()
+              .toList());
+    }
+    assertEquals(before, Allocators.cpuAllocatedBytes());
   }
 
   @Test
