@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
+import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -22,11 +24,15 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.Params;
 import org.apache.spark.ml.util.DefaultParamsReader;
 import org.apache.spark.ml.util.DefaultParamsWriter;
+import org.apache.spark.network.client.RpcResponseCallback;
 import org.apache.spark.rdd.RDD;
+import org.apache.spark.rpc.RpcCallContext;
 import org.apache.spark.rpc.RpcEndpoint;
 import org.apache.spark.rpc.RpcEndpointRef;
 import org.apache.spark.rpc.RpcEnv;
 import org.apache.spark.rpc.RpcTimeout;
+import org.apache.spark.rpc.netty.NettyRpcEnv;
+import org.apache.spark.rpc.netty.RemoteNettyRpcCallContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -615,6 +621,50 @@ public final class SparkInternals {
     scala.concurrent.Future<T> reply =
         ref.ask(message, timeout, ClassTag$.MODULE$.<T>apply(replyType));
     return FutureConverters.asJava(reply).toCompletableFuture();
+  }
+
+  /**
+   * Spark's serialized form of the RPC answer {@code answer}, as {@link RpcCallContext#reply} sends
+   * it to a remote asker: made once, sent to many with {@link #replySerialized}. A training stage's
+   * driver answers every task with the same step, which {@code reply} would serialize (through Java
+   * serialization, about 0.4 ms per MB) once per task.
+   */
+  public static ByteBuffer serializeAnswer(Object answer) {
+    return ((NettyRpcEnv) rpcEnv()).serialize(answer);
+  }
+
+  /** Whether {@code context} answers an ask from another JVM (whose answer Spark serializes). */
+  public static boolean remote(RpcCallContext context) {
+    return context instanceof RemoteNettyRpcCallContext;
+  }
+
+  /**
+   * Answers the remote ask {@code context} ({@link #remote}) with an answer serialized by {@link
+   * #serializeAnswer}, exactly as its {@code reply} would send it after serializing: through the
+   * transport's response callback, which {@code RemoteNettyRpcCallContext} keeps in a private
+   * field. Each call sends a view of {@code serialized}, which is neither consumed nor changed.
+   */
+  public static void replySerialized(RpcCallContext context, ByteBuffer serialized) {
+    RpcResponseCallback callback;
+    try {
+      callback = (RpcResponseCallback) CALLBACK.get(context);
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException("Spark's RPC answer callback is not readable", e);
+    }
+    callback.onSuccess(serialized.duplicate());
+  }
+
+  private static final Field CALLBACK = callbackField();
+
+  private static Field callbackField() {
+    try {
+      Field f = RemoteNettyRpcCallContext.class.getDeclaredField("callback");
+      f.setAccessible(true);
+      return f;
+    } catch (NoSuchFieldException e) {
+      throw new IllegalStateException(
+          "this Spark version's RemoteNettyRpcCallContext has no callback field", e);
+    }
   }
 
   /** How many tasks of the default resource profile the cluster can run at once now. */

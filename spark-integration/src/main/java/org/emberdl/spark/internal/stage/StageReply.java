@@ -2,6 +2,7 @@ package org.emberdl.spark.internal.stage;
 
 import java.util.concurrent.CompletableFuture;
 import org.apache.spark.rpc.RpcCallContext;
+import org.emberdl.spark.internal.data.SparkInternals;
 
 /**
  * Where the driver's answer to one task message goes: back through Spark's RPC ({@link
@@ -11,6 +12,11 @@ import org.apache.spark.rpc.RpcCallContext;
 interface StageReply {
   /** The answer, as {@link StageWire} bytes. */
   void reply(byte[] bytes);
+
+  /** {@code answer}, which other receivers get too. */
+  default void reply(SharedAnswer answer) {
+    reply(answer.bytes());
+  }
 
   /** The message was refused or the stage stopped; the task fails with {@code e}'s message. */
   void fail(Throwable e);
@@ -34,6 +40,16 @@ interface StageReply {
       @Override
       public void reply(byte[] bytes) {
         context.reply(bytes);
+      }
+
+      /** To a remote task, Spark's serialized form made once for all of them. */
+      @Override
+      public void reply(SharedAnswer answer) {
+        if (SparkInternals.remote(context)) {
+          SparkInternals.replySerialized(context, answer.serialized());
+        } else {
+          context.reply(answer.bytes());
+        }
       }
 
       @Override

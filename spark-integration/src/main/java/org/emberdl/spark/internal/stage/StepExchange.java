@@ -631,11 +631,12 @@ public final class StepExchange {
     }
     weightsBytes = reply; // null: a late remote submit encodes lastStep (replyLast)
     long encoded = System.nanoTime();
+    SharedAnswer answer = reply == null ? null : new SharedAnswer(reply);
     for (Waiter w : waiters) {
       if (w.context().takesSteps()) {
         w.context().replyStep(new Published(step, appliedTo));
       } else {
-        w.context().reply(reply);
+        w.context().reply(answer);
         bytesOut += reply.length;
       }
     }
@@ -657,7 +658,7 @@ public final class StepExchange {
     if (resumeAt == null || registrations.isEmpty()) {
       return;
     }
-    byte[] resume = StageWire.encode(resumeAt.apply(completed));
+    SharedAnswer resume = new SharedAnswer(StageWire.encode(resumeAt.apply(completed)));
     for (Waiter w : registrations) {
       w.context().reply(resume);
     }
@@ -719,8 +720,9 @@ public final class StepExchange {
       spareBytes = weightsBytes;
       weightsBytes = reply;
       encoded = System.nanoTime();
+      SharedAnswer answer = new SharedAnswer(reply);
       for (Waiter w : waiters) {
-        w.context().reply(reply);
+        w.context().reply(answer);
         bytesOut += reply.length;
       }
     } else {
@@ -740,7 +742,8 @@ public final class StepExchange {
     }
     waiters.clear();
     if (!registrations.isEmpty()) {
-      byte[] resume = StageWire.encode(new StageMessages.Resume(completed, weights));
+      SharedAnswer resume =
+          new SharedAnswer(StageWire.encode(new StageMessages.Resume(completed, weights)));
       for (Waiter w : registrations) {
         w.context().reply(resume);
       }

@@ -11,7 +11,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.rpc.RpcCallContext;
+import org.apache.spark.rpc.RpcEndpointRef;
+import org.apache.spark.rpc.RpcEnv;
+import org.apache.spark.rpc.RpcEnv$;
+import org.apache.spark.rpc.ThreadSafeRpcEndpoint;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -32,6 +40,10 @@ import org.emberdl.spark.internal.stage.StageWire;
 import org.emberdl.spark.internal.stage.StepExchange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import scala.Function1;
+import scala.PartialFunction;
+import scala.runtime.AbstractPartialFunction;
+import scala.runtime.BoxedUnit;
 
 /**
  * Pins the behaviour of the Spark internals Ember relies on, so an upgrade that changes it fails
@@ -191,6 +203,87 @@ class SparkInternalsTest {
     assertTrue(
         e.getCause().getMessage().startsWith("Cannot find endpoint: spark://" + name + "@"),
         e.getCause().getMessage());
+  }
+
+  /**
+   * Pins the answer a training stage's driver serializes once for all its remote tasks ({@link
+   * SparkInternals#replySerialized}, through RemoteNettyRpcCallContext's private callback): two
+   * asks from another RPC environment (a client, as an executor's is) are answered from one
+   * serialized buffer, and each gets the whole answer.
+   */
+  @Test
+  void anAnswerSerializedOnceReachesEveryRemoteAsker() throws Exception {
+    SparkEnv env = SparkEnv.get();
+    List<RpcCallContext> asks = new CopyOnWriteArrayList<>();
+    String name = "ember-internals-shared-answer";
+    var ref =
+        SparkInternals.setupDriverEndpoint(name, new Collecting(SparkInternals.rpcEnv(), asks));
+    RpcEnv client =
+        RpcEnv$.MODULE$.create(
+            "ember-test-client", "127.0.0.1", 0, env.conf(), env.securityManager(), true);
+    try {
+      RpcEndpointRef remote = client.setupEndpointRef(SparkInternals.rpcEnv().address(), name);
+      var first = SparkInternals.ask(remote, new byte[] {1}, byte[].class, 10_000);
+      var second = SparkInternals.ask(remote, new byte[] {2}, byte[].class, 10_000);
+      long deadline = System.currentTimeMillis() + 10_000;
+      while (asks.size() < 2 && System.currentTimeMillis() < deadline) {
+        Thread.sleep(5);
+      }
+      assertEquals(2, asks.size());
+      byte[] answer = new byte[100_000];
+      for (int i = 0; i < answer.length; i++) {
+        answer[i] = (byte) (i * 31);
+      }
+      java.nio.ByteBuffer serialized = SparkInternals.serializeAnswer(answer);
+      int position = serialized.position();
+      for (RpcCallContext ask : asks) {
+        assertTrue(SparkInternals.remote(ask), ask.getClass().getName());
+        SparkInternals.replySerialized(ask, serialized);
+      }
+      assertEquals(position, serialized.position(), "sending does not consume the buffer");
+      assertArrayEquals(answer, first.get(10, TimeUnit.SECONDS));
+      assertArrayEquals(answer, second.get(10, TimeUnit.SECONDS));
+    } finally {
+      client.shutdown();
+      SparkInternals.stopEndpoint(ref);
+    }
+  }
+
+  /** Keeps every ask's context, answering none. */
+  private static final class Collecting implements ThreadSafeRpcEndpoint {
+    private final RpcEnv rpcEnv;
+    private final List<RpcCallContext> asks;
+
+    Collecting(RpcEnv rpcEnv, List<RpcCallContext> asks) {
+      this.rpcEnv = rpcEnv;
+      this.asks = asks;
+    }
+
+    @Override
+    public RpcEnv rpcEnv() {
+      return rpcEnv;
+    }
+
+    @Override
+    public PartialFunction<Object, BoxedUnit> receiveAndReply(RpcCallContext context) {
+      return new AbstractPartialFunction<>() {
+        @Override
+        public boolean isDefinedAt(Object message) {
+          return message instanceof byte[];
+        }
+
+        @Override
+        public <A1, B1> B1 applyOrElse(A1 message, Function1<A1, B1> otherwise) {
+          if (!(message instanceof byte[])) {
+            return otherwise.apply(message);
+          }
+          asks.add(context);
+          @SuppressWarnings("unchecked")
+          B1 unit = (B1) BoxedUnit.UNIT;
+          return unit;
+        }
+      };
+    }
   }
 
   @Test
