@@ -9,6 +9,9 @@ typedef unsigned int u32;
 
 #define EMBER_MAX_DIMS 8
 
+// NVRTC has no <math.h> macros.
+#define EMBER_INF __longlong_as_double(0x7ff0000000000000LL)
+
 // DType's ordinals (org.emberdl.tensor.DType): KernelSourcesTest checks the order.
 enum EmberDType { DT_BOOL = 0, DT_INT32 = 1, DT_INT64 = 2, DT_FLOAT32 = 3, DT_FLOAT64 = 4 };
 
