@@ -1,0 +1,145 @@
+package org.emberdl.tensor.cuda;
+
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.engine.reporting.ReportEntry;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+
+/**
+ * {@code scripts/gpu-check.sh}'s runner: runs {@link BackendConformanceTest} (and the probe's and
+ * allocator's tests) through the JUnit Platform launcher, with no Maven (a GPU machine reaches no
+ * registry), and prints one table row per test and device; exits 1 when any failed. Run with {@code
+ * -Dember.cuda.required=true}, so a machine without a usable GPU fails rather than skips.
+ */
+public final class GpuCheck {
+  private GpuCheck() {}
+
+  record Row(String name, String status, long millis, String detail) {}
+
+  public static void main(String[] args) {
+    PrintStream out = System.out;
+    out.println("== Ember GPU check ==");
+    out.println(CudaAvailability.status().describe());
+    for (CudaLibrary l : CudaLibraries.status()) {
+      out.println(l.name() + ": " + l.describe());
+    }
+    out.println("kernels for this GPU: " + targets());
+    List<Row> rows = new ArrayList<>();
+    Map<String, Long> started = new ConcurrentHashMap<>();
+    TestExecutionListener listener =
+        new TestExecutionListener() {
+          @Override
+          public void executionStarted(TestIdentifier id) {
+            started.put(id.getUniqueId(), System.nanoTime());
+          }
+
+          @Override
+          public void executionSkipped(TestIdentifier id, String reason) {
+            if (id.isTest()) {
+              rows.add(new Row(name(id), "SKIP", 0, reason));
+            }
+          }
+
+          @Override
+          public void executionFinished(TestIdentifier id, TestExecutionResult r) {
+            if (!id.isTest()) {
+              if (r.getStatus() != TestExecutionResult.Status.SUCCESSFUL) {
+                rows.add(new Row(name(id), r.getStatus().toString(), 0, cause(r)));
+              }
+              return;
+            }
+            long ms = (System.nanoTime() - started.getOrDefault(id.getUniqueId(), 0L)) / 1_000_000;
+            String status =
+                switch (r.getStatus()) {
+                  case SUCCESSFUL -> "PASS";
+                  case ABORTED -> "SKIP";
+                  case FAILED -> "FAIL";
+                };
+            rows.add(new Row(name(id), status, ms, cause(r)));
+          }
+
+          @Override
+          public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {}
+        };
+    LauncherDiscoveryRequest request =
+        LauncherDiscoveryRequestBuilder.request()
+            .selectors(
+                selectClass(BackendConformanceTest.class),
+                selectClass(CudaAvailabilityTest.class),
+                selectClass(CachingDeviceAllocatorTest.class))
+            .build();
+    Launcher launcher = LauncherFactory.create();
+    launcher.execute(request, listener);
+    int width = rows.stream().mapToInt(r -> r.name().length()).max().orElse(10);
+    String fmt = "%-" + width + "s  %-4s  %7s  %s%n";
+    out.printf(fmt, "test", "", "ms", "detail");
+    long pass = 0;
+    long fail = 0;
+    long skip = 0;
+    for (Row r : rows) {
+      out.printf(Locale.ROOT, fmt, r.name(), r.status(), r.millis(), r.detail());
+      switch (r.status()) {
+        case "PASS" -> pass++;
+        case "SKIP" -> skip++;
+        default -> fail++;
+      }
+    }
+    out.printf("%d passed, %d failed, %d skipped%n", pass, fail, skip);
+    System.exit(fail == 0 && pass > 0 ? 0 : 1);
+  }
+
+  private static String targets() {
+    CudaStatus s = CudaAvailability.status();
+    if (!s.available()) {
+      return "none (no GPU)";
+    }
+    List<String> t = new ArrayList<>();
+    for (CudaDevice d : s.devices()) {
+      t.add(
+          "cuda:"
+              + d.index()
+              + " -> "
+              + KernelTargets.forDevice(d.computeMajor(), d.computeMinor()));
+    }
+    return String.join(", ", t);
+  }
+
+  private static final java.util.regex.Pattern CLASS =
+      java.util.regex.Pattern.compile("class:org\\.emberdl\\.tensor\\.cuda\\.(\\w+)");
+  private static final java.util.regex.Pattern METHOD =
+      java.util.regex.Pattern.compile("(?:method|test-template):(\\w+)\\(");
+
+  /** {@code Class.method [device]}. */
+  private static String name(TestIdentifier id) {
+    String u = id.getUniqueId();
+    java.util.regex.Matcher c = CLASS.matcher(u);
+    java.util.regex.Matcher m = METHOD.matcher(u);
+    String name = (c.find() ? c.group(1) : u) + (m.find() ? "." + m.group(1) : "");
+    if (u.contains("test-template-invocation")) {
+      name += " [" + id.getDisplayName().replaceAll("^\\[\\d+\\] ", "") + "]";
+    }
+    return name;
+  }
+
+  private static String cause(TestExecutionResult r) {
+    return r.getThrowable()
+        .map(
+            t ->
+                t.getClass().getSimpleName()
+                    + ": "
+                    + String.valueOf(t.getMessage()).replace('\n', ' '))
+        .orElse("");
+  }
+}
