@@ -40,5 +40,5 @@ __device__ void adam_body(const AdamArgs& a) {
   }
 }
 
-extern "C" __global__ void ember_adam_f32(const AdamArgs a) { adam_body<float>(a); }
-extern "C" __global__ void ember_adam_f64(const AdamArgs a) { adam_body<double>(a); }
+EMBER_KERNEL(ember_adam_f32, AdamArgs) { adam_body<float>(a); }
+EMBER_KERNEL(ember_adam_f64, AdamArgs) { adam_body<double>(a); }

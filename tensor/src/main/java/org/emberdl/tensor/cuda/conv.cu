@@ -171,14 +171,14 @@ __device__ void avg_pool_backward_body(const PoolArgs& a) {
 }
 
 #define EMBER_CONV_KERNELS(sfx, T)                                                             \
-  extern "C" __global__ void ember_im2col_##sfx(const Im2colArgs a) { im2col_body<T>(a); }    \
-  extern "C" __global__ void ember_col2im_##sfx(const Im2colArgs a) { col2im_body<T>(a); }    \
-  extern "C" __global__ void ember_max_pool_##sfx(const PoolArgs a) { max_pool_body<T>(a); }  \
-  extern "C" __global__ void ember_max_pool_backward_##sfx(const PoolArgs a) {                \
+  EMBER_KERNEL(ember_im2col_##sfx, Im2colArgs) { im2col_body<T>(a); }    \
+  EMBER_KERNEL(ember_col2im_##sfx, Im2colArgs) { col2im_body<T>(a); }    \
+  EMBER_KERNEL(ember_max_pool_##sfx, PoolArgs) { max_pool_body<T>(a); }  \
+  EMBER_KERNEL(ember_max_pool_backward_##sfx, PoolArgs) {                \
     max_pool_backward_body<T>(a);                                                            \
   }                                                                                          \
-  extern "C" __global__ void ember_avg_pool_##sfx(const PoolArgs a) { avg_pool_body<T>(a); }  \
-  extern "C" __global__ void ember_avg_pool_backward_##sfx(const PoolArgs a) {                \
+  EMBER_KERNEL(ember_avg_pool_##sfx, PoolArgs) { avg_pool_body<T>(a); }  \
+  EMBER_KERNEL(ember_avg_pool_backward_##sfx, PoolArgs) {                \
     avg_pool_backward_body<T>(a);                                                            \
   }
 #define EMBER_FAMILIES(X) X(f32, float) X(f64, double)

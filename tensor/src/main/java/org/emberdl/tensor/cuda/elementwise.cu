@@ -219,15 +219,15 @@ __device__ void dense_binary_body(const DenseBinaryArgs& a) {
 
 #define EMBER_FAMILIES(X) X(f32, float) X(f64, double) X(i64, i64)
 #define EMBER_KERNELS(sfx, T)                                                                  \
-  extern "C" __global__ void ember_fill_##sfx(const FillArgs a) { fill_body<T>(a); }         \
-  extern "C" __global__ void ember_unary_##sfx(const UnaryArgs a) { unary_body<T>(a); }      \
-  extern "C" __global__ void ember_binary_##sfx(const BinaryArgs a) { binary_body<T>(a); }   \
-  extern "C" __global__ void ember_scalar_##sfx(const ScalarArgs a) { scalar_body<T>(a); }   \
-  extern "C" __global__ void ember_where_##sfx(const WhereArgs a) { where_body<T>(a); }      \
-  extern "C" __global__ void ember_dense_unary_##sfx(const DenseUnaryArgs a) {                \
+  EMBER_KERNEL(ember_fill_##sfx, FillArgs) { fill_body<T>(a); }         \
+  EMBER_KERNEL(ember_unary_##sfx, UnaryArgs) { unary_body<T>(a); }      \
+  EMBER_KERNEL(ember_binary_##sfx, BinaryArgs) { binary_body<T>(a); }   \
+  EMBER_KERNEL(ember_scalar_##sfx, ScalarArgs) { scalar_body<T>(a); }   \
+  EMBER_KERNEL(ember_where_##sfx, WhereArgs) { where_body<T>(a); }      \
+  EMBER_KERNEL(ember_dense_unary_##sfx, DenseUnaryArgs) {                \
     dense_unary_body<T>(a);                                                                  \
   }                                                                                          \
-  extern "C" __global__ void ember_dense_binary_##sfx(const DenseBinaryArgs a) {              \
+  EMBER_KERNEL(ember_dense_binary_##sfx, DenseBinaryArgs) {              \
     dense_binary_body<T>(a);                                                                 \
   }
 EMBER_FAMILIES(EMBER_KERNELS)

@@ -47,6 +47,18 @@ __device__ __forceinline__ i64 element_offset(const Shape& s, const Operand& o, 
   return off;
 }
 
+// A kernel taking its argument struct as `a`. Compiled as host C++ (the test suite's emulated
+// device, see src/test/resources/cuda-host), it is a plain function taking the packed struct's
+// address, as cuLaunchKernel's kernelParams[0] gives it.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define EMBER_KERNEL(name, Args) extern "C" __global__ void name(const Args a)
+#else
+#define EMBER_KERNEL(name, Args)                                            \
+  static void name##_body(const Args& a);                                   \
+  extern "C" void name(const void* p) { name##_body(*(const Args*) p); } \
+  static void name##_body(const Args& a)
+#endif
+
 // Grid-stride loop over [0, n).
 #define EMBER_FOR(i, n) \
   for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) blockDim.x * gridDim.x)
@@ -55,14 +67,37 @@ __device__ __forceinline__ i64 element_offset(const Shape& s, const Operand& o, 
 // Not inlined: inlined into a loop, the dtype switches of three operands were unswitched into
 // dozens of loop copies (5 s of NVRTC per arch for elementwise.cu); a call costs little in a
 // memory-bound loop, and the common case (dense, one dtype) has kernels of its own.
+// Java's float-to-integer casts: NaN to 0, out-of-range values saturated. The GPU's conversions
+// do the same, but C++ leaves both undefined (the emulated device, on x86, would give MIN_VALUE).
+__device__ __forceinline__ i64 java_d2l(double v) {
+  if (v != v) return 0;
+  if (v >= 9223372036854775807.0) return 0x7fffffffffffffffLL;
+  if (v <= -9223372036854775808.0) return (i64) 0x8000000000000000ULL;
+  return (i64) v;
+}
+__device__ __forceinline__ int java_d2i(double v) {
+  if (v != v) return 0;
+  if (v >= 2147483647.0) return 2147483647;
+  if (v <= -2147483648.0) return (int) 0x80000000u;
+  return (int) v;
+}
+
+// Converts a loaded value to the compute type T, floats to integers as Java does.
+template <typename T, typename S>
+__device__ __forceinline__ T convert(S v) { return (T) v; }
+template <>
+__device__ __forceinline__ i64 convert<i64, float>(float v) { return java_d2l((double) v); }
+template <>
+__device__ __forceinline__ i64 convert<i64, double>(double v) { return java_d2l(v); }
+
 template <typename T>
 __device__ __noinline__ T load_as(const Operand& o, i64 off) {
   switch (o.dtype) {
     case DT_BOOL: return (T) (((const unsigned char*) o.ptr)[off] != 0 ? 1 : 0);
     case DT_INT32: return (T) ((const int*) o.ptr)[off];
     case DT_INT64: return (T) ((const i64*) o.ptr)[off];
-    case DT_FLOAT32: return (T) ((const float*) o.ptr)[off];
-    default: return (T) ((const double*) o.ptr)[off];
+    case DT_FLOAT32: return convert<T, float>(((const float*) o.ptr)[off]);
+    default: return convert<T, double>(((const double*) o.ptr)[off]);
   }
 }
 
@@ -81,22 +116,22 @@ __device__ __noinline__ void store_as(const Operand& o, i64 off, T v) {
 
 // Float-to-int stores saturate as Java's (int) does; (int)(i64) of a float would wrap instead.
 template <>
-__device__ __noinline__ void store_as<float>(const Operand& o, i64 off, float v) {
+__device__ inline __noinline__ void store_as<float>(const Operand& o, i64 off, float v) {
   switch (o.dtype) {
     case DT_BOOL: ((unsigned char*) o.ptr)[off] = v != 0.0f ? 1 : 0; break;
-    case DT_INT32: ((int*) o.ptr)[off] = (int) v; break;
-    case DT_INT64: ((i64*) o.ptr)[off] = (i64) v; break;
+    case DT_INT32: ((int*) o.ptr)[off] = java_d2i((double) v); break;
+    case DT_INT64: ((i64*) o.ptr)[off] = java_d2l((double) v); break;
     case DT_FLOAT32: ((float*) o.ptr)[off] = v; break;
     default: ((double*) o.ptr)[off] = (double) v; break;
   }
 }
 
 template <>
-__device__ __noinline__ void store_as<double>(const Operand& o, i64 off, double v) {
+__device__ inline __noinline__ void store_as<double>(const Operand& o, i64 off, double v) {
   switch (o.dtype) {
     case DT_BOOL: ((unsigned char*) o.ptr)[off] = v != 0.0 ? 1 : 0; break;
-    case DT_INT32: ((int*) o.ptr)[off] = (int) v; break;
-    case DT_INT64: ((i64*) o.ptr)[off] = (i64) v; break;
+    case DT_INT32: ((int*) o.ptr)[off] = java_d2i(v); break;
+    case DT_INT64: ((i64*) o.ptr)[off] = java_d2l(v); break;
     case DT_FLOAT32: ((float*) o.ptr)[off] = (float) v; break;
     default: ((double*) o.ptr)[off] = v; break;
   }

@@ -61,5 +61,5 @@ __device__ void gemm_body(const GemmArgs& g) {
   }
 }
 
-extern "C" __global__ void ember_gemm_f32(const GemmArgs g) { gemm_body<float>(g); }
-extern "C" __global__ void ember_gemm_f64(const GemmArgs g) { gemm_body<double>(g); }
+EMBER_KERNEL(ember_gemm_f32, GemmArgs) { gemm_body<float>(a); }
+EMBER_KERNEL(ember_gemm_f64, GemmArgs) { gemm_body<double>(a); }

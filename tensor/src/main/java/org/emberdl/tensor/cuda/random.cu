@@ -23,7 +23,7 @@ struct RandomArgs {
   i64 lemireThreshold;
 };
 
-extern "C" __global__ void ember_uniform_f32(const RandomArgs a) {
+EMBER_KERNEL(ember_uniform_f32, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     float v = philox_uniform_f32(k, (u64) (a.offset + i), (float) a.a, (float) a.scale, (float) a.b,
@@ -32,7 +32,7 @@ extern "C" __global__ void ember_uniform_f32(const RandomArgs a) {
   }
 }
 
-extern "C" __global__ void ember_uniform_f64(const RandomArgs a) {
+EMBER_KERNEL(ember_uniform_f64, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     double v = philox_uniform_f64(k, (u64) (a.offset + i), a.a, a.scale, a.b, a.below);
@@ -40,21 +40,21 @@ extern "C" __global__ void ember_uniform_f64(const RandomArgs a) {
   }
 }
 
-extern "C" __global__ void ember_normal_f32(const RandomArgs a) {
+EMBER_KERNEL(ember_normal_f32, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     store_as<float>(a.out, a.out.offset + i, philox_normal_f32(k, (u64) (a.offset + i), a.a, a.b));
   }
 }
 
-extern "C" __global__ void ember_normal_f64(const RandomArgs a) {
+EMBER_KERNEL(ember_normal_f64, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     store_as<double>(a.out, a.out.offset + i, philox_normal_f64(k, (u64) (a.offset + i), a.a, a.b));
   }
 }
 
-extern "C" __global__ void ember_integers_i64(const RandomArgs a) {
+EMBER_KERNEL(ember_integers_i64, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     i64 v = philox_integer(k, (u64) (a.offset + i), a.lowOrThreshold, (u64) a.range,
@@ -64,7 +64,7 @@ extern "C" __global__ void ember_integers_i64(const RandomArgs a) {
 }
 
 // Bernoulli computes a float 0/1 (as the CPU does, also for a float64 or bool output).
-extern "C" __global__ void ember_bernoulli(const RandomArgs a) {
+EMBER_KERNEL(ember_bernoulli, RandomArgs) {
   PhiloxKey k = philox_key((u64) a.seed, (u64) a.stream);
   EMBER_FOR(i, a.n) {
     float v = philox_bernoulli(k, (u64) (a.offset + i), (u64) a.lowOrThreshold);

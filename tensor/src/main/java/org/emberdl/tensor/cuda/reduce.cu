@@ -124,5 +124,5 @@ __device__ void reduce_body(const ReduceArgs& r) {
   }
 }
 
-extern "C" __global__ void ember_reduce_f64(const ReduceArgs r) { reduce_body<double>(r); }
-extern "C" __global__ void ember_reduce_i64(const ReduceArgs r) { reduce_body<i64>(r); }
+EMBER_KERNEL(ember_reduce_f64, ReduceArgs) { reduce_body<double>(a); }
+EMBER_KERNEL(ember_reduce_i64, ReduceArgs) { reduce_body<i64>(a); }

@@ -67,11 +67,11 @@ __device__ void softmax_backward_body(const SoftmaxBackwardArgs& a) {
   }
 }
 
-extern "C" __global__ void ember_softmax_f32(const SoftmaxArgs a) { softmax_body<float>(a); }
-extern "C" __global__ void ember_softmax_f64(const SoftmaxArgs a) { softmax_body<double>(a); }
-extern "C" __global__ void ember_softmax_backward_f32(const SoftmaxBackwardArgs a) {
+EMBER_KERNEL(ember_softmax_f32, SoftmaxArgs) { softmax_body<float>(a); }
+EMBER_KERNEL(ember_softmax_f64, SoftmaxArgs) { softmax_body<double>(a); }
+EMBER_KERNEL(ember_softmax_backward_f32, SoftmaxBackwardArgs) {
   softmax_backward_body<float>(a);
 }
-extern "C" __global__ void ember_softmax_backward_f64(const SoftmaxBackwardArgs a) {
+EMBER_KERNEL(ember_softmax_backward_f64, SoftmaxBackwardArgs) {
   softmax_backward_body<double>(a);
 }

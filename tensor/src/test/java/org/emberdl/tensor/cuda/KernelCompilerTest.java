@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class KernelCompilerTest {
   static final Path KERNELS = Path.of("src/main/java/org/emberdl/tensor/cuda");
   private static final Path STUB = Path.of("src/build/cuda-stub/libcuda_nvrtc_stub.c");
-  private static final Pattern KERNEL = Pattern.compile("__global__ void (\\w+)\\(");
-  private static final Pattern MACRO_KERNEL = Pattern.compile("__global__ void (\\w+)_##sfx\\(");
+  private static final Pattern KERNEL = Pattern.compile("EMBER_KERNEL\\((\\w+), ");
+  private static final Pattern MACRO_KERNEL = Pattern.compile("EMBER_KERNEL\\((\\w+)_##sfx, ");
   private static final Pattern FAMILY = Pattern.compile("X\\((\\w+), \\w+\\)");
 
   static List<String> sources() throws IOException {
