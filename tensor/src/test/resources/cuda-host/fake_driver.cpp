@@ -108,7 +108,8 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     name = names[f];
   }
   bool gemm = name.rfind("ember_gemm", 0) == 0;
-  bool cooperative = gemm || name.rfind("ember_reduce", 0) == 0 || name.rfind("ember_softmax", 0) == 0;
+  bool cooperative = gemm || name.rfind("ember_reduce", 0) == 0 || name.rfind("ember_softmax", 0) == 0 ||
+                     name.rfind("ember_layer_norm", 0) == 0;
   if (!gemm && gx > 2) gx = 2;
   if (!cooperative) { gx = 1; bx = 1; by = 1; bz = 1; }
   // reductions' block trees work for any power of two: 32 threads keep the barrier cheap

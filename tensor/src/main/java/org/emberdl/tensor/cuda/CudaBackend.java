@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * KernelCompiler}) on one stream per engine, memory from a {@link CachingDeviceAllocator}, copies
  * through pinned staging, GEMM by cuBLAS where the machine has it and by Ember's tiled kernel
  * otherwise. Semantics are the CPU backend's (the reference): the same dtype families and
- * conversions, NaN rules, Philox bits and Adam operation order. The ops not written for CUDA yet
- * throw {@link UnsupportedOperationException} naming themselves.
+ * conversions, NaN rules, index errors, Philox bits and Adam operation order. Every op of the SPI
+ * runs on the device except {@link #conv2dDirect}, which {@link #hasDirectConv2d} never offers
+ * (convolutions run as im2col + GEMM).
  */
 public final class CudaBackend implements Backend {
   private static final Logger LOG = LoggerFactory.getLogger(CudaBackend.class);
@@ -87,8 +88,64 @@ public final class CudaBackend implements Backend {
     return new Storage(arrow.buffer(Math.max(bytes, 0)), device);
   }
 
-  private static UnsupportedOperationException notYet(String op) {
-    return new UnsupportedOperationException(op + " is not implemented on CUDA yet");
+  /** An optional array's device address at its offset, or 0 for none. */
+  private static long addr(NDArray a) {
+    return a == null ? 0 : KernelArgs.address(a);
+  }
+
+  /**
+   * The device word {flag, value} where index kernels record an index out of bounds (they cannot
+   * throw); zeroed when made and after each error.
+   */
+  private Storage errorWord;
+
+  private synchronized Storage errorWord() {
+    if (errorWord == null) {
+      errorWord = allocate(16);
+      clearErrorWord();
+    }
+    return errorWord;
+  }
+
+  private void clearErrorWord() {
+    Storage zeros = Storage.allocateCpu(16);
+    try {
+      UNSAFE.setMemory(zeros.address(), 16, (byte) 0);
+      copyFromHost(zeros.address(), errorWord, 0, 16);
+    } finally {
+      zeros.release();
+    }
+  }
+
+  /** Throws the CPU backend's exception when the last index kernel saw an index out of bounds. */
+  private void checkIndexError(int dim, int size) {
+    Storage host = Storage.allocateCpu(16);
+    long flag;
+    long value;
+    try {
+      copyToHost(errorWord, 0, host.address(), 16);
+      flag = UNSAFE.getLong(host.address());
+      value = UNSAFE.getLong(host.address() + 8);
+    } finally {
+      host.release();
+    }
+    if (flag != 0) {
+      clearErrorWord();
+      throw new IndexOutOfBoundsException(
+          "index " + value + " is out of bounds for dim " + dim + " with size " + size);
+    }
+  }
+
+  private static final sun.misc.Unsafe UNSAFE = unsafe();
+
+  private static sun.misc.Unsafe unsafe() {
+    try {
+      java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+      f.setAccessible(true);
+      return (sun.misc.Unsafe) f.get(null);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   private CUfunc_st fn(String module, String kernel) {
@@ -301,6 +358,10 @@ public final class CudaBackend implements Backend {
     int m = lc.shape()[nd - 2];
     int n = lc.shape()[nd - 1];
     int k = la.shape()[la.ndim() - 1];
+    if (k == 0) {
+      fill(out, 0); // an empty sum
+      return;
+    }
     int bd = nd - 2;
     if (bd == 0) {
       gemm(out.dtype(), m, n, k, 1, a, 0, la, b, 0, lb, out, 0, lc);
@@ -395,9 +456,6 @@ public final class CudaBackend implements Backend {
     if ((long) m * n * batch == 0) {
       return;
     }
-    if (k == 0) {
-      throw notYet("matmul with an empty inner dim");
-    }
     if (cublas != null
         && cublas.gemm(
             t, m, n, k, batch, pa, aBatch, aRow, aCol, pb, bBatch, bRow, bCol, pc, cBatch, cRow,
@@ -433,6 +491,18 @@ public final class CudaBackend implements Backend {
     int m = x.shape()[0];
     int k = x.shape()[1];
     int n = weight.shape()[0];
+    if (k == 0) {
+      fill(out, 0);
+      if (bias != null) {
+        try (NDArray b = bias.expand(m, n)) {
+          binary(BinaryOp.ADD, out, b, out);
+        }
+      }
+      if (epilogue != null) {
+        unary(epilogue, out, out);
+      }
+      return;
+    }
     // out = x @ weight^T: weight^T's (kk, j) element is weight[j][kk], so its row step is 1
     gemm(
         out.dtype(),
@@ -464,17 +534,80 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void indexSelect(NDArray x, int dim, NDArray index, NDArray out) {
-    throw notYet("indexSelect");
+    if (!x.layout().isContiguous()) {
+      try (NDArray dense = x.contiguous()) {
+        indexSelect(dense, dim, index, out);
+      }
+      return;
+    }
+    if (!out.layout().isContiguous()) {
+      try (NDArray dense = NDArray.empty(out.dtype(), out.device(), out.shape())) {
+        indexSelect(x, dim, index, dense);
+        copy(dense, out);
+      }
+      return;
+    }
+    int[] shape = x.shape();
+    long outer = 1;
+    for (int d = 0; d < dim; d++) {
+      outer *= shape[d];
+    }
+    long inner = 1;
+    for (int d = dim + 1; d < shape.length; d++) {
+      inner *= shape[d];
+    }
+    long n = out.numel();
+    if (n == 0) {
+      return;
+    }
+    KernelArgs k =
+        new KernelArgs()
+            .i64(outer)
+            .i64(shape[dim])
+            .i64(index.numel())
+            .i64(inner)
+            .i64(x.dtype().byteSize())
+            .i64(KernelArgs.address(x))
+            .i64(KernelArgs.address(out))
+            .operand1d(index)
+            .i64(errorWord().address());
+    k.launch(context, fn("index", "ember_index_select"), "indexSelect", n);
+    checkIndexError(dim, shape[dim]);
   }
 
   @Override
   public void gather(NDArray x, int dim, NDArray index, NDArray out) {
-    throw notYet("gather");
+    if (index.numel() == 0) {
+      return;
+    }
+    new KernelArgs()
+        .shape(index.layout(), false)
+        .operandWithoutDim(x, dim)
+        .operand(index)
+        .operand(out)
+        .i64(x.layout().strides()[dim])
+        .i64(x.shape()[dim])
+        .i64(x.dtype().byteSize())
+        .i64(errorWord().address())
+        .launch(context, fn("index", "ember_gather"), "gather", index.numel());
+    checkIndexError(dim, x.shape()[dim]);
   }
 
   @Override
   public void scatterAdd(NDArray target, int dim, NDArray index, NDArray src) {
-    throw notYet("scatterAdd");
+    if (index.numel() == 0) {
+      return;
+    }
+    new KernelArgs()
+        .shape(index.layout(), false)
+        .operandWithoutDim(target, dim)
+        .operand(index)
+        .operand(src)
+        .i64(target.layout().strides()[dim])
+        .i64(target.shape()[dim])
+        .i64(errorWord().address())
+        .launch(context, fn("index", "ember_scatter_add"), "scatterAdd", index.numel());
+    checkIndexError(dim, target.shape()[dim]);
   }
 
   @Override
@@ -671,13 +804,47 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void geluBackward(NDArray grad, NDArray x, NDArray out) {
-    throw notYet("geluBackward");
+    checkFloating("geluBackward", grad, x, out);
+    if (x.numel() > 0) {
+      new KernelArgs()
+          .i64(x.numel())
+          .i64(KernelArgs.address(grad))
+          .i64(KernelArgs.address(x))
+          .i64(KernelArgs.address(out))
+          .launch(
+              context,
+              fn("rows", "ember_gelu_backward_" + family(x.dtype())),
+              "geluBackward",
+              x.numel());
+    }
   }
 
   @Override
   public void layerNorm(
       NDArray x, NDArray weight, NDArray bias, double eps, NDArray y, NDArray mean, NDArray rstd) {
-    throw notYet("layerNorm");
+    checkFloating("layerNorm", x, y, mean, rstd);
+    long rows = mean.numel();
+    if (rows == 0) {
+      return;
+    }
+    new KernelArgs()
+        .i64(rows)
+        .i64(x.numel() / rows)
+        .f64(eps)
+        .i64(KernelArgs.address(x))
+        .i64(weight == null ? 0 : KernelArgs.address(weight))
+        .i64(bias == null ? 0 : KernelArgs.address(bias))
+        .i64(KernelArgs.address(y))
+        .i64(KernelArgs.address(mean))
+        .i64(KernelArgs.address(rstd))
+        .launch(
+            context,
+            fn("rows", "ember_layer_norm_" + family(x.dtype())),
+            "layerNorm",
+            (int) Math.min(rows, 65535),
+            1,
+            1,
+            256);
   }
 
   @Override
@@ -690,7 +857,42 @@ public final class CudaBackend implements Backend {
       NDArray dx,
       NDArray dweight,
       NDArray dbias) {
-    throw notYet("layerNormBackward");
+    checkFloating("layerNormBackward", grad, x, dx);
+    long rows = mean.numel();
+    if (rows == 0) {
+      return;
+    }
+    long cols = x.numel() / rows;
+    String fam = family(x.dtype());
+    new KernelArgs()
+        .i64(rows)
+        .i64(cols)
+        .i64(KernelArgs.address(grad))
+        .i64(KernelArgs.address(x))
+        .i64(KernelArgs.address(mean))
+        .i64(KernelArgs.address(rstd))
+        .i64(weight == null ? 0 : KernelArgs.address(weight))
+        .i64(KernelArgs.address(dx))
+        .launch(
+            context,
+            fn("rows", "ember_layer_norm_backward_" + fam),
+            "layerNormBackward",
+            (int) Math.min(rows, 65535),
+            1,
+            1,
+            256);
+    if (dweight != null || dbias != null) {
+      new KernelArgs()
+          .i64(rows)
+          .i64(cols)
+          .i64(KernelArgs.address(grad))
+          .i64(KernelArgs.address(x))
+          .i64(KernelArgs.address(mean))
+          .i64(KernelArgs.address(rstd))
+          .i64(dweight == null ? 0 : KernelArgs.address(dweight))
+          .i64(dbias == null ? 0 : KernelArgs.address(dbias))
+          .launch(context, fn("rows", "ember_layer_norm_params_" + fam), "layerNormParams", cols);
+    }
   }
 
   @Override
@@ -753,7 +955,30 @@ public final class CudaBackend implements Backend {
       NDArray hNext,
       NDArray cNext,
       NDArray output) {
-    throw notYet("lstmCell");
+    int b = hPrev.shape()[0];
+    int h = hPrev.shape()[1];
+    if ((long) b * h == 0) {
+      return;
+    }
+    new KernelArgs()
+        .i64(b)
+        .i64(h)
+        .i64(addr(xGates))
+        .i64(addr(hGates))
+        .i64(addr(bIh))
+        .i64(addr(bHh))
+        .i64(addr(hPrev))
+        .i64(addr(cPrev))
+        .i64(addr(valid))
+        .i64(addr(gates))
+        .i64(addr(hNext))
+        .i64(addr(cNext))
+        .i64(addr(output))
+        .launch(
+            context,
+            fn("recurrent", "ember_lstm_" + family(hPrev.dtype())),
+            "lstmCell",
+            (long) b * h);
   }
 
   @Override
@@ -766,7 +991,27 @@ public final class CudaBackend implements Backend {
       NDArray gradHCarry,
       NDArray gradC,
       NDArray gradGates) {
-    throw notYet("lstmCellBackward");
+    int b = cPrev.shape()[0];
+    int h = cPrev.shape()[1];
+    if ((long) b * h == 0) {
+      return;
+    }
+    new KernelArgs()
+        .i64(b)
+        .i64(h)
+        .i64(addr(gates))
+        .i64(addr(cPrev))
+        .i64(addr(valid))
+        .i64(addr(gradOutput))
+        .i64(addr(gradHRec))
+        .i64(addr(gradHCarry))
+        .i64(addr(gradC))
+        .i64(addr(gradGates))
+        .launch(
+            context,
+            fn("recurrent", "ember_lstm_backward_" + family(cPrev.dtype())),
+            "lstmCellBackward",
+            (long) b * h);
   }
 
   @Override
@@ -781,7 +1026,29 @@ public final class CudaBackend implements Backend {
       NDArray hnb,
       NDArray hNext,
       NDArray output) {
-    throw notYet("gruCell");
+    int b = hPrev.shape()[0];
+    int h = hPrev.shape()[1];
+    if ((long) b * h == 0) {
+      return;
+    }
+    new KernelArgs()
+        .i64(b)
+        .i64(h)
+        .i64(addr(xGates))
+        .i64(addr(hGates))
+        .i64(addr(bIh))
+        .i64(addr(bHh))
+        .i64(addr(hPrev))
+        .i64(addr(valid))
+        .i64(addr(gates))
+        .i64(addr(hnb))
+        .i64(addr(hNext))
+        .i64(addr(output))
+        .launch(
+            context,
+            fn("recurrent", "ember_gru_" + family(hPrev.dtype())),
+            "gruCell",
+            (long) b * h);
   }
 
   @Override
@@ -795,6 +1062,27 @@ public final class CudaBackend implements Backend {
       NDArray gradHCarry,
       NDArray gradXGates,
       NDArray gradHGates) {
-    throw notYet("gruCellBackward");
+    int b = hPrev.shape()[0];
+    int h = hPrev.shape()[1];
+    if ((long) b * h == 0) {
+      return;
+    }
+    new KernelArgs()
+        .i64(b)
+        .i64(h)
+        .i64(addr(gates))
+        .i64(addr(hnb))
+        .i64(addr(hPrev))
+        .i64(addr(valid))
+        .i64(addr(gradOutput))
+        .i64(addr(gradHRec))
+        .i64(addr(gradHCarry))
+        .i64(addr(gradXGates))
+        .i64(addr(gradHGates))
+        .launch(
+            context,
+            fn("recurrent", "ember_gru_backward_" + family(hPrev.dtype())),
+            "gruCellBackward",
+            (long) b * h);
   }
 }

@@ -60,6 +60,28 @@ final class KernelArgs {
     return this;
   }
 
+  /** The Operand struct of {@code a} with its stride on {@code dim} zeroed (gather, scatter). */
+  KernelArgs operandWithoutDim(NDArray a, int dim) {
+    Layout l = a.layout();
+    checkDims(l);
+    i64(a.storage().address()).i64(l.offset()).i64(a.dtype().ordinal());
+    for (int d = 0; d < MAX_DIMS; d++) {
+      i64(d < l.ndim() && d != dim ? l.strides()[d] : 0);
+    }
+    return this;
+  }
+
+  /** The Operand struct of a 0-d or 1-d array: its one stride in slot 0. */
+  KernelArgs operand1d(NDArray a) {
+    Layout l = a.layout();
+    i64(a.storage().address()).i64(l.offset()).i64(a.dtype().ordinal());
+    i64(l.ndim() == 0 ? 0 : l.strides()[0]);
+    for (int d = 1; d < MAX_DIMS; d++) {
+      i64(0);
+    }
+    return this;
+  }
+
   private static void checkDims(Layout l) {
     if (l.ndim() > MAX_DIMS) {
       throw new UnsupportedOperationException(

@@ -596,17 +596,220 @@ class BackendConformanceTest {
     return l;
   }
 
-  /** The ops CUDA lacks so far say so by name, rather than computing something else. */
+  static final Tol RNN = new Tol(1e-6, 1e-5);
+
   @ParameterizedTest
   @MethodSource("devices")
-  void opsNotWrittenForCudaYetSayWhich(Device d) {
-    assumeTrue(d.type() == Device.Type.CUDA, "the CPU implements every op");
-    Backend be = backend(d);
+  void geluBackwardAndLayerNormWithTheirBackwardMatchTheCpu(Device d) {
     try (MemoryScope s = MemoryScope.open()) {
-      NDArray x = NDArray.zeros(DType.FLOAT32, d, 2, 3);
-      UnsupportedOperationException e =
-          assertThrows(UnsupportedOperationException.class, () -> be.geluBackward(x, x, x));
-      assertEquals("geluBackward is not implemented on CUDA yet", e.getMessage());
+      NDArray x = NDArray.of(data(6 * 50, 30), 6, 50);
+      NDArray g = NDArray.of(data(6 * 50, 31), 6, 50);
+      check(
+          "geluBackward",
+          ULPS,
+          d,
+          List.of(g, x),
+          List.of(Out.of(DType.FLOAT32, 6, 50)),
+          c -> c.be().geluBackward(c.in(0), c.in(1), c.out(0)));
+      NDArray w = NDArray.of(data(50, 32), 50);
+      NDArray b = NDArray.of(data(50, 33), 50);
+      for (boolean affine : new boolean[] {true, false}) {
+        List<double[]> fwd =
+            check(
+                "layerNorm affine=" + affine,
+                ULPS,
+                d,
+                List.of(x, w, b),
+                List.of(
+                    Out.of(DType.FLOAT32, 6, 50),
+                    Out.of(DType.FLOAT32, 6),
+                    Out.of(DType.FLOAT32, 6)),
+                c ->
+                    c.be()
+                        .layerNorm(
+                            c.in(0),
+                            affine ? c.in(1) : null,
+                            affine ? c.in(2) : null,
+                            1e-5,
+                            c.out(0),
+                            c.out(1),
+                            c.out(2)));
+        NDArray mean = NDArray.of(toFloats(fwd.get(1)), 6);
+        NDArray rstd = NDArray.of(toFloats(fwd.get(2)), 6);
+        check(
+            "layerNormBackward affine=" + affine,
+            new Tol(1e-6, 1e-5),
+            d,
+            List.of(g, x, mean, rstd, w),
+            List.of(
+                Out.of(DType.FLOAT32, 6, 50),
+                Out.zeros(DType.FLOAT32, 50),
+                Out.zeros(DType.FLOAT32, 50)),
+            c ->
+                c.be()
+                    .layerNormBackward(
+                        c.in(0),
+                        c.in(1),
+                        c.in(2),
+                        c.in(3),
+                        affine ? c.in(4) : null,
+                        c.out(0),
+                        affine ? c.out(1) : null,
+                        affine ? c.out(2) : null));
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("devices")
+  void indexSelectGatherAndScatterAddMatchTheCpuAndRefuseBadIndicesAlike(Device d) {
+    try (MemoryScope s = MemoryScope.open()) {
+      NDArray x = NDArray.of(data(4 * 5 * 3, 40), 4, 5, 3);
+      NDArray idx = NDArray.of(new long[] {4, 0, 4, 2}, 4);
+      check(
+          "indexSelect",
+          EXACT,
+          d,
+          List.of(x, idx),
+          List.of(Out.of(DType.FLOAT32, 4, 4, 3)),
+          c -> c.be().indexSelect(c.in(0), 1, c.in(1), c.out(0)));
+      NDArray x2 = NDArray.of(data(3 * 5, 41), 3, 5);
+      NDArray gi = NDArray.of(new long[] {0, 4, 4, 1, 2, 2, 3, 0, 1, 1, 1, 1}, 3, 4);
+      check(
+          "gather",
+          EXACT,
+          d,
+          List.of(x2, gi),
+          List.of(Out.of(DType.FLOAT32, 3, 4)),
+          c -> c.be().gather(c.in(0), 1, c.in(1), c.out(0)));
+      NDArray src = NDArray.of(data(3 * 4, 42), 3, 4);
+      check(
+          "scatterAdd",
+          ULPS,
+          d,
+          List.of(gi, src),
+          List.of(Out.zeros(DType.FLOAT32, 3, 5)),
+          c -> c.be().scatterAdd(c.out(0), 1, c.in(0), c.in(1)));
+      NDArray ints = NDArray.of(new long[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 3, 4);
+      List<double[]> r =
+          run(
+              d,
+              List.of(gi, ints),
+              List.of(Out.zeros(DType.INT64, 3, 5)),
+              c -> c.be().scatterAdd(c.out(0), 1, c.in(0), c.in(1)));
+      // row 0: 1 -> [0], 2 + 3 -> [4], 4 -> [1]; row 1: 5 -> [2], 6 -> [2], 7 -> [3], 8 -> [0];
+      // row 2: 9 + 10 + 11 + 12 -> [1]
+      assertArrayEquals(new double[] {1, 4, 0, 0, 5, 8, 0, 11, 7, 0, 0, 42, 0, 0, 0}, r.get(0));
+      NDArray bad = NDArray.of(new long[] {1, 7}, 2);
+      IndexOutOfBoundsException e =
+          assertThrows(
+              IndexOutOfBoundsException.class,
+              () ->
+                  run(
+                      d,
+                      List.of(x, bad),
+                      List.of(Out.of(DType.FLOAT32, 4, 2, 3)),
+                      c -> c.be().indexSelect(c.in(0), 1, c.in(1), c.out(0))));
+      assertEquals("index 7 is out of bounds for dim 1 with size 5", e.getMessage());
+      // the device works on after a refused index
+      check(
+          "indexSelect after an error",
+          EXACT,
+          d,
+          List.of(x, idx),
+          List.of(Out.of(DType.FLOAT32, 4, 4, 3)),
+          c -> c.be().indexSelect(c.in(0), 1, c.in(1), c.out(0)));
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("devices")
+  void lstmAndGruCellsWithTheirBackwardMatchTheCpu(Device d) {
+    try (MemoryScope s = MemoryScope.open()) {
+      int b = 3;
+      int h = 5;
+      NDArray valid = NDArray.of(new boolean[] {true, false, true}, b);
+      NDArray hp = NDArray.of(data(b * h, 50), b, h);
+      NDArray cp = NDArray.of(data(b * h, 51), b, h);
+      NDArray xg = NDArray.of(data(b * 4 * h, 52), b, 4 * h);
+      NDArray hg = NDArray.of(data(b * 4 * h, 53), b, 4 * h);
+      NDArray bi = NDArray.of(data(4 * h, 54), 4 * h);
+      NDArray bh = NDArray.of(data(4 * h, 55), 4 * h);
+      List<double[]> lstm =
+          check(
+              "lstmCell",
+              RNN,
+              d,
+              List.of(xg, hg, bi, bh, hp, cp, valid),
+              List.of(
+                  Out.of(DType.FLOAT32, b, 4 * h),
+                  Out.of(DType.FLOAT32, b, h),
+                  Out.of(DType.FLOAT32, b, h),
+                  Out.of(DType.FLOAT32, b, h)),
+              c ->
+                  c.be()
+                      .lstmCell(
+                          c.in(0), c.in(1), c.in(2), c.in(3), c.in(4), c.in(5), c.in(6), c.out(0),
+                          c.out(1), c.out(2), c.out(3)));
+      NDArray gates = NDArray.of(toFloats(lstm.get(0)), b, 4 * h);
+      NDArray go = NDArray.of(data(b * h, 56), b, h);
+      NDArray gr = NDArray.of(data(b * h, 57), b, h);
+      NDArray gcarry = NDArray.of(data(b * h, 58), b, h);
+      NDArray gc = NDArray.of(data(b * h, 59), b, h);
+      check(
+          "lstmCellBackward",
+          RNN,
+          d,
+          List.of(gates, cp, valid, go, gr, gcarry, gc),
+          List.of(
+              Out.of(DType.FLOAT32, b, h),
+              Out.of(DType.FLOAT32, b, h),
+              Out.of(DType.FLOAT32, b, 4 * h)),
+          c -> {
+            c.be().copy(c.in(5), c.out(0));
+            c.be().copy(c.in(6), c.out(1));
+            c.be()
+                .lstmCellBackward(
+                    c.in(0), c.in(1), c.in(2), c.in(3), c.in(4), c.out(0), c.out(1), c.out(2));
+          });
+      NDArray xg3 = NDArray.of(data(b * 3 * h, 60), b, 3 * h);
+      NDArray hg3 = NDArray.of(data(b * 3 * h, 61), b, 3 * h);
+      NDArray bi3 = NDArray.of(data(3 * h, 62), 3 * h);
+      NDArray bh3 = NDArray.of(data(3 * h, 63), 3 * h);
+      List<double[]> gru =
+          check(
+              "gruCell",
+              RNN,
+              d,
+              List.of(xg3, hg3, bi3, bh3, hp, valid),
+              List.of(
+                  Out.of(DType.FLOAT32, b, 3 * h),
+                  Out.of(DType.FLOAT32, b, h),
+                  Out.of(DType.FLOAT32, b, h),
+                  Out.of(DType.FLOAT32, b, h)),
+              c ->
+                  c.be()
+                      .gruCell(
+                          c.in(0), c.in(1), null, c.in(3), c.in(4), c.in(5), c.out(0), c.out(1),
+                          c.out(2), c.out(3)));
+      NDArray g3 = NDArray.of(toFloats(gru.get(0)), b, 3 * h);
+      NDArray hnb = NDArray.of(toFloats(gru.get(1)), b, h);
+      check(
+          "gruCellBackward",
+          RNN,
+          d,
+          List.of(g3, hnb, hp, valid, go, gcarry),
+          List.of(
+              Out.of(DType.FLOAT32, b, h),
+              Out.of(DType.FLOAT32, b, 3 * h),
+              Out.of(DType.FLOAT32, b, 3 * h)),
+          c -> {
+            c.be().copy(c.in(5), c.out(0));
+            c.be()
+                .gruCellBackward(
+                    c.in(0), c.in(1), c.in(2), c.in(3), c.in(4), null, c.out(0), c.out(1),
+                    c.out(2));
+          });
     }
   }
 }
