@@ -43,6 +43,9 @@ public final class CudaBackend implements Backend {
   private final PinnedStaging staging;
   private final CublasGemm cublas;
 
+  /** Off to time Ember's GEMM kernel where cuBLAS is present ({@code GpuCheck}'s benchmark). */
+  volatile boolean useCublas = true;
+
   CudaBackend(CudaDevice d) {
     this.device = Device.cuda(d.index());
     this.context = new CudaContext(d);
@@ -61,6 +64,11 @@ public final class CudaBackend implements Backend {
         cublas != null
             ? "cuBLAS " + CudaLibraries.status().get(0).describe()
             : "Ember's tiled kernel (cuBLAS: " + CudaLibraries.status().get(0).describe() + ")");
+  }
+
+  /** Whether GEMM goes to cuBLAS on this device (found, and not switched off). */
+  boolean hasCublas() {
+    return cublas != null;
   }
 
   @Override
@@ -457,6 +465,7 @@ public final class CudaBackend implements Backend {
       return;
     }
     if (cublas != null
+        && useCublas
         && cublas.gemm(
             t, m, n, k, batch, pa, aBatch, aRow, aCol, pb, bBatch, bRow, bCol, pc, cBatch, cRow,
             cCol)) {

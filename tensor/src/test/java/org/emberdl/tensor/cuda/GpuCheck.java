@@ -108,7 +108,67 @@ public final class GpuCheck {
       }
     }
     out.printf("%d passed, %d failed, %d skipped%n", pass, fail, skip);
+    if (!emulated && CudaAvailability.isAvailable()) {
+      gemmBenchmark(out, 512, 1024, 2048, 4096);
+    }
     System.exit(fail == 0 && pass > 0 ? 0 : 1);
+  }
+
+  /**
+   * GFLOP/s of float32 square GEMMs on cuda:0, Ember's tiled kernel against cuBLAS where the
+   * machine has it (the issue's bar: the kernel at >= 50% of cuBLAS on an A100/H100 class GPU).
+   */
+  static void gemmBenchmark(PrintStream out, int... sizes) {
+    CudaBackend be =
+        (CudaBackend) org.emberdl.tensor.Backends.of(org.emberdl.tensor.Device.cuda(0));
+    out.println("GEMM float32 (GFLOP/s, best of 5 after a warm-up):");
+    out.printf("%6s  %10s  %10s  %s%n", "n", "ember", "cuBLAS", "ember/cuBLAS");
+    for (int n : sizes) {
+      try (org.emberdl.tensor.MemoryScope s = org.emberdl.tensor.MemoryScope.open()) {
+        org.emberdl.tensor.Device d = org.emberdl.tensor.Device.cuda(0);
+        org.emberdl.tensor.NDArray a =
+            org.emberdl.tensor.NDArray.full(org.emberdl.tensor.DType.FLOAT32, d, 0.5, n, n);
+        org.emberdl.tensor.NDArray b =
+            org.emberdl.tensor.NDArray.full(org.emberdl.tensor.DType.FLOAT32, d, 0.25, n, n);
+        org.emberdl.tensor.NDArray c =
+            org.emberdl.tensor.NDArray.empty(org.emberdl.tensor.DType.FLOAT32, d, n, n);
+        be.useCublas = false;
+        double ember = gflops(be, a, b, c, n);
+        double cublas = Double.NaN;
+        if (be.hasCublas()) {
+          be.useCublas = true;
+          cublas = gflops(be, a, b, c, n);
+        }
+        be.useCublas = true;
+        out.printf(
+            Locale.ROOT,
+            "%6d  %10.0f  %10s  %s%n",
+            n,
+            ember,
+            Double.isNaN(cublas) ? "-" : String.format(Locale.ROOT, "%.0f", cublas),
+            Double.isNaN(cublas)
+                ? "-"
+                : String.format(Locale.ROOT, "%.0f%%", 100 * ember / cublas));
+      }
+    }
+  }
+
+  private static double gflops(
+      CudaBackend be,
+      org.emberdl.tensor.NDArray a,
+      org.emberdl.tensor.NDArray b,
+      org.emberdl.tensor.NDArray c,
+      int n) {
+    be.matmul(a, b, c);
+    be.synchronize();
+    double best = Double.MAX_VALUE;
+    for (int r = 0; r < 5; r++) {
+      long t0 = System.nanoTime();
+      be.matmul(a, b, c);
+      be.synchronize();
+      best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+    }
+    return 2.0 * n * n * n / best / 1e9;
   }
 
   private static String targets() {
