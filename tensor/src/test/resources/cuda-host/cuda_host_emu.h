@@ -53,3 +53,4 @@ static inline T atomicAdd(T* p, T v) {
   *p = old + v;
   return old;
 }
+#define __align__(n) __attribute__((aligned(n)))

@@ -471,8 +471,10 @@ public final class CudaBackend implements Backend {
             cCol)) {
       return;
     }
-    int gx = (n + 63) / 64;
-    int gy = (m + 63) / 64;
+    // the float32 kernel's tiles are 128 x 128, the float64 one's 64 x 64 (gemm.cu)
+    int tile = t == DType.FLOAT32 ? 128 : 64;
+    int gx = (n + tile - 1) / tile;
+    int gy = (m + tile - 1) / tile;
     int gz = Math.min(batch, 65535);
     new KernelArgs()
         .i64(m)

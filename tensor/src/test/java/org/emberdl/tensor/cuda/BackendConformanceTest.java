@@ -384,6 +384,16 @@ class BackendConformanceTest {
           List.of(a, b),
           List.of(Out.of(DType.FLOAT32, 70, 33)),
           c -> c.be().matmul(c.in(0), c.in(1), c.out(0)));
+      // more than one 128 x 128 tile each way, k not a multiple of the tile step
+      NDArray big = NDArray.of(data(200 * 70, 26), 200, 70);
+      NDArray wide = NDArray.of(data(70 * 150, 27), 70, 150);
+      check(
+          "matmul, several tiles",
+          GEMM,
+          d,
+          List.of(big, wide),
+          List.of(Out.of(DType.FLOAT32, 200, 150)),
+          c -> c.be().matmul(c.in(0), c.in(1), c.out(0)));
       NDArray bt = NDArray.of(data(33 * 65, 10), 33, 65);
       check(
           "matmul b^T",
