@@ -8,11 +8,15 @@
 #   scripts/gpu-check.sh --prepare   on a build machine (offline Maven, ~/.m2 with
 #                                    org.bytedeco:cuda-redist): builds tensor (kernels included)
 #                                    and gathers everything the run needs into
-#                                    tensor/target/gpu-check/ (about 45 MB)
+#                                    tensor/target/gpu-check/ (about 40 MB)
 #   scripts/gpu-check.sh             on the GPU machine, from a copy of the working tree with
 #                                    tensor/target/gpu-check/ carried: needs only java 17+ and the
 #                                    NVIDIA driver (CUDA 13; cuBLAS is used when the machine has
 #                                    libcublas.so.13, else Ember's GEMM kernel)
+#   scripts/gpu-check.sh --emulate   anywhere with g++, after --prepare: the same table for an
+#                                    emulated device (tensor/src/test/resources/cuda-host: the
+#                                    kernel sources compiled as host C++ behind a fake
+#                                    libcuda.so.1), as CudaEmulationTest runs it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=tensor/target/gpu-check
@@ -29,6 +33,7 @@ if [[ "${1:-}" == "--prepare" ]]; then
   for j in "${jars[@]}"; do
     case "$j" in
       *cuda-redist*) redist="$j" ;;  # 380 MB: only its CUDA runtime is needed, below
+      *byte-buddy*|*assertj*) ;;     # test libraries the GPU check does not use (10 MB)
       *) cp "$j" "$out/lib/" ;;
     esac
   done
@@ -47,11 +52,21 @@ if [[ ! -d "$out/test-classes" || ! -d "$out/lib" ]]; then
     "carry tensor/target/gpu-check" >&2
   exit 2
 fi
+fake=()
+if [[ "${1:-}" == "--emulate" ]]; then
+  k=tensor/src/main/java/org/emberdl/tensor/cuda
+  h=tensor/src/test/resources/cuda-host
+  mkdir -p "$out/emulated"
+  g++ -std=c++17 -O1 -shared -fPIC -ffp-contract=off -pthread -Wl,-soname,libcuda.so.1 \
+    -I "$k" -I "$h" -o "$out/emulated/libcuda.so.1" "$h/fake_driver.cpp" \
+    -x c++ -include "$h/cuda_host_emu.h" "$k"/*.cu -ldl
+  fake=("-Dember.cuda.fakeDriver=$PWD/$out/emulated/libcuda.so.1")
+fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
   --format=csv,noheader | sed 's/^/nvidia-smi: /' || true
 export LD_LIBRARY_PATH="$PWD/$out/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # the JVM options of the build's test runs (the parent pom's ember.jvm.opens): Arrow needs java.nio
-exec java -Dember.cuda.required=true --add-modules=jdk.incubator.vector \
+exec java -Dember.cuda.required=true "${fake[@]}" --add-modules=jdk.incubator.vector \
   --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
   --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
   -cp "$out/test-classes:$out/classes:$out/lib/*" org.emberdl.tensor.cuda.GpuCheck
