@@ -31,8 +31,7 @@ public final class Backends {
     for (BackendProvider p : Providers.ALL) {
       if (p.type() == device.type()) {
         if (!p.isAvailable() || device.index() >= p.deviceCount()) {
-          throw new IllegalStateException(
-              "device " + device + " is not available (" + p.deviceCount() + " visible)");
+          throw new IllegalStateException(unavailable(device, CudaAvailability.status()));
         }
         return p.backend(device);
       }
@@ -56,6 +55,21 @@ public final class Backends {
         + " cannot be used: "
         + cuda.describe()
         + "; this Ember build runs on the CPU (use Device.CPU)";
+  }
+
+  /**
+   * Why {@code device} (a CUDA device) cannot be used where this build has the CUDA backend: the
+   * reason CUDA is unavailable on this machine, or the devices it has when the index is past them.
+   */
+  static String unavailable(Device device, CudaStatus cuda) {
+    if (cuda.available()) {
+      return device + " cannot be used: this machine has " + cuda.devicesSummary();
+    }
+    return device
+        + " cannot be used: "
+        + cuda.describe()
+        + "; Ember runs on the CPU here (use"
+        + " Device.CPU)";
   }
 
   /** Whether this build has a backend for devices of {@code type} (the CPU always). */

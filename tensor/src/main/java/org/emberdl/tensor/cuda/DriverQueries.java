@@ -107,7 +107,7 @@ final class DriverQueries {
   }
 
   /** E.g. {@code CUDA_ERROR_NO_DEVICE (100): no CUDA-capable device is detected}. */
-  private static String error(int rc) {
+  static String error(int rc) {
     // cuGetErrorName stores a pointer to a static string in a (const char**): read it through a
     // PointerPointer; the byte[] overloads would take the pointer's bytes for the text.
     String n = errorString(rc, true);

@@ -1,0 +1,143 @@
+// An emulated CUDA device for the test suite (CudaEmulationTest): a libcuda.so.1 whose driver calls
+// work on host memory and whose cuLaunchKernel runs Ember's kernels compiled as host C++ (linked
+// into this library, see cuda_host_emu.h). It reports one "Ember Emulated GPU" of compute
+// capability 9.0 and 16 GiB. Ember's whole CUDA path (the probe, Backends, CudaBackend's context,
+// caching allocator, pinned staging, module loading of the sm_90 cubin, argument packing and every
+// kernel's code) then runs without a GPU; only the GPU's own execution model is emulated: a block's
+// threads run as std::threads, blocks in turn.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda_host_emu.h"
+
+thread_local EmberDim3 threadIdx;
+EmberDim3 blockIdx, blockDim, gridDim;
+std::mutex ember_emu_atomic;
+static pthread_barrier_t barrier;
+
+void ember_emu_syncthreads() { pthread_barrier_wait(&barrier); }
+
+extern "C" {
+int cuDriverGetVersion(int* v) { *v = 13000; return 0; }
+int cuInit(unsigned int) { return 0; }
+int cuDeviceGetCount(int* c) { *c = 1; return 0; }
+int cuDeviceGet(int* d, int ordinal) { *d = ordinal; return 0; }
+int cuDeviceGetName(char* name, int len, int) {
+  strncpy(name, "Ember Emulated GPU", (size_t) len);
+  name[len - 1] = 0;
+  return 0;
+}
+int cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = (size_t) 16 << 30; return 0; }
+int cuDeviceGetAttribute(int* v, int attr, int) {
+  if (attr == 75) { *v = 9; return 0; }
+  if (attr == 76) { *v = 0; return 0; }
+  return 1;
+}
+int cuGetErrorName(int, const char**) { return 1; }
+int cuGetErrorString(int, const char**) { return 1; }
+
+static int ctx_dummy, stream_dummy, module_dummy;
+int cuDevicePrimaryCtxRetain(void** ctx, int) { *ctx = &ctx_dummy; return 0; }
+int cuCtxSetCurrent(void*) { return 0; }
+int cuStreamCreate(void** s, unsigned) { *s = &stream_dummy; return 0; }
+int cuStreamSynchronize(void*) { return 0; }
+int cuMemAlloc_v2(unsigned long long* p, size_t bytes) {
+  void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!m) return 2;
+  *p = (unsigned long long) m;
+  return 0;
+}
+int cuMemFree_v2(unsigned long long p) { free((void*) p); return 0; }
+int cuMemHostAlloc(void** p, size_t bytes, unsigned) { *p = malloc(bytes); return *p ? 0 : 2; }
+int cuMemFreeHost(void* p) { free(p); return 0; }
+int cuMemcpyHtoDAsync_v2(unsigned long long d, const void* h, size_t n, void*) {
+  memcpy((void*) d, h, n);
+  return 0;
+}
+int cuMemcpyDtoHAsync_v2(void* h, unsigned long long d, size_t n, void*) {
+  memcpy(h, (const void*) d, n);
+  return 0;
+}
+int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void*) {
+  memmove((void*) d, (const void*) s, n);
+  return 0;
+}
+
+// The module must be the sm_90 cubin this device's compute capability picks: an ELF image.
+int cuModuleLoadData(void** m, const void* image) {
+  if (memcmp(image, "\x7f" "ELF", 4) != 0) {
+    fprintf(stderr, "fake driver: cuModuleLoadData got no cubin (PTX?)\n");
+    return 200;  // CUDA_ERROR_INVALID_IMAGE
+  }
+  *m = &module_dummy;
+  return 0;
+}
+
+static std::map<void*, std::string> names;
+static std::mutex names_lock;
+
+int cuModuleGetFunction(void** f, void*, const char* name) {
+  Dl_info info;
+  dladdr((void*) &cuModuleGetFunction, &info);
+  void* self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  void* fn = self ? dlsym(self, name) : nullptr;
+  if (!fn) return 500;  // CUDA_ERROR_NOT_FOUND
+  std::lock_guard<std::mutex> g(names_lock);
+  names[fn] = name;
+  *f = fn;
+  return 0;
+}
+
+// Runs every block in turn, each block's threads as std::threads. Grid-stride kernels get at most
+// two blocks (the loop covers the rest), kernels without __syncthreads one thread and block
+// reductions 32 (the result is the same; the emulation is faster); GEMM's tiles need every block
+// and all 256 threads.
+int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                   unsigned bz, unsigned, void*, void** params, void**) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> g(names_lock);
+    name = names[f];
+  }
+  bool gemm = name.rfind("ember_gemm", 0) == 0;
+  bool cooperative = gemm || name.rfind("ember_reduce", 0) == 0 || name.rfind("ember_softmax", 0) == 0 ||
+                     name.rfind("ember_layer_norm", 0) == 0;
+  if (!gemm && gx > 2) gx = 2;
+  if (!cooperative) { gx = 1; bx = 1; by = 1; bz = 1; }
+  // reductions' block trees work for any power of two: 32 threads keep the barrier cheap
+  if (cooperative && !gemm && bx > 32) bx = 32;
+  auto kernel = (void (*)(const void*)) f;
+  unsigned threads = bx * by * bz;
+  gridDim = {gx, gy, gz};
+  blockDim = {bx, by, bz};
+  for (unsigned z = 0; z < gz; z++)
+    for (unsigned y = 0; y < gy; y++)
+      for (unsigned x = 0; x < gx; x++) {
+        blockIdx = {x, y, z};
+        if (threads == 1) {
+          threadIdx = {0, 0, 0};
+          kernel(params[0]);
+          continue;
+        }
+        pthread_barrier_init(&barrier, nullptr, threads);
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < threads; t++) {
+          ts.emplace_back([=]() {
+            threadIdx = {t % bx, (t / bx) % by, t / (bx * by)};
+            kernel(params[0]);
+          });
+        }
+        for (auto& t : ts) t.join();
+        pthread_barrier_destroy(&barrier);
+      }
+  return 0;
+}
+}
