@@ -4,6 +4,9 @@ set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
+# gcc builds the stand-in libcuda.so.1 that lets NVRTC compile the CUDA kernels without a driver;
+# g++ the emulated CUDA device of the tests.
+command -v g++ >/dev/null || need+=(g++)
 # The Fashion-MNIST IDX files, in /usr/share/datasets/fashion-mnist/ (used by training jobs).
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
