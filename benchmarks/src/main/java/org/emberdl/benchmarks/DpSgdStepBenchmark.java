@@ -225,7 +225,7 @@ public final class DpSgdStepBenchmark {
       System.out.printf(
           Locale.ROOT,
           "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise,"
-              + " background draw %s) %.2f = %.2fx, dp-inline (noise drawn after clipping) %.2f ="
+              + " noise drawn by %s) %.2f = %.2fx, dp-inline (noise drawn after clipping) %.2f ="
               + " %.2fx, noise draw %.2f; dp-inline without the noise draw %.2fx%s; vector"
               + " normals %s%n",
           name,
@@ -234,7 +234,7 @@ public final class DpSgdStepBenchmark {
           method,
           c,
           c / p,
-          dp.backgroundNoise() ? "on" : "off",
+          dp.noiseDrawing(),
           d,
           d / p,
           di,

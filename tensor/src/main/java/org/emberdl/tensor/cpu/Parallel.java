@@ -35,12 +35,14 @@ final class Parallel {
     private volatile RangeBody body;
     private volatile boolean done = true;
     private volatile boolean parked;
+    private final int index;
     private long from;
     private long to;
     private Throwable failure;
 
     Worker(int index) {
       super("ember-cpu-" + index);
+      this.index = index;
       setDaemon(true);
     }
 
@@ -74,11 +76,20 @@ final class Parallel {
       long deadline = System.nanoTime() + SPIN_NANOS;
       RangeBody task;
       while ((task = body) == null) {
+        // Between regions, chunks of offered idle work (one at a time, so a region waits at most
+        // one chunk); only the workers EmberConfig.threads() allows, so the cores are not
+        // oversubscribed after the thread count was lowered.
+        if (index < EmberConfig.threads() && IdleWork.runOne()) {
+          deadline = System.nanoTime() + SPIN_NANOS;
+          continue;
+        }
         if (System.nanoTime() < deadline) {
           Thread.onSpinWait();
         } else {
           parked = true;
-          if (body == null) {
+          // parked is written before the job slot is read, and IdleWork.offer writes the slot
+          // before reading parked: one of the two sees the other
+          if (body == null && !(index < EmberConfig.threads() && IdleWork.pending())) {
             LockSupport.park(this);
           }
           parked = false;
@@ -89,7 +100,28 @@ final class Parallel {
     }
   }
 
+  /**
+   * Starts the first {@code count} workers if needed and wakes those parked, so they pick up the
+   * idle work just offered.
+   */
+  static void wakeForIdleWork(int count) {
+    Worker[] pool = workers(count);
+    for (int i = 0; i < count; i++) {
+      if (pool[i].parked) {
+        LockSupport.unpark(pool[i]);
+      }
+    }
+  }
+
   private static Worker[] workers(int count) {
+    Worker[] current = workers;
+    if (current.length >= count) {
+      return current;
+    }
+    return grow(count);
+  }
+
+  private static synchronized Worker[] grow(int count) {
     Worker[] current = workers;
     if (current.length >= count) {
       return current;
