@@ -55,6 +55,32 @@ final class CpuConvKernels {
     long l = g.columnCols();
     long ld = n * l;
     long planeBytes = (long) g.height() * g.width() * es;
+    if (f32) {
+      // Units (sample, channel): the channel's plane copied to the heap once, each of its kh * kw
+      // rows formed there by array loops and copied out whole (C2 vectorizes the array loops; an
+      // Unsafe get/put per element, the general path, costs several times more on short rows).
+      int planeLen = g.height() * g.width();
+      Parallel.range(
+          (long) n * g.channels(),
+          (long) n * rows * l,
+          ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+          (from, to) -> {
+            float[] plane = new float[planeLen];
+            float[] row = new float[(int) l];
+            for (long u = from; u < to; u++) {
+              long s = u / g.channels();
+              int c = (int) (u % g.channels());
+              UNSAFE.copyMemory(
+                  null, in + u * planeBytes, plane, UnsafeAccess.FLOAT_BASE, 4L * planeLen);
+              for (int tap = 0; tap < kk; tap++) {
+                im2colRowF(plane, g, tap, row);
+                long dst = col + (((long) c * kk + tap) * ld + s * l) * 4;
+                UNSAFE.copyMemory(row, UnsafeAccess.FLOAT_BASE, null, dst, 4L * l);
+              }
+            }
+          });
+      return;
+    }
     // Units in (sample, row) order: the kh * kw rows of one channel read one input plane in turn.
     Parallel.range(
         (long) n * rows,
@@ -68,6 +94,43 @@ final class CpuConvKernels {
             im2colRow(plane, g, row % kk, col + (row * ld + s * l) * es, f32, es);
           }
         });
+  }
+
+  /**
+   * One float32 im2col row, tap {@code tap = i * kw + j} of a heap (H, W) plane, into {@code row}.
+   */
+  private static void im2colRowF(float[] plane, Conv2dGeometry g, int tap, float[] row) {
+    int oh = g.outH();
+    int ow = g.outW();
+    int sw = g.strideW();
+    int width = g.width();
+    int i = tap / g.kernelW();
+    int j = tap % g.kernelW();
+    int w0 = -g.padW() + j * g.dilationW();
+    int lo = firstInside(w0, sw, ow);
+    int hi = endInside(w0, sw, width, ow, lo);
+    for (int y = 0; y < oh; y++) {
+      int h = y * g.strideH() - g.padH() + i * g.dilationH();
+      int d = y * ow;
+      if (h < 0 || h >= g.height()) {
+        java.util.Arrays.fill(row, d, d + ow, 0f);
+        continue;
+      }
+      for (int x = 0; x < lo; x++) {
+        row[d + x] = 0f;
+      }
+      int src = h * width + w0;
+      if (sw == 1) {
+        System.arraycopy(plane, src + lo, row, d + lo, hi - lo);
+      } else {
+        for (int x = lo; x < hi; x++) {
+          row[d + x] = plane[src + x * sw];
+        }
+      }
+      for (int x = hi; x < ow; x++) {
+        row[d + x] = 0f;
+      }
+    }
   }
 
   /** One im2col row: tap {@code tap = i * kw + j} of the (H, W) plane at {@code plane}. */
