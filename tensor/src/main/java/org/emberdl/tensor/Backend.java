@@ -195,6 +195,22 @@ public interface Backend {
   /** Scatters {@code gradOut} to {@code gradInput} (zeroed) at the saved indices. */
   void maxPool2dBackward(NDArray gradOut, NDArray indices, Pool2dGeometry g, NDArray gradInput);
 
+  /**
+   * The gradient of {@code relu(maxPool2d(x))} with the pooling's indices taken on {@code x}:
+   * {@code gradInput = maxPool2dBackward(gradOut) * step(x)}, every element written (gradInput need
+   * not be zeroed); all arrays contiguous, {@code x} and {@code gradInput} (N, C, H, W). The
+   * default runs the three ops; a backend may fuse them (same values).
+   */
+  default void reluMaxPool2dBackward(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    fill(gradInput, 0);
+    maxPool2dBackward(gradOut, indices, g, gradInput);
+    try (NDArray mask = NDArray.empty(x.dtype(), x.device(), x.shape())) {
+      unary(org.emberdl.tensor.ops.UnaryOp.STEP, x, mask);
+      binary(org.emberdl.tensor.ops.BinaryOp.MUL, gradInput, mask, gradInput);
+    }
+  }
+
   /** Average pooling (padding counted in the divisor, PyTorch's count_include_pad=true). */
   void avgPool2d(NDArray input, Pool2dGeometry g, NDArray out);
 

@@ -773,6 +773,40 @@ public final class Convolution {
    * @param inputShape (N, C, H, W) or (C, H, W) of the forward input
    * @return the gradient, shaped {@code inputShape}, in gradOut's dtype
    */
+  /**
+   * The gradient of {@link #reluMaxPool2d} ({@code relu(maxPool2d(x))}, indices taken on {@code
+   * x}): {@code maxPool2dBackward(gradOut, indices) * step(x)}, the same values, in one pass where
+   * the backend fuses it.
+   *
+   * @param input the forward input x, (N, C, H, W) or (C, H, W)
+   */
+  public static NDArray reluMaxPool2dBackward(
+      NDArray gradOut, NDArray indices, NDArray input, int[] kernel, int[] stride, int[] padding) {
+    checkFloating("reluMaxPool2dBackward", "gradOut", gradOut);
+    int[] inputShape = input.shape();
+    PoolPlan p = PoolPlan.of("reluMaxPool2dBackward", inputShape, kernel, stride, padding);
+    p.checkGradOut("reluMaxPool2dBackward", "gradOut", gradOut);
+    p.checkGradOut("reluMaxPool2dBackward", "indices", indices);
+    if (indices.dtype() != DType.INT64) {
+      throw new IllegalArgumentException(
+          "reluMaxPool2dBackward: indices must be int64, got " + indices.dtype());
+    }
+    checkSame("reluMaxPool2dBackward", "gradOut", gradOut, "input", input);
+    checkDevice("reluMaxPool2dBackward", "gradOut", gradOut, "indices", indices);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray gradIn = NDArray.empty(gradOut.dtype(), gradOut.device(), inputShape);
+      if (gradOut.numel() > 0) {
+        gradOut
+            .backend()
+            .reluMaxPool2dBackward(
+                gradOut.contiguous(), indices.contiguous(), input.contiguous(), p.geometry, gradIn);
+      } else {
+        gradIn.backend().fill(gradIn, 0);
+      }
+      return scope.keep(gradIn);
+    }
+  }
+
   public static NDArray maxPool2dBackward(
       NDArray gradOut,
       NDArray indices,

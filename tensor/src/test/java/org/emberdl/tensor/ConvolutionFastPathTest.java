@@ -336,4 +336,62 @@ class ConvolutionFastPathTest {
       EmberConfig.setThreads(before);
     }
   }
+
+  /**
+   * The fused relu+max-pool backward gives the bits of {@code maxPool2dBackward(g) * step(x)}, in
+   * float32 (the CPU kernel) and float64 (the default composition), with NaN, infinite, zero and
+   * negative inputs and gradients, overlapping windows (3x3, stride 2) and an odd plane; and
+   * refuses an index outside the plane, naming it.
+   */
+  @Test
+  void reluMaxPoolBackwardGivesTheBitsOfTheThreeOps() {
+    try (MemoryScope scope = MemoryScope.open()) {
+      double[] v = ConvolutionTest.randn(61, 3, 4, 7, 9);
+      v[7] = Double.NaN;
+      v[20] = Double.POSITIVE_INFINITY;
+      v[33] = -0.0;
+      v[34] = 0.0;
+      v[100] = Double.NEGATIVE_INFINITY;
+      for (DType dtype : new DType[] {F32, F64}) {
+        for (int[] kernel : new int[][] {{2, 2}, {3, 3}}) {
+          NDArray x = NDArray.of(v, 3, 4, 7, 9).cast(dtype);
+          int[] stride = {2, 2};
+          int[] pad = {0, 0};
+          ValuesIndices vi = Convolution.reluMaxPool2d(x, kernel, stride, pad);
+          double[] gv = ConvolutionTest.randn(62, vi.values().shape());
+          gv[1] = Double.NaN;
+          gv[2] = Double.NEGATIVE_INFINITY;
+          gv[3] = -0.0;
+          NDArray g = NDArray.of(gv, vi.values().shape()).cast(dtype);
+          NDArray pooled =
+              Convolution.maxPool2dBackward(g, vi.indices(), x.shape(), kernel, stride, pad);
+          NDArray expected = pooled.mul(x.step());
+          NDArray got = Convolution.reluMaxPool2dBackward(g, vi.indices(), x, kernel, stride, pad);
+          double[] e = expected.toDoubleArray();
+          double[] a = got.toDoubleArray();
+          for (int i = 0; i < e.length; i++) {
+            assertEquals(
+                Double.doubleToRawLongBits(e[i]),
+                Double.doubleToRawLongBits(a[i]),
+                dtype + " kernel " + kernel[0] + ": element " + i + " " + e[i] + " vs " + a[i]);
+          }
+        }
+      }
+      NDArray x = NDArray.of(v, 3, 4, 7, 9).cast(F32);
+      ValuesIndices vi = Convolution.reluMaxPool2d(x, new int[] {2}, null, new int[] {0});
+      long[] bad = vi.indices().toLongArray();
+      bad[5] = 63; // a 7x9 plane has indices 0..62
+      NDArray badIdx = NDArray.of(bad, vi.indices().shape());
+      NDArray g = NDArray.full(F32, 1, vi.values().shape());
+      IllegalArgumentException ex =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  Convolution.reluMaxPool2dBackward(
+                      g, badIdx, x, new int[] {2}, null, new int[] {0}));
+      assertEquals(
+          "maxPool2dBackward: index 63 at output element 5 is outside the 7x9 input plane",
+          ex.getMessage());
+    }
+  }
 }

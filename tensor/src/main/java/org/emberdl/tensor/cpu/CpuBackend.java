@@ -352,6 +352,16 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void reluMaxPool2dBackward(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    if (x.dtype() == DType.FLOAT32) {
+      CpuConvKernels.reluMaxPool2dBackwardF(gradOut, indices, x, g, gradInput);
+    } else {
+      Backend.super.reluMaxPool2dBackward(gradOut, indices, x, g, gradInput);
+    }
+  }
+
+  @Override
   public void avgPool2d(NDArray input, Pool2dGeometry g, NDArray out) {
     CpuConvKernels.avgPool2d(input, g, out);
   }

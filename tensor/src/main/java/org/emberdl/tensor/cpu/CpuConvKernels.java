@@ -576,6 +576,66 @@ final class CpuConvKernels {
         });
   }
 
+  /**
+   * {@link org.emberdl.tensor.Backend#reluMaxPool2dBackward} in float32, one pass per plane on the
+   * heap: the gradient scattered into a zeroed plane in output order (the float sums of {@link
+   * #maxPool2dBackward}), then multiplied by {@code step(x)} with the STEP kernel's formula, so the
+   * bits are those of the three ops (NaN inputs and signed zeros included), written once, with no
+   * zeroed array, mask or product allocated.
+   */
+  static void reluMaxPool2dBackwardF(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    long go = base(gradOut);
+    long idx = base(indices);
+    long xs = base(x);
+    long gi = base(gradInput);
+    int planeIn = g.height() * g.width();
+    int planeOut = g.outH() * g.outW();
+    long planes = gradOut.numel() / planeOut;
+    Parallel.range(
+        planes,
+        planes * planeIn,
+        ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+        (from, to) -> {
+          float[] acc = new float[planeIn];
+          float[] xp = new float[planeIn];
+          float[] grad = new float[planeOut];
+          long[] win = new long[planeOut];
+          for (long p = from; p < to; p++) {
+            java.util.Arrays.fill(acc, 0f);
+            UNSAFE.copyMemory(
+                null, go + p * planeOut * 4, grad, UnsafeAccess.FLOAT_BASE, 4L * planeOut);
+            UNSAFE.copyMemory(
+                null, idx + p * planeOut * 8, win, UnsafeAccess.LONG_BASE, 8L * planeOut);
+            for (int k = 0; k < planeOut; k++) {
+              long target = win[k];
+              if (target < 0 || target >= planeIn) {
+                throw new IllegalArgumentException(
+                    "maxPool2dBackward: index "
+                        + target
+                        + " at output element "
+                        + (p * planeOut + k)
+                        + " is outside the "
+                        + g.height()
+                        + "x"
+                        + g.width()
+                        + " input plane");
+              }
+              acc[(int) target] += grad[k];
+            }
+            UNSAFE.copyMemory(
+                null, xs + p * planeIn * 4, xp, UnsafeAccess.FLOAT_BASE, 4L * planeIn);
+            for (int i = 0; i < planeIn; i++) {
+              // step(x) exactly as the STEP kernel computes it (NaN stays NaN)
+              float step = Math.min(Math.max(xp[i] * 0x1p126f * 0x1p126f, 0f), 1f);
+              acc[i] = acc[i] * step;
+            }
+            UNSAFE.copyMemory(
+                acc, UnsafeAccess.FLOAT_BASE, null, gi + p * planeIn * 4, 4L * planeIn);
+          }
+        });
+  }
+
   static void avgPool2d(NDArray input, Pool2dGeometry g, NDArray out) {
     DType t = input.dtype();
     int es = t.byteSize();
