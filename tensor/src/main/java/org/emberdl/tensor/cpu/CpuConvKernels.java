@@ -60,8 +60,9 @@ final class CpuConvKernels {
       // rows formed there by array loops and copied out whole (C2 vectorizes the array loops; an
       // Unsafe get/put per element, the general path, costs several times more on short rows).
       int planeLen = g.height() * g.width();
-      Parallel.range(
+      Parallel.claim(
           (long) n * g.channels(),
+          Parallel.grain((long) n * g.channels(), 8),
           (long) n * rows * l,
           ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
           (from, to) -> {
@@ -185,8 +186,9 @@ final class CpuConvKernels {
     long l = g.columnCols();
     long planeBytes = (long) g.height() * g.width() * es;
     // Parallel over channels: two channels never write the same image element.
-    Parallel.range(
+    Parallel.claim(
         g.channels(),
+        Parallel.grain(g.channels(), 8),
         (long) g.columnRows() * g.columnCols(),
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {
@@ -391,8 +393,9 @@ final class CpuConvKernels {
     boolean twoByTwo = isTwoByTwo(g);
     // Each plane is copied to a heap array once, pooled there (JIT-friendly loops, no per-element
     // dtype dispatch) and written back with one copy per output array.
-    Parallel.range(
+    Parallel.claim(
         planes,
+        Parallel.grain(planes, 8),
         input.numel(),
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {
@@ -592,8 +595,9 @@ final class CpuConvKernels {
     int planeIn = g.height() * g.width();
     int planeOut = g.outH() * g.outW();
     long planes = gradOut.numel() / planeOut;
-    Parallel.range(
+    Parallel.claim(
         planes,
+        Parallel.grain(planes, 8),
         planes * planeIn,
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {

@@ -142,8 +142,10 @@ final class CpuGemm {
     int threads = EmberConfig.threads();
     long minWork = 1L << 20; // below ~1 MFLOP the fork/join costs more than it saves
     if (fbatch >= threads) {
-      Parallel.range(
+      // batch entries claimed in pieces: a thread that finishes early takes more
+      Parallel.claim(
           fbatch,
+          Parallel.grain(fbatch, 4),
           flops,
           minWork,
           (from, to) -> {

@@ -136,6 +136,39 @@ final class Parallel {
   }
 
   /**
+   * Runs {@code body} over {@code [0, n)} in pieces of {@code grain} units that the threads claim
+   * from a counter until none is left (when {@code work} is at least {@code minWork}): a thread
+   * that finishes early, or a worker that starts late, takes more pieces instead of one thread
+   * waiting for the other's fixed half. Only for bodies whose results do not depend on which thread
+   * runs which units or on how the range is cut (each unit writes its own outputs).
+   */
+  static void claim(long n, long grain, long work, long minWork, RangeBody body) {
+    long g = Math.max(1, grain);
+    long pieces = (n + g - 1) / g;
+    int threads = (int) Math.min(EmberConfig.threads(), pieces);
+    if (threads <= 1 || work < minWork || INSIDE.get()) {
+      body.run(0, n);
+      return;
+    }
+    java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+    range(
+        threads,
+        work,
+        minWork,
+        (a, b) -> {
+          long from;
+          while ((from = next.getAndAdd(g)) < n) {
+            body.run(from, Math.min(n, from + g));
+          }
+        });
+  }
+
+  /** A grain that cuts {@code n} units into about {@code perThread} pieces per pool thread. */
+  static long grain(long n, int perThread) {
+    return Math.max(1, n / ((long) EmberConfig.threads() * perThread));
+  }
+
+  /**
    * Runs {@code body} over {@code [0, n)}, split across threads when {@code work} (an estimate of
    * elements touched) is at least {@code minWork}.
    */
