@@ -150,6 +150,14 @@ class GradCheckTest {
         any(2, 4, 5, 5),
         any(6, 2, 3, 3),
         any(6));
+    // ungrouped: the forward keeps the batch's columns, the backward takes the input gradient in
+    // runs of samples (Backend.conv2dInputGradBatch) and the weight gradient from the columns
+    add(
+        "conv2d ungrouped, kept columns",
+        t -> Tensor.conv2d(t[0], t[1], t[2], new int[] {1, 2}, new int[] {1}, new int[] {1}, 1),
+        any(3, 2, 5, 6),
+        any(4, 2, 3, 2),
+        any(4));
     add(
         "maxPool2d",
         t -> t[0].maxPool2d(new int[] {2}, new int[] {2}, new int[] {0}),

@@ -33,8 +33,9 @@ import org.emberdl.tensor.random.Philox;
  *       the model allows it: one forward and two backward passes), no noise;
  *   <li>{@code dp}: {@link DpSgd#noisyGradient} (clipping, Gaussian noise {@code sigma = 1.1},
  *       {@code C = 1}, division by the batch size): the whole private step, as {@code new DpSgd(C,
- *       sigma, qN)} takes it (the noise drawn on a background thread while the clipping runs when a
- *       processor is left over by Ember's threads);
+ *       sigma, qN)} takes it (the noise drawn while the clipping runs: on a background thread when
+ *       a processor is left over by Ember's threads, else by Ember's pool workers in the gaps the
+ *       clipping leaves them; {@link DpSgd#noiseDrawing} in the summary line);
  *   <li>{@code dp-inline}: the same with {@code DpSgd(..., backgroundNoise = false)}: the noise
  *       drawn after the clipping, on the calling thread (same values);
  *   <li>{@code noise}: the noise draw alone ({@code NDArray.normal} of one value per parameter), so
@@ -225,7 +226,7 @@ public final class DpSgdStepBenchmark {
       System.out.printf(
           Locale.ROOT,
           "SUMMARY %s batch=%d median ms: plain %.2f, clip (%s) %.2f = %.2fx, dp (clip + noise,"
-              + " background draw %s) %.2f = %.2fx, dp-inline (noise drawn after clipping) %.2f ="
+              + " noise drawn by %s) %.2f = %.2fx, dp-inline (noise drawn after clipping) %.2f ="
               + " %.2fx, noise draw %.2f; dp-inline without the noise draw %.2fx%s; vector"
               + " normals %s%n",
           name,
@@ -234,7 +235,7 @@ public final class DpSgdStepBenchmark {
           method,
           c,
           c / p,
-          dp.backgroundNoise() ? "on" : "off",
+          dp.noiseDrawing(),
           d,
           d / p,
           di,

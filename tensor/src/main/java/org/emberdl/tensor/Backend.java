@@ -129,6 +129,46 @@ public interface Backend {
   }
 
   /**
+   * The input gradient of an ungrouped convolution of {@code n} samples from its output gradient in
+   * batch-columns layout: {@code gradRows} is (O, n * L) contiguous, row {@code o} holding each
+   * sample's {@code L = outH * outW} values in turn (the layout of {@link #im2colBatch}'s columns),
+   * {@code weight} (O, K) contiguous with {@code K = C * kh * kw}, {@code g} one sample's geometry,
+   * and {@code image} (n, C, H, W) contiguous and zeroed: {@code image += col2im(weight^T @
+   * gradRows)}, sample by sample. The default forms the whole (K, n * L) product with one GEMM and
+   * accumulates each sample's (K, L) block with {@link #col2im}; a backend may interleave the two
+   * in cache-sized runs of samples.
+   */
+  default void conv2dInputGradBatch(
+      NDArray gradRows, NDArray weight, Conv2dGeometry g, int n, NDArray image) {
+    int k = g.columnRows();
+    int l = g.columnCols();
+    int o = weight.shape(0);
+    long ld = (long) n * l;
+    int[] plane = {g.channels(), g.height(), g.width()};
+    long sampleSize = (long) g.channels() * g.height() * g.width();
+    try (NDArray columns = NDArray.empty(weight.dtype(), weight.device(), k, (int) ld);
+        NDArray wT =
+            weight.borrow(
+                new Layout(new int[] {k, o}, new long[] {1, k}, weight.layout().offset()));
+        NDArray scratch = NDArray.empty(weight.dtype(), weight.device(), k, l)) {
+      matmul(wT, gradRows, columns);
+      for (int s = 0; s < n; s++) {
+        try (NDArray src =
+                columns.borrow(new Layout(new int[] {k, l}, new long[] {ld, 1}, (long) s * l));
+            NDArray dst =
+                image.borrow(
+                    new Layout(
+                        plane,
+                        Shape.contiguousStrides(plane),
+                        image.layout().offset() + s * sampleSize))) {
+          copy(src, scratch);
+          col2im(scratch, g, dst);
+        }
+      }
+    }
+  }
+
+  /**
    * Whether {@link #conv2dDirect} runs for {@code dtype} convolutions of geometry {@code g} (one
    * sample's): true where the backend has a direct kernel that beats im2col + GEMM there.
    */
@@ -154,6 +194,22 @@ public interface Backend {
 
   /** Scatters {@code gradOut} to {@code gradInput} (zeroed) at the saved indices. */
   void maxPool2dBackward(NDArray gradOut, NDArray indices, Pool2dGeometry g, NDArray gradInput);
+
+  /**
+   * The gradient of {@code relu(maxPool2d(x))} with the pooling's indices taken on {@code x}:
+   * {@code gradInput = maxPool2dBackward(gradOut) * step(x)}, every element written (gradInput need
+   * not be zeroed); all arrays contiguous, {@code x} and {@code gradInput} (N, C, H, W). The
+   * default runs the three ops; a backend may fuse them (same values).
+   */
+  default void reluMaxPool2dBackward(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    fill(gradInput, 0);
+    maxPool2dBackward(gradOut, indices, g, gradInput);
+    try (NDArray mask = NDArray.empty(x.dtype(), x.device(), x.shape())) {
+      unary(org.emberdl.tensor.ops.UnaryOp.STEP, x, mask);
+      binary(org.emberdl.tensor.ops.BinaryOp.MUL, gradInput, mask, gradInput);
+    }
+  }
 
   /** Average pooling (padding counted in the divisor, PyTorch's count_include_pad=true). */
   void avgPool2d(NDArray input, Pool2dGeometry g, NDArray out);

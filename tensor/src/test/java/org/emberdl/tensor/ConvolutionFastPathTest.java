@@ -34,7 +34,10 @@ class ConvolutionFastPathTest {
             new Conv(13, 1, 6, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1), // 1 channel (direct in f32)
             new Conv(5, 1, 7, 6, 4, 3, 3, 1, 1, 1, 2, 1, 2, 1), // direct: padded, dilated
             new Conv(3, 2, 5, 7, 3, 2, 3, 1, 1, 1, 0, 2, 1, 1), // direct: K = 12, 2 channels
-            new Conv(4, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1)) // K = 9 but strided: im2col
+            new Conv(4, 1, 6, 6, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1), // K = 9 but strided: im2col
+            // (K, L) = (144, 1024): over 512 KiB per sample, so the input gradient forms and
+            // accumulates the columns one sample at a time, in 5 runs claimed by the threads
+            new Conv(5, 16, 32, 32, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1))
         .map(Arguments::of);
   }
 
@@ -65,7 +68,8 @@ class ConvolutionFastPathTest {
     double[] b = ConvolutionTest.randn(23, cv.o());
     double[] g = ConvolutionTest.randn(24, cv.outShape());
     for (DType dtype : new DType[] {F64, F32}) {
-      double tol = dtype == F64 ? 1e-12 : 1e-5;
+      // float32 weight gradients sum N * L products (5,120 in the largest case)
+      double tol = dtype == F64 ? 1e-12 : cv.n() * cv.outH() * cv.outW() > 1000 ? 1e-4 : 1e-5;
       try (MemoryScope scope = MemoryScope.open()) {
         NDArray xa = NDArray.of(x, cv.inputShape()).cast(dtype);
         NDArray wa = NDArray.of(w, cv.weightShape()).cast(dtype);
@@ -277,6 +281,117 @@ class ConvolutionFastPathTest {
       double[] expected = referenceColumns(cv, x);
       assertClose(expected, byDefault, 0);
       assertClose(expected, byKernel, 0);
+    }
+  }
+
+  /**
+   * Backend's default conv2dInputGradBatch (one GEMM, then col2im per sample) and the CPU kernel
+   * (runs of samples claimed by the threads) against the reference input gradient; the kernel gives
+   * the same bits at 1 and 2 threads.
+   */
+  @Test
+  void inputGradBatchByDefaultAndByKernelMatchTheReference() {
+    Conv cv = new Conv(5, 16, 32, 32, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    double[] w = ConvolutionTest.randn(51, cv.weightShape());
+    double[] g = ConvolutionTest.randn(52, cv.outShape());
+    int k = cv.c() * cv.kh() * cv.kw();
+    int l = cv.outH() * cv.outW();
+    // gradOut (N, O, L) as rows (O, N * L)
+    double[] rows = new double[g.length];
+    for (int s = 0; s < cv.n(); s++) {
+      for (int o = 0; o < cv.o(); o++) {
+        System.arraycopy(g, (s * cv.o() + o) * l, rows, (o * cv.n() + s) * l, l);
+      }
+    }
+    double[] expected = cv.backwardInput(g, w);
+    int before = EmberConfig.threads();
+    try (MemoryScope scope = MemoryScope.open()) {
+      for (DType dtype : new DType[] {F64, F32}) {
+        double tol = dtype == F64 ? 1e-12 : 1e-4;
+        NDArray wa = NDArray.of(w, cv.o(), k).cast(dtype);
+        NDArray ra = NDArray.of(rows, cv.o(), cv.n() * l).cast(dtype);
+        Backend cpu = wa.backend();
+        Backend viaDefault =
+            (Backend)
+                java.lang.reflect.Proxy.newProxyInstance(
+                    Backend.class.getClassLoader(),
+                    new Class<?>[] {Backend.class},
+                    (proxy, method, args) ->
+                        method.getName().equals("conv2dInputGradBatch")
+                            ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args)
+                            : method.invoke(cpu, args));
+        NDArray byDefault = NDArray.zeros(dtype, cv.inputShape());
+        viaDefault.conv2dInputGradBatch(ra, wa, geometry(cv), cv.n(), byDefault);
+        assertClose(expected, byDefault, tol);
+        EmberConfig.setThreads(1);
+        NDArray oneThread = NDArray.zeros(dtype, cv.inputShape());
+        cpu.conv2dInputGradBatch(ra, wa, geometry(cv), cv.n(), oneThread);
+        EmberConfig.setThreads(2);
+        NDArray twoThreads = NDArray.zeros(dtype, cv.inputShape());
+        cpu.conv2dInputGradBatch(ra, wa, geometry(cv), cv.n(), twoThreads);
+        assertClose(expected, oneThread, tol);
+        assertClose(oneThread.toDoubleArray(), twoThreads, 0);
+      }
+    } finally {
+      EmberConfig.setThreads(before);
+    }
+  }
+
+  /**
+   * The fused relu+max-pool backward gives the bits of {@code maxPool2dBackward(g) * step(x)}, in
+   * float32 (the CPU kernel) and float64 (the default composition), with NaN, infinite, zero and
+   * negative inputs and gradients, overlapping windows (3x3, stride 2) and an odd plane; and
+   * refuses an index outside the plane, naming it.
+   */
+  @Test
+  void reluMaxPoolBackwardGivesTheBitsOfTheThreeOps() {
+    try (MemoryScope scope = MemoryScope.open()) {
+      double[] v = ConvolutionTest.randn(61, 3, 4, 7, 9);
+      v[7] = Double.NaN;
+      v[20] = Double.POSITIVE_INFINITY;
+      v[33] = -0.0;
+      v[34] = 0.0;
+      v[100] = Double.NEGATIVE_INFINITY;
+      for (DType dtype : new DType[] {F32, F64}) {
+        for (int[] kernel : new int[][] {{2, 2}, {3, 3}}) {
+          NDArray x = NDArray.of(v, 3, 4, 7, 9).cast(dtype);
+          int[] stride = {2, 2};
+          int[] pad = {0, 0};
+          ValuesIndices vi = Convolution.reluMaxPool2d(x, kernel, stride, pad);
+          double[] gv = ConvolutionTest.randn(62, vi.values().shape());
+          gv[1] = Double.NaN;
+          gv[2] = Double.NEGATIVE_INFINITY;
+          gv[3] = -0.0;
+          NDArray g = NDArray.of(gv, vi.values().shape()).cast(dtype);
+          NDArray pooled =
+              Convolution.maxPool2dBackward(g, vi.indices(), x.shape(), kernel, stride, pad);
+          NDArray expected = pooled.mul(x.step());
+          NDArray got = Convolution.reluMaxPool2dBackward(g, vi.indices(), x, kernel, stride, pad);
+          double[] e = expected.toDoubleArray();
+          double[] a = got.toDoubleArray();
+          for (int i = 0; i < e.length; i++) {
+            assertEquals(
+                Double.doubleToRawLongBits(e[i]),
+                Double.doubleToRawLongBits(a[i]),
+                dtype + " kernel " + kernel[0] + ": element " + i + " " + e[i] + " vs " + a[i]);
+          }
+        }
+      }
+      NDArray x = NDArray.of(v, 3, 4, 7, 9).cast(F32);
+      ValuesIndices vi = Convolution.reluMaxPool2d(x, new int[] {2}, null, new int[] {0});
+      long[] bad = vi.indices().toLongArray();
+      bad[5] = 63; // a 7x9 plane has indices 0..62
+      NDArray badIdx = NDArray.of(bad, vi.indices().shape());
+      NDArray g = NDArray.full(F32, 1, vi.values().shape());
+      IllegalArgumentException ex =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  Convolution.reluMaxPool2dBackward(
+                      g, badIdx, x, new int[] {2}, null, new int[] {0}));
+      assertEquals(
+          "maxPool2dBackward: index 63 at output element 5 is outside the 7x9 input plane",
+          ex.getMessage());
     }
   }
 }

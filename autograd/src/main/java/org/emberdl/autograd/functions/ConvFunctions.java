@@ -114,7 +114,6 @@ public final class ConvFunctions {
       vi.indices().close();
       return Tensor.of(vi.values());
     }
-    int[] inShape = input.data().shape();
     NDArray indices = vi.indices();
     return new Function("reluMaxPool2d", input) {
       private final NDArray x = save(input.data());
@@ -126,11 +125,9 @@ public final class ConvFunctions {
 
       @Override
       protected NDArray[] backward(NDArray grad) {
-        try (NDArray pooled =
-                Convolution.maxPool2dBackward(grad, idx, inShape, kernel, stride, padding);
-            NDArray mask = x.step()) {
-          return new NDArray[] {pooled.mul(mask)};
-        }
+        return new NDArray[] {
+          Convolution.reluMaxPool2dBackward(grad, idx, x, kernel, stride, padding)
+        };
       }
     }.output(vi.values());
   }

@@ -115,6 +115,19 @@ public final class DpSgd {
     }
   }
 
+  /** Where {@link #noisyGradient} draws the noise ({@link #noiseDrawing()}). */
+  public enum NoiseDrawing {
+    /** After the clipping, on the calling thread (and Ember's pool, as {@code NDArray.normal}). */
+    CALLER,
+    /** On the {@code ember-dp-noise} daemon thread, while the clipping runs. */
+    NOISE_THREAD,
+    /**
+     * In chunks, by Ember's CPU pool workers while the clipping leaves them idle; the chunks left
+     * when the clipping ends are drawn on every pool thread.
+     */
+    IDLE_POOL_WORKERS
+  }
+
   private final double clipNorm;
   private final double noiseMultiplier;
   private final double expectedBatchSize;
@@ -189,16 +202,35 @@ public final class DpSgd {
   }
 
   /**
+   * Where {@link #noisyGradient} draws the noise now: on the noise thread when {@link
+   * #backgroundNoise()}; otherwise, unless the constructor said {@code backgroundNoise = false}, on
+   * Ember's pool workers while the clipping leaves them idle when the pool has more than one thread
+   * (every core is then in the pool, and a further thread would take turns with the pool's threads
+   * for the cores); else on the calling thread after the clipping. The values are the same in every
+   * case.
+   */
+  public NoiseDrawing noiseDrawing() {
+    if (backgroundNoise()) {
+      return NoiseDrawing.NOISE_THREAD;
+    }
+    if (backgroundNoise == null && EmberConfig.threads() > 1) {
+      return NoiseDrawing.IDLE_POOL_WORKERS;
+    }
+    return NoiseDrawing.CALLER;
+  }
+
+  /**
    * The noisy gradient of one step: {@code (sum_i c_i g_i + N(0, sigma^2 C^2 I)) / (qN)}, 1-D in
    * {@link Module#flatParameters()} layout (owned by the caller). The batch may be empty (Poisson
    * sampling can draw no example): the result is then noise alone.
    *
-   * <p>The values are those of {@link #clippedSum} followed by {@link #privatize}, bit for bit.
-   * With {@link #backgroundNoise()} the noise, which depends only on the generator and not on the
-   * gradient, is drawn on a background daemon thread while the clipping runs, and joined when it is
-   * added (it takes the values {@code privatize} would take: the generator ends at the same
-   * position; if the model draws from the same generator during the step, the noise is drawn again
-   * after those draws).
+   * <p>The values are those of {@link #clippedSum} followed by {@link #privatize}, bit for bit. The
+   * noise, which depends only on the generator and not on the gradient, is drawn where {@link
+   * #noiseDrawing()} says: with {@link #backgroundNoise()} on a background daemon thread while the
+   * clipping runs, by default with every core in Ember's pool by the pool's idle workers, and
+   * joined when it is added (it takes the values {@code privatize} would take: the generator ends
+   * at the same position; if the model draws from the same generator during the step, the noise is
+   * drawn again after those draws).
    *
    * @param x the batch's inputs, leading dimension {@code B}
    * @param target the batch's targets, leading dimension {@code B}
@@ -220,7 +252,7 @@ public final class DpSgd {
     DType dtype = params.isEmpty() ? DType.FLOAT32 : params.get(0).dtype();
     int[] shape = {Math.toIntExact(total)};
     try (NoiseDraw noise =
-            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, backgroundNoise(), shape);
+            NoiseDraw.start(gen, dtype, noiseMultiplier * clipNorm, noiseDrawing(), shape);
         ClippedSum s = clippedSum(model, x, target, loss, clipNorm)) {
       NDArray sum = s.sum();
       if (sum.dtype() != dtype || !Arrays.equals(sum.shape(), shape)) {

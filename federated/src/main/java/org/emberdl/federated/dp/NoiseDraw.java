@@ -4,9 +4,12 @@ import java.util.Arrays;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.NDArray;
+import org.emberdl.tensor.cpu.CpuNormalFill;
+import org.emberdl.tensor.cpu.IdleWork;
 import org.emberdl.tensor.random.Philox;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,14 +26,23 @@ import org.slf4j.LoggerFactory;
  * are dropped and the noise is drawn again, on the calling thread, where the plain call would have
  * drawn it.
  *
- * <p>The draw runs on {@link NoiseThread}, one JVM-wide daemon thread that exits when idle, so
- * nothing has to shut it down. It calls {@link Philox} directly and never Ember's CPU thread pool,
- * whose workers the caller's forward and backward passes use. The noise array is owned: {@link
- * #join} hands it to the caller, and {@link #close} without a join (the clipping failed) waits for
- * the draw and frees it.
+ * <p>Where it runs ({@link DpSgd.NoiseDrawing}): on {@link NoiseThread}, one JVM-wide daemon thread
+ * that exits when idle, so nothing has to shut it down, when a core is left over by Ember's pool;
+ * or, when every core is in the pool, in chunks of {@link #CHUNK} values that the pool's workers
+ * draw while the clipping leaves them idle ({@link IdleWork}: between the step's parallel regions,
+ * while the calling thread runs serial code), with {@link #join} drawing the chunks left on every
+ * pool thread. Either way it calls {@link Philox} directly, so the values are those of one draw.
+ * The noise array is owned: {@link #join} hands it to the caller, and {@link #close} without a join
+ * (the clipping failed) waits for the draw and frees it.
  */
 final class NoiseDraw implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(NoiseDraw.class);
+
+  /**
+   * Values per chunk drawn by an idle pool worker: small enough that a parallel region the worker
+   * is needed for waits little for the chunk in hand (about 10-20 us of one core here).
+   */
+  static final int CHUNK = 2048;
 
   /** Computes the values {@code [offset, offset + numel)} of {@code philox}'s normal sequence. */
   @FunctionalInterface
@@ -48,7 +60,8 @@ final class NoiseDraw implements AutoCloseable {
   private boolean done;
 
   private NoiseDraw(
-      Generator gen, DType dtype, double std, int[] shape, Fill fill, boolean background) {
+      Generator gen, DType dtype, double std, int[] shape, Fill fill, DpSgd.NoiseDrawing where) {
+    boolean background = where != DpSgd.NoiseDrawing.CALLER;
     this.gen = gen;
     this.dtype = dtype;
     this.std = std;
@@ -72,9 +85,16 @@ final class NoiseDraw implements AutoCloseable {
       last = probe.position();
       Philox philox = new Philox(gen.seed(), gen.stream());
       int[] s = this.shape;
-      task = NoiseThread.submit(() -> fill.draw(philox, offset, dtype, std, s));
-      if (task == null) {
-        LOG.debug("the DP noise thread refused the draw; drawing on the calling thread");
+      if (where == DpSgd.NoiseDrawing.IDLE_POOL_WORKERS) {
+        task = IdleFill.offer(philox, offset, dtype, std, s);
+        if (task == null) {
+          LOG.debug("the CPU pool took no idle work; drawing the noise on the calling thread");
+        }
+      } else {
+        task = NoiseThread.submit(() -> fill.draw(philox, offset, dtype, std, s));
+        if (task == null) {
+          LOG.debug("the DP noise thread refused the draw; drawing on the calling thread");
+        }
       }
     }
     this.start = first;
@@ -88,14 +108,35 @@ final class NoiseDraw implements AutoCloseable {
    * {@code background} is false).
    */
   static NoiseDraw start(Generator gen, DType dtype, double std, boolean background, int... shape) {
-    boolean supported = dtype == DType.FLOAT32 || dtype == DType.FLOAT64;
-    return start(gen, dtype, std, background && supported, NoiseDraw::fill, shape);
+    return start(
+        gen,
+        dtype,
+        std,
+        background ? DpSgd.NoiseDrawing.NOISE_THREAD : DpSgd.NoiseDrawing.CALLER,
+        shape);
   }
 
-  /** As above with the background fill given (tests make it fail). */
+  /**
+   * Starts drawing {@code N(0, std^2)} values of {@code shape} from {@code gen} where {@code where}
+   * says (on the calling thread, in {@link #join}, for dtypes other than float32 and float64).
+   */
+  static NoiseDraw start(
+      Generator gen, DType dtype, double std, DpSgd.NoiseDrawing where, int... shape) {
+    boolean supported = dtype == DType.FLOAT32 || dtype == DType.FLOAT64;
+    return new NoiseDraw(
+        gen, dtype, std, shape, NoiseDraw::fill, supported ? where : DpSgd.NoiseDrawing.CALLER);
+  }
+
+  /** As above on the noise thread, with the background fill given (tests make it fail). */
   static NoiseDraw start(
       Generator gen, DType dtype, double std, boolean background, Fill fill, int... shape) {
-    return new NoiseDraw(gen, dtype, std, shape, fill, background);
+    return new NoiseDraw(
+        gen,
+        dtype,
+        std,
+        shape,
+        fill,
+        background ? DpSgd.NoiseDrawing.NOISE_THREAD : DpSgd.NoiseDrawing.CALLER);
   }
 
   /**
@@ -134,7 +175,12 @@ final class NoiseDraw implements AutoCloseable {
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       throw new IllegalStateException(
-          "drawing the DP-SGD noise (" + describe() + ") on the background thread failed: " + cause,
+          "drawing the DP-SGD noise ("
+              + describe()
+              + ") "
+              + (pending instanceof IdleFill ? "on idle pool workers" : "on the background thread")
+              + " failed: "
+              + cause,
           cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -173,6 +219,10 @@ final class NoiseDraw implements AutoCloseable {
     if (pending == null) {
       return;
     }
+    if (pending instanceof IdleFill idle) {
+      idle.discard();
+      return;
+    }
     // No cancel: FutureTask.cancel reports success for a draw already running, whose array would
     // then never be freed. Waiting costs at most one draw.
     boolean interrupted = false;
@@ -206,5 +256,99 @@ final class NoiseDraw implements AutoCloseable {
     double[] v = new double[n];
     philox.normal(offset, v, 0, n, 0.0, std);
     return NDArray.of(v, shape);
+  }
+
+  /**
+   * The noise drawn in chunks by idle pool workers ({@link IdleWork}) straight into its owned
+   * array, as a future: {@link #get} draws the chunks left on every pool thread.
+   */
+  private static final class IdleFill implements Future<NDArray> {
+    private final IdleWork.Job job;
+    private NDArray out;
+    private ExecutionException failure;
+    private boolean finished;
+
+    private IdleFill(IdleWork.Job job, NDArray out) {
+      this.job = job;
+      this.out = out;
+    }
+
+    /** Null when the pool takes no idle work (one worker-less pool, or another job pending). */
+    static IdleFill offer(Philox philox, long offset, DType dtype, double std, int[] shape) {
+      NDArray out = NDArray.empty(dtype, shape);
+      long n = out.numel();
+      int chunks = Math.toIntExact((n + CHUNK - 1) / CHUNK);
+      IdleWork.Job job;
+      try {
+        job =
+            IdleWork.offer(
+                chunks,
+                // Philox is counter-based: a chunk reads the values at offset + its first index,
+                // whichever thread draws it and when, so the whole array equals one draw
+                i -> {
+                  long from = (long) i * CHUNK;
+                  int len = (int) Math.min(CHUNK, n - from);
+                  CpuNormalFill.normal(philox, offset, out, from, len, 0.0, std);
+                });
+      } catch (RuntimeException e) {
+        out.close();
+        throw e;
+      }
+      if (job == null) {
+        out.close();
+        return null;
+      }
+      return new IdleFill(job, out);
+    }
+
+    @Override
+    public synchronized NDArray get() throws ExecutionException {
+      if (!finished) {
+        finished = true;
+        try {
+          job.finish();
+        } catch (RuntimeException | Error e) {
+          out.close();
+          out = null;
+          failure = new ExecutionException(e);
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      return out;
+    }
+
+    /** Withdraws the chunks not drawn yet, waits for those being drawn, and frees the array. */
+    synchronized void discard() {
+      if (!finished) {
+        finished = true;
+        job.cancel();
+      }
+      if (out != null) {
+        out.close();
+        out = null;
+      }
+    }
+
+    @Override
+    public NDArray get(long timeout, TimeUnit unit) throws ExecutionException {
+      return get();
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      return false;
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return false;
+    }
+
+    @Override
+    public synchronized boolean isDone() {
+      return finished;
+    }
   }
 }

@@ -72,7 +72,10 @@ class DpSgdBackgroundNoiseTest {
 
   /** The background draw, the calling-thread draw and clippedSum + privatize agree bit for bit. */
   private static void assertSameBits(DType dtype, long startPosition) {
-    DpSgd background = new DpSgd(C, SIGMA, EXPECTED, true);
+    assertSameBits(new DpSgd(C, SIGMA, EXPECTED, true), dtype, startPosition);
+  }
+
+  private static void assertSameBits(DpSgd background, DType dtype, long startPosition) {
     DpSgd inline = new DpSgd(C, SIGMA, EXPECTED, false);
     try (Sequential model = mlp(dtype, null);
         CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
@@ -113,6 +116,107 @@ class DpSgdBackgroundNoiseTest {
   @Test
   void backgroundNoiseGivesTheSameBitsInFloat64() {
     assertSameBits(DType.FLOAT64, 3);
+  }
+
+  /**
+   * Runs {@code body} with every core in Ember's pool and at least two pool threads, where a
+   * default {@link DpSgd} draws its noise on the pool's idle workers.
+   */
+  private static void withIdlePoolWorkers(Runnable body) {
+    int before = EmberConfig.threads();
+    try {
+      EmberConfig.setThreads(Math.max(2, Runtime.getRuntime().availableProcessors()));
+      body.run();
+    } finally {
+      EmberConfig.setThreads(before);
+    }
+  }
+
+  @Test
+  void idlePoolWorkersGiveTheSameBitsInFloat32AndFloat64() {
+    withIdlePoolWorkers(
+        () -> {
+          DpSgd dp = new DpSgd(C, SIGMA, EXPECTED);
+          assertEquals(DpSgd.NoiseDrawing.IDLE_POOL_WORKERS, dp.noiseDrawing());
+          assertSameBits(dp, DType.FLOAT32, 0);
+          assertSameBits(dp, DType.FLOAT32, 5);
+          assertSameBits(dp, DType.FLOAT64, 3);
+        });
+  }
+
+  @Test
+  void idlePoolWorkersDrawManyChunksWithTheBitsOfOneDraw() {
+    // 3 * CHUNK + 5 parameters: several chunks and a short last one
+    int in = 3 * NoiseDraw.CHUNK + 2;
+    withIdlePoolWorkers(
+        () -> {
+          Generator g1 = new Generator(8, 1);
+          Generator g2 = new Generator(8, 1);
+          g1.setPosition(3);
+          g2.setPosition(3);
+          try (NoiseDraw draw =
+                  NoiseDraw.start(
+                      g1, DType.FLOAT32, 0.7, DpSgd.NoiseDrawing.IDLE_POOL_WORKERS, in, 1);
+              NDArray expected = NDArray.normal(g2, DType.FLOAT32, 0, 0.7, in, 1);
+              NDArray noise = draw.join()) {
+            assertArrayEquals(bits(expected), bits(noise));
+            assertEquals(g2.position(), g1.position());
+          }
+        });
+  }
+
+  @Test
+  void idlePoolWorkersFreeTheNoiseWhenTheClippingFails() {
+    withIdlePoolWorkers(
+        () -> {
+          DpSgd dp = new DpSgd(C, SIGMA, EXPECTED);
+          try (Sequential model = mlp(DType.FLOAT32, null);
+              CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+              NDArray x = inputs(DType.FLOAT32);
+              NDArray y = classes();
+              NDArray fewer = y.narrow(0, 0, B - 1)) {
+            dp.noisyGradient(model, x, y, ce::apply, new Generator(1)).close(); // warm caches
+            long before = Allocators.cpuAllocatedBytes();
+            Generator gen = new Generator(2);
+            IllegalArgumentException e =
+                assertThrows(
+                    IllegalArgumentException.class,
+                    () -> dp.noisyGradient(model, x, fewer, ce::apply, gen));
+            assertTrue(e.getMessage().contains("differ in batch size"), e.getMessage());
+            assertEquals(0, gen.position(), "a failed step draws no noise from the generator");
+            assertEquals(before, Allocators.cpuAllocatedBytes(), "after a failed step");
+            // and the pool takes the next step's noise again (the failed one left no job behind)
+            try (NoiseDraw draw =
+                NoiseDraw.start(gen, DType.FLOAT32, 1, DpSgd.NoiseDrawing.IDLE_POOL_WORKERS, 8)) {
+              draw.join().close();
+            }
+          }
+        });
+  }
+
+  @Test
+  void aDropoutLayerDrawingDuringTheIdleDrawGetsTheSameBits() {
+    withIdlePoolWorkers(
+        () -> {
+          Generator gen = new Generator(21);
+          Generator ref = new Generator(21);
+          try (Sequential model = mlp(DType.FLOAT32, gen);
+              Sequential refModel = mlp(DType.FLOAT32, ref);
+              CrossEntropyLoss ce = new CrossEntropyLoss(Reduction.NONE);
+              NDArray x = inputs(DType.FLOAT32);
+              NDArray y = classes()) {
+            model.train();
+            refModel.train();
+            DpSgd dp = new DpSgd(C, SIGMA, EXPECTED);
+            assertEquals(DpSgd.NoiseDrawing.IDLE_POOL_WORKERS, dp.noiseDrawing());
+            try (NDArray a = dp.noisyGradient(model, x, y, ce::apply, gen);
+                DpSgd.ClippedSum s = DpSgd.clippedSum(refModel, x, y, ce::apply, C);
+                NDArray b = dp.privatize(s.sum(), ref)) {
+              assertArrayEquals(bits(b), bits(a));
+              assertEquals(ref.position(), gen.position());
+            }
+          }
+        });
   }
 
   @Test
@@ -277,10 +381,24 @@ class DpSgdBackgroundNoiseTest {
     try {
       EmberConfig.setThreads(cpus);
       assertFalse(dp.backgroundNoise(), "every core is in Ember's pool");
+      assertEquals(
+          cpus > 1 ? DpSgd.NoiseDrawing.IDLE_POOL_WORKERS : DpSgd.NoiseDrawing.CALLER,
+          dp.noiseDrawing(),
+          "every core in the pool: the pool's idle workers draw it");
       EmberConfig.setThreads(1);
       assertEquals(cpus > 1, dp.backgroundNoise());
+      assertEquals(
+          cpus > 1 ? DpSgd.NoiseDrawing.NOISE_THREAD : DpSgd.NoiseDrawing.CALLER,
+          dp.noiseDrawing());
       assertTrue(new DpSgd(C, SIGMA, EXPECTED, true).backgroundNoise());
       assertFalse(new DpSgd(C, SIGMA, EXPECTED, false).backgroundNoise());
+      EmberConfig.setThreads(Math.max(2, cpus));
+      assertEquals(
+          DpSgd.NoiseDrawing.NOISE_THREAD, new DpSgd(C, SIGMA, EXPECTED, true).noiseDrawing());
+      assertEquals(
+          DpSgd.NoiseDrawing.CALLER,
+          new DpSgd(C, SIGMA, EXPECTED, false).noiseDrawing(),
+          "backgroundNoise = false keeps the draw on the calling thread");
     } finally {
       EmberConfig.setThreads(before);
     }

@@ -314,6 +314,12 @@ public final class CpuBackend implements Backend {
     CpuConvKernels.im2colBatch(input, g, n, columns);
   }
 
+  @Override
+  public void conv2dInputGradBatch(
+      NDArray gradRows, NDArray weight, Conv2dGeometry g, int n, NDArray image) {
+    CpuConvKernels.conv2dInputGradBatch(gradRows, weight, g, n, image);
+  }
+
   /**
    * Up to this many inputs per output (C * kh * kw) the direct kernel (stride 1) wins (measured: a
    * 1-channel 3x3 layer, K = 9); from there on im2col + GEMM does.
@@ -343,6 +349,16 @@ public final class CpuBackend implements Backend {
   public void maxPool2dBackward(
       NDArray gradOut, NDArray indices, Pool2dGeometry g, NDArray gradInput) {
     CpuConvKernels.maxPool2dBackward(gradOut, indices, g, gradInput);
+  }
+
+  @Override
+  public void reluMaxPool2dBackward(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    if (x.dtype() == DType.FLOAT32) {
+      CpuConvKernels.reluMaxPool2dBackwardF(gradOut, indices, x, g, gradInput);
+    } else {
+      Backend.super.reluMaxPool2dBackward(gradOut, indices, x, g, gradInput);
+    }
   }
 
   @Override

@@ -55,6 +55,33 @@ final class CpuConvKernels {
     long l = g.columnCols();
     long ld = n * l;
     long planeBytes = (long) g.height() * g.width() * es;
+    if (f32) {
+      // Units (sample, channel): the channel's plane copied to the heap once, each of its kh * kw
+      // rows formed there by array loops and copied out whole (C2 vectorizes the array loops; an
+      // Unsafe get/put per element, the general path, costs several times more on short rows).
+      int planeLen = g.height() * g.width();
+      Parallel.claim(
+          (long) n * g.channels(),
+          Parallel.grain((long) n * g.channels(), 8),
+          (long) n * rows * l,
+          ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+          (from, to) -> {
+            float[] plane = new float[planeLen];
+            float[] row = new float[(int) l];
+            for (long u = from; u < to; u++) {
+              long s = u / g.channels();
+              int c = (int) (u % g.channels());
+              UNSAFE.copyMemory(
+                  null, in + u * planeBytes, plane, UnsafeAccess.FLOAT_BASE, 4L * planeLen);
+              for (int tap = 0; tap < kk; tap++) {
+                im2colRowF(plane, g, tap, row);
+                long dst = col + (((long) c * kk + tap) * ld + s * l) * 4;
+                UNSAFE.copyMemory(row, UnsafeAccess.FLOAT_BASE, null, dst, 4L * l);
+              }
+            }
+          });
+      return;
+    }
     // Units in (sample, row) order: the kh * kw rows of one channel read one input plane in turn.
     Parallel.range(
         (long) n * rows,
@@ -68,6 +95,43 @@ final class CpuConvKernels {
             im2colRow(plane, g, row % kk, col + (row * ld + s * l) * es, f32, es);
           }
         });
+  }
+
+  /**
+   * One float32 im2col row, tap {@code tap = i * kw + j} of a heap (H, W) plane, into {@code row}.
+   */
+  private static void im2colRowF(float[] plane, Conv2dGeometry g, int tap, float[] row) {
+    int oh = g.outH();
+    int ow = g.outW();
+    int sw = g.strideW();
+    int width = g.width();
+    int i = tap / g.kernelW();
+    int j = tap % g.kernelW();
+    int w0 = -g.padW() + j * g.dilationW();
+    int lo = firstInside(w0, sw, ow);
+    int hi = endInside(w0, sw, width, ow, lo);
+    for (int y = 0; y < oh; y++) {
+      int h = y * g.strideH() - g.padH() + i * g.dilationH();
+      int d = y * ow;
+      if (h < 0 || h >= g.height()) {
+        java.util.Arrays.fill(row, d, d + ow, 0f);
+        continue;
+      }
+      for (int x = 0; x < lo; x++) {
+        row[d + x] = 0f;
+      }
+      int src = h * width + w0;
+      if (sw == 1) {
+        System.arraycopy(plane, src + lo, row, d + lo, hi - lo);
+      } else {
+        for (int x = lo; x < hi; x++) {
+          row[d + x] = plane[src + x * sw];
+        }
+      }
+      for (int x = hi; x < ow; x++) {
+        row[d + x] = 0f;
+      }
+    }
   }
 
   /** One im2col row: tap {@code tap = i * kw + j} of the (H, W) plane at {@code plane}. */
@@ -122,8 +186,9 @@ final class CpuConvKernels {
     long l = g.columnCols();
     long planeBytes = (long) g.height() * g.width() * es;
     // Parallel over channels: two channels never write the same image element.
-    Parallel.range(
+    Parallel.claim(
         g.channels(),
+        Parallel.grain(g.channels(), 8),
         (long) g.columnRows() * g.columnCols(),
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {
@@ -133,7 +198,7 @@ final class CpuConvKernels {
             float[] rows = new float[(int) (kk * l)];
             float[] plane = new float[g.height() * g.width()];
             for (long c = from; c < to; c++) {
-              col2imPlaneF(col + c * kk * l * es, g, img + c * planeBytes, rows, plane);
+              col2imPlaneF(col + c * kk * l * es, l * es, g, img + c * planeBytes, rows, plane);
             }
             return;
           }
@@ -143,13 +208,24 @@ final class CpuConvKernels {
         });
   }
 
-  /** {@link #col2imPlane} in float32 on heap copies of the rows and the plane. */
+  /**
+   * {@link #col2imPlane} in float32 on heap copies of the rows (the first at {@code src}, one every
+   * {@code rowBytes}) and the plane.
+   */
   private static void col2imPlaneF(
-      long src, Conv2dGeometry g, long dst, float[] rows, float[] plane) {
-    UNSAFE.copyMemory(null, src, rows, UnsafeAccess.FLOAT_BASE, 4L * rows.length);
-    UNSAFE.copyMemory(null, dst, plane, UnsafeAccess.FLOAT_BASE, 4L * plane.length);
+      long src, long rowBytes, Conv2dGeometry g, long dst, float[] rows, float[] plane) {
     int oh = g.outH();
     int ow = g.outW();
+    int rowLen = oh * ow;
+    if (rowBytes == 4L * rowLen) {
+      UNSAFE.copyMemory(null, src, rows, UnsafeAccess.FLOAT_BASE, 4L * rows.length);
+    } else {
+      for (int r = 0; r < rows.length / rowLen; r++) {
+        UNSAFE.copyMemory(
+            null, src + r * rowBytes, rows, UnsafeAccess.FLOAT_BASE + 4L * r * rowLen, 4L * rowLen);
+      }
+    }
+    UNSAFE.copyMemory(null, dst, plane, UnsafeAccess.FLOAT_BASE, 4L * plane.length);
     int sw = g.strideW();
     int width = g.width();
     int kk = g.kernelH() * g.kernelW();
@@ -212,6 +288,86 @@ final class CpuConvKernels {
     }
   }
 
+  /** Bytes of columns one thread forms and accumulates at a time: about a core's L2. */
+  private static final long INPUT_GRAD_CHUNK_BYTES = 512L << 10;
+
+  /**
+   * {@code image += col2im(weight^T @ gradRows)} per sample ({@link
+   * org.emberdl.tensor.Backend#conv2dInputGradBatch}) in one parallel region: each thread claims a
+   * run of samples whose (K, run * L) columns fit in {@link #INPUT_GRAD_CHUNK_BYTES}, forms them
+   * with one GEMM (depth O) into its own buffer and accumulates them into the run's image planes
+   * while they are in cache. Claiming runs from a counter keeps both threads busy to the end where
+   * fixed halves leave one waiting; the per-sample path instead writes the whole batch's columns
+   * (17.8 MB for the examples' conv2 at batch 128) and reads them back. Each image element is
+   * summed by one thread in a fixed tap order and each column element is one GEMM dot product over
+   * O, so the result does not depend on the thread count.
+   */
+  static void conv2dInputGradBatch(
+      NDArray gradRows, NDArray weight, Conv2dGeometry g, int n, NDArray image) {
+    DType t = image.dtype();
+    int es = t.byteSize();
+    boolean f32 = t == DType.FLOAT32;
+    int k = g.columnRows();
+    int l = g.columnCols();
+    int o = weight.shape(0);
+    int kk = g.kernelH() * g.kernelW();
+    long nl = (long) n * l;
+    int run = (int) Math.max(1, Math.min(n, INPUT_GRAD_CHUNK_BYTES / ((long) k * l * es)));
+    int runs = (n + run - 1) / run;
+    int threads = Math.max(1, Math.min(org.emberdl.tensor.EmberConfig.threads(), runs));
+    long g0 = base(gradRows);
+    long w0 = base(weight);
+    long img = base(image);
+    long planeBytes = (long) g.height() * g.width() * es;
+    try (NDArray buffers = NDArray.empty(t, threads, k, run * l)) {
+      long buf0 = base(buffers);
+      long bufBytes = (long) k * run * l * es;
+      java.util.concurrent.atomic.AtomicInteger next =
+          new java.util.concurrent.atomic.AtomicInteger();
+      Parallel.range(
+          threads,
+          (long) k * nl,
+          ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+          (from, to) -> {
+            long cols = buf0 + from * bufBytes; // this thread's buffer
+            float[] rows = f32 ? new float[kk * l] : null;
+            float[] plane = f32 ? new float[g.height() * g.width()] : null;
+            int r;
+            while ((r = next.getAndIncrement()) < runs) {
+              int s0 = r * run;
+              int nb = Math.min(run, n - s0);
+              int width = nb * l;
+              // (K, O) = weight^T, (O, nb L) = the run's columns of gradRows (leading dim n L)
+              CpuGemm.gemmOnThisThread(
+                  f32,
+                  true,
+                  k,
+                  false,
+                  (int) nl,
+                  k,
+                  width,
+                  o,
+                  w0,
+                  g0 + (long) s0 * l * es,
+                  cols,
+                  width);
+              long rowBytes = (long) width * es;
+              for (int s = 0; s < nb; s++) {
+                for (int c = 0; c < g.channels(); c++) {
+                  long src = cols + ((long) c * kk * width + (long) s * l) * es;
+                  long dst = img + ((long) (s0 + s) * g.channels() + c) * planeBytes;
+                  if (f32) {
+                    col2imPlaneF(src, rowBytes, g, dst, rows, plane);
+                  } else {
+                    col2imPlane(src, rowBytes, g, dst, false, es);
+                  }
+                }
+              }
+            }
+          });
+    }
+  }
+
   /** The first output column x in [0, ow] with {@code x * stride + w0 >= 0}. */
   private static int firstInside(int w0, int stride, int ow) {
     return w0 >= 0 ? 0 : Math.min(ow, (-w0 + stride - 1) / stride);
@@ -237,8 +393,9 @@ final class CpuConvKernels {
     boolean twoByTwo = isTwoByTwo(g);
     // Each plane is copied to a heap array once, pooled there (JIT-friendly loops, no per-element
     // dtype dispatch) and written back with one copy per output array.
-    Parallel.range(
+    Parallel.claim(
         planes,
+        Parallel.grain(planes, 8),
         input.numel(),
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {
@@ -418,6 +575,67 @@ final class CpuConvKernels {
               }
               add(t, gi + (p * planeIn + target) * es, go + oi * es, 1.0);
             }
+          }
+        });
+  }
+
+  /**
+   * {@link org.emberdl.tensor.Backend#reluMaxPool2dBackward} in float32, one pass per plane on the
+   * heap: the gradient scattered into a zeroed plane in output order (the float sums of {@link
+   * #maxPool2dBackward}), then multiplied by {@code step(x)} with the STEP kernel's formula, so the
+   * bits are those of the three ops (NaN inputs and signed zeros included), written once, with no
+   * zeroed array, mask or product allocated.
+   */
+  static void reluMaxPool2dBackwardF(
+      NDArray gradOut, NDArray indices, NDArray x, Pool2dGeometry g, NDArray gradInput) {
+    long go = base(gradOut);
+    long idx = base(indices);
+    long xs = base(x);
+    long gi = base(gradInput);
+    int planeIn = g.height() * g.width();
+    int planeOut = g.outH() * g.outW();
+    long planes = gradOut.numel() / planeOut;
+    Parallel.claim(
+        planes,
+        Parallel.grain(planes, 8),
+        planes * planeIn,
+        ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
+        (from, to) -> {
+          float[] acc = new float[planeIn];
+          float[] xp = new float[planeIn];
+          float[] grad = new float[planeOut];
+          long[] win = new long[planeOut];
+          for (long p = from; p < to; p++) {
+            java.util.Arrays.fill(acc, 0f);
+            UNSAFE.copyMemory(
+                null, go + p * planeOut * 4, grad, UnsafeAccess.FLOAT_BASE, 4L * planeOut);
+            UNSAFE.copyMemory(
+                null, idx + p * planeOut * 8, win, UnsafeAccess.LONG_BASE, 8L * planeOut);
+            for (int k = 0; k < planeOut; k++) {
+              long target = win[k];
+              if (target < 0 || target >= planeIn) {
+                throw new IllegalArgumentException(
+                    "maxPool2dBackward: index "
+                        + target
+                        + " at output element "
+                        + (p * planeOut + k)
+                        + " is outside the "
+                        + g.height()
+                        + "x"
+                        + g.width()
+                        + " input plane");
+              }
+              acc[(int) target] += grad[k];
+            }
+            UNSAFE.copyMemory(
+                null, xs + p * planeIn * 4, xp, UnsafeAccess.FLOAT_BASE, 4L * planeIn);
+            for (int i = 0; i < planeIn; i++) {
+              // step(x) exactly as the STEP kernel computes it (NaN stays NaN)
+              float step = Math.min(Math.max(xp[i] * 0x1p126f * 0x1p126f, 0f), 1f);
+              acc[i] = acc[i] * step;
+            }
+            UNSAFE.copyMemory(
+                acc, UnsafeAccess.FLOAT_BASE, null, gi + p * planeIn * 4, 4L * planeIn);
           }
         });
   }

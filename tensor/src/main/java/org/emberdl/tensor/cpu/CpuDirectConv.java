@@ -106,8 +106,9 @@ final class CpuDirectConv {
     int ow = g.outW();
     long inSample = (long) g.channels() * g.height() * g.width() * Float.BYTES;
     long outSample = (long) o * oh * ow * Float.BYTES;
-    Parallel.range(
+    Parallel.claim(
         n,
+        Parallel.grain(n, 8),
         (long) n * o * oh * ow * k,
         ElementwiseLoop.PARALLEL_MIN_ELEMENTS,
         (from, to) -> {

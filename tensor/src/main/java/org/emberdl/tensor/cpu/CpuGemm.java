@@ -142,8 +142,10 @@ final class CpuGemm {
     int threads = EmberConfig.threads();
     long minWork = 1L << 20; // below ~1 MFLOP the fork/join costs more than it saves
     if (fbatch >= threads) {
-      Parallel.range(
+      // batch entries claimed in pieces: a thread that finishes early takes more
+      Parallel.claim(
           fbatch,
+          Parallel.grain(fbatch, 4),
           flops,
           minWork,
           (from, to) -> {
@@ -297,6 +299,39 @@ final class CpuGemm {
             }
           }
         });
+  }
+
+  /**
+   * One GEMM on the calling thread, {@code C (m, n) = op(A) op(B)} on raw row-major addresses
+   * ({@code transA}: A is stored (k, m) with leading dimension {@code lda}; likewise B), the inner
+   * dimension sliced as in {@link #gemm}. For kernels that run GEMMs inside their own parallel
+   * region.
+   */
+  static void gemmOnThisThread(
+      boolean f32,
+      boolean transA,
+      int lda,
+      boolean transB,
+      int ldb,
+      int m,
+      int n,
+      int k,
+      long a,
+      long b,
+      long c,
+      int ldc) {
+    Blas.init();
+    gemm(
+        f32,
+        new BlasView(transA ? CblasTrans : CblasNoTrans, lda),
+        new BlasView(transB ? CblasTrans : CblasNoTrans, ldb),
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        ldc);
   }
 
   /** True when a's batch dims and row dim form one evenly strided run of rows. */

@@ -35,12 +35,14 @@ final class Parallel {
     private volatile RangeBody body;
     private volatile boolean done = true;
     private volatile boolean parked;
+    private final int index;
     private long from;
     private long to;
     private Throwable failure;
 
     Worker(int index) {
       super("ember-cpu-" + index);
+      this.index = index;
       setDaemon(true);
     }
 
@@ -74,11 +76,20 @@ final class Parallel {
       long deadline = System.nanoTime() + SPIN_NANOS;
       RangeBody task;
       while ((task = body) == null) {
+        // Between regions, chunks of offered idle work (one at a time, so a region waits at most
+        // one chunk); only the workers EmberConfig.threads() allows, so the cores are not
+        // oversubscribed after the thread count was lowered.
+        if (index < EmberConfig.threads() && IdleWork.runOne()) {
+          deadline = System.nanoTime() + SPIN_NANOS;
+          continue;
+        }
         if (System.nanoTime() < deadline) {
           Thread.onSpinWait();
         } else {
           parked = true;
-          if (body == null) {
+          // parked is written before the job slot is read, and IdleWork.offer writes the slot
+          // before reading parked: one of the two sees the other
+          if (body == null && !(index < EmberConfig.threads() && IdleWork.pending())) {
             LockSupport.park(this);
           }
           parked = false;
@@ -89,7 +100,28 @@ final class Parallel {
     }
   }
 
+  /**
+   * Starts the first {@code count} workers if needed and wakes those parked, so they pick up the
+   * idle work just offered.
+   */
+  static void wakeForIdleWork(int count) {
+    Worker[] pool = workers(count);
+    for (int i = 0; i < count; i++) {
+      if (pool[i].parked) {
+        LockSupport.unpark(pool[i]);
+      }
+    }
+  }
+
   private static Worker[] workers(int count) {
+    Worker[] current = workers;
+    if (current.length >= count) {
+      return current;
+    }
+    return grow(count);
+  }
+
+  private static synchronized Worker[] grow(int count) {
     Worker[] current = workers;
     if (current.length >= count) {
       return current;
@@ -101,6 +133,39 @@ final class Parallel {
     }
     workers = grown;
     return grown;
+  }
+
+  /**
+   * Runs {@code body} over {@code [0, n)} in pieces of {@code grain} units that the threads claim
+   * from a counter until none is left (when {@code work} is at least {@code minWork}): a thread
+   * that finishes early, or a worker that starts late, takes more pieces instead of one thread
+   * waiting for the other's fixed half. Only for bodies whose results do not depend on which thread
+   * runs which units or on how the range is cut (each unit writes its own outputs).
+   */
+  static void claim(long n, long grain, long work, long minWork, RangeBody body) {
+    long g = Math.max(1, grain);
+    long pieces = (n + g - 1) / g;
+    int threads = (int) Math.min(EmberConfig.threads(), pieces);
+    if (threads <= 1 || work < minWork || INSIDE.get()) {
+      body.run(0, n);
+      return;
+    }
+    java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+    range(
+        threads,
+        work,
+        minWork,
+        (a, b) -> {
+          long from;
+          while ((from = next.getAndAdd(g)) < n) {
+            body.run(from, Math.min(n, from + g));
+          }
+        });
+  }
+
+  /** A grain that cuts {@code n} units into about {@code perThread} pieces per pool thread. */
+  static long grain(long n, int perThread) {
+    return Math.max(1, n / ((long) EmberConfig.threads() * perThread));
   }
 
   /**
