@@ -966,30 +966,21 @@ public final class CudaBackend implements Backend {
       NDArray hNext,
       NDArray cNext,
       NDArray output) {
-    int b = hPrev.shape()[0];
-    int h = hPrev.shape()[1];
-    if ((long) b * h == 0) {
-      return;
-    }
-    new KernelArgs()
-        .i64(b)
-        .i64(h)
-        .i64(addr(xGates))
-        .i64(addr(hGates))
-        .i64(addr(bIh))
-        .i64(addr(bHh))
-        .i64(addr(hPrev))
-        .i64(addr(cPrev))
-        .i64(addr(valid))
-        .i64(addr(gates))
-        .i64(addr(hNext))
-        .i64(addr(cNext))
-        .i64(addr(output))
-        .launch(
-            context,
-            fn("recurrent", "ember_lstm_" + family(hPrev.dtype())),
-            "lstmCell",
-            (long) b * h);
+    cell(
+        "ember_lstm_",
+        "lstmCell",
+        hPrev,
+        xGates,
+        hGates,
+        bIh,
+        bHh,
+        hPrev,
+        cPrev,
+        valid,
+        gates,
+        hNext,
+        cNext,
+        output);
   }
 
   @Override
@@ -1002,27 +993,18 @@ public final class CudaBackend implements Backend {
       NDArray gradHCarry,
       NDArray gradC,
       NDArray gradGates) {
-    int b = cPrev.shape()[0];
-    int h = cPrev.shape()[1];
-    if ((long) b * h == 0) {
-      return;
-    }
-    new KernelArgs()
-        .i64(b)
-        .i64(h)
-        .i64(addr(gates))
-        .i64(addr(cPrev))
-        .i64(addr(valid))
-        .i64(addr(gradOutput))
-        .i64(addr(gradHRec))
-        .i64(addr(gradHCarry))
-        .i64(addr(gradC))
-        .i64(addr(gradGates))
-        .launch(
-            context,
-            fn("recurrent", "ember_lstm_backward_" + family(cPrev.dtype())),
-            "lstmCellBackward",
-            (long) b * h);
+    cell(
+        "ember_lstm_backward_",
+        "lstmCellBackward",
+        cPrev,
+        gates,
+        cPrev,
+        valid,
+        gradOutput,
+        gradHRec,
+        gradHCarry,
+        gradC,
+        gradGates);
   }
 
   @Override
@@ -1037,29 +1019,20 @@ public final class CudaBackend implements Backend {
       NDArray hnb,
       NDArray hNext,
       NDArray output) {
-    int b = hPrev.shape()[0];
-    int h = hPrev.shape()[1];
-    if ((long) b * h == 0) {
-      return;
-    }
-    new KernelArgs()
-        .i64(b)
-        .i64(h)
-        .i64(addr(xGates))
-        .i64(addr(hGates))
-        .i64(addr(bIh))
-        .i64(addr(bHh))
-        .i64(addr(hPrev))
-        .i64(addr(valid))
-        .i64(addr(gates))
-        .i64(addr(hnb))
-        .i64(addr(hNext))
-        .i64(addr(output))
-        .launch(
-            context,
-            fn("recurrent", "ember_gru_" + family(hPrev.dtype())),
-            "gruCell",
-            (long) b * h);
+    cell(
+        "ember_gru_",
+        "gruCell",
+        hPrev,
+        xGates,
+        hGates,
+        bIh,
+        bHh,
+        hPrev,
+        valid,
+        gates,
+        hnb,
+        hNext,
+        output);
   }
 
   @Override
@@ -1073,27 +1046,36 @@ public final class CudaBackend implements Backend {
       NDArray gradHCarry,
       NDArray gradXGates,
       NDArray gradHGates) {
-    int b = hPrev.shape()[0];
-    int h = hPrev.shape()[1];
+    cell(
+        "ember_gru_backward_",
+        "gruCellBackward",
+        hPrev,
+        gates,
+        hnb,
+        hPrev,
+        valid,
+        gradOutput,
+        gradHRec,
+        gradHCarry,
+        gradXGates,
+        gradHGates);
+  }
+
+  /**
+   * Launches a recurrent cell kernel over {@code b x h} elements ({@code shaped}'s two dimensions):
+   * its arguments are b, h and the arrays' device addresses in order; the kernel's dtype family is
+   * {@code shaped}'s.
+   */
+  private void cell(String kernel, String name, NDArray shaped, NDArray... arrays) {
+    int b = shaped.shape()[0];
+    int h = shaped.shape()[1];
     if ((long) b * h == 0) {
       return;
     }
-    new KernelArgs()
-        .i64(b)
-        .i64(h)
-        .i64(addr(gates))
-        .i64(addr(hnb))
-        .i64(addr(hPrev))
-        .i64(addr(valid))
-        .i64(addr(gradOutput))
-        .i64(addr(gradHRec))
-        .i64(addr(gradHCarry))
-        .i64(addr(gradXGates))
-        .i64(addr(gradHGates))
-        .launch(
-            context,
-            fn("recurrent", "ember_gru_backward_" + family(hPrev.dtype())),
-            "gruCellBackward",
-            (long) b * h);
+    KernelArgs args = new KernelArgs().i64(b).i64(h);
+    for (NDArray a : arrays) {
+      args.i64(addr(a));
+    }
+    args.launch(context, fn("recurrent", kernel + family(shaped.dtype())), name, (long) b * h);
   }
 }
