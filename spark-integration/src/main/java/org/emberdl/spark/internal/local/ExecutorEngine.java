@@ -146,7 +146,7 @@ public final class ExecutorEngine {
             executorName(),
             gpu,
             CudaAvailability::status,
-            Backends.provides(Device.Type.CUDA));
+            TaskDevice.STAGES_ON_CUDA && Backends.provides(Device.Type.CUDA));
     if (d.notice() != null) {
       synchronized (this) {
         if (!gpuNoticeLogged) {

@@ -10,15 +10,24 @@ import org.emberdl.tensor.cuda.CudaStatus;
 
 /**
  * The device of one task, from the {@code device} Param, the GPU Spark assigned the task, the
- * executor's CUDA status and whether this build has a CUDA backend. {@link #select} is pure, so
- * that every branch is checked without a GPU; {@link ExecutorEngine#enterTask} supplies the facts
- * and logs the notice.
+ * executor's CUDA status and whether Ember's Spark stages run on CUDA ({@link #STAGES_ON_CUDA}).
+ * {@link #select} is pure, so that every branch is checked without a GPU; {@link
+ * ExecutorEngine#enterTask} supplies the facts and logs the notice.
  *
  * @param device where the task's tensors go
  * @param notice why a GPU that Spark assigned is not used (auto only), for one WARN per executor;
  *     null when there is nothing to say
  */
 public record TaskDevice(Device device, String notice) {
+  /**
+   * Whether the Spark stages put their replicas and batches on a task's CUDA device. Not yet: the
+   * tensor engine has a CUDA backend ({@code Device.cuda}), but the stages' replicas, batches and
+   * updates are built on the CPU, so a task that resolved to a GPU would still train on the CPU.
+   * Until they move, {@code cuda} is refused and {@code auto} runs on the CPU with a WARN, rather
+   * than either silently using the CPU.
+   */
+  public static final boolean STAGES_ON_CUDA = false;
+
   /**
    * The device for a task on {@code executor} (e.g. {@code driver (127.0.0.1)}) that Spark gave GPU
    * {@code gpu} (null: none). {@code probe} is asked only where the answer matters ({@code cuda},
@@ -32,7 +41,7 @@ public record TaskDevice(Device device, String notice) {
       String executor,
       String gpu,
       Supplier<CudaStatus> probe,
-      boolean cudaBackend) {
+      boolean stagesOnCuda) {
     return switch (choice) {
       case CPU -> new TaskDevice(Device.CPU, null);
       case CUDA -> {
@@ -44,14 +53,14 @@ public record TaskDevice(Device device, String notice) {
                   + ": "
                   + cuda.reason());
         }
-        if (!cudaBackend) {
+        if (!stagesOnCuda) {
           throw new IllegalStateException(
               "device=cuda asked, and executor "
                   + executor
                   + " has CUDA ("
                   + cuda.devicesSummary()
-                  + "), but this Ember build has no CUDA backend; set device=auto or cpu to run"
-                  + " on the CPU");
+                  + "), but Ember's Spark stages do not run on CUDA yet; set device=auto or cpu"
+                  + " to run on the CPU");
         }
         yield new TaskDevice(cudaDevice(executor, gpu == null ? "0" : gpu, cuda), null);
       }
@@ -69,13 +78,13 @@ public record TaskDevice(Device device, String notice) {
                   + cuda.reason()
                   + "; running on the CPU (device=auto)");
         }
-        if (!cudaBackend) {
+        if (!stagesOnCuda) {
           yield new TaskDevice(
               Device.CPU,
               given
                   + ", which has CUDA ("
                   + cuda.devicesSummary()
-                  + "), but this Ember build has no CUDA backend; running on the CPU"
+                  + "), but Ember's Spark stages do not run on CUDA yet; running on the CPU"
                   + " (device=auto)");
         }
         yield new TaskDevice(cudaDevice(executor, gpu, cuda), null);
@@ -85,8 +94,8 @@ public record TaskDevice(Device device, String notice) {
 
   /**
    * Refuses {@code device=cuda} on the driver before any Spark job, where the driver can tell: in
-   * local mode its JVM is the executor; on a cluster, a build without a CUDA backend cannot run on
-   * CUDA anywhere. (Executors' drivers and GPUs are checked by their tasks.)
+   * local mode its JVM is the executor; on a cluster, while the stages do not run on CUDA ({@link
+   * #STAGES_ON_CUDA}), no executor can. (Executors' drivers and GPUs are checked by their tasks.)
    *
    * @throws IllegalStateException as the tasks would, naming the reason
    */
@@ -94,13 +103,13 @@ public record TaskDevice(Device device, String notice) {
     if (choice != DeviceChoice.CUDA) {
       return;
     }
-    boolean backend = Backends.provides(Device.Type.CUDA);
+    boolean stagesOnCuda = STAGES_ON_CUDA && Backends.provides(Device.Type.CUDA);
     if (sc.isLocal()) {
-      select(choice, ExecutorEngine.executorName(), null, CudaAvailability::status, backend);
-    } else if (!backend) {
+      select(choice, ExecutorEngine.executorName(), null, CudaAvailability::status, stagesOnCuda);
+    } else if (!stagesOnCuda) {
       throw new IllegalStateException(
-          "device=cuda asked, but this Ember build has no CUDA backend, so no executor can run on"
-              + " CUDA; set device=auto or cpu to run on the CPU");
+          "device=cuda asked, but Ember's Spark stages do not run on CUDA yet, so no executor can"
+              + " run on CUDA; set device=auto or cpu to run on the CPU");
     }
   }
 

@@ -73,20 +73,20 @@ class TaskDeviceTest {
   }
 
   @Test
-  void cudaWhereCudaWorksButTheBuildHasNoBackendSaysExactlyThat() {
+  void cudaWhereCudaWorksButTheStagesDoNotRunOnCudaSaysExactlyThat() {
     IllegalStateException e =
         assertThrows(
             IllegalStateException.class, () -> select(DeviceChoice.CUDA, "1", TWO_GPUS, false));
     assertEquals(
         "device=cuda asked, and executor 3 (worker-1) has CUDA ("
             + TWO_GPUS_SUMMARY
-            + "), but this Ember build has no CUDA backend; set device=auto or cpu to run on the"
-            + " CPU",
+            + "), but Ember's Spark stages do not run on CUDA yet; set device=auto or cpu to run"
+            + " on the CPU",
         e.getMessage());
   }
 
   @Test
-  void cudaWithABackendTakesTheAssignedGpuOrDeviceZero() {
+  void cudaWhereTheStagesRunOnCudaTakesTheAssignedGpuOrDeviceZero() {
     assertEquals(
         new TaskDevice(Device.cuda(1), null), select(DeviceChoice.CUDA, "1", TWO_GPUS, true));
     assertEquals(
@@ -135,7 +135,8 @@ class TaskDeviceTest {
     assertEquals(
         "task was given GPU 1 on executor 3 (worker-1), which has CUDA ("
             + TWO_GPUS_SUMMARY
-            + "), but this Ember build has no CUDA backend; running on the CPU (device=auto)",
+            + "), but Ember's Spark stages do not run on CUDA yet; running on the CPU"
+            + " (device=auto)",
         noBackend.notice());
     assertNull(select(DeviceChoice.AUTO, "1", TWO_GPUS, true).notice());
   }
