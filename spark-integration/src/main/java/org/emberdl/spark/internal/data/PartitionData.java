@@ -121,7 +121,9 @@ public final class PartitionData implements Serializable {
    * when this task succeeds: a fit's epochs each run one stage over the same cached partitions, and
    * each stage's task takes the copy its predecessor on this executor kept (if the cached partition
    * is still this object) instead of copying again. {@code ExecutorEngine.release(runKey)}, at the
-   * end of the fit, frees what is kept. A failed task frees its copy.
+   * end of the fit, frees what is kept; kept copies take at most half the executor's budget ({@code
+   * ExecutorEngine.keepRows}) and are all freed when a task's own copy does not fit. A failed task
+   * frees its copy.
    *
    * @param runKey the fit's run key, or null to free the copy when the task ends
    */
@@ -136,7 +138,15 @@ public final class PartitionData implements Serializable {
     ArrowRows rows = runKey == null ? null : (ArrowRows) engine.takeRows(runKey, partition, this);
     if (rows == null) {
       String name = "ember-task-" + task.taskAttemptId() + "-partition-" + partition;
-      rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+      try {
+        rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+      } catch (IllegalStateException overBudget) {
+        // The running tasks come first: free what earlier epochs kept, and try once more.
+        if (engine.dropKeptRows() == 0) {
+          throw overBudget;
+        }
+        rows = arrowFed(engine.newTaskAllocator(name), engine, partition);
+      }
     }
     ArrowRows taken = rows;
     boolean[] failed = {false};
@@ -148,7 +158,8 @@ public final class PartitionData implements Serializable {
               if (runKey == null || failed[0]) {
                 taken.close();
               } else {
-                engine.keepRows(runKey, partition, this, taken);
+                engine.keepRows(
+                    runKey, partition, this, taken, taken.allocator().getAllocatedMemory());
               }
             });
     return new PartitionData(this, rows);

@@ -1,6 +1,8 @@
 package org.emberdl.spark.internal.local;
 
+import java.lang.ref.WeakReference;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -59,8 +61,15 @@ public final class ExecutorEngine {
   /** Partitions' off-heap training rows kept between a run's stages: by run key, by partition. */
   private final Map<String, Map<Integer, KeptRows>> keptRows = new HashMap<>();
 
-  /** Rows copied from {@code source} (the cached partition they hold a copy of). */
-  private record KeptRows(Object source, AutoCloseable rows) {}
+  private long keptBytes;
+
+  /**
+   * Rows of {@code bytes} off-heap bytes copied from {@code source}, the cached partition they hold
+   * a copy of: weakly, so that a partition Spark evicted or that was fetched from another executor
+   * (a new object every time, never reused) is not pinned on the heap, and its rows are freed at
+   * the next keep or take.
+   */
+  private record KeptRows(WeakReference<Object> source, AutoCloseable rows, long bytes) {}
 
   private boolean gpuNoticeLogged;
 
@@ -208,15 +217,17 @@ public final class ExecutorEngine {
    * The off-heap copy of partition {@code partition}'s rows that a task of run {@code key} kept
    * ({@link #keepRows}), taken out of the cache (so that one task at a time holds it); null when
    * none was kept, or when it was copied from another object than {@code source} (the partition was
-   * evicted and recomputed since), which is then closed.
+   * evicted and recomputed since), which is then freed.
    */
   public synchronized AutoCloseable takeRows(String key, int partition, Object source) {
+    dropCollected();
     Map<Integer, KeptRows> run = keptRows.get(key);
     KeptRows kept = run == null ? null : run.remove(partition);
     if (kept == null) {
       return null;
     }
-    if (kept.source() != source) {
+    keptBytes -= kept.bytes();
+    if (kept.source().get() != source) {
       close(kept.rows());
       return null;
     }
@@ -224,21 +235,64 @@ public final class ExecutorEngine {
   }
 
   /**
-   * Keeps {@code rows}, copied from {@code source}, for the next stage of run {@code key} (a fit's
-   * epochs each run a stage over the same cached partitions); closes them instead when the run is
-   * not pooled here (released, or never started), so that {@link #release} frees whatever is kept.
+   * Keeps {@code rows} ({@code bytes} off-heap bytes), copied from {@code source}, for the next
+   * stage of run {@code key} (a fit's epochs each run a stage over the same cached partitions).
+   * Frees them instead when the run is not pooled here (released, or never started), so that {@link
+   * #release} frees whatever is kept, or when keeping them would put more than half of this
+   * executor's off-heap budget into kept rows: an executor that runs more partitions than it has
+   * cores then keeps some and copies the others each epoch, as before.
    */
-  public synchronized void keepRows(String key, int partition, Object source, AutoCloseable rows) {
-    if (!pools.containsKey(key)) {
+  public synchronized void keepRows(
+      String key, int partition, Object source, AutoCloseable rows, long bytes) {
+    dropCollected();
+    if (!pools.containsKey(key) || keptBytes + bytes > Allocators.cpu().getLimit() / 2) {
       close(rows);
       return;
     }
     KeptRows old =
         keptRows
             .computeIfAbsent(key, k -> new HashMap<>())
-            .put(partition, new KeptRows(source, rows));
+            .put(partition, new KeptRows(new WeakReference<>(source), rows, bytes));
+    keptBytes += bytes;
     if (old != null) {
+      keptBytes -= old.bytes();
       close(old.rows());
+    }
+  }
+
+  /**
+   * Frees every kept copy of every run (for a copy the budget refused: running tasks come first);
+   * returns how many there were.
+   */
+  public synchronized int dropKeptRows() {
+    int n = 0;
+    for (String key : new ArrayList<>(keptRows.keySet())) {
+      Map<Integer, KeptRows> run = keptRows.remove(key);
+      n += run.size();
+      run.values().forEach(k -> close(k.rows()));
+    }
+    keptBytes = 0;
+    return n;
+  }
+
+  /** Off-heap bytes held by kept copies (tests). */
+  synchronized long keptBytes() {
+    return keptBytes;
+  }
+
+  /** Frees the kept copies whose partition object is gone (lock held). */
+  private void dropCollected() {
+    for (Map<Integer, KeptRows> run : keptRows.values()) {
+      run.values()
+          .removeIf(
+              k -> {
+                if (k.source().get() != null) {
+                  return false;
+                }
+                keptBytes -= k.bytes();
+                close(k.rows());
+                return true;
+              });
     }
   }
 
@@ -262,7 +316,12 @@ public final class ExecutorEngine {
     }
     Map<Integer, KeptRows> rows = keptRows.remove(key);
     if (rows != null) {
-      rows.values().forEach(k -> close(k.rows()));
+      rows.values()
+          .forEach(
+              k -> {
+                keptBytes -= k.bytes();
+                close(k.rows());
+              });
     }
   }
 
