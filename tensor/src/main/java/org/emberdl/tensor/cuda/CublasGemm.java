@@ -21,9 +21,11 @@ final class CublasGemm {
   private static final int OP_T = 1;
 
   private final cublasContext handle;
+  private final CudaContext context;
 
-  private CublasGemm(cublasContext handle) {
+  private CublasGemm(cublasContext handle, CudaContext context) {
     this.handle = handle;
+    this.context = context;
   }
 
   /** A handle on {@code context}'s stream, or null where cuBLAS is missing or fails to start. */
@@ -44,7 +46,7 @@ final class CublasGemm {
         LOG.warn("{}: cublasSetStream failed ({}); GEMM runs Ember's kernel", context.name(), rc);
         return null;
       }
-      return new CublasGemm(h);
+      return new CublasGemm(h, context);
     } catch (LinkageError e) {
       LOG.warn(
           "{}: cuBLAS does not link ({}); GEMM runs Ember's kernel", context.name(), e.toString());
@@ -91,6 +93,9 @@ final class CublasGemm {
     if (cCol != 1 || cRow < Math.max(1, n)) {
       return false;
     }
+    // cuBLAS runs in the calling thread's current context, which a Spark task thread may have set
+    // to another device's
+    context.makeCurrent();
     // B^T (n x k, column-major): B's rows as columns when B's columns are unit-stride
     int opB;
     long ldb;

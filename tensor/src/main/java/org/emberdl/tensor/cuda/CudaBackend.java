@@ -54,6 +54,9 @@ public final class CudaBackend implements Backend {
         new RootAllocator(
             RootAllocator.configBuilder()
                 .allocationManagerFactory(DeviceAllocationManager.factory(allocator))
+                // the caching allocator rounds to its size classes; Arrow's default would first
+                // round every request under 16 MiB up to a power of two
+                .roundingPolicy(size -> size)
                 .build());
     this.kernels = new KernelModules(context);
     this.staging = new PinnedStaging(context);
@@ -106,6 +109,12 @@ public final class CudaBackend implements Backend {
    * throw); zeroed when made and after each error.
    */
   private Storage errorWord;
+
+  /**
+   * Held from an index kernel's launch until its error word is read (and cleared): tasks on other
+   * threads share the word.
+   */
+  private final Object indexLock = new Object();
 
   private synchronized Storage errorWord() {
     if (errorWord == null) {
@@ -474,7 +483,8 @@ public final class CudaBackend implements Backend {
     // the float32 kernel's tiles are 128 x 128, the float64 one's 64 x 64 (gemm.cu)
     int tile = t == DType.FLOAT32 ? 128 : 64;
     int gx = (n + tile - 1) / tile;
-    int gy = (m + tile - 1) / tile;
+    // gridDim.y and z stop at 65535: the kernels loop over the row tiles and batches beyond
+    int gy = Math.min((m + tile - 1) / tile, 65535);
     int gz = Math.min(batch, 65535);
     new KernelArgs()
         .i64(m)
@@ -582,8 +592,10 @@ public final class CudaBackend implements Backend {
             .i64(KernelArgs.address(out))
             .operand1d(index)
             .i64(errorWord().address());
-    k.launch(context, fn("index", "ember_index_select"), "indexSelect", n);
-    checkIndexError(dim, shape[dim]);
+    synchronized (indexLock) {
+      k.launch(context, fn("index", "ember_index_select"), "indexSelect", n);
+      checkIndexError(dim, shape[dim]);
+    }
   }
 
   @Override
@@ -591,17 +603,19 @@ public final class CudaBackend implements Backend {
     if (index.numel() == 0) {
       return;
     }
-    new KernelArgs()
-        .shape(index.layout(), false)
-        .operandWithoutDim(x, dim)
-        .operand(index)
-        .operand(out)
-        .i64(x.layout().strides()[dim])
-        .i64(x.shape()[dim])
-        .i64(x.dtype().byteSize())
-        .i64(errorWord().address())
-        .launch(context, fn("index", "ember_gather"), "gather", index.numel());
-    checkIndexError(dim, x.shape()[dim]);
+    synchronized (indexLock) {
+      new KernelArgs()
+          .shape(index.layout(), false)
+          .operandWithoutDim(x, dim)
+          .operand(index)
+          .operand(out)
+          .i64(x.layout().strides()[dim])
+          .i64(x.shape()[dim])
+          .i64(x.dtype().byteSize())
+          .i64(errorWord().address())
+          .launch(context, fn("index", "ember_gather"), "gather", index.numel());
+      checkIndexError(dim, x.shape()[dim]);
+    }
   }
 
   @Override
@@ -609,16 +623,18 @@ public final class CudaBackend implements Backend {
     if (index.numel() == 0) {
       return;
     }
-    new KernelArgs()
-        .shape(index.layout(), false)
-        .operandWithoutDim(target, dim)
-        .operand(index)
-        .operand(src)
-        .i64(target.layout().strides()[dim])
-        .i64(target.shape()[dim])
-        .i64(errorWord().address())
-        .launch(context, fn("index", "ember_scatter_add"), "scatterAdd", index.numel());
-    checkIndexError(dim, target.shape()[dim]);
+    synchronized (indexLock) {
+      new KernelArgs()
+          .shape(index.layout(), false)
+          .operandWithoutDim(target, dim)
+          .operand(index)
+          .operand(src)
+          .i64(target.layout().strides()[dim])
+          .i64(target.shape()[dim])
+          .i64(errorWord().address())
+          .launch(context, fn("index", "ember_scatter_add"), "scatterAdd", index.numel());
+      checkIndexError(dim, target.shape()[dim]);
+    }
   }
 
   @Override

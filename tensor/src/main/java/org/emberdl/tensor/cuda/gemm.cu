@@ -27,7 +27,10 @@ __device__ void gemm_body(const GemmArgs& g) {
     const T* A = (const T*) g.a + bz * g.aBatch;
     const T* B = (const T*) g.b + bz * g.bBatch;
     T* C = (T*) g.c + bz * g.cBatch;
-    i64 row0 = (i64) blockIdx.y * TM, col0 = (i64) blockIdx.x * TN;
+    // row tiles beyond gridDim.y (65535) loop; the trip count is the block's, so every thread
+    // reaches the same __syncthreads
+    for (i64 by = blockIdx.y; by * TM < g.m; by += gridDim.y) {
+    i64 row0 = by * TM, col0 = (i64) blockIdx.x * TN;
     T acc[4][4];
     for (int i = 0; i < 4; i++)
       for (int j = 0; j < 4; j++) acc[i][j] = (T) 0;
@@ -60,6 +63,7 @@ __device__ void gemm_body(const GemmArgs& g) {
         if (gc < g.n) C[gr * g.cRow + gc * g.cCol] = acc[i][j];
       }
     }
+    }
   }
 }
 
@@ -76,7 +80,8 @@ __device__ void sgemm_body(const GemmArgs& g) {
     const float* A = (const float*) g.a + bz * g.aBatch;
     const float* B = (const float*) g.b + bz * g.bBatch;
     float* C = (float*) g.c + bz * g.cBatch;
-    i64 row0 = (i64) blockIdx.y * BM, col0 = (i64) blockIdx.x * BN;
+    for (i64 by = blockIdx.y; by * BM < g.m; by += gridDim.y) {  // as in gemm_body
+    i64 row0 = by * BM, col0 = (i64) blockIdx.x * BN;
     float acc[8][8];
     for (int i = 0; i < 8; i++)
       for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
@@ -113,6 +118,7 @@ __device__ void sgemm_body(const GemmArgs& g) {
         i64 gc = col0 + (j < 4 ? tx * 4 + j : 64 + tx * 4 + j - 4);
         if (gc < g.n) C[gr * g.cRow + gc * g.cCol] = acc[i][j];
       }
+    }
     }
   }
 }

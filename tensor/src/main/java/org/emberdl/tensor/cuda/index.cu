@@ -81,9 +81,9 @@ EMBER_KERNEL(ember_scatter_add, ScatterArgs) {
         atomicAdd((unsigned long long*) a.target.ptr + t, (unsigned long long) load_as<i64>(a.src, s));
         break;
       case DT_INT32: atomicAdd((int*) a.target.ptr + t, (int) load_as<i64>(a.src, s)); break;
-      default: {  // bool: (t + s) != 0, not atomic (a bool scatter-add is a logical or in practice)
-        unsigned char* p = (unsigned char*) a.target.ptr + t;
-        *p = ((i64) *p + load_as<i64>(a.src, s)) != 0 ? 1 : 0;
+      default: {  // bool: t || s, as the CPU's (t + s) != 0 for 0/1 sources: a nonzero source
+        // stores 1 (idempotent, so sources of one target may race), a zero one changes nothing
+        if (load_as<i64>(a.src, s) != 0) ((unsigned char*) a.target.ptr)[t] = 1;
       }
     }
   }
