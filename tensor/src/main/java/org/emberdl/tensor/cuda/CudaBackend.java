@@ -783,7 +783,8 @@ public final class CudaBackend implements Backend {
       NDArray gradOut, NDArray indices, Pool2dGeometry g, NDArray gradInput) {
     checkFloating("maxPool2dBackward", gradOut, gradInput);
     long planes = gradInput.numel() / ((long) g.height() * g.width());
-    pool("ember_max_pool_backward", g, planes, gradInput, gradOut, indices, gradOut.numel());
+    // one thread per input element, gathering (see conv.cu)
+    pool("ember_max_pool_backward", g, planes, gradInput, gradOut, indices, gradInput.numel());
   }
 
   @Override

@@ -1,8 +1,7 @@
 // Convolution and pooling kernels over contiguous (N, C, H, W) data, float32 and float64: im2col
 // (one sample or a batch, Backend.im2colBatch's layout), col2im, max and average pooling and
-// their backward passes. The adjoints (col2im, avg-pool backward) gather per input element, so
-// they need no atomics and give the same sum order on every run; max-pool backward scatters to
-// the saved winners with atomicAdd (exact where windows do not overlap).
+// their backward passes. The adjoints (col2im, avg- and max-pool backward) gather per input
+// element, so they need no atomics and give the same sum order on every run.
 #include "ember_common.cuh"
 
 struct ConvGeom {
@@ -105,16 +104,34 @@ __device__ void max_pool_body(const PoolArgs& a) {
   }
 }
 
+// Each input pixel gathers, onto its current value, gradOut over the windows that cover it and
+// chose it, in window order (y, then x): the CPU's additions in the CPU's order, with no atomics,
+// so overlapping windows sum to the same bits on every run.
 template <typename T>
 __device__ void max_pool_backward_body(const PoolArgs& a) {
   const PoolGeom& g = a.g;
-  i64 po = g.outH * g.outW;
+  i64 pi = g.height * g.width;
   const T* gout = (const T*) a.out;
   const i64* idx = (const i64*) a.indices;
   T* gin = (T*) a.input;
-  EMBER_FOR(e, a.planes * po) {
-    i64 p = e / po;
-    atomicAdd(gin + p * g.height * g.width + idx[e], gout[e]);
+  EMBER_FOR(e, a.planes * pi) {
+    i64 p = e / pi, r = e - p * pi;
+    i64 yy = r / g.width, xx = r - yy * g.width;
+    i64 ylo = yy + g.padH - g.kernelH + 1, yhi = yy + g.padH;
+    i64 xlo = xx + g.padW - g.kernelW + 1, xhi = xx + g.padW;
+    i64 y0 = ylo <= 0 ? 0 : (ylo + g.strideH - 1) / g.strideH;
+    i64 x0 = xlo <= 0 ? 0 : (xlo + g.strideW - 1) / g.strideW;
+    i64 y1 = yhi / g.strideH, x1 = xhi / g.strideW;
+    if (y1 > g.outH - 1) y1 = g.outH - 1;
+    if (x1 > g.outW - 1) x1 = g.outW - 1;
+    T acc = gin[e];
+    for (i64 y = y0; y <= y1; y++) {
+      for (i64 x = x0; x <= x1; x++) {
+        i64 o = (p * g.outH + y) * g.outW + x;
+        if (idx[o] == r) acc += gout[o];
+      }
+    }
+    gin[e] = acc;
   }
 }
 
