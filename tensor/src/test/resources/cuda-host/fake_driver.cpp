@@ -5,8 +5,15 @@
 // caching allocator, pinned staging, module loading of the sm_90 cubin, argument packing and every
 // kernel's code) then runs without a GPU; only the GPU's own execution model is emulated: a block's
 // threads run as std::threads, blocks in turn.
+//
+// Device memory is kept apart from the host's as on a GPU: it lives in one arena that is
+// inaccessible (PROT_NONE) except while a driver call that touches it (a copy, a kernel launch)
+// runs. Java code that reads or writes a cuda:0 array's address directly, which a real GPU answers
+// with a crash or garbage, crashes here too (SIGSEGV), so HostReadsTest and the conformance suite
+// catch it; pinned host memory (cuMemHostAlloc) stays readable, as it is on a GPU machine.
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,24 +56,80 @@ int cuDevicePrimaryCtxRetain(void** ctx, int) { *ctx = &ctx_dummy; return 0; }
 int cuCtxSetCurrent(void*) { return 0; }
 int cuStreamCreate(void** s, unsigned) { *s = &stream_dummy; return 0; }
 int cuStreamSynchronize(void*) { return 0; }
+static const size_t ARENA_BYTES = (size_t) 64 << 30;  // reserved address space, not memory
+static char* arena;
+static size_t arena_top;                      // bytes handed out so far (page multiple)
+static std::multimap<size_t, size_t> spare;   // freed blocks: size -> offset
+static std::map<size_t, size_t> live;         // offset -> size
+static std::mutex arena_lock;
+static int open_calls;                        // driver calls now touching device memory
+
+static void protect(size_t from, size_t to, int prot) {
+  if (to > from && mprotect(arena + from, to - from, prot) != 0) {
+    perror("fake driver: mprotect");
+    abort();
+  }
+}
+
+// Opens the arena for the duration of one copy or launch (nested and concurrent calls share it).
+struct DeviceAccess {
+  DeviceAccess() {
+    std::lock_guard<std::mutex> g(arena_lock);
+    if (open_calls++ == 0) protect(0, arena_top, PROT_READ | PROT_WRITE);
+  }
+  ~DeviceAccess() {
+    std::lock_guard<std::mutex> g(arena_lock);
+    if (--open_calls == 0) protect(0, arena_top, PROT_NONE);
+  }
+};
+
 int cuMemAlloc_v2(unsigned long long* p, size_t bytes) {
-  void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
-  if (!m) return 2;
-  *p = (unsigned long long) m;
+  std::lock_guard<std::mutex> g(arena_lock);
+  if (!arena) {
+    void* m = mmap(nullptr, ARENA_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED) return 2;
+    arena = (char*) m;
+  }
+  size_t size = (bytes + 4095) / 4096 * 4096;
+  if (size == 0) size = 4096;
+  size_t at;
+  auto reuse = spare.find(size);
+  if (reuse != spare.end()) {
+    at = reuse->second;
+    spare.erase(reuse);
+  } else {
+    if (arena_top + size > ARENA_BYTES) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    at = arena_top;
+    arena_top += size;
+    if (open_calls > 0) protect(at, at + size, PROT_READ | PROT_WRITE);
+  }
+  live[at] = size;
+  *p = (unsigned long long) (arena + at);
   return 0;
 }
-int cuMemFree_v2(unsigned long long p) { free((void*) p); return 0; }
+int cuMemFree_v2(unsigned long long p) {
+  std::lock_guard<std::mutex> g(arena_lock);
+  auto it = live.find((size_t) ((char*) p - arena));
+  if (it == live.end()) return 1;  // CUDA_ERROR_INVALID_VALUE
+  spare.emplace(it->second, it->first);
+  live.erase(it);
+  return 0;
+}
 int cuMemHostAlloc(void** p, size_t bytes, unsigned) { *p = malloc(bytes); return *p ? 0 : 2; }
 int cuMemFreeHost(void* p) { free(p); return 0; }
 int cuMemcpyHtoDAsync_v2(unsigned long long d, const void* h, size_t n, void*) {
+  DeviceAccess open;
   memcpy((void*) d, h, n);
   return 0;
 }
 int cuMemcpyDtoHAsync_v2(void* h, unsigned long long d, size_t n, void*) {
+  DeviceAccess open;
   memcpy(h, (const void*) d, n);
   return 0;
 }
 int cuMemcpyDtoDAsync_v2(unsigned long long d, unsigned long long s, size_t n, void*) {
+  DeviceAccess open;
   memmove((void*) d, (const void*) s, n);
   return 0;
 }
@@ -114,6 +177,7 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
   if (!cooperative) { gx = 1; bx = 1; by = 1; bz = 1; }
   // reductions' block trees work for any power of two: 32 threads keep the barrier cheap
   if (cooperative && !gemm && bx > 32) bx = 32;
+  DeviceAccess open;
   auto kernel = (void (*)(const void*)) f;
   unsigned threads = bx * by * bz;
   gridDim = {gx, gy, gz};
