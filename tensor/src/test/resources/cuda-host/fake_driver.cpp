@@ -14,6 +14,12 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/mman.h>
+// cuda_host_emu.h (included first, by -include) defines __noinline__, which libstdc++'s threading
+// headers use as an attribute name
+#pragma push_macro("__noinline__")
+#undef __noinline__
+#include <condition_variable>
+#pragma pop_macro("__noinline__")
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -159,6 +165,57 @@ int cuModuleGetFunction(void** f, void*, const char* name) {
   return 0;
 }
 
+// The threads that run one block's threads, kept from launch to launch: starting 256 std::threads
+// for every block of every launch was most of the emulation's time (a GEMM launch took ~25 ms).
+struct BlockPool {
+  std::mutex m;
+  std::condition_variable start, done;
+  unsigned workers = 0, generation = 0, active = 0, remaining = 0, bx = 1, by = 1;
+  void (*kernel)(const void*) = nullptr;
+  const void* params = nullptr;
+
+  void work(unsigned id) {
+    unsigned seen = 0;
+    std::unique_lock<std::mutex> l(m);
+    for (;;) {
+      start.wait(l, [&] { return generation != seen; });
+      seen = generation;
+      if (id >= active) continue;
+      auto k = kernel;
+      auto p = params;
+      unsigned x = bx, y = by;
+      l.unlock();
+      threadIdx = {id % x, (id / x) % y, id / (x * y)};
+      k(p);
+      l.lock();
+      if (--remaining == 0) done.notify_one();
+    }
+  }
+
+  // Runs kernel(p) on n threads (ids 0..n-1 as threadIdx of a bx x by x ... block); returns when
+  // all have finished.
+  void run(void (*k)(const void*), const void* p, unsigned n, unsigned x, unsigned y) {
+    std::unique_lock<std::mutex> l(m);
+    while (workers < n) {
+      unsigned id = workers++;
+      std::thread([this, id] { work(id); }).detach();  // idle until the process exits
+    }
+    kernel = k;
+    params = p;
+    active = remaining = n;
+    bx = x;
+    by = y;
+    generation++;
+    start.notify_all();
+    done.wait(l, [&] { return remaining == 0; });
+  }
+};
+
+static BlockPool& block_pool() {
+  static BlockPool* pool = new BlockPool();  // never destroyed: its threads outlive main
+  return *pool;
+}
+
 // Runs every block in turn, each block's threads as std::threads. Grid-stride kernels get at most
 // two blocks (the loop covers the rest), kernels without __syncthreads one thread and block
 // reductions 32 (the result is the same; the emulation is faster); GEMM's tiles need every block
@@ -192,14 +249,7 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
           continue;
         }
         pthread_barrier_init(&barrier, nullptr, threads);
-        std::vector<std::thread> ts;
-        for (unsigned t = 0; t < threads; t++) {
-          ts.emplace_back([=]() {
-            threadIdx = {t % bx, (t / bx) % by, t / (bx * by)};
-            kernel(params[0]);
-          });
-        }
-        for (auto& t : ts) t.join();
+        block_pool().run(kernel, params[0], threads, bx, by);
         pthread_barrier_destroy(&barrier);
       }
   return 0;

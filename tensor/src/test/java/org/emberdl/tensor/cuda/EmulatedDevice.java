@@ -76,6 +76,13 @@ public final class EmulatedDevice {
    */
   public static Run run(Path lib, long timeoutSeconds, String... testClasses)
       throws IOException, InterruptedException {
+    return run(lib, timeoutSeconds, List.of(), testClasses);
+  }
+
+  /** {@link #run(Path, long, String...)} with extra JVM options (system properties). */
+  public static Run run(
+      Path lib, long timeoutSeconds, List<String> jvmOptions, String... testClasses)
+      throws IOException, InterruptedException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd =
         new ArrayList<>(
@@ -87,10 +94,13 @@ public final class EmulatedDevice {
                 "--add-opens=java.base/java.nio=ALL-UNNAMED",
                 "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED",
-                "--add-opens=java.base/java.util=ALL-UNNAMED",
-                "-cp",
-                String.join(File.pathSeparator, KernelCompilerTest.classpath()),
-                GpuCheck.class.getName()));
+                "--add-opens=java.base/java.util=ALL-UNNAMED"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(
+        List.of(
+            "-cp",
+            String.join(File.pathSeparator, KernelCompilerTest.classpath()),
+            GpuCheck.class.getName()));
     cmd.addAll(List.of(testClasses));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.redirectErrorStream(true);

@@ -30,6 +30,10 @@ public final class GpuCheck {
 
   record Row(String name, String status, long millis, String detail) {}
 
+  /** Device suites of other modules, run by default when their classes are on the class path. */
+  static final List<String> OTHER_MODULES =
+      List.of("org.emberdl.autograd.DeviceGradCheckTest", "org.emberdl.nn.DeviceTrainingTest");
+
   public static void main(String[] args) {
     // CudaEmulationTest's emulated device: its libcuda.so.1 must be in the process before the
     // probe opens "libcuda.so.1" (it then finds this one)
@@ -47,6 +51,7 @@ public final class GpuCheck {
     out.println("kernels for this GPU: " + targets());
     List<Row> rows = new ArrayList<>();
     Map<String, Long> started = new ConcurrentHashMap<>();
+    Map<String, String> details = new ConcurrentHashMap<>();
     TestExecutionListener listener =
         new TestExecutionListener() {
           @Override
@@ -76,11 +81,23 @@ public final class GpuCheck {
                   case ABORTED -> "SKIP";
                   case FAILED -> "FAIL";
                 };
-            rows.add(new Row(name(id), status, ms, cause(r)));
+            String detail = cause(r);
+            rows.add(
+                new Row(
+                    name(id),
+                    status,
+                    ms,
+                    detail.isEmpty() ? details.getOrDefault(id.getUniqueId(), "") : detail));
           }
 
           @Override
-          public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {}
+          public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {
+            // a passing test's measurements (TestReporter "detail") fill its detail column
+            String d = entry.getKeyValuePairs().get("detail");
+            if (d != null) {
+              details.put(id.getUniqueId(), d);
+            }
+          }
         };
     List<DiscoverySelector> selectors = new ArrayList<>();
     if (args.length > 0) {
@@ -91,6 +108,14 @@ public final class GpuCheck {
     } else {
       selectors.add(selectClass(BackendConformanceTest.class));
       selectors.add(selectClass(HostReadsTest.class));
+      for (String name : OTHER_MODULES) {
+        try {
+          Class.forName(name, false, GpuCheck.class.getClassLoader());
+          selectors.add(selectClass(name));
+        } catch (ClassNotFoundException absent) {
+          // tensor's own test run (CudaEmulationTest) has no autograd on its class path
+        }
+      }
       if (!emulated) {
         // the probe's tests ask ldconfig about the driver, which the emulation is not
         selectors.add(selectClass(CudaAvailabilityTest.class));
