@@ -4,7 +4,7 @@
 // capability 9.0 and 16 GiB. Ember's whole CUDA path (the probe, Backends, CudaBackend's context,
 // caching allocator, pinned staging, module loading of the sm_90 cubin, argument packing and every
 // kernel's code) then runs without a GPU; only the GPU's own execution model is emulated: a block's
-// threads run as std::threads, blocks in turn.
+// threads run as fibers meeting at each __syncthreads(), blocks in turn.
 //
 // Device memory is kept apart from the host's as on a GPU: it lives in one arena that is
 // inaccessible (PROT_NONE) except while a driver call that touches it (a copy, a kernel launch)
@@ -14,12 +14,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/mman.h>
-// cuda_host_emu.h (included first, by -include) defines __noinline__, which libstdc++'s threading
-// headers use as an attribute name
-#pragma push_macro("__noinline__")
-#undef __noinline__
-#include <condition_variable>
-#pragma pop_macro("__noinline__")
+#include <ucontext.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,9 +29,6 @@
 thread_local EmberDim3 threadIdx;
 EmberDim3 blockIdx, blockDim, gridDim;
 std::mutex ember_emu_atomic;
-static pthread_barrier_t barrier;
-
-void ember_emu_syncthreads() { pthread_barrier_wait(&barrier); }
 
 extern "C" {
 int cuDriverGetVersion(int* v) { *v = 13000; return 0; }
@@ -165,58 +157,64 @@ int cuModuleGetFunction(void** f, void*, const char* name) {
   return 0;
 }
 
-// The threads that run one block's threads, kept from launch to launch: starting 256 std::threads
-// for every block of every launch was most of the emulation's time (a GEMM launch took ~25 ms).
-struct BlockPool {
-  std::mutex m;
-  std::condition_variable start, done;
-  unsigned workers = 0, generation = 0, active = 0, remaining = 0, bx = 1, by = 1;
-  void (*kernel)(const void*) = nullptr;
-  const void* params = nullptr;
+}  // extern "C"
 
-  void work(unsigned id) {
-    unsigned seen = 0;
-    std::unique_lock<std::mutex> l(m);
-    for (;;) {
-      start.wait(l, [&] { return generation != seen; });
-      seen = generation;
-      if (id >= active) continue;
-      auto k = kernel;
-      auto p = params;
-      unsigned x = bx, y = by;
-      l.unlock();
-      threadIdx = {id % x, (id / x) % y, id / (x * y)};
-      k(p);
-      l.lock();
-      if (--remaining == 0) done.notify_one();
-    }
-  }
+// A block's threads run as fibers (ucontext) on the launching thread: each runs until its next
+// __syncthreads() and yields, round robin, so every thread reaches barrier k before any passes it
+// (kernels reach the same barriers in every thread, as CUDA requires). Cheaper by far than OS
+// threads and a pthread barrier: 256 threads meeting at a barrier on two cores cost milliseconds.
+static const size_t FIBER_STACK = 256 << 10;
+static ucontext_t scheduler;
+static std::vector<ucontext_t> fibers;
+static std::vector<char> fiber_done;
+static char* fiber_stacks;
+static size_t fiber_capacity;
+static unsigned fiber_current;
+static void (*fiber_kernel)(const void*);
+static const void* fiber_params;
 
-  // Runs kernel(p) on n threads (ids 0..n-1 as threadIdx of a bx x by x ... block); returns when
-  // all have finished.
-  void run(void (*k)(const void*), const void* p, unsigned n, unsigned x, unsigned y) {
-    std::unique_lock<std::mutex> l(m);
-    while (workers < n) {
-      unsigned id = workers++;
-      std::thread([this, id] { work(id); }).detach();  // idle until the process exits
-    }
-    kernel = k;
-    params = p;
-    active = remaining = n;
-    bx = x;
-    by = y;
-    generation++;
-    start.notify_all();
-    done.wait(l, [&] { return remaining == 0; });
-  }
-};
+void ember_emu_syncthreads() { swapcontext(&fibers[fiber_current], &scheduler); }
 
-static BlockPool& block_pool() {
-  static BlockPool* pool = new BlockPool();  // never destroyed: its threads outlive main
-  return *pool;
+static void fiber_entry() {
+  fiber_kernel(fiber_params);
+  fiber_done[fiber_current] = 1;  // returning resumes the scheduler (uc_link)
 }
 
-// Runs every block in turn, each block's threads as std::threads. Grid-stride kernels get at most
+// Runs kernel(p) as one block of n threads (threadIdx from bx, by); returns when all have ended.
+static void run_block(void (*k)(const void*), const void* p, unsigned n, unsigned bx, unsigned by) {
+  if (fiber_capacity < n) {
+    // reserved once, touched only as deep as the kernels go
+    void* m = mmap(nullptr, FIBER_STACK * n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) abort();
+    if (fiber_stacks) munmap(fiber_stacks, FIBER_STACK * fiber_capacity);
+    fiber_stacks = (char*) m;
+    fiber_capacity = n;
+  }
+  fibers.resize(n);
+  fiber_done.assign(n, 0);
+  fiber_kernel = k;
+  fiber_params = p;
+  for (unsigned t = 0; t < n; t++) {
+    getcontext(&fibers[t]);
+    fibers[t].uc_stack.ss_sp = fiber_stacks + FIBER_STACK * t;
+    fibers[t].uc_stack.ss_size = FIBER_STACK;
+    fibers[t].uc_link = &scheduler;
+    makecontext(&fibers[t], fiber_entry, 0);
+  }
+  for (unsigned left = n; left > 0;) {
+    for (unsigned t = 0; t < n; t++) {
+      if (fiber_done[t]) continue;
+      fiber_current = t;
+      threadIdx = {t % bx, (t / bx) % by, t / (bx * by)};
+      swapcontext(&scheduler, &fibers[t]);
+      if (fiber_done[t]) left--;
+    }
+  }
+}
+
+extern "C" {
+// Runs every block in turn, each block's threads as fibers (launches one at a time). Grid-stride kernels get at most
 // two blocks (the loop covers the rest), kernels without __syncthreads one thread and block
 // reductions 32 (the result is the same; the emulation is faster); GEMM's tiles need every block
 // and all 256 threads.
@@ -227,6 +225,8 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     std::lock_guard<std::mutex> g(names_lock);
     name = names[f];
   }
+  static std::mutex launch_lock;  // the fibers and the grid globals serve one launch at a time
+  std::lock_guard<std::mutex> one(launch_lock);
   bool gemm = name.rfind("ember_gemm", 0) == 0;
   bool cooperative = gemm || name.rfind("ember_reduce", 0) == 0 || name.rfind("ember_softmax", 0) == 0 ||
                      name.rfind("ember_layer_norm", 0) == 0;
@@ -248,9 +248,7 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
           kernel(params[0]);
           continue;
         }
-        pthread_barrier_init(&barrier, nullptr, threads);
-        block_pool().run(kernel, params[0], threads, bx, by);
-        pthread_barrier_destroy(&barrier);
+        run_block(kernel, params[0], threads, bx, by);
       }
   return 0;
 }
