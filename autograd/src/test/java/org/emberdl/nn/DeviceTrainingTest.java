@@ -1,5 +1,6 @@
 package org.emberdl.nn;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -152,6 +153,45 @@ public class DeviceTrainingTest {
             d,
             maxDiff(cpu, got),
             100 * worst));
+  }
+
+  /**
+   * Cross-entropy on {@code d} with host labels (an ignored one) and host class weights, as a Spark
+   * stage passes them: the CPU's loss and gradient. Before, the ignored-target path made its ones
+   * on the CPU and failed with "arrays are on different devices".
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("devices")
+  void crossEntropyTakesHostLabelsAndWeights(Device d) {
+    DeviceUnderTest.require(d);
+    try (MemoryScope scope = MemoryScope.open()) {
+      NDArray target = NDArray.of(new long[] {0, CrossEntropyLoss.DEFAULT_IGNORE_INDEX, 2});
+      // zero logits: every kept example's loss is ln 3, so the mean is ln 3 = 1.0986122886681098
+      try (CrossEntropyLoss plain = new CrossEntropyLoss()) {
+        Tensor zeros = Tensor.of(NDArray.zeros(DType.FLOAT64, d, 3, 3));
+        assertEquals(1.0986122886681098, plain.apply(zeros, target).item(), 1e-15);
+      }
+      NDArray logits = NDArray.of(new double[] {0.5, -1, 2, 1.5, 0, -0.5, -2, 1, 0.25}, 3, 3);
+      NDArray weight = NDArray.of(new double[] {1, 2, 0.5});
+      double[] cpuLoss = new double[1];
+      double[][] grads = new double[2][];
+      for (Device on : new Device[] {Device.CPU, d}) {
+        try (CrossEntropyLoss ce =
+            CrossEntropyLoss.builder().weight(weight).labelSmoothing(0.1).build()) {
+          Tensor x = Tensor.of(logits.to(on).copy(), true);
+          Tensor loss = ce.apply(x, target);
+          loss.backward();
+          if (on.equals(Device.CPU)) {
+            cpuLoss[0] = loss.item();
+            grads[0] = x.grad().toDoubleArray();
+          } else {
+            assertEquals(cpuLoss[0], loss.item(), 1e-12, "loss on " + d);
+            grads[1] = x.grad().toDoubleArray();
+          }
+        }
+      }
+      assertArrayEquals(grads[0], grads[1], 1e-12, "gradient on " + d);
+    }
   }
 
   private static double maxDiff(double[] a, double[] b) {
