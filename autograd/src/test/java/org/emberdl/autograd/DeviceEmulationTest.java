@@ -17,8 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
  * in a child JVM, which must report every case passed.
  */
 class DeviceEmulationTest {
-  /** The short training run's steps here (scripts/gpu-check.sh runs 30, on a GPU or emulated). */
-  static final int TRAIN_STEPS = 10;
 
   @Test
   void gradientsAndTrainingOnTheEmulatedDevice(@TempDir Path dir) throws Exception {

@@ -76,13 +76,6 @@ public final class EmulatedDevice {
    */
   public static Run run(Path lib, long timeoutSeconds, String... testClasses)
       throws IOException, InterruptedException {
-    return run(lib, timeoutSeconds, List.of(), testClasses);
-  }
-
-  /** {@link #run(Path, long, String...)} with extra JVM options (system properties). */
-  public static Run run(
-      Path lib, long timeoutSeconds, List<String> jvmOptions, String... testClasses)
-      throws IOException, InterruptedException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd =
         new ArrayList<>(
@@ -95,7 +88,6 @@ public final class EmulatedDevice {
                 "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED",
                 "--add-opens=java.base/java.util=ALL-UNNAMED"));
-    cmd.addAll(jvmOptions);
     cmd.addAll(
         List.of(
             "-cp",
