@@ -1,8 +1,8 @@
 // Host emulation of the CUDA C that Ember's kernels use, for the test suite's emulated device
 // (fake_driver.cpp): the kernels compile as plain C++ (g++ -include cuda_host_emu.h) and run on
-// CPU threads, one std::thread per CUDA thread of a block, blocks one after another.
+// the launching thread, one fiber per CUDA thread of a block, blocks one after another.
 // __shared__ arrays become function statics (shared by the block's threads; blocks run in turn)
-// and __syncthreads() a barrier of the block's threads.
+// and __syncthreads() a yield to the next fiber (a barrier of the block's threads).
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -116,6 +116,22 @@ public final class ArrowTensors {
   }
 
   /**
+   * {@link #export} for an array on any device: a device array is copied to the host once (the
+   * backend's copyToHost, straight into the Ember host memory that becomes the vector's data
+   * buffer) and a non-contiguous one made contiguous; a contiguous CPU array is shared, not copied.
+   * Java never reads device memory itself.
+   *
+   * @throws IllegalArgumentException as {@link #export} for shapes and dtypes
+   */
+  public static FieldVector download(NDArray array, String name, BufferAllocator allocator) {
+    try (NDArray host = array.to(Device.CPU);
+        NDArray dense = host.contiguous()) {
+      // the vector holds its own reference to dense's storage
+      return VectorExport.export(dense, name, allocator);
+    }
+  }
+
+  /**
    * A record batch of {@link #export}ed arrays, one column per entry in the map's iteration order
    * (use a {@link LinkedHashMap} to choose it). Every array must have the same first dim.
    *

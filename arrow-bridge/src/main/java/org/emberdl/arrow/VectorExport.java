@@ -115,7 +115,10 @@ final class VectorExport {
   private static void requireExportable(NDArray array, String name) {
     String problem = null;
     if (!array.device().equals(Device.CPU)) {
-      problem = "is on " + array.device() + "; copy it to the CPU with to(Device.CPU) first";
+      problem =
+          "is on "
+              + array.device()
+              + ", whose memory Arrow cannot read; ArrowTensors.download copies it to the host";
     } else if (array.ndim() != 1 && array.ndim() != 2) {
       problem = "has " + array.ndim() + " dims; export takes [N] or [N, D] (reshape first)";
     } else if (!array.isContiguous()) {

@@ -42,33 +42,19 @@ public final class GradCheck {
 
   /**
    * Runs the check; the inputs are copied (they are not modified) and every input is treated as
-   * requiring grad.
+   * requiring grad. Every array the check makes (the weights {@code v}, the directions) lives on
+   * the inputs' device, so the check runs on any device; {@code v} and the random directions are
+   * drawn on the CPU and copied there, so every device checks the same products.
    *
    * @throws AssertionError describing the first mismatch
    */
   public void check(Fn f, NDArray... inputs) {
     try (MemoryScope scope = MemoryScope.open()) {
-      Tensor[] leaves = new Tensor[inputs.length];
-      for (int i = 0; i < inputs.length; i++) {
-        if (inputs[i].dtype() != DType.FLOAT64) {
-          throw new IllegalArgumentException(
-              "gradcheck needs float64 inputs, input " + i + " is " + inputs[i].dtype());
-        }
-        leaves[i] = Tensor.of(inputs[i].copy(), true);
-      }
-      Tensor out = f.apply(leaves);
-      NDArray v =
-          out.data().numel() == 1
-              ? NDArray.ones(out.dtype(), out.shape())
-              : NDArray.randn(new Generator(1234), out.dtype(), out.shape());
-      Tensor y = out.mul(Tensor.of(v)).sum();
-      y.backward();
+      Tensor[] leaves = leaves(inputs);
+      NDArray v = backward(f, leaves);
       Generator directions = new Generator(5678);
       for (int i = 0; i < leaves.length; i++) {
-        NDArray analytic =
-            leaves[i].gradOrNull() == null
-                ? NDArray.zeros(DType.FLOAT64, inputs[i].shape())
-                : leaves[i].grad().cast(DType.FLOAT64);
+        NDArray analytic = analytic(leaves[i]);
         NDArray x = leaves[i].data();
         long n = x.numel();
         if (n <= 64) {
@@ -78,7 +64,7 @@ public final class GradCheck {
             compare(numeric, a[j], i, "element " + j);
           }
         } else {
-          NDArray u = NDArray.randn(directions, DType.FLOAT64, x.shape());
+          NDArray u = NDArray.randn(directions, DType.FLOAT64, x.shape()).to(x.device());
           double numeric = directional(f, leaves, v, i, u);
           double projected = analytic.mul(u).sum().item();
           compare(numeric, projected, i, "random direction");
@@ -90,8 +76,59 @@ public final class GradCheck {
     }
   }
 
+  /**
+   * The analytic gradients {@link #check} compares, {@code v^T J} for each input, read back to the
+   * host: the same numbers on every device up to rounding, which a device runner compares with the
+   * CPU's.
+   */
+  public double[][] gradients(Fn f, NDArray... inputs) {
+    try (MemoryScope scope = MemoryScope.open()) {
+      Tensor[] leaves = leaves(inputs);
+      backward(f, leaves);
+      double[][] out = new double[leaves.length][];
+      for (int i = 0; i < leaves.length; i++) {
+        out[i] = analytic(leaves[i]).toDoubleArray();
+      }
+      for (Tensor leaf : leaves) {
+        leaf.zeroGrad(true);
+      }
+      return out;
+    }
+  }
+
+  private static Tensor[] leaves(NDArray[] inputs) {
+    Tensor[] leaves = new Tensor[inputs.length];
+    for (int i = 0; i < inputs.length; i++) {
+      if (inputs[i].dtype() != DType.FLOAT64) {
+        throw new IllegalArgumentException(
+            "gradcheck needs float64 inputs, input " + i + " is " + inputs[i].dtype());
+      }
+      leaves[i] = Tensor.of(inputs[i].copy(), true);
+    }
+    return leaves;
+  }
+
+  /** Back-propagates {@code sum(f(leaves) * v)} and returns {@code v}. */
+  private static NDArray backward(Fn f, Tensor[] leaves) {
+    Tensor out = f.apply(leaves);
+    NDArray v =
+        out.data().numel() == 1
+            ? NDArray.full(out.dtype(), out.data().device(), 1, out.shape())
+            : NDArray.randn(new Generator(1234), out.dtype(), out.shape()).to(out.data().device());
+    Tensor y = out.mul(Tensor.of(v)).sum();
+    y.backward();
+    return v;
+  }
+
+  private static NDArray analytic(Tensor leaf) {
+    NDArray x = leaf.data();
+    return leaf.gradOrNull() == null
+        ? NDArray.zeros(DType.FLOAT64, x.device(), x.shape())
+        : leaf.grad().cast(DType.FLOAT64);
+  }
+
   private static NDArray unit(NDArray like, int j) {
-    NDArray u = NDArray.zeros(DType.FLOAT64, like.shape());
+    NDArray u = NDArray.zeros(DType.FLOAT64, like.device(), like.shape());
     try (NDArray flat = u.reshape(-1);
         NDArray e = flat.narrow(0, j, 1)) {
       e.fill(1);

@@ -3,6 +3,7 @@ package org.emberdl.nn;
 import java.util.Arrays;
 import org.emberdl.autograd.Tensor;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.Device;
 import org.emberdl.tensor.NDArray;
 
 /**
@@ -49,6 +50,15 @@ final class ClassIndexLoss {
     }
     if (input.ndim() == 0) {
       throw new IllegalArgumentException(loss + " needs an input of shape (N, C) or (C), got ()");
+    }
+    Device device = input.device();
+    if (!target.device().equals(device) || (weight != null && !weight.device().equals(device))) {
+      // labels and class weights usually come from the host: copied to the input's device (they
+      // are small), as the kernels read all operands from one device
+      try (NDArray t = target.to(device);
+          NDArray w = weight == null ? null : weight.to(device)) {
+        return apply(loss, input, t, w, ignoreIndex, smoothing, reduction, fromLogits);
+      }
     }
     if (input.ndim() == 1) {
       // unbatched: (C) with a 0-d target, computed as a batch of one
@@ -154,7 +164,7 @@ final class ClassIndexLoss {
       NDArray weight, NDArray safeTarget, NDArray ignored, DType dtype) {
     NDArray base;
     if (weight == null) {
-      base = NDArray.ones(dtype, safeTarget.shape());
+      base = NDArray.full(dtype, safeTarget.device(), 1, safeTarget.shape());
     } else {
       try (NDArray wc = weight.cast(dtype);
           NDArray flatTarget = safeTarget.reshape(-1);

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.emberdl.tensor.DType;
+import org.emberdl.tensor.Device;
 import org.emberdl.tensor.Generator;
 import org.emberdl.tensor.MemoryScope;
 import org.emberdl.tensor.NDArray;
@@ -45,8 +46,19 @@ class GradCheckTest {
     return new Input(shape, Double.NaN, 0);
   }
 
+  /**
+   * The device the cases' constant arrays (indices, masks) live on: the CPU here, {@code cuda:0} in
+   * {@link DeviceGradCheckTest}'s device runs.
+   */
+  static final ThreadLocal<Device> DEVICE = ThreadLocal.withInitial(() -> Device.CPU);
+
+  /** {@code a} on the current {@link #DEVICE}. */
+  static NDArray on(NDArray a) {
+    return a.to(DEVICE.get());
+  }
+
   static NDArray idx(long... v) {
-    return NDArray.of(v);
+    return on(NDArray.of(v));
   }
 
   static final Map<String, Case> CASES = new LinkedHashMap<>();
@@ -84,12 +96,12 @@ class GradCheckTest {
     add("clamp", t -> t[0].clamp(-0.95, 1.05), any(3, 4));
     add(
         "where",
-        t -> Tensor.where(NDArray.of(new boolean[] {true, false, true, true}), t[0], t[1]),
+        t -> Tensor.where(on(NDArray.of(new boolean[] {true, false, true, true})), t[0], t[1]),
         any(3, 4),
         any(1));
     add(
         "maskedFill",
-        t -> t[0].maskedFill(NDArray.of(new boolean[] {false, true, false}, 3, 1), 7),
+        t -> t[0].maskedFill(on(NDArray.of(new boolean[] {false, true, false}, 3, 1)), 7),
         any(3, 2));
     add("cast", t -> t[0].cast(DType.FLOAT64).mul(3), any(2, 2));
     add("reshape", t -> t[0].reshape(4, -1), any(2, 3, 2));
@@ -122,10 +134,13 @@ class GradCheckTest {
     add("logSoftmax", t -> t[0].logSoftmax(0), any(3, 4));
     add("norm", t -> t[0].norm().add(t[0].norm(1, new int[] {1}, false).sum()), nonZero(3, 4));
     add("indexSelect", t -> t[0].indexSelect(0, idx(2, 0, 2)), any(3, 4));
-    add("gather", t -> t[0].gather(1, NDArray.of(new long[] {0, 3, 1, 1, 2, 2}, 3, 2)), any(3, 4));
+    add(
+        "gather",
+        t -> t[0].gather(1, on(NDArray.of(new long[] {0, 3, 1, 1, 2, 2}, 3, 2))),
+        any(3, 4));
     add(
         "scatterAdd",
-        t -> t[0].scatterAdd(1, NDArray.of(new long[] {0, 0, 3, 1}, 2, 2), t[1]),
+        t -> t[0].scatterAdd(1, on(NDArray.of(new long[] {0, 0, 3, 1}, 2, 2)), t[1]),
         any(2, 4),
         any(2, 3));
     add(

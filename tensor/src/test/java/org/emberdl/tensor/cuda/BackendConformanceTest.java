@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -54,13 +53,7 @@ class BackendConformanceTest {
 
   /** The device's backend; CUDA skips (or, when required, fails) with the reason it is missing. */
   static Backend backend(Device d) {
-    if (d.type() == Device.Type.CUDA && !CudaAvailability.isAvailable()) {
-      String why = CudaAvailability.status().describe();
-      if (Boolean.getBoolean("ember.cuda.required")) {
-        fail("-Dember.cuda.required=true, but " + why);
-      }
-      assumeTrue(false, why);
-    }
+    DeviceUnderTest.require(d);
     return Backends.of(d);
   }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.reporting.ReportEntry;
 import org.junit.platform.launcher.Launcher;
@@ -18,15 +19,20 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * {@code scripts/gpu-check.sh}'s runner: runs {@link BackendConformanceTest} (and the probe's and
- * allocator's tests) through the JUnit Platform launcher, with no Maven (a GPU machine reaches no
- * registry), and prints one table row per test and device; exits 1 when any failed. Run with {@code
- * -Dember.cuda.required=true}, so a machine without a usable GPU fails rather than skips.
+ * {@code scripts/gpu-check.sh}'s runner: runs {@link BackendConformanceTest}, {@link HostReadsTest}
+ * (and the probe's and allocator's tests), or the test classes named as arguments, through the
+ * JUnit Platform launcher, with no Maven (a GPU machine reaches no registry), and prints one table
+ * row per test and device; exits 1 when any failed. Run with {@code -Dember.cuda.required=true}, so
+ * a machine without a usable GPU fails rather than skips.
  */
 public final class GpuCheck {
   private GpuCheck() {}
 
   record Row(String name, String status, long millis, String detail) {}
+
+  /** Device suites of other modules, run by default when their classes are on the class path. */
+  static final List<String> OTHER_MODULES =
+      List.of("org.emberdl.autograd.DeviceGradCheckTest", "org.emberdl.nn.DeviceTrainingTest");
 
   public static void main(String[] args) {
     // CudaEmulationTest's emulated device: its libcuda.so.1 must be in the process before the
@@ -45,6 +51,7 @@ public final class GpuCheck {
     out.println("kernels for this GPU: " + targets());
     List<Row> rows = new ArrayList<>();
     Map<String, Long> started = new ConcurrentHashMap<>();
+    Map<String, String> details = new ConcurrentHashMap<>();
     TestExecutionListener listener =
         new TestExecutionListener() {
           @Override
@@ -74,23 +81,49 @@ public final class GpuCheck {
                   case ABORTED -> "SKIP";
                   case FAILED -> "FAIL";
                 };
-            rows.add(new Row(name(id), status, ms, cause(r)));
+            String detail = cause(r);
+            rows.add(
+                new Row(
+                    name(id),
+                    status,
+                    ms,
+                    detail.isEmpty() ? details.getOrDefault(id.getUniqueId(), "") : detail));
           }
 
           @Override
-          public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {}
+          public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {
+            // a passing test's measurements (TestReporter "detail") fill its detail column
+            String d = entry.getKeyValuePairs().get("detail");
+            if (d != null) {
+              details.put(id.getUniqueId(), d);
+            }
+          }
         };
+    List<DiscoverySelector> selectors = new ArrayList<>();
+    if (args.length > 0) {
+      // other modules' device suites (autograd's GradCheck and training runs), by class name
+      for (String name : args) {
+        selectors.add(selectClass(name));
+      }
+    } else {
+      selectors.add(selectClass(BackendConformanceTest.class));
+      selectors.add(selectClass(HostReadsTest.class));
+      for (String name : OTHER_MODULES) {
+        try {
+          Class.forName(name, false, GpuCheck.class.getClassLoader());
+          selectors.add(selectClass(name));
+        } catch (ClassNotFoundException absent) {
+          // tensor's own test run (CudaEmulationTest) has no autograd on its class path
+        }
+      }
+      if (!emulated) {
+        // the probe's tests ask ldconfig about the driver, which the emulation is not
+        selectors.add(selectClass(CudaAvailabilityTest.class));
+        selectors.add(selectClass(CachingDeviceAllocatorTest.class));
+      }
+    }
     LauncherDiscoveryRequest request =
-        LauncherDiscoveryRequestBuilder.request()
-            .selectors(
-                emulated
-                    // the probe's tests ask ldconfig about the driver, which the emulation is not
-                    ? List.of(selectClass(BackendConformanceTest.class))
-                    : List.of(
-                        selectClass(BackendConformanceTest.class),
-                        selectClass(CudaAvailabilityTest.class),
-                        selectClass(CachingDeviceAllocatorTest.class)))
-            .build();
+        LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
     Launcher launcher = LauncherFactory.create();
     launcher.execute(request, listener);
     int width = rows.stream().mapToInt(r -> r.name().length()).max().orElse(10);
@@ -188,7 +221,7 @@ public final class GpuCheck {
   }
 
   private static final java.util.regex.Pattern CLASS =
-      java.util.regex.Pattern.compile("class:org\\.emberdl\\.tensor\\.cuda\\.(\\w+)");
+      java.util.regex.Pattern.compile("class:(?:\\w+\\.)*(\\w+)");
   private static final java.util.regex.Pattern METHOD =
       java.util.regex.Pattern.compile("(?:method|test-template):(\\w+)\\(");
 
