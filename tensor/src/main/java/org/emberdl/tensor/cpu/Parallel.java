@@ -35,6 +35,13 @@ final class Parallel {
     private volatile RangeBody body;
     private volatile boolean done = true;
     private volatile boolean parked;
+
+    /**
+     * The thread waiting for this worker's range, once it stopped spinning (see {@link
+     * #awaitDone}).
+     */
+    private volatile Thread joiner;
+
     private final int index;
     private long from;
     private long to;
@@ -50,6 +57,7 @@ final class Parallel {
       from = start;
       to = end;
       failure = null;
+      joiner = null;
       done = false;
       body = task; // volatile write publishes from/to
       if (parked) {
@@ -69,6 +77,34 @@ final class Parallel {
         }
         body = null;
         done = true;
+        // done is written before joiner is read, and awaitDone writes joiner before reading done:
+        // one
+        // of the two sees the other
+        Thread waiting = joiner;
+        if (waiting != null) {
+          LockSupport.unpark(waiting);
+        }
+      }
+    }
+
+    /**
+     * Waits until this worker's range is done: spinning for up to {@link #SPIN_NANOS}, as a range
+     * usually ends within microseconds of the caller's own part, then parked until the worker
+     * unparks it. An unbounded spin would take a core from the very worker it waits for whenever
+     * the machine has more runnable threads than cores (other processes, or Spark executors on the
+     * driver's machine), slowing both.
+     */
+    void awaitDone() {
+      long deadline = System.nanoTime() + SPIN_NANOS;
+      while (!done) {
+        if (System.nanoTime() < deadline) {
+          Thread.onSpinWait();
+        } else {
+          joiner = Thread.currentThread();
+          while (!done) {
+            LockSupport.park(this);
+          }
+        }
       }
     }
 
@@ -194,9 +230,7 @@ final class Parallel {
       }
       for (int t = 1; t < threads; t++) {
         Worker w = pool[t - 1];
-        while (!w.done) {
-          Thread.onSpinWait();
-        }
+        w.awaitDone();
         if (failure == null) {
           failure = w.failure;
         }
