@@ -9,6 +9,7 @@ import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.bytedeco.openblas.global.openblas_full;
 import org.emberdl.spark.EmberEngine;
+import org.emberdl.spark.internal.local.TaskDevice;
 import org.emberdl.tensor.Backends;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Device;
@@ -184,10 +185,13 @@ final class DoctorReport {
     }
     add(
         "CUDA backend",
-        Backends.provides(Device.Type.CUDA)
-            ? "present"
-            : "none in this build: tensors run on the CPU (device=auto falls back with a WARN,"
-                + " device=cuda fails)");
+        !Backends.provides(Device.Type.CUDA)
+            ? "none in this build: tensors run on the CPU (device=auto falls back with a WARN,"
+                + " device=cuda fails)"
+            : TaskDevice.STAGES_ON_CUDA
+                ? "present"
+                : "present for Device.cuda; the Spark stages run on the CPU for now"
+                    + " (device=auto falls back with a WARN, device=cuda is refused)");
   }
 
   private static String versions(CudaStatus s) {

@@ -88,8 +88,8 @@ class DoctorCommandTest {
             + " in this JVM (-Demberdl.threads); a Spark task uses spark.task.cpus",
         s.get("Kernel threads"));
     assertEquals(
-        "none in this build: tensors run on the CPU (device=auto falls back with a WARN,"
-            + " device=cuda fails)",
+        "present for Device.cuda; the Spark stages run on the CPU for now (device=auto falls back"
+            + " with a WARN, device=cuda is refused)",
         s.get("CUDA backend"));
   }
 
