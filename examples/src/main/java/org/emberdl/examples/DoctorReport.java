@@ -9,7 +9,6 @@ import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.bytedeco.openblas.global.openblas_full;
 import org.emberdl.spark.EmberEngine;
-import org.emberdl.spark.internal.local.TaskDevice;
 import org.emberdl.tensor.Backends;
 import org.emberdl.tensor.DType;
 import org.emberdl.tensor.Device;
@@ -188,7 +187,7 @@ final class DoctorReport {
         !Backends.provides(Device.Type.CUDA)
             ? "none in this build: tensors run on the CPU (device=auto falls back with a WARN,"
                 + " device=cuda fails)"
-            : TaskDevice.STAGES_ON_CUDA
+            : EmberEngine.stagesRunOnCuda()
                 ? "present"
                 : "present for Device.cuda; the Spark stages run on the CPU for now"
                     + " (device=auto falls back with a WARN, device=cuda is refused)");

@@ -2,6 +2,7 @@ package org.emberdl.spark;
 
 import org.apache.spark.SparkConf;
 import org.emberdl.spark.internal.local.ExecutorEngine;
+import org.emberdl.spark.internal.local.TaskDevice;
 
 /**
  * The public face of the tensor engine that Ember keeps in each JVM (driver, or executor): its
@@ -22,6 +23,15 @@ public final class EmberEngine {
    */
   public static long memoryLimit(SparkConf conf) {
     return ExecutorEngine.memoryLimit(conf);
+  }
+
+  /**
+   * Whether the Spark stages put their tensors on a task's CUDA device ({@code device=cuda|auto});
+   * false while they build replicas and batches on the CPU (the tensor engine's CUDA backend is
+   * used directly through {@code Device.cuda}).
+   */
+  public static boolean stagesRunOnCuda() {
+    return TaskDevice.STAGES_ON_CUDA;
   }
 
   /**
