@@ -35,6 +35,8 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Compiles Ember's CUDA kernel sources ({@code *.cu} beside this class, headers {@code *.cuh}) with
@@ -49,6 +51,8 @@ import org.bytedeco.javacpp.SizeTPointer;
  * Adam kernels turn off fused multiply-add there, to give the CPU backend's bits).
  */
 public final class KernelCompiler {
+  private static final Logger LOG = LoggerFactory.getLogger(KernelCompiler.class);
+
   /** Options for every source: C++17; no fast math (IEEE division and square root). */
   static final List<String> COMMON_OPTIONS =
       List.of("-std=c++17", "--device-as-default-execution-space");
@@ -310,8 +314,7 @@ public final class KernelCompiler {
 
   /**
    * The build's entry point: {@code --src DIR --out DIR --stub FILE.c --work DIR [--targets
-   * t1,t2,...]}. Prints one line per run (a build tool's output, not library logging) and exits 1
-   * with NVRTC's log when a source does not compile.
+   * t1,t2,...]}. Logs one line per run and exits 1 with NVRTC's log when a source does not compile.
    */
   public static void main(String[] args) throws IOException {
     Map<String, String> a = new LinkedHashMap<>();
@@ -329,14 +332,14 @@ public final class KernelCompiler {
               Path.of(a.get("--out")),
               targets,
               Runtime.getRuntime().availableProcessors());
-      System.err.printf(
-          "ember kernels: %s (NVRTC %s, %s) in %d ms%n",
+      LOG.info(
+          "ember kernels: {} (NVRTC {}, {}) in {} ms",
           n == 0 ? "up to date" : n + " images compiled",
           nvrtcVersionString(),
           String.join(",", targets),
           (System.nanoTime() - t0) / 1_000_000);
     } catch (CompileException e) {
-      System.err.println("ember kernels: " + e.getMessage());
+      LOG.error("ember kernels: {}", e.getMessage());
       System.exit(1);
     }
   }
