@@ -926,48 +926,40 @@ public final class CudaBackend implements Backend {
   @Override
   public void softmaxRows(NDArray x, double scale, NDArray y, int cols) {
     checkFloating("softmaxRows", x, y);
-    long rows = cols == 0 ? 0 : x.numel() / cols;
-    if (rows == 0) {
-      return;
-    }
-    new KernelArgs()
-        .i64(rows)
-        .i64(cols)
-        .f64(scale)
-        .i64(KernelArgs.address(x))
-        .i64(KernelArgs.address(y))
-        .launch(
-            context,
-            fn("rows", "ember_softmax_" + family(x.dtype())),
-            "softmax",
-            (int) Math.min(rows, 65535),
-            1,
-            1,
-            256);
+    softmaxKernel("ember_softmax_", "softmax", x.numel(), cols, scale, y.dtype(), x, y);
   }
 
   @Override
   public void softmaxRowsBackward(NDArray grad, NDArray y, double scale, NDArray dx, int cols) {
     checkFloating("softmaxRowsBackward", grad, y, dx);
-    long rows = cols == 0 ? 0 : y.numel() / cols;
+    softmaxKernel(
+        "ember_softmax_backward_",
+        "softmaxBackward",
+        y.numel(),
+        cols,
+        scale,
+        y.dtype(),
+        grad,
+        y,
+        dx);
+  }
+
+  /**
+   * Launches a row-wise softmax kernel, one block of 256 threads per row (rows past 65535 looped by
+   * the kernel): its arguments are rows, cols, scale and the arrays' device addresses in order.
+   */
+  private void softmaxKernel(
+      String kernel, String name, long numel, int cols, double scale, DType t, NDArray... arrays) {
+    long rows = cols == 0 ? 0 : numel / cols;
     if (rows == 0) {
       return;
     }
-    new KernelArgs()
-        .i64(rows)
-        .i64(cols)
-        .f64(scale)
-        .i64(KernelArgs.address(grad))
-        .i64(KernelArgs.address(y))
-        .i64(KernelArgs.address(dx))
-        .launch(
-            context,
-            fn("rows", "ember_softmax_backward_" + family(y.dtype())),
-            "softmaxBackward",
-            (int) Math.min(rows, 65535),
-            1,
-            1,
-            256);
+    KernelArgs args = new KernelArgs().i64(rows).i64(cols).f64(scale);
+    for (NDArray a : arrays) {
+      args.i64(KernelArgs.address(a));
+    }
+    args.launch(
+        context, fn("rows", kernel + family(t)), name, (int) Math.min(rows, 65535), 1, 1, 256);
   }
 
   @Override

@@ -104,6 +104,19 @@ __device__ void max_pool_body(const PoolArgs& a) {
   }
 }
 
+// The windows [y0, y1] x [x0, x1] that cover pixel r of an input plane: the windows y with
+// y * sh - ph <= yy < y * sh - ph + kh (likewise x), clipped to the output.
+__device__ inline void covering_windows(
+    const PoolGeom& g, i64 r, i64* y0, i64* y1, i64* x0, i64* x1) {
+  i64 yy = r / g.width, xx = r - yy * g.width;
+  i64 ylo = yy + g.padH - g.kernelH + 1, yhi = yy + g.padH;
+  i64 xlo = xx + g.padW - g.kernelW + 1, xhi = xx + g.padW;
+  *y0 = ylo <= 0 ? 0 : (ylo + g.strideH - 1) / g.strideH;
+  *x0 = xlo <= 0 ? 0 : (xlo + g.strideW - 1) / g.strideW;
+  *y1 = yhi / g.strideH < g.outH - 1 ? yhi / g.strideH : g.outH - 1;
+  *x1 = xhi / g.strideW < g.outW - 1 ? xhi / g.strideW : g.outW - 1;
+}
+
 // Each input pixel gathers, onto its current value, gradOut over the windows that cover it and
 // chose it, in window order (y, then x): the CPU's additions in the CPU's order, with no atomics,
 // so overlapping windows sum to the same bits on every run.
@@ -116,14 +129,8 @@ __device__ void max_pool_backward_body(const PoolArgs& a) {
   T* gin = (T*) a.input;
   EMBER_FOR(e, a.planes * pi) {
     i64 p = e / pi, r = e - p * pi;
-    i64 yy = r / g.width, xx = r - yy * g.width;
-    i64 ylo = yy + g.padH - g.kernelH + 1, yhi = yy + g.padH;
-    i64 xlo = xx + g.padW - g.kernelW + 1, xhi = xx + g.padW;
-    i64 y0 = ylo <= 0 ? 0 : (ylo + g.strideH - 1) / g.strideH;
-    i64 x0 = xlo <= 0 ? 0 : (xlo + g.strideW - 1) / g.strideW;
-    i64 y1 = yhi / g.strideH, x1 = xhi / g.strideW;
-    if (y1 > g.outH - 1) y1 = g.outH - 1;
-    if (x1 > g.outW - 1) x1 = g.outW - 1;
+    i64 y0, y1, x0, x1;
+    covering_windows(g, r, &y0, &y1, &x0, &x1);
     T acc = gin[e];
     for (i64 y = y0; y <= y1; y++) {
       for (i64 x = x0; x <= x1; x++) {
@@ -168,15 +175,8 @@ __device__ void avg_pool_backward_body(const PoolArgs& a) {
   double scale = 1.0 / (double) (g.kernelH * g.kernelW);
   EMBER_FOR(e, a.planes * pi) {
     i64 p = e / pi, r = e - p * pi;
-    i64 yy = r / g.width, xx = r - yy * g.width;
-    // windows y with y * sh - ph <= yy < y * sh - ph + kh
-    i64 ylo = yy + g.padH - g.kernelH + 1, yhi = yy + g.padH;
-    i64 xlo = xx + g.padW - g.kernelW + 1, xhi = xx + g.padW;
-    i64 y0 = ylo <= 0 ? 0 : (ylo + g.strideH - 1) / g.strideH;
-    i64 x0 = xlo <= 0 ? 0 : (xlo + g.strideW - 1) / g.strideW;
-    i64 y1 = yhi / g.strideH, x1 = xhi / g.strideW;
-    if (y1 > g.outH - 1) y1 = g.outH - 1;
-    if (x1 > g.outW - 1) x1 = g.outW - 1;
+    i64 y0, y1, x0, x1;
+    covering_windows(g, r, &y0, &y1, &x0, &x1);
     double sum = 0;
     for (i64 y = y0; y <= y1; y++) {
       for (i64 x = x0; x <= x1; x++) {
